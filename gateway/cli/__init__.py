@@ -1,0 +1,63 @@
+"""The `clearance` command. Each command group lives in its own module, loaded on demand so
+`clearance --help` stays fast and a group's heavy imports (torch) are paid only when used."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+_GROUPS: dict[str, str] = {
+    "db": "gateway.cli.db:db",
+    "catalog": "gateway.cli.catalog:catalog",
+    "policy": "gateway.cli.policy:policy",
+    "audit": "gateway.cli.audit:audit",
+    "import": "gateway.cli.imports:import_",
+    "models": "gateway.cli.models:models",
+    "serve": "gateway.cli.serve:serve",
+    "keys": "gateway.cli.keys:keys",
+    "tenants": "gateway.cli.admin:tenants",
+    "clients": "gateway.cli.admin:clients",
+    "agreements": "gateway.cli.admin:agreements",
+    "demo": "gateway.cli.demo:demo",
+}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name in _GROUPS if self._find(name) is not None)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._find(cmd_name)
+
+    @staticmethod
+    def _find(name: str) -> click.Command | None:
+        target = _GROUPS.get(name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                return None  # not built yet
+            raise
+        command = getattr(module, attr)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=_LazyGroup)
+@click.option("--data-dir", envvar="CLEARANCE_DATA_DIR", type=click.Path(), default=None,
+              help="Data directory (default .clearance; env CLEARANCE_DATA_DIR).")
+@click.option("--database-url", envvar="CLEARANCE_DATABASE_URL", default=None,
+              help="SQLAlchemy async URL (env CLEARANCE_DATABASE_URL).")
+@click.pass_context
+def main(ctx: click.Context, data_dir: str | None, database_url: str | None) -> None:
+    """Clearance: a license-aware registry and gateway for image-generation models."""
+    from gateway.settings import Settings, SettingsError
+
+    try:
+        ctx.obj = Settings.from_env(data_dir=data_dir, database_url=database_url)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from exc

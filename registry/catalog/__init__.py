@@ -1,0 +1,1 @@
+"""The catalog: licenses, artifacts, tenants, agreements, the operator and runners."""

@@ -1,0 +1,8 @@
+"""Every ORM module, imported so `metadata` holds all tables (Alembic autogenerate, tests)."""
+
+from __future__ import annotations
+
+from registry.db.base import Base
+
+# Each area registers its tables by importing its ORM module here.
+metadata = Base.metadata
