@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from registry.db import catalog_tables as catalog_tables
 from registry.db.base import Base
 
 # Each area registers its tables by importing its ORM module here.
