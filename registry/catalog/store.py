@@ -1,0 +1,267 @@
+"""The catalog in the database: load (idempotent upsert), read and export.
+
+`load_catalog` writes inside the caller's transaction and never commits, so that whatever the
+caller records about the load (the audit log) commits or rolls back with it. Everything is
+validated before the first write: a `CatalogError` leaves the database untouched.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from enum import StrEnum
+from typing import Any
+
+import msgspec
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry.catalog import rows
+from registry.catalog.entries import Catalog, LicenseDocument
+from registry.catalog.errors import CatalogError, CatalogIssue, entry_id, entry_label
+from registry.catalog.files import SourcedCatalog
+from registry.catalog.validation import validate_catalog
+from registry.db.base import Base
+from registry.db.catalog_tables import (
+    AgreementRow,
+    ArtifactBaseRow,
+    ArtifactComponentRow,
+    ArtifactRow,
+    LicenseDocumentRow,
+    OperatorRow,
+    RunnerArtifactRow,
+    RunnerRow,
+    TenantRow,
+)
+
+
+class ChangeAction(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+class EntryChange(msgspec.Struct, frozen=True, kw_only=True):
+    """What loading did to one entry; `before`/`after` are plain JSON-able dicts of the entry."""
+
+    section: str
+    """`licenses`, `artifacts`, `tenants`, `agreements`, `runners` or `operator`."""
+    id: str
+    """The entry's id (`key@version` for licenses)."""
+    action: ChangeAction
+    before: dict[str, Any] | None
+    after: dict[str, Any]
+
+
+class LoadReport(msgspec.Struct, frozen=True, kw_only=True):
+    changes: tuple[EntryChange, ...]
+
+    def with_action(self, action: ChangeAction) -> tuple[EntryChange, ...]:
+        return tuple(change for change in self.changes if change.action is action)
+
+    @property
+    def changed(self) -> bool:
+        return any(change.action is not ChangeAction.UNCHANGED for change in self.changes)
+
+    def summary(self) -> str:
+        """E.g. `licenses: 2 created, 1 unchanged; artifacts: 3 created`."""
+        counts: dict[str, dict[ChangeAction, int]] = defaultdict(lambda: defaultdict(int))
+        for change in self.changes:
+            counts[change.section][change.action] += 1
+        parts = []
+        for section, by_action in counts.items():
+            figures = ", ".join(f"{by_action[a]} {a.value}" for a in ChangeAction if by_action[a])
+            parts.append(f"{section}: {figures}")
+        return "; ".join(parts) if parts else "nothing to load"
+
+
+async def read_catalog(session: AsyncSession) -> Catalog:
+    """Everything the database holds, as one immutable `Catalog` (entries sorted by id)."""
+    licenses = (await session.scalars(select(LicenseDocumentRow).order_by("key", "version"))).all()
+    artifacts = (await session.scalars(select(ArtifactRow).order_by(ArtifactRow.id))).all()
+    bases = await _ordered_links(session, ArtifactBaseRow, lambda r: (r.artifact_id, r.base_id))
+    components = await _ordered_links(
+        session, ArtifactComponentRow, lambda r: (r.artifact_id, r.component_id)
+    )
+    tenants = (await session.scalars(select(TenantRow).order_by(TenantRow.id))).all()
+    operator = await session.get(OperatorRow, rows.OPERATOR_ROW)
+    agreements = (await session.scalars(select(AgreementRow).order_by(AgreementRow.id))).all()
+    runners = (await session.scalars(select(RunnerRow).order_by(RunnerRow.id))).all()
+    served = await _ordered_links(session, RunnerArtifactRow, lambda r: (r.runner_id, r.artifact_id))
+    return Catalog(
+        licenses=tuple(rows.license_from_row(row) for row in licenses),
+        artifacts=tuple(
+            rows.artifact_from_row(row, bases.get(row.id, ()), components.get(row.id, ()))
+            for row in artifacts
+        ),
+        tenants=tuple(rows.tenant_from_row(row) for row in tenants),
+        agreements=tuple(rows.agreement_from_row(row) for row in agreements),
+        runners=tuple(rows.runner_from_row(row, served.get(row.id, ())) for row in runners),
+        operator=rows.operator_from_row(operator) if operator is not None else None,
+    )
+
+
+async def export_catalog(session: AsyncSession) -> Catalog:
+    """The catalog as a file would hold it: loading it back changes nothing."""
+    return await read_catalog(session)
+
+
+async def load_catalog(session: AsyncSession, catalog: Catalog | SourcedCatalog) -> LoadReport:
+    """Upsert every entry of `catalog` in the caller's transaction (the caller commits).
+
+    Entries already in the database and absent from `catalog` are kept. Raises `CatalogError`
+    (before writing anything) when the catalog is invalid against what the database holds, or
+    when it would change the terms of a license version that artifacts or runners already use.
+    """
+    existing = await read_catalog(session)
+    validate_catalog(catalog, existing=existing)
+    sourced = catalog if isinstance(catalog, SourcedCatalog) else None
+    new = catalog.catalog if isinstance(catalog, SourcedCatalog) else catalog
+    _refuse_terms_edits(new, existing, sourced)
+
+    changes: list[EntryChange] = []
+    before = _index(existing)
+
+    async def upsert(section: str, entry: Any, row_type: type[Base], values: dict[str, Any]) -> bool:
+        identity = entry_id(section, entry)
+        old = before[section].get(identity)
+        after = msgspec.to_builtins(entry)
+        if old is None:
+            session.add(row_type(**values))
+            changes.append(
+                EntryChange(
+                    section=section, id=identity, action=ChangeAction.CREATED, before=None, after=after
+                )
+            )
+            return True
+        if old == entry:
+            changes.append(
+                EntryChange(
+                    section=section, id=identity, action=ChangeAction.UNCHANGED, before=after, after=after
+                )
+            )
+            return False
+        row = await session.get(row_type, _primary_key(row_type, values))
+        assert row is not None
+        for name, value in values.items():
+            setattr(row, name, value)
+        changes.append(
+            EntryChange(
+                section=section,
+                id=identity,
+                action=ChangeAction.UPDATED,
+                before=msgspec.to_builtins(old),
+                after=after,
+            )
+        )
+        return True
+
+    for document in new.licenses:
+        await upsert("licenses", document, LicenseDocumentRow, rows.license_values(document))
+    await session.flush()
+
+    relinked: list[Any] = []
+    for artifact in new.artifacts:
+        old = before["artifacts"].get(artifact.id)
+        await upsert("artifacts", artifact, ArtifactRow, rows.artifact_values(artifact))
+        if old is None or (old.bases, old.components) != (artifact.bases, artifact.components):
+            relinked.append(artifact)
+    await session.flush()
+    for artifact in relinked:
+        await session.execute(delete(ArtifactBaseRow).where(ArtifactBaseRow.artifact_id == artifact.id))
+        await session.execute(
+            delete(ArtifactComponentRow).where(ArtifactComponentRow.artifact_id == artifact.id)
+        )
+    await session.flush()
+    for artifact in relinked:
+        session.add_all(
+            ArtifactBaseRow(artifact_id=artifact.id, base_id=base, position=i)
+            for i, base in enumerate(artifact.bases)
+        )
+        session.add_all(
+            ArtifactComponentRow(artifact_id=artifact.id, component_id=part, position=i)
+            for i, part in enumerate(artifact.components)
+        )
+
+    for tenant in new.tenants:
+        await upsert("tenants", tenant, TenantRow, rows.tenant_values(tenant))
+    if new.operator is not None:
+        await upsert("operator", new.operator, OperatorRow, rows.operator_values(new.operator))
+    await session.flush()
+    for agreement in new.agreements:
+        await upsert("agreements", agreement, AgreementRow, rows.agreement_values(agreement))
+
+    rewired: list[Any] = []
+    for runner in new.runners:
+        old = before["runners"].get(runner.id)
+        await upsert("runners", runner, RunnerRow, rows.runner_values(runner))
+        if old is None or old.artifacts != runner.artifacts:
+            rewired.append(runner)
+    await session.flush()
+    for runner in rewired:
+        await session.execute(delete(RunnerArtifactRow).where(RunnerArtifactRow.runner_id == runner.id))
+    session.add_all(
+        RunnerArtifactRow(runner_id=runner.id, artifact_id=artifact, position=i)
+        for runner in rewired
+        for i, artifact in enumerate(runner.artifacts)
+    )
+    await session.flush()
+    return LoadReport(changes=tuple(changes))
+
+
+def _refuse_terms_edits(new: Catalog, existing: Catalog, sourced: SourcedCatalog | None) -> None:
+    """A license version that artifacts or runners rely on is immutable: decisions cite it."""
+    old_terms = {document.ref: document.terms for document in existing.licenses}
+    users: dict[str, list[str]] = defaultdict(list)
+    for artifact in existing.artifacts:
+        users[artifact.license].append(f"artifact {artifact.id}")
+    for runner in existing.runners:
+        if runner.service_terms is not None:
+            users[runner.service_terms].append(f"runner {runner.id}")
+    issues = []
+    for index, document in enumerate(new.licenses):
+        ref = document.ref
+        if ref in old_terms and old_terms[ref] != document.terms and users[ref]:
+            issues.append(_terms_issue(document, index, users[ref], sourced))
+    if issues:
+        raise CatalogError(issues)
+
+
+def _terms_issue(
+    document: LicenseDocument, index: int, users: Sequence[str], sourced: SourcedCatalog | None
+) -> CatalogIssue:
+    shown = ", ".join(users[:3]) + (f" and {len(users) - 3} more" if len(users) > 3 else "")
+    return CatalogIssue(
+        file=sourced.file_of("licenses", index) if sourced else None,
+        entry=entry_label("licenses", document),
+        field="terms",
+        message=(
+            f"the terms of {document.ref} differ from those in the database, which {shown} already "
+            "use; terms of a used license version are never edited in place: create a new version"
+        ),
+    )
+
+
+def _index(catalog: Catalog) -> dict[str, dict[str, Any]]:
+    index: dict[str, dict[str, Any]] = {
+        section: {entry_id(section, entry): entry for entry in getattr(catalog, section)}
+        for section in ("licenses", "artifacts", "tenants", "agreements", "runners")
+    }
+    index["operator"] = {"operator": catalog.operator} if catalog.operator is not None else {}
+    return index
+
+
+def _primary_key(row_type: type[Base], values: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(values[column.key] for column in row_type.__table__.primary_key.columns)
+
+
+async def _ordered_links(
+    session: AsyncSession, row_type: type[Any], pair: Callable[[Any], tuple[str, str]]
+) -> dict[str, list[str]]:
+    """Association rows as owner id -> target ids in their declared order."""
+    owner_column = next(iter(row_type.__table__.primary_key.columns))
+    links: dict[str, list[str]] = defaultdict(list)
+    for row in (await session.scalars(select(row_type).order_by(owner_column, row_type.position))).all():
+        owner, target = pair(row)
+        links[owner].append(target)
+    return links
