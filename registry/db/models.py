@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from registry.audit import tables as audit_tables
 from registry.db import catalog_tables as catalog_tables
 from registry.db.base import Base
 

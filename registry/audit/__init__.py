@@ -1,0 +1,1 @@
+"""Tamper-evident audit log (see docs/audit.md)."""
