@@ -104,7 +104,16 @@ class ProviderSource(ArtifactSource, tag="provider"):
     model: str | None = None
 
 
-Source = HuggingFaceSource | LocalSource | ProviderSource
+class CivitaiSource(ArtifactSource, tag="civitai"):
+    """A Civitai model version; `files` holds the one weight file with its sha256."""
+
+    model_id: Annotated[int, msgspec.Meta(ge=1)]
+    version_id: Annotated[int, msgspec.Meta(ge=1)]
+    files: tuple[SourceFile, ...] = ()
+    download_url: str | None = None
+
+
+Source = HuggingFaceSource | LocalSource | ProviderSource | CivitaiSource
 
 
 class CreatorPermissions(_Entry):
