@@ -1,0 +1,216 @@
+"""LoRA adapters resident on one warm pipeline.
+
+Switching adapters is global model state in diffusers, so this object belongs to the single
+worker that owns the pipeline. At most `max_resident` adapters stay loaded; the least recently
+used one makes room, either deleted (`delete_adapters`, so memory stays flat) or, in hot-swap
+mode, overwritten in place (`load_lora_weights(..., hotswap=True)` into a slot prepared by
+`enable_lora_hotswap`), so a compiled denoiser never recompiles.
+
+diffusers loads an adapter for the wrong model without complaint when none of its keys name a
+layer of the pipeline (it only logs). Each adapter is therefore checked against the pipeline's
+modules before loading, and the layers peft attached are counted after.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from runners.errors import AdapterMismatchError, TaskValidationError
+from runners.task import AdapterSpec
+
+AdapterKey = tuple[str, str]
+"""(artifact id, sha256): the same id with other bytes is another adapter."""
+ScaledAdapterKey = tuple[str, str, float]
+
+StateDictLoader = Callable[[AdapterSpec], dict[str, torch.Tensor]]
+
+_LORA_MARKERS = (
+    ".lora_A",
+    ".lora_B",
+    ".lora.down",
+    ".lora.up",
+    ".lora_down",
+    ".lora_up",
+    ".alpha",
+    ".lora_magnitude_vector",
+)
+_DOWN_MARKERS = (".lora_A.weight", ".lora.down.weight", ".lora_down.weight")
+
+
+def adapter_key(spec: AdapterSpec) -> AdapterKey:
+    return (spec.artifact_id, spec.sha256)
+
+
+class ResidentAdapters:
+    def __init__(self, pipe: Any, *, max_resident: int, hotswap: bool, target_rank: int) -> None:
+        if max_resident < 1:
+            raise ValueError("max_resident must be at least 1")
+        self._pipe = pipe
+        self._max = max_resident
+        self._hotswap = hotswap
+        self._slots: OrderedDict[str, AdapterKey] = OrderedDict()
+        """Slot (peft adapter name) -> adapter held there, least recently used first."""
+        self._names = (f"slot{i}" for i in itertools.count())
+        self._active: tuple[tuple[AdapterKey, float], ...] = ()
+        self._lora_enabled = False
+        self.loads = 0
+        self.evictions = 0
+        if hotswap:
+            pipe.enable_lora_hotswap(target_rank=target_rank)
+
+    # What the scheduler asks: is a task's adapter set free, cheap or costly to reach?
+    def is_active(self, adapters: tuple[ScaledAdapterKey, ...]) -> bool:
+        return self._active == tuple(((i, s), scale) for i, s, scale in adapters)
+
+    def is_resident(self, adapters: tuple[ScaledAdapterKey, ...]) -> bool:
+        held = set(self._slots.values())
+        return all((i, s) in held for i, s, _ in adapters)
+
+    def resident_ids(self) -> tuple[str, ...]:
+        return tuple(key[0] for key in self._slots.values())
+
+    def active_ids(self) -> tuple[str, ...]:
+        return tuple(key[0] for key, _ in self._active)
+
+    def activate(self, adapters: tuple[AdapterSpec, ...], load_state_dict: StateDictLoader) -> None:
+        """Make exactly `adapters` active with their scales, loading what is not resident."""
+        if len(adapters) > self._max:
+            raise TaskValidationError(
+                f"{len(adapters)} adapters asked for at once; this runner keeps at most {self._max} resident"
+            )
+        wanted = {adapter_key(a) for a in adapters}
+        names: list[str] = []
+        for spec in adapters:
+            slot = self._slot_of(adapter_key(spec))
+            if slot is None:
+                slot = self._load(spec, load_state_dict, protect=wanted)
+            self._slots.move_to_end(slot)
+            names.append(slot)
+        target = tuple((adapter_key(a), a.scale) for a in adapters)
+        if target == self._active:
+            return
+        if not adapters:
+            if self._slots:
+                self._pipe.disable_lora()
+            self._lora_enabled = False
+        else:
+            if not self._lora_enabled:
+                self._pipe.enable_lora()
+                self._lora_enabled = True
+            self._pipe.set_adapters(names, adapter_weights=[a.scale for a in adapters])
+        self._active = target
+
+    def _slot_of(self, key: AdapterKey) -> str | None:
+        return next((slot for slot, held in self._slots.items() if held == key), None)
+
+    def _load(self, spec: AdapterSpec, load_state_dict: StateDictLoader, protect: set[AdapterKey]) -> str:
+        state_dict = load_state_dict(spec)
+        expected = check_adapter_fits(self._pipe, state_dict, spec.artifact_id)
+        self._active = ()  # whatever was active may change below; set_adapters runs again
+        if len(self._slots) < self._max:
+            slot = next(self._names)
+            self._load_into(slot, spec, state_dict, hotswap=False, expected=expected)
+        else:
+            slot = next(s for s, held in self._slots.items() if held not in protect)
+            del self._slots[slot]
+            self.evictions += 1
+            if self._hotswap:
+                self._load_into(slot, spec, state_dict, hotswap=True, expected=expected)
+            else:
+                self._pipe.delete_adapters(slot)
+                slot = next(self._names)
+                self._load_into(slot, spec, state_dict, hotswap=False, expected=expected)
+        self._slots[slot] = adapter_key(spec)
+        self.loads += 1
+        return slot
+
+    def _load_into(
+        self,
+        slot: str,
+        spec: AdapterSpec,
+        state_dict: dict[str, torch.Tensor],
+        *,
+        hotswap: bool,
+        expected: int,
+    ) -> None:
+        try:
+            self._pipe.load_lora_weights(dict(state_dict), adapter_name=slot, hotswap=hotswap)
+        except (RuntimeError, ValueError, KeyError) as exc:
+            self._forget(slot)
+            raise AdapterMismatchError(
+                f"adapter {spec.artifact_id} does not fit this pipeline: {exc}"
+            ) from exc
+        attached = count_attached_layers(self._pipe, slot)
+        if attached < expected:
+            self._forget(slot)
+            raise AdapterMismatchError(
+                f"adapter {spec.artifact_id}: attached to {attached} of {expected} layers it targets"
+            )
+
+    def _forget(self, slot: str) -> None:
+        self._slots.pop(slot, None)
+        if any(slot in names for names in self._pipe.get_list_adapters().values()):
+            self._pipe.delete_adapters(slot)
+
+
+def check_adapter_fits(pipe: Any, state_dict: dict[str, torch.Tensor], artifact_id: str) -> int:
+    """Check, before loading, that every layer the adapter targets exists in the pipeline with the
+    same input width; return how many layers it targets."""
+    converted = type(pipe).lora_state_dict(dict(state_dict))
+    if isinstance(converted, tuple):
+        converted = converted[0]
+    targets: dict[tuple[str, str], torch.Tensor | None] = {}
+    for key, tensor in converted.items():
+        component, _, rest = key.partition(".")
+        cut = min((rest.find(m) for m in _LORA_MARKERS if m in rest), default=-1)
+        if cut < 0:
+            continue
+        module_path = rest[:cut]
+        is_down = any(rest.endswith(m) for m in _DOWN_MARKERS)
+        if is_down or (component, module_path) not in targets:
+            targets[(component, module_path)] = tensor if is_down else targets.get((component, module_path))
+    if not targets:
+        raise AdapterMismatchError(f"adapter {artifact_id}: no LoRA layers found in its weights")
+    modules_of: dict[str, dict[str, torch.nn.Module]] = {}
+    missing: list[str] = []
+    for (component, module_path), down in targets.items():
+        owner = getattr(pipe, component, None)
+        if not isinstance(owner, torch.nn.Module):
+            missing.append(f"{component}.{module_path}")
+            continue
+        modules = modules_of.setdefault(component, dict(owner.named_modules()))
+        module = modules.get(module_path)
+        if module is None:
+            missing.append(f"{component}.{module_path}")
+            continue
+        base = getattr(module, "base_layer", module)
+        in_features = getattr(base, "in_features", None)
+        if down is not None and in_features is not None and down.ndim == 2 and down.shape[1] != in_features:
+            raise AdapterMismatchError(
+                f"adapter {artifact_id}: layer {component}.{module_path} takes {in_features} inputs, "
+                f"the adapter gives {down.shape[1]}"
+            )
+    if missing:
+        raise AdapterMismatchError(
+            f"adapter {artifact_id}: {len(missing)} of {len(targets)} target layers are not in this "
+            f"pipeline (first: {missing[0]}); it was made for another model"
+        )
+    return len(targets)
+
+
+def count_attached_layers(pipe: Any, adapter_name: str) -> int:
+    """Layers where peft injected `adapter_name`, over every component that takes LoRAs."""
+    total = 0
+    for component in pipe.components.values():
+        if not isinstance(component, torch.nn.Module):
+            continue
+        for module in component.modules():
+            lora_a = getattr(module, "lora_A", None)
+            if isinstance(lora_a, torch.nn.ModuleDict) and adapter_name in lora_a:
+                total += 1
+    return total

@@ -1,0 +1,74 @@
+"""One pipeline call for a batch of compatible tasks.
+
+Each image gets its own CPU `torch.Generator` seeded with the task's seed + index, so an image
+reproduces whatever batch it lands in and on whichever device (up to float rounding). Progress is
+reported after every denoising step; a batch whose tasks were all canceled stops between steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from PIL import Image
+
+from runners.local.families import FamilyTraits
+from runners.task import GenerationTask
+
+
+class BatchCanceledError(Exception):
+    """Raised from the step callback to leave the denoising loop at once."""
+
+
+@dataclass
+class BatchMember:
+    task: GenerationTask
+    is_canceled: Callable[[], bool]
+    on_step: Callable[[int, int], None]
+    """(1-based step, total steps)."""
+
+
+def run_batch(pipe: Any, traits: FamilyTraits, members: list[BatchMember]) -> list[list[Image.Image]]:
+    """Generate every member's images in one call; images come back grouped per member."""
+    first = members[0].task
+    prompts: list[str] = []
+    negatives: list[str] = []
+    generators: list[torch.Generator] = []
+    for member in members:
+        for seed in member.task.image_seeds():
+            prompts.append(member.task.prompt)
+            negatives.append(member.task.negative_prompt)
+            generators.append(torch.Generator(device="cpu").manual_seed(seed))
+
+    def on_step_end(_pipe: Any, step: int, _timestep: Any, callback_kwargs: dict[str, Any]) -> dict[str, Any]:
+        live = [m for m in members if not m.is_canceled()]
+        if not live:
+            raise BatchCanceledError
+        for member in live:
+            member.on_step(step + 1, first.steps)
+        return callback_kwargs
+
+    kwargs: dict[str, Any] = {
+        "prompt": prompts,
+        "width": first.width,
+        "height": first.height,
+        "num_inference_steps": first.steps,
+        "guidance_scale": first.guidance,
+        "generator": generators,
+        "output_type": "pil",
+        "callback_on_step_end": on_step_end,
+    }
+    if traits.negative_prompt:
+        kwargs["negative_prompt"] = negatives
+    if first.sigmas is not None:
+        kwargs["sigmas"] = list(first.sigmas)
+    with torch.inference_mode():
+        images: list[Image.Image] = pipe(**kwargs).images
+    grouped: list[list[Image.Image]] = []
+    offset = 0
+    for member in members:
+        grouped.append(images[offset : offset + member.task.num_images])
+        offset += member.task.num_images
+    return grouped

@@ -1,0 +1,42 @@
+"""What differs between pipeline families: the diffusers class (never taken from the weights'
+own `model_index.json`, so data cannot choose code), the denoiser that LoRAs attach to, and the
+call arguments each family takes."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from runners.errors import UnsupportedFamilyError
+from runners.task import ModelFamily
+
+
+@dataclass(frozen=True)
+class FamilyTraits:
+    family: ModelFamily
+    pipeline_class: str
+    denoiser: str
+    negative_prompt: bool
+    """Whether the pipeline takes a negative prompt as a plain argument."""
+
+    def load_class(self) -> Any:
+        return getattr(importlib.import_module("diffusers"), self.pipeline_class)
+
+
+FAMILIES: dict[ModelFamily, FamilyTraits] = {
+    traits.family: traits
+    for traits in (
+        FamilyTraits(ModelFamily.SD1, "StableDiffusionPipeline", "unet", negative_prompt=True),
+        FamilyTraits(ModelFamily.FLUX1, "FluxPipeline", "transformer", negative_prompt=False),
+        FamilyTraits(ModelFamily.FLUX2, "Flux2Pipeline", "transformer", negative_prompt=False),
+        FamilyTraits(ModelFamily.FLUX2_KLEIN, "Flux2KleinPipeline", "transformer", negative_prompt=False),
+    )
+}
+
+
+def traits_of(family: ModelFamily) -> FamilyTraits:
+    traits = FAMILIES.get(family)
+    if traits is None:
+        raise UnsupportedFamilyError(f"family {family.value!r} is not served by the local diffusers runner")
+    return traits

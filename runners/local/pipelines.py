@@ -1,0 +1,177 @@
+"""Warm pipelines: loaded once after their weights are verified, kept in an LRU bounded by a memory
+budget. A pipeline with always-on adapters (a Turbo LoRA) fused in is a different pipeline, so the
+fused adapters are part of its key."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import safetensors.torch
+import torch
+
+from runners.errors import AdapterMismatchError, PipelineLoadError
+from runners.local.adapters import ResidentAdapters, check_adapter_fits, count_attached_layers
+from runners.local.device import Placement
+from runners.local.families import traits_of
+from runners.local.sources import adapter_file, pipeline_directory
+from runners.local.weights import verify_file, verify_pipeline_dir
+from runners.task import AdapterSpec, GenerationTask, PipelineSpec
+
+PipelineKey = tuple[str, tuple[tuple[str, str, float], ...]]
+"""(artifact id, ((always-on adapter id, sha256, scale), ...))."""
+
+
+def pipeline_key(task: GenerationTask) -> PipelineKey:
+    return (
+        task.pipeline.artifact_id,
+        tuple((a.artifact_id, a.sha256, a.scale) for a in task.always_on_adapters),
+    )
+
+
+@dataclass
+class WarmPipeline:
+    key: PipelineKey
+    spec: PipelineSpec
+    pipe: Any
+    adapters: ResidentAdapters
+    memory_bytes: int
+    fused: tuple[AdapterSpec, ...] = ()
+    last_used: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True)
+class AdapterPolicy:
+    max_resident: int = 4
+    hotswap: bool = False
+    hotswap_target_rank: int = 16
+
+
+class AdapterStore:
+    """Verified adapter state dicts, read from disk once per file (they are small next to a base)."""
+
+    def __init__(self, cache_dir: Path | None, max_entries: int = 64) -> None:
+        self._cache_dir = cache_dir
+        self._max = max_entries
+        self._entries: OrderedDict[tuple[str, str], dict[str, torch.Tensor]] = OrderedDict()
+
+    def load(self, spec: AdapterSpec) -> dict[str, torch.Tensor]:
+        key = (spec.artifact_id, spec.sha256)
+        cached = self._entries.get(key)
+        if cached is not None:
+            self._entries.move_to_end(key)
+            return cached
+        path = adapter_file(spec, self._cache_dir)
+        verify_file(path, spec.sha256, f"adapter {spec.artifact_id}")
+        state_dict = safetensors.torch.load_file(path, device="cpu")
+        self._entries[key] = state_dict
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+        return state_dict
+
+
+class WarmPipelineCache:
+    def __init__(
+        self,
+        placement: Placement,
+        memory_budget_bytes: int,
+        adapter_policy: AdapterPolicy,
+        adapter_store: AdapterStore,
+        hub_cache_dir: Path | None = None,
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
+        self._placement = placement
+        self._budget = memory_budget_bytes
+        self._policy = adapter_policy
+        self._store = adapter_store
+        self._hub_cache_dir = hub_cache_dir
+        self._warm: OrderedDict[PipelineKey, WarmPipeline] = OrderedDict()
+        self._on_change = on_change or (lambda: None)
+        self.loads = 0
+
+    def peek(self, key: PipelineKey) -> WarmPipeline | None:
+        return self._warm.get(key)
+
+    def warm(self) -> tuple[WarmPipeline, ...]:
+        return tuple(self._warm.values())
+
+    def get(self, task: GenerationTask) -> tuple[WarmPipeline, float]:
+        """The warm pipeline for the task, loading it if needed; also the seconds spent loading."""
+        key = pipeline_key(task)
+        found = self._warm.get(key)
+        if found is not None:
+            self._warm.move_to_end(key)
+            found.last_used = time.monotonic()
+            return found, 0.0
+        started = time.perf_counter()
+        loaded = self._load(key, task)
+        self._make_room(loaded.memory_bytes)
+        self._warm[key] = loaded
+        self.loads += 1
+        self._on_change()
+        return loaded, time.perf_counter() - started
+
+    def evict_all(self) -> None:
+        self._warm.clear()
+        self._on_change()
+
+    def _make_room(self, incoming: int) -> None:
+        while self._warm and sum(w.memory_bytes for w in self._warm.values()) + incoming > self._budget:
+            self._warm.popitem(last=False)
+        if self._placement.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    def _load(self, key: PipelineKey, task: GenerationTask) -> WarmPipeline:
+        spec = task.pipeline
+        traits = traits_of(spec.family)
+        directory = pipeline_directory(spec, self._hub_cache_dir)
+        verify_pipeline_dir(directory, spec.weights)  # before anything is deserialised
+        try:
+            pipe = traits.load_class().from_pretrained(
+                directory, use_safetensors=True, dtype=self._placement.dtype, local_files_only=True
+            )
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            raise PipelineLoadError(f"pipeline {spec.artifact_id}: {exc}") from exc
+        pipe.to(self._placement.device)
+        pipe.set_progress_bar_config(disable=True)
+        fused = task.always_on_adapters
+        if fused:
+            self._fuse(pipe, fused)
+        adapters = ResidentAdapters(
+            pipe,
+            max_resident=self._policy.max_resident,
+            hotswap=self._policy.hotswap,
+            target_rank=self._policy.hotswap_target_rank,
+        )
+        return WarmPipeline(
+            key=key, spec=spec, pipe=pipe, adapters=adapters, memory_bytes=module_bytes(pipe), fused=fused
+        )
+
+    def _fuse(self, pipe: Any, fused: tuple[AdapterSpec, ...]) -> None:
+        """Fuse always-on adapters into the base weights once, then drop their LoRA layers."""
+        for index, spec in enumerate(fused):
+            state_dict = self._store.load(spec)
+            expected = check_adapter_fits(pipe, state_dict, spec.artifact_id)
+            name = f"fused{index}"
+            pipe.load_lora_weights(dict(state_dict), adapter_name=name)
+            attached = count_attached_layers(pipe, name)
+            if attached < expected:
+                raise AdapterMismatchError(
+                    f"adapter {spec.artifact_id}: attached to {attached} of {expected} layers it targets"
+                )
+            pipe.fuse_lora(adapter_names=[name], lora_scale=spec.scale)
+        pipe.unload_lora_weights()
+
+
+def module_bytes(pipe: Any) -> int:
+    """Parameter and buffer bytes of every torch component: the bulk of a pipeline's memory."""
+    total = 0
+    for component in pipe.components.values():
+        if isinstance(component, torch.nn.Module):
+            total += sum(p.numel() * p.element_size() for p in component.parameters())
+            total += sum(b.numel() * b.element_size() for b in component.buffers())
+    return total

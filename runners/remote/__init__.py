@@ -1,0 +1,1 @@
+"""Runners for proprietary models behind a provider's HTTP API."""
