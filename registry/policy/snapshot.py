@@ -1,0 +1,201 @@
+"""An immutable, indexed view of the catalog that evaluation reads and never changes.
+
+Everything that does not depend on the request is computed here once: compiled license terms,
+effective licenses per artifact (bases transitively, components), agreements per holder by
+family and artifact, runners per artifact. The merged license set of a (model, adapters)
+combination is memoised on first use; that memo is invisible to callers (same answer either way).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import msgspec
+
+from registry.catalog.entries import Artifact, Catalog, CreatorPermissions, Operator, Runner, Tenant
+from registry.policy.agreements import HolderAgreements, index_agreements
+from registry.policy.compiled import CompiledLicense
+from registry.policy.decision import AppliedLicense, AppliedVia
+from registry.policy.lineage import ArtifactLicenses, resolve_lineages
+from registry.vocabulary import ArtifactKind, HostKind
+
+_COMBINATION_MEMO_LIMIT = 65_536
+_EMPTY_AGREEMENTS = HolderAgreements()
+
+
+@dataclass(frozen=True, slots=True)
+class LicenseUse:
+    """One license document as it applies to a whole request (merged over its artifacts)."""
+
+    ref: str
+    license: CompiledLicense | None
+    """None when the catalog lacks the document: an error, never a grant."""
+    entries: tuple[AppliedLicense, ...]
+    artifacts: tuple[str, ...]
+    coverage: tuple[frozenset[str], ...]
+    """Per requested artifact it applies to: the ids an agreement may name to cover it."""
+    restrictions_bind: bool
+    """False only when every path is an inheritance the license says does not carry its use
+    restrictions."""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestLicenses:
+    """The merged effective licenses of a model with adapters."""
+
+    uses: tuple[LicenseUse, ...]
+    applied: tuple[AppliedLicense, ...]
+    creators: tuple[tuple[str, CreatorPermissions], ...]
+    problems: tuple[str, ...]
+
+
+class CatalogSnapshot:
+    """Build with `CatalogSnapshot.build(catalog)`; share freely between threads and requests."""
+
+    __slots__ = (
+        "_combinations",
+        "agreements",
+        "alternative_models",
+        "artifact_licenses",
+        "artifacts",
+        "licenses",
+        "operator",
+        "runners",
+        "runners_by_artifact",
+        "tenants",
+        "version",
+    )
+
+    version: str
+    licenses: Mapping[str, CompiledLicense]
+    artifacts: Mapping[str, Artifact]
+    artifact_licenses: Mapping[str, ArtifactLicenses]
+    tenants: Mapping[str, Tenant]
+    operator: Operator
+    agreements: Mapping[str, HolderAgreements]
+    runners: Mapping[str, Runner]
+    runners_by_artifact: Mapping[str, tuple[Runner, ...]]
+    alternative_models: tuple[Artifact, ...]
+    _combinations: dict[tuple[str, tuple[str, ...]], RequestLicenses]
+
+    @classmethod
+    def build(cls, catalog: Catalog, *, version: str | None = None) -> CatalogSnapshot:
+        """Index `catalog`. `version` names the catalog revision in decision ids; by default a
+        digest of the catalog that does not depend on the order of its entries."""
+        self = object.__new__(cls)
+        licenses = {doc.ref: CompiledLicense.compile(doc) for doc in catalog.licenses}
+        artifacts = {a.id: a for a in catalog.artifacts}
+        runners = {r.id: r for r in sorted(catalog.runners, key=lambda r: r.id)}
+        by_artifact: dict[str, list[Runner]] = {}
+        for runner in runners.values():
+            if runner.enabled:
+                for artifact_id in runner.artifacts:
+                    by_artifact.setdefault(artifact_id, []).append(runner)
+        self.version = version if version is not None else catalog_digest(catalog)
+        self.licenses = MappingProxyType(licenses)
+        self.artifacts = MappingProxyType(artifacts)
+        self.artifact_licenses = MappingProxyType(resolve_lineages(artifacts, licenses))
+        self.tenants = MappingProxyType({t.id: t for t in catalog.tenants})
+        self.operator = catalog.operator or Operator()
+        self.agreements = MappingProxyType(index_agreements(catalog.agreements))
+        self.runners = MappingProxyType(runners)
+        self.runners_by_artifact = MappingProxyType({k: tuple(v) for k, v in by_artifact.items()})
+        self.alternative_models = tuple(
+            sorted(
+                (
+                    a
+                    for a in artifacts.values()
+                    if not a.retired and a.kind in (ArtifactKind.BASE_MODEL, ArtifactKind.PROVIDER_SERVICE)
+                ),
+                key=lambda a: a.id,
+            )
+        )
+        self._combinations = {}
+        return self
+
+    def agreements_of(self, holder: str) -> HolderAgreements:
+        return self.agreements.get(holder, _EMPTY_AGREEMENTS)
+
+    def candidate_runners(self, model_id: str) -> tuple[Runner, ...]:
+        """Enabled runners serving the model, by id."""
+        return self.runners_by_artifact.get(model_id, ())
+
+    def operator_hosts(self, runner: Runner) -> bool:
+        return runner.host is HostKind.OPERATOR
+
+    def request_licenses(self, model_id: str, adapter_ids: tuple[str, ...]) -> RequestLicenses:
+        """Merged effective licenses of the model and adapters (all must be in the catalog)."""
+        key = (model_id, adapter_ids)
+        found = self._combinations.get(key)
+        if found is not None:
+            return found
+        merged = _merge([self.artifact_licenses[a] for a in dict.fromkeys((model_id, *adapter_ids))], self)
+        if len(self._combinations) >= _COMBINATION_MEMO_LIMIT:
+            self._combinations.clear()
+        self._combinations[key] = merged
+        return merged
+
+
+def _merge(parts: list[ArtifactLicenses], snapshot: CatalogSnapshot) -> RequestLicenses:
+    by_ref: dict[str, list[tuple[AppliedLicense, frozenset[str]]]] = {}
+    applied: list[AppliedLicense] = []
+    problems: list[str] = []
+    creators: dict[str, CreatorPermissions] = {}
+    for part in parts:
+        problems.extend(part.problems)
+        creators.update(part.creators)
+        for entry in part.applied:
+            applied.append(entry)
+            by_ref.setdefault(entry.license, []).append((entry, part.lineage))
+    uses = []
+    for ref in sorted(by_ref):
+        pairs = by_ref[ref]
+        compiled = snapshot.licenses.get(ref)
+        coverage: dict[str, frozenset[str]] = {}
+        for entry, lineage in pairs:
+            coverage[entry.artifact] = (
+                coverage.get(entry.artifact, frozenset()) | lineage | frozenset(entry.path)
+            )
+        binds = (
+            compiled is None
+            or compiled.restrictions_propagate
+            or any(e.via is not AppliedVia.BASE for e, _ in pairs)
+        )
+        uses.append(
+            LicenseUse(
+                ref=ref,
+                license=compiled,
+                entries=tuple(e for e, _ in pairs),
+                artifacts=tuple(sorted(coverage)),
+                coverage=tuple(coverage[a] for a in sorted(coverage)),
+                restrictions_bind=binds,
+            )
+        )
+    return RequestLicenses(
+        uses=tuple(uses),
+        applied=tuple(applied),
+        creators=tuple(sorted(creators.items())),
+        problems=tuple(dict.fromkeys(problems)),
+    )
+
+
+def catalog_digest(catalog: Catalog) -> str:
+    """A digest of the catalog's content, independent of the order of its entries."""
+    encode = msgspec.json.Encoder(order="deterministic").encode
+    digests = sorted(
+        hashlib.blake2b(encode(entry), digest_size=12).digest()
+        for group in (
+            catalog.licenses,
+            catalog.artifacts,
+            catalog.tenants,
+            catalog.agreements,
+            catalog.runners,
+        )
+        for entry in group
+    )
+    whole = hashlib.blake2b(b"".join(digests), digest_size=16)
+    whole.update(encode(catalog.operator))
+    return whole.hexdigest()
