@@ -36,6 +36,14 @@ _PATH = re.compile(r"^(?P<message>.*) - at `\$(?P<path>[^`]*)`$", re.DOTALL)
 _SECTION = re.compile(r"^\.(?P<section>\w+)(?:\[(?P<index>\d+)\])?(?P<rest>.*)$")
 
 
+def split_entry_validation_error(error: msgspec.ValidationError) -> tuple[str, str]:
+    """msgspec's error for one entry as (message, field inside the entry)."""
+    match = _PATH.match(str(error))
+    if match is None:
+        return str(error), ""
+    return match["message"], match["path"].lstrip(".")
+
+
 def split_validation_error(error: msgspec.ValidationError) -> tuple[str, str | None, int | None, str]:
     """msgspec's `"... - at `$.runners[0].price`"` as (message, section, index, field)."""
     text = str(error)
@@ -58,7 +66,10 @@ def entry_id(section: str, raw: object) -> str:
     """The id of an entry (a Struct or the raw mapping read from YAML), `?` when it has none."""
     if section == "operator":
         return "operator"
-    get = raw.get if isinstance(raw, dict) else lambda name: getattr(raw, name, None)
+
+    def get(name: str) -> object:
+        return raw.get(name) if isinstance(raw, dict) else getattr(raw, name, None)
+
     if section == "licenses":
         key, version = get("key"), get("version")
         return f"{key}@{version}" if key is not None else "?"

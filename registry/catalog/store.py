@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 import msgspec
-from sqlalchemy import delete, select
+from sqlalchemy import delete, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.catalog import rows
@@ -75,6 +75,12 @@ class LoadReport(msgspec.Struct, frozen=True, kw_only=True):
         return "; ".join(parts) if parts else "nothing to load"
 
 
+def plain_entry(entry: msgspec.Struct) -> dict[str, Any]:
+    """An entry as JSON-shaped data (lists, strings, numbers), as written to the audit log."""
+    data: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(entry))
+    return data
+
+
 async def read_catalog(session: AsyncSession) -> Catalog:
     """Everything the database holds, as one immutable `Catalog` (entries sorted by id)."""
     licenses = (await session.scalars(select(LicenseDocumentRow).order_by("key", "version"))).all()
@@ -125,7 +131,7 @@ async def load_catalog(session: AsyncSession, catalog: Catalog | SourcedCatalog)
     async def upsert(section: str, entry: Any, row_type: type[Base], values: dict[str, Any]) -> bool:
         identity = entry_id(section, entry)
         old = before[section].get(identity)
-        after = msgspec.to_builtins(entry)
+        after = plain_entry(entry)
         if old is None:
             session.add(row_type(**values))
             changes.append(
@@ -150,7 +156,7 @@ async def load_catalog(session: AsyncSession, catalog: Catalog | SourcedCatalog)
                 section=section,
                 id=identity,
                 action=ChangeAction.UPDATED,
-                before=msgspec.to_builtins(old),
+                before=plain_entry(old),
                 after=after,
             )
         )
@@ -252,7 +258,7 @@ def _index(catalog: Catalog) -> dict[str, dict[str, Any]]:
 
 
 def _primary_key(row_type: type[Base], values: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(values[column.key] for column in row_type.__table__.primary_key.columns)
+    return tuple(values[column.name] for column in inspect(row_type).primary_key)
 
 
 async def _ordered_links(

@@ -28,7 +28,7 @@ from registry.catalog.errors import (
     CatalogIssue,
     entry_id,
     entry_label,
-    split_validation_error,
+    split_entry_validation_error,
 )
 from registry.catalog.files import SourcedCatalog
 from registry.vocabulary import ArtifactKind, HostKind
@@ -110,7 +110,7 @@ class _Checker:
             try:
                 msgspec.convert(msgspec.to_builtins(entry), type(entry))
             except msgspec.ValidationError as exc:
-                message, _, _, field = split_validation_error(exc)
+                message, field = split_entry_validation_error(exc)
                 self._at(section, index, entry)
                 self._report(field, message)
 
