@@ -121,3 +121,4 @@ class RunnerKind(StrEnum):
     LOCAL_DIFFUSERS = "local_diffusers"
     OPENAI_IMAGES = "openai_images"
     FAL_QUEUE = "fal_queue"
+    BFL_API = "bfl_api"  # Black Forest Labs' FLUX API (submit, then poll for the result)
