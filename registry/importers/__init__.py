@@ -6,7 +6,12 @@ alias table and the bases' derivative terms, so a wrong tag never widens what th
 The result is a catalog fragment; persisting it goes through the catalog store like any entry.
 """
 
-from registry.importers.civitai import import_civitai, import_civitai_document
+from registry.importers.civitai import (
+    import_civitai,
+    import_civitai_document,
+    import_civitai_file,
+    import_civitai_url,
+)
 from registry.importers.errors import ImporterError
 from registry.importers.huggingface import import_hf, parse_repo_ref
 from registry.importers.result import ImportResult
@@ -16,6 +21,8 @@ __all__ = [
     "ImporterError",
     "import_civitai",
     "import_civitai_document",
+    "import_civitai_file",
+    "import_civitai_url",
     "import_hf",
     "parse_repo_ref",
 ]

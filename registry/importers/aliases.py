@@ -21,16 +21,16 @@ from registry.importers.declared import DeclaredLicense
 
 _FLUX1_DEV = ("flux-dev-ncl@1.1.1", "flux-dev-ncl@2.0", "flux-dev-ncl")
 _FLUX2_DEV = ("flux-dev-ncl@2.0", "flux-dev-ncl")
-_SAI_COMMUNITY = ("stability-community@2024-07-05", "stability-community")
-_SAI_NC = ("stability-nc-research@2023-11-28", "stability-nc-research")
-_OPENRAIL_PP = ("creativeml-openrail-pp-m@1.0", "creativeml-openrail-pp-m")
-_OPENRAIL_M = ("creativeml-openrail-m@1.0", "creativeml-openrail-m")
-_HUNYUAN = ("tencent-hunyuan-community@1.0", "tencent-hunyuan-community")
-_PLAYGROUND = ("playground-v2.5-community@1.0", "playground-v2.5-community")
-_NVIDIA = ("nvidia-open-model@1.0", "nvidia-open-model", "nvidia-sana@1.0", "nvidia-sana")
-_APACHE = ("apache-2.0@2.0", "apache-2.0")
-_MIT = ("mit@1.0", "mit")
-_LLAMA31 = ("llama-3.1-community@3.1", "llama-3.1-community", "llama3.1")
+_SAI_COMMUNITY = ("stability-ai-community@2024-07-05", "stability-ai-community")
+_SAI_NC = ("stability-ai-nc-research@2023-11-28", "stability-ai-nc-research")
+_OPENRAIL_PP = ("creativeml-openrail-pp-m@2023-07-26", "creativeml-openrail-pp-m")
+_OPENRAIL_M = ("creativeml-openrail-m@2022-08-22", "creativeml-openrail-m")
+_HUNYUAN = ("tencent-hunyuan-community",)
+_PLAYGROUND = ("playground-community@2.5", "playground-community")
+_NVIDIA = ("nvidia-license@sana", "nvidia-license")
+_APACHE = ("apache@2.0", "apache")
+_MIT = ("mit@1", "mit")
+_LLAMA31 = ("llama-community@3.1", "llama-community")
 
 BUILTIN_ALIASES: Mapping[str, tuple[str, ...]] = {
     # FLUX [dev] Non-Commercial License: FLUX.1 names, FLUX.2 names, and what people type.
@@ -65,9 +65,10 @@ BUILTIN_ALIASES: Mapping[str, tuple[str, ...]] = {
     "tencent-hunyuan-community": _HUNYUAN,
     "Tencent Hunyuan Community License": _HUNYUAN,
     "playground-v2.5-community": _PLAYGROUND,
+    "playground-v2dot5-community": _PLAYGROUND,
     "Playground v2.5 Community License": _PLAYGROUND,
-    "nvidia-open-model-license": _NVIDIA,
     "nvidia-license": _NVIDIA,
+    "nvidia-license-non-commercial": _NVIDIA,
     "nsclv1": _NVIDIA,
     "nvidia-source-code-license": _NVIDIA,
     "apache-2.0": _APACHE,
@@ -142,6 +143,8 @@ class LicenseAliasTable:
                 self._newest[doc.key] = doc.ref
         self._names: dict[str, str] = {}
         for doc in self._documents.values():
+            if doc.service_terms:
+                continue  # a provider's service terms are never a weight license
             for name in (*doc.hf_aliases, doc.spdx_id, doc.key):
                 if name:
                     self._names.setdefault(normalise_license_name(name), doc.ref)

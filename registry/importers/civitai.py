@@ -10,9 +10,10 @@ pinned by its SHA256.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -31,6 +32,7 @@ from registry.importers.errors import (
 from registry.importers.fetch import fetch_json
 from registry.importers.inheritance import license_chain, license_from_bases
 from registry.importers.result import ImportResult, validated_artifact
+from registry.netguard import OutboundPolicy
 from registry.vocabulary import ArtifactKind, BaseRelation, CivitaiCommercialUse
 
 CIVITAI_BASE_MODELS: Mapping[str, tuple[str, ...]] = {
@@ -352,33 +354,50 @@ def _api_url(url: str) -> tuple[str, int | None]:
     return url, version_id
 
 
-def import_civitai(
-    file_or_url: str,
-    catalog: Catalog,
-    *,
-    allow_hosts: Collection[str] = (),
-    version_id: int | None = None,
-) -> ImportResult:
-    """Import from a JSON file or an http(s) URL (SSRF-checked; `allow_hosts` lifts the check for
-    named hosts, e.g. a loopback test server)."""
-    if re.match(r"^https?://", file_or_url):
-        url, url_version = _api_url(file_or_url)
-        document = fetch_json(url, allow_hosts=allow_hosts)
-        model: Any | None = None
-        if isinstance(document, dict) and "modelVersions" not in document and document.get("modelId"):
-            parts = urlsplit(url)
-            model_url = urlunsplit(
-                (parts.scheme, parts.netloc, f"/api/v1/models/{document['modelId']}", "", "")
-            )
-            model = fetch_json(model_url, allow_hosts=allow_hosts)
-        return import_civitai_document(
-            document, catalog, origin=url, version_id=version_id or url_version, model=model
-        )
-    path = Path(file_or_url)
+def read_civitai_file(path: Path) -> Any:
+    """The JSON document saved from the API."""
     if not path.is_file():
         raise MissingFileError(f"{path}: no such file")
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SourceFormatError(f"{path}: not JSON: {exc}") from exc
-    return import_civitai_document(document, catalog, origin=str(path), version_id=version_id)
+
+
+def import_civitai_file(path: Path, catalog: Catalog, *, version_id: int | None = None) -> ImportResult:
+    return import_civitai_document(read_civitai_file(path), catalog, origin=str(path), version_id=version_id)
+
+
+async def import_civitai_url(
+    url: str,
+    catalog: Catalog,
+    *,
+    policy: OutboundPolicy | None = None,
+    version_id: int | None = None,
+) -> ImportResult:
+    """Fetch through the outbound guard with `policy` (default: https to public addresses only; an
+    allowlist admits e.g. a loopback test server). A model-version document brings its model's
+    permission flags from `/api/v1/models/{modelId}` on the same host."""
+    api_url, url_version = _api_url(url)
+    document = await fetch_json(api_url, policy=policy)
+    model: Any | None = None
+    if isinstance(document, dict) and "modelVersions" not in document and document.get("modelId"):
+        parts = urlsplit(api_url)
+        model_url = urlunsplit((parts.scheme, parts.netloc, f"/api/v1/models/{document['modelId']}", "", ""))
+        model = await fetch_json(model_url, policy=policy)
+    return import_civitai_document(
+        document, catalog, origin=api_url, version_id=version_id or url_version, model=model
+    )
+
+
+async def import_civitai(
+    file_or_url: str,
+    catalog: Catalog,
+    *,
+    policy: OutboundPolicy | None = None,
+    version_id: int | None = None,
+) -> ImportResult:
+    """`import civitai FILE_OR_URL`: an http(s) URL is fetched, anything else read as a file."""
+    if re.match(r"^https?://", file_or_url):
+        return await import_civitai_url(file_or_url, catalog, policy=policy, version_id=version_id)
+    return await asyncio.to_thread(import_civitai_file, Path(file_or_url), catalog, version_id=version_id)
