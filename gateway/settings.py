@@ -1,7 +1,7 @@
 """Settings, read once from the environment (prefix `CLEARANCE_`) and passed down.
 
 Nothing reads the environment at import time: `Settings.from_env()` is called by `create_app`
-and by the CLI.
+and by the CLI. Every variable is listed in docs/configuration.md.
 """
 
 from __future__ import annotations
@@ -9,14 +9,39 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Annotated
 
 import msgspec
 
 DEFAULT_DATA_DIR = ".clearance"
 
+Positive = Annotated[int, msgspec.Meta(gt=0)]
+NonNegative = Annotated[int, msgspec.Meta(ge=0)]
+PositiveSeconds = Annotated[float, msgspec.Meta(gt=0)]
+
 
 class SettingsError(ValueError):
     """A `CLEARANCE_*` variable has a value that cannot be used."""
+
+
+class ExternalIssuerSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A company's own identity provider whose access tokens the gateway accepts."""
+
+    issuer: Annotated[str, msgspec.Meta(min_length=1)]
+    """Exact `iss` value of its tokens."""
+    jwks_url: Annotated[str, msgspec.Meta(pattern=r"^https?://")]
+    """Where its public keys are published."""
+    audience: Annotated[str, msgspec.Meta(min_length=1)]
+    """The `aud` value its tokens must carry for this gateway."""
+    tenant_claim: Annotated[str, msgspec.Meta(min_length=1)]
+    """The claim naming the tenant; the tenant never comes from the request."""
+    algorithms: tuple[str, ...] = ("RS256", "ES256")
+    """Pinned signature algorithms; never taken from the token header."""
+    token_types: tuple[str, ...] = ("at+jwt",)
+    """Accepted `typ` header values (some IdPs only send `JWT`)."""
+    allowed_scopes: tuple[str, ...] = ("models:read", "jobs:write", "jobs:read", "audit:read")
+    """Scopes this issuer may grant; anything else in its tokens is dropped (so never `admin`
+    unless listed here)."""
 
 
 class Settings(msgspec.Struct, kw_only=True):
@@ -27,24 +52,72 @@ class Settings(msgspec.Struct, kw_only=True):
     strict_policy: bool = False
     """Turn `needs_review` decisions into `deny` (`CLEARANCE_STRICT_POLICY`)."""
 
+    issuer: Annotated[str, msgspec.Meta(pattern=r"^https?://[^?#]+$")] = "http://localhost:8000"
+    """This authorization server's exact issuer URL, the `iss` of its tokens (`CLEARANCE_ISSUER`)."""
+    audience: Annotated[str, msgspec.Meta(min_length=1)] = "clearance"
+    """The `aud` of access tokens this gateway issues and requires (`CLEARANCE_AUDIENCE`)."""
+    token_lifetime_seconds: Positive = 900
+    """Lifetime of issued access tokens (`CLEARANCE_TOKEN_LIFETIME_SECONDS`)."""
+    clock_leeway_seconds: NonNegative = 30
+    """Allowed clock skew for `nbf` and `iat`; never applied to `exp` (`CLEARANCE_CLOCK_LEEWAY_SECONDS`)."""
+    max_token_bytes: Positive = 4096
+    """Bearer tokens longer than this are rejected before parsing (`CLEARANCE_MAX_TOKEN_BYTES`)."""
+    max_body_bytes: Positive = 1_048_576
+    """Request bodies larger than this answer 413 (`CLEARANCE_MAX_BODY_BYTES`)."""
+    secret_pepper: str = ""
+    """Server secret mixed into client-secret hashes and the signing-key encryption key
+    (`CLEARANCE_SECRET_PEPPER`); empty: generated once into `data_dir/secret_pepper`."""
+    external_issuers: tuple[ExternalIssuerSettings, ...] = ()
+    """Trusted external issuers, a JSON list (`CLEARANCE_EXTERNAL_ISSUERS`)."""
+    jwks_cache_seconds: PositiveSeconds = 3600.0
+    """How long an external issuer's JWKS is used before a refresh (`CLEARANCE_JWKS_CACHE_SECONDS`)."""
+    jwks_min_refresh_seconds: PositiveSeconds = 60.0
+    """At most one JWKS fetch per issuer in this interval, whatever the unknown `kid`s
+    (`CLEARANCE_JWKS_MIN_REFRESH_SECONDS`)."""
+    auth_failure_limit: Positive = 10
+    """Failed client authentications allowed per client id and per address in a window
+    before 429 (`CLEARANCE_AUTH_FAILURE_LIMIT`)."""
+    auth_failure_window_seconds: PositiveSeconds = 60.0
+    """The window of `auth_failure_limit` (`CLEARANCE_AUTH_FAILURE_WINDOW_SECONDS`)."""
+    state_sync_seconds: PositiveSeconds = 5.0
+    """How often a server picks up revocations and key rotations made elsewhere
+    (`CLEARANCE_STATE_SYNC_SECONDS`)."""
+    readiness_timeout_seconds: PositiveSeconds = 2.0
+    """`/health/ready` fails when the database does not answer within this time
+    (`CLEARANCE_READINESS_TIMEOUT_SECONDS`)."""
+    shutdown_grace_seconds: PositiveSeconds = 10.0
+    """Time given to requests in flight on shutdown (`CLEARANCE_SHUTDOWN_GRACE_SECONDS`)."""
+
     def __post_init__(self) -> None:
         if not self.database_url:
             path = (self.data_dir / "clearance.db").resolve()
             self.database_url = f"sqlite+aiosqlite:///{path}"
+        self.issuer = self.issuer.rstrip("/")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for field in msgspec.structs.fields(cls):
-            raw = env.get(f"CLEARANCE_{field.name.upper()}")
-            if raw is not None:
+            name = f"CLEARANCE_{field.name.upper()}"
+            raw = env.get(name)
+            if raw is None:
+                continue
+            if field.name in _JSON_FIELDS:
+                try:
+                    values[field.name] = msgspec.json.decode(raw)
+                except msgspec.DecodeError as exc:
+                    raise SettingsError(f"invalid setting: {name} is not valid JSON: {exc}") from exc
+            else:
                 values[field.name] = raw
         values.update({k: v for k, v in overrides.items() if v is not None})
         try:
             return msgspec.convert(values, cls, strict=False, dec_hook=_decode)
         except msgspec.ValidationError as exc:
             raise SettingsError(f"invalid setting: {exc}") from exc
+
+
+_JSON_FIELDS = frozenset({"external_issuers"})
 
 
 def _decode(type_: type, value: object) -> object:

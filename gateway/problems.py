@@ -1,0 +1,158 @@
+"""Every error answer is RFC 9457 problem details (`application/problem+json`).
+
+Domain exceptions are mapped to HTTP here, once; the code that raises them knows nothing of
+HTTP. A 500 never carries the exception's text: it is logged, the client gets a generic body.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
+
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.plugins.problem_details import (
+    ProblemDetailsConfig,
+    ProblemDetailsException,
+    ProblemDetailsPlugin,
+)
+
+from gateway.auth.errors import AuthenticationRequiredError, InsufficientScopeError, InvalidTokenError
+from gateway.health.errors import DatabaseUnavailableError
+from gateway.oauth.client_registry import ClientRegistrationError
+from gateway.oauth.errors import OAuthRequestError, SigningUnavailableError, TooManyFailedAuthenticationsError
+
+log = logging.getLogger("clearance.errors")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+REALM = 'Bearer realm="clearance"'
+INVALID_TOKEN_DETAIL = "The access token is missing, malformed, expired, revoked or not meant for this API."  # noqa: S105
+
+
+def _type(slug: str) -> str:
+    return f"urn:clearance:problem:{slug}"
+
+
+def _authentication_required(exc: AuthenticationRequiredError) -> ProblemDetailsException:
+    return ProblemDetailsException(
+        status_code=401,
+        type_=_type("authentication-required"),
+        title="Authentication required",
+        detail="Send an access token as 'Authorization: Bearer <token>'.",
+        headers={"WWW-Authenticate": REALM},
+    )
+
+
+def _invalid_token(exc: InvalidTokenError) -> ProblemDetailsException:
+    log.debug("invalid token: %s", exc)
+    return ProblemDetailsException(
+        status_code=401,
+        type_=_type("invalid-token"),
+        title="Invalid token",
+        detail=INVALID_TOKEN_DETAIL,
+        headers={"WWW-Authenticate": f'{REALM}, error="invalid_token"'},
+        extra={"error": "invalid_token"},
+    )
+
+
+def _insufficient_scope(exc: InsufficientScopeError) -> ProblemDetailsException:
+    return ProblemDetailsException(
+        status_code=403,
+        type_=_type("insufficient-scope"),
+        title="Insufficient scope",
+        detail=str(exc),
+        headers={"WWW-Authenticate": f'{REALM}, error="insufficient_scope", scope="{exc.required_scope}"'},
+        extra={"error": "insufficient_scope", "scope": exc.required_scope},
+    )
+
+
+def _oauth_request(exc: OAuthRequestError) -> ProblemDetailsException:
+    # RFC 6749 clients read `error` and `error_description`: kept as extension members.
+    return ProblemDetailsException(
+        status_code=exc.status_code,
+        type_=_type(exc.error.replace("_", "-")),
+        title=exc.error,
+        detail=exc.description or None,
+        headers={**exc.headers, "Cache-Control": "no-store"},
+        extra={"error": exc.error, "error_description": exc.description},
+    )
+
+
+def _too_many_failures(exc: TooManyFailedAuthenticationsError) -> ProblemDetailsException:
+    return ProblemDetailsException(
+        status_code=429,
+        type_=_type("too-many-failed-authentications"),
+        title="Too many failed authentications",
+        detail=str(exc),
+        headers={"Retry-After": str(exc.retry_after)},
+        extra={"error": "slow_down"},
+    )
+
+
+def _unavailable(exc: Exception) -> ProblemDetailsException:
+    return ProblemDetailsException(
+        status_code=503,
+        type_=_type("unavailable"),
+        title="Service unavailable",
+        detail=str(exc),
+        headers={"Retry-After": "5"},
+    )
+
+
+def _client_registration(exc: ClientRegistrationError) -> ProblemDetailsException:
+    return ProblemDetailsException(
+        status_code=422, type_=_type("invalid-client-registration"), title="Invalid client", detail=str(exc)
+    )
+
+
+def _validation(exc: ValidationException) -> ProblemDetailsException:
+    errors = exc.extra if isinstance(exc.extra, list) else []
+    return ProblemDetailsException(
+        status_code=400,
+        type_=_type("invalid-request"),
+        title="Invalid request",
+        detail=exc.detail,
+        extra={"errors": [_field_error(item) for item in errors if isinstance(item, dict)]},
+    )
+
+
+def _field_error(item: dict[str, Any]) -> dict[str, Any]:
+    return {"field": item.get("key"), "message": item.get("message"), "source": item.get("source")}
+
+
+def _http(exc: HTTPException) -> ProblemDetailsException:
+    status = exc.status_code
+    if status >= 500:
+        return _internal(exc)
+    phrase = HTTPStatus(status).phrase
+    detail = exc.detail if exc.detail and exc.detail != phrase else None
+    return ProblemDetailsException(status_code=status, title=phrase, detail=detail, headers=exc.headers)
+
+
+def _internal(exc: Exception) -> ProblemDetailsException:
+    log.error("unhandled error", exc_info=exc)
+    return ProblemDetailsException(
+        status_code=500,
+        title="Internal Server Error",
+        detail="An unexpected error occurred; it has been logged.",
+    )
+
+
+_MAP: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {
+    AuthenticationRequiredError: _authentication_required,
+    InvalidTokenError: _invalid_token,
+    InsufficientScopeError: _insufficient_scope,
+    OAuthRequestError: _oauth_request,
+    TooManyFailedAuthenticationsError: _too_many_failures,
+    SigningUnavailableError: _unavailable,
+    DatabaseUnavailableError: _unavailable,
+    ClientRegistrationError: _client_registration,
+    ValidationException: _validation,
+    HTTPException: _http,
+    Exception: _internal,
+}
+
+
+def problem_details_plugin() -> ProblemDetailsPlugin:
+    return ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map=_MAP))
