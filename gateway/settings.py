@@ -6,10 +6,12 @@ and by the CLI. Every variable is listed in docs/configuration.md.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -93,6 +95,8 @@ class Settings(msgspec.Struct, kw_only=True):
             path = (self.data_dir / "clearance.db").resolve()
             self.database_url = f"sqlite+aiosqlite:///{path}"
         self.issuer = self.issuer.rstrip("/")
+        if not _secure_or_loopback(self.issuer):
+            raise ValueError(f"CLEARANCE_ISSUER must be https (or http on localhost/loopback): {self.issuer}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -120,7 +124,20 @@ class Settings(msgspec.Struct, kw_only=True):
 _JSON_FIELDS = frozenset({"external_issuers"})
 
 
+def _secure_or_loopback(url: str) -> bool:
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return True
+    host = parts.hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _decode(type_: type, value: object) -> object:
-    if type_ is Path and isinstance(value, str):
+    if type_ is Path and isinstance(value, str | Path):
         return Path(value)
     raise NotImplementedError

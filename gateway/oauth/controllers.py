@@ -32,7 +32,7 @@ async def _endpoint_request(request: Request[Any, Any, Any], runtime: GatewayRun
     if request.content_type[0] != FORM_MEDIA_TYPE:
         raise OAuthRequestError(400, "invalid_request", f"The body must be {FORM_MEDIA_TYPE}.")
     form = await request.form()
-    items = form.multi_items()
+    items = list(form.multi_items())
     names = [name for name, _ in items]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:

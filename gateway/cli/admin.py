@@ -1,0 +1,142 @@
+"""`clearance tenants create` and `clearance clients create` for bootstrapping."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy.exc import IntegrityError
+
+from gateway.oauth.client_registry import ClientRegistrationError, RegisteredClient, register_client
+from gateway.oauth.client_secrets import ClientSecretHasher
+from gateway.oauth.pepper import load_pepper
+from gateway.settings import Settings
+from registry.catalog.entries import Tenant
+from registry.catalog.rows import tenant_values
+from registry.db.catalog_tables import TenantRow
+from registry.db.engine import create_engine, session_factory
+
+
+@click.group()
+def tenants() -> None:
+    """Tenants (organisations that call the API)."""
+
+
+@tenants.command(name="create")
+@click.option("--id", "tenant_id", required=True, help="Tenant id (slug).")
+@click.option("--name", required=True, help="Organisation name.")
+@click.pass_obj
+def create_tenant(settings: Settings, tenant_id: str, name: str) -> None:
+    """Create a tenant with an empty profile (fill it in through the catalog)."""
+    import msgspec
+
+    try:
+        tenant = msgspec.convert({"id": tenant_id, "name": name}, Tenant)
+    except msgspec.ValidationError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    try:
+        asyncio.run(_insert_tenant(settings, tenant))
+    except IntegrityError as exc:
+        raise click.ClickException(f"tenant {tenant_id!r} already exists") from exc
+    click.echo(f"tenant {tenant_id} created")
+
+
+@click.group()
+def clients() -> None:
+    """OAuth clients."""
+
+
+@clients.command(name="create")
+@click.option("--tenant", "tenant_id", required=True, help="The tenant every token of this client acts for.")
+@click.option("--scopes", required=True, help='Space-separated scopes, e.g. "models:read jobs:write".')
+@click.option("--name", default="", help="A label for people.")
+@click.option(
+    "--public-key",
+    "public_key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A public JWK (JSON file) for private_key_jwt authentication.",
+)
+@click.option("--no-secret", is_flag=True, help="No client secret (private_key_jwt only).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+def create_client(
+    settings: Settings,
+    tenant_id: str,
+    scopes: str,
+    name: str,
+    public_key: Path | None,
+    no_secret: bool,
+    as_json: bool,
+) -> None:
+    """Register a client. Its secret is printed once and never stored in clear."""
+    jwk = _read_jwk(public_key) if public_key is not None else None
+    try:
+        created = asyncio.run(_create_client(settings, tenant_id, scopes, name, jwk, not no_secret))
+    except ClientRegistrationError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    except IntegrityError as exc:
+        raise click.ClickException(f"no tenant {tenant_id!r}: create it first") from exc
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "client_id": created.client_id,
+                    "client_secret": created.client_secret,
+                    "tenant_id": created.tenant_id,
+                    "scopes": list(created.scopes),
+                }
+            )
+        )
+        return
+    click.echo(f"client_id:     {created.client_id}")
+    if created.client_secret is not None:
+        click.echo(f"client_secret: {created.client_secret}")
+        click.echo("(the secret is shown only now; store it safely)")
+    click.echo(f"tenant:        {created.tenant_id}")
+    click.echo(f"scopes:        {' '.join(created.scopes)}")
+
+
+def _read_jwk(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise click.BadParameter(f"{path}: not a JSON file ({exc})") from exc
+    if not isinstance(value, dict):
+        raise click.BadParameter(f"{path}: a JWK is a JSON object")
+    return value
+
+
+async def _insert_tenant(settings: Settings, tenant: Tenant) -> None:
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            session.add(TenantRow(**tenant_values(tenant)))
+            await session.commit()
+    finally:
+        await engine.dispose()
+
+
+async def _create_client(
+    settings: Settings, tenant_id: str, scopes: str, name: str, jwk: dict[str, Any] | None, with_secret: bool
+) -> RegisteredClient:
+    hasher = ClientSecretHasher(load_pepper(settings))
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            return await register_client(
+                session,
+                hasher,
+                tenant_id=tenant_id,
+                scopes=scopes,
+                name=name,
+                public_jwk=jwk,
+                with_secret=with_secret,
+                now=dt.datetime.now(dt.UTC),
+            )
+    finally:
+        await engine.dispose()

@@ -1,0 +1,38 @@
+"""`clearance serve`: the gateway under uvicorn.
+
+Graceful shutdown: on SIGTERM/SIGINT uvicorn stops accepting connections, lets requests in
+flight finish for up to CLEARANCE_SHUTDOWN_GRACE_SECONDS, then runs the app's lifespan exit
+(background sync stopped, database pool disposed).
+"""
+
+from __future__ import annotations
+
+import click
+import uvicorn
+
+from gateway.app import create_app
+from gateway.settings import Settings
+
+
+def uvicorn_config(settings: Settings, host: str, port: int, *, access_log: bool = True) -> uvicorn.Config:
+    return uvicorn.Config(
+        create_app(settings),
+        host=host,
+        port=port,
+        lifespan="on",
+        proxy_headers=False,
+        server_header=False,
+        access_log=access_log,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+        log_level="info",
+    )
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port.")
+@click.option("--no-access-log", is_flag=True, help="Do not log every request.")
+@click.pass_obj
+def serve(settings: Settings, host: str, port: int, no_access_log: bool) -> None:
+    """Serve the HTTP API (run `clearance db upgrade` first)."""
+    uvicorn.Server(uvicorn_config(settings, host, port, access_log=not no_access_log)).run()
