@@ -13,23 +13,24 @@ from collections.abc import Mapping
 
 from registry.catalog.entries import Agreement, CreatorPermissions
 from registry.policy.agreements import HolderAgreements, covering_agreement
+from registry.policy.compiled import GrantPlan
 from registry.policy.conditions import Outcome, PartyContext, judge_condition
 from registry.policy.decision import Effect, ObligationDue, Party, Reason
 from registry.policy.snapshot import LicenseUse
-from registry.terms import Condition
 from registry.vocabulary import (
     COMMERCIAL_PURPOSES,
     CivitaiCommercialUse,
     Decision,
-    GrantStatus,
     ObligationKind,
     OutputUse,
     Purpose,
     UseCase,
 )
 
-_SEVERITY = {Effect.PERMIT: 0, Effect.REVIEW: 1, Effect.FORBID: 2}
-_OUTCOME_EFFECT = (Effect.PERMIT, Effect.REVIEW, Effect.FORBID)
+PERMIT_, REVIEW_, FORBID_ = Effect.PERMIT, Effect.REVIEW, Effect.FORBID
+_EFFECTS = (PERMIT_, REVIEW_, FORBID_)
+_SEVERITY = {PERMIT_: 0, REVIEW_: 1, FORBID_: 2}
+_UNKNOWN_MESSAGE = "the license could not be determined; a person must review it before any use"
 CREATOR_CLAUSE = "Civitai creator permissions"
 
 
@@ -93,80 +94,87 @@ def judge_license(
     lic = use.license
     assert lic is not None
     ctx = verdict.ctx
-    ref = use.ref
-    artifacts = use.artifacts
     if lic.unknown:
-        verdict.add(
-            Effect.REVIEW,
-            "unknown license",
-            "the license could not be determined; a person must review it before any use",
-            ref,
-            artifacts,
-        )
+        verdict.add(REVIEW_, "unknown license", _UNKNOWN_MESSAGE, use.ref, use.artifacts)
         return
     if use_cases and use.restrictions_bind:
         for use_case in sorted(use_cases):
             clause = lic.restricted.get(use_case)
             if clause is not None:
                 verdict.add(
-                    Effect.FORBID,
+                    FORBID_,
                     clause,
-                    f"the license forbids use for {use_case.value}, whatever the purpose",
-                    ref,
-                    artifacts,
+                    f"the license forbids use for {use_case}, whatever the purpose",
+                    use.ref,
+                    use.artifacts,
                 )
     if not grants_apply:
         return
     if lic.excluded_regions:
         _judge_territory(use, verdict, for_outputs=False)
-    grant = lic.grants.get(ctx.purpose)
-    if grant is None:
-        effect, clause, why = (
-            Effect.FORBID,
-            "default deny",
-            f"the license grants nothing for {ctx.purpose.value}",
-        )
+    purpose = ctx.purpose
+    plan = lic.plans[purpose]
+    if plan.conditions:
+        severity, why = _judge_conditions(plan, ctx)
     else:
-        effect, why = _judge_status(grant.status, grant.conditions, ctx)
-        clause = grant.clause
-    if effect is not Effect.PERMIT:
-        missing = _cure(use, verdict, date, clause, why, "use")
+        severity, why = plan.severity, plan.message
+    if severity:
+        missing = _cure(use, verdict, date, plan.clause, why, "use")
         if missing is not None:
-            verdict.add(effect, clause, why + missing, ref, artifacts)
+            verdict.add(_EFFECTS[severity], plan.clause, why + missing, use.ref, use.artifacts)
             return
+    elif plan.conditions:
+        verdict.add(PERMIT_, plan.clause, why, use.ref, use.artifacts)
     else:
-        verdict.add(Effect.PERMIT, clause, why, ref, artifacts)
-    for obligation in lic.obligations[ctx.purpose]:
-        verdict.obligations.append(
-            ObligationDue(
-                party=ctx.party,
-                kind=obligation.kind,
-                clause=obligation.clause,
-                license=ref,
-                text=obligation.text,
-                url=obligation.url,
-            )
-        )
+        _add_static_permit(use, verdict, plan.clause, why)
+    if lic.obligations[purpose]:
+        verdict.obligations.extend(_obligations_due(use, ctx.party, purpose))
     if output_use is not None:
-        _judge_outputs(use, verdict, date, output_use)
+        if lic.territory_covers_outputs:
+            _judge_territory(use, verdict, for_outputs=True)
+        out_plan = lic.output_plans.get(output_use)
+        if out_plan is not None:
+            _judge_outputs(use, verdict, date, out_plan)
 
 
-def _judge_outputs(use: LicenseUse, verdict: Verdict, date: dt.date, output_use: OutputUse) -> None:
-    lic = use.license
-    assert lic is not None
-    if lic.territory_covers_outputs:
-        _judge_territory(use, verdict, for_outputs=True)
-    grant = lic.output_grants.get(output_use)
-    if grant is None:
-        return  # the license says nothing about this use of outputs
-    effect, why = _judge_status(grant.status, grant.conditions, verdict.ctx)
-    why = f"outputs ({output_use.value}): {why}"
-    if effect is not Effect.PERMIT:
-        missing = _cure(use, verdict, date, grant.clause, why, "outputs")
+def _add_static_permit(use: LicenseUse, verdict: Verdict, clause: str, why: str) -> None:
+    party = verdict.ctx.party
+    key = ("permit", party, clause, why)
+    reason = use.memo.get(key)
+    if reason is None:
+        reason = use.memo[key] = Reason(
+            party=party, effect=PERMIT_, clause=clause, message=why, license=use.ref, artifacts=use.artifacts
+        )
+    verdict.reasons.append(reason)  # type: ignore[arg-type]
+
+
+def _obligations_due(use: LicenseUse, party: Party, purpose: Purpose) -> tuple[ObligationDue, ...]:
+    key = ("obligations", party, purpose)
+    found = use.memo.get(key)
+    if found is None:
+        lic = use.license
+        assert lic is not None
+        found = use.memo[key] = tuple(
+            ObligationDue(party=party, kind=o.kind, clause=o.clause, license=use.ref, text=o.text, url=o.url)
+            for o in lic.obligations[purpose]
+        )
+    return found  # type: ignore[return-value]
+
+
+def _judge_outputs(use: LicenseUse, verdict: Verdict, date: dt.date, plan: GrantPlan) -> None:
+    if plan.conditions:
+        severity, why = _judge_conditions(plan, verdict.ctx)
+    else:
+        severity, why = plan.severity, plan.message
+    if severity:
+        missing = _cure(use, verdict, date, plan.clause, why, "outputs")
         if missing is None:
             return
         why += missing
-    verdict.add(effect, grant.clause, why, use.ref, use.artifacts)
+    if severity or plan.conditions:
+        verdict.add(_EFFECTS[severity], plan.clause, why, use.ref, use.artifacts)
+    else:
+        _add_static_permit(use, verdict, plan.clause, why)
 
 
 def _judge_territory(use: LicenseUse, verdict: Verdict, *, for_outputs: bool) -> None:
@@ -177,39 +185,29 @@ def _judge_territory(use: LicenseUse, verdict: Verdict, *, for_outputs: bool) ->
     what = "outputs may not be used" if for_outputs else "the license does not apply"
     hit = ctx.regions & lic.excluded_regions
     if hit:
-        verdict.add(Effect.FORBID, clause, f"{what} in {', '.join(sorted(hit))}", use.ref, use.artifacts)
+        verdict.add(FORBID_, clause, f"{what} in {', '.join(sorted(hit))}", use.ref, use.artifacts)
     elif not ctx.country_known:
         verdict.add(
-            Effect.REVIEW,
+            REVIEW_,
             clause,
-            f"the license excludes territories and the {ctx.party.value}'s country is not declared",
+            f"the license excludes territories and the {ctx.party}'s country is not declared",
             use.ref,
             use.artifacts,
         )
 
 
-def _judge_status(
-    status: GrantStatus, conditions: tuple[Condition, ...], ctx: PartyContext
-) -> tuple[Effect, str]:
-    if status is GrantStatus.DENIED:
-        return Effect.FORBID, f"the license does not permit {ctx.purpose.value} use"
-    if status is GrantStatus.REQUIRES_AGREEMENT:
-        return Effect.FORBID, f"{ctx.purpose.value} use needs a separate agreement with the licensor"
-    if status is GrantStatus.CONFLICTING:
-        return Effect.REVIEW, f"the license text is contradictory about {ctx.purpose.value} use"
-    if not conditions:
-        return Effect.PERMIT, f"{ctx.purpose.value} use is granted"
+def _judge_conditions(plan: GrantPlan, ctx: PartyContext) -> tuple[int, str]:
     worst = Outcome.MET
-    messages = []
-    for condition in conditions:
+    messages: list[str] = []
+    for condition in plan.conditions:
         outcome, message = judge_condition(condition, ctx)
         if outcome > worst:
             worst = outcome
             messages = [message]
         elif outcome == worst:
             messages.append(message)
-    prefix = f"{ctx.purpose.value} use is granted: " if worst is Outcome.MET else ""
-    return _OUTCOME_EFFECT[worst], prefix + "; ".join(messages)
+    text = "; ".join(messages)
+    return int(worst), (f"{plan.message}: {text}" if worst is Outcome.MET else text)
 
 
 def _cure(use: LicenseUse, verdict: Verdict, date: dt.date, clause: str, why: str, what: str) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import msgspec
@@ -40,6 +40,8 @@ class LicenseUse:
     restrictions_bind: bool
     """False only when every path is an inheritance the license says does not carry its use
     restrictions."""
+    memo: dict[tuple[object, ...], object] = field(default_factory=dict, compare=False, hash=False)
+    """Reasons and obligations built for this use, reused by later requests (never changes them)."""
 
 
 @dataclass(frozen=True, slots=True)

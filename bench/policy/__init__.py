@@ -1,0 +1,302 @@
+"""Policy engine benchmark: snapshot build and decisions per second on a generated catalog.
+
+    .venv/bin/python -m bench.policy [--decisions N] [--seed S]
+
+The catalog has 10,000 artifacts (2,000 base models, 8,000 adapters on them, some on adapters),
+1,000 license documents, 100,000 agreements, 10,000 tenants and 100 runners; each decision is a
+base model plus three adapters on a runner, for a random tenant, purpose and output use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import random
+import statistics
+import time
+
+from registry.catalog.entries import (
+    Agreement,
+    AgreementCoverage,
+    Artifact,
+    Catalog,
+    LicenseDocument,
+    Operator,
+    Runner,
+    Tenant,
+    TenantProfile,
+)
+from registry.policy import CatalogSnapshot, PolicyEngine, PolicyRequest, evaluate
+from registry.terms import (
+    DerivativeTerms,
+    Grant,
+    LicenseTerms,
+    MauCap,
+    NoPaymentReceived,
+    Obligation,
+    OutputGrant,
+    OutputTerms,
+    RegistrationRequired,
+    RevenueCap,
+    UseRestriction,
+)
+from registry.vocabulary import (
+    ArtifactKind,
+    BaseRelation,
+    GrantStatus,
+    HostKind,
+    ObligationKind,
+    OrganisationType,
+    OutputUse,
+    Purpose,
+    RunnerKind,
+    UseCase,
+)
+
+N_LICENSES = 1_000
+N_BASES = 2_000
+N_ADAPTERS = 8_000
+N_TENANTS = 10_000
+N_AGREEMENTS = 100_000
+N_RUNNERS = 100
+N_FAMILIES = 200
+DATE = dt.date(2026, 11, 26)
+PURPOSES = (Purpose.PERSONAL, Purpose.RESEARCH, Purpose.COMMERCIAL_INTERNAL, Purpose.COMMERCIAL_PRODUCT)
+OUTPUT_USES = (OutputUse.INTERNAL, OutputUse.PUBLISH, OutputUse.SELL)
+
+
+def _license(i: int, rng: random.Random) -> LicenseDocument:
+    style = i % 4
+    commercial: list[Grant] = []
+    for purpose in (Purpose.COMMERCIAL_INTERNAL, Purpose.COMMERCIAL_PRODUCT, Purpose.HOSTED_SERVICE):
+        if style == 0:  # permissive
+            commercial.append(Grant(purpose=purpose, status=GrantStatus.ALLOWED, clause="2"))
+        elif style == 1:  # non-commercial, agreement needed
+            commercial.append(Grant(purpose=purpose, status=GrantStatus.REQUIRES_AGREEMENT, clause="2(b)"))
+        elif style == 2:  # revenue-capped community license
+            conditions = (
+                RevenueCap(clause="II.b", max_usd=1_000_000),
+                RegistrationRequired(clause="II.b", registry=f"licensor-{i % 50}"),
+            )
+            commercial.append(
+                Grant(purpose=purpose, status=GrantStatus.CONDITIONAL, clause="II.b", conditions=conditions)
+            )
+        else:  # MAU-capped
+            conditions_mau = (MauCap(clause="4(c)", max_users=rng.choice((1_000_000, 100_000_000))),)
+            commercial.append(
+                Grant(
+                    purpose=purpose, status=GrantStatus.CONDITIONAL, clause="4(c)", conditions=conditions_mau
+                )
+            )
+    terms = LicenseTerms(
+        grants=(
+            Grant(
+                purpose=Purpose.PERSONAL,
+                status=GrantStatus.CONDITIONAL,
+                clause="1(c)",
+                conditions=(NoPaymentReceived(clause="1(c)"),),
+            ),
+            Grant(purpose=Purpose.RESEARCH, status=GrantStatus.ALLOWED, clause="1(c)"),
+            *commercial,
+        ),
+        outputs=OutputTerms(
+            grants=(
+                OutputGrant(
+                    use=OutputUse.SELL,
+                    status=GrantStatus.CONFLICTING if style == 1 else GrantStatus.ALLOWED,
+                    clause="2(d)",
+                ),
+                OutputGrant(use=OutputUse.TRAIN_COMPETING_MODEL, status=GrantStatus.DENIED, clause="2(d)"),
+            )
+        ),
+        derivatives=DerivativeTerms(inherits=style != 0, clause="2(a)"),
+        use_restrictions=(UseRestriction(use_case=UseCase.MILITARY, clause="4(a)"),),
+        obligations=(Obligation(kind=ObligationKind.CONTENT_FILTER, clause="2(e)"),) if style == 1 else (),
+    )
+    return LicenseDocument(
+        key=f"license-{i}",
+        version="1.0",
+        title=f"License {i}",
+        licensor=f"Licensor {i % 300}",
+        family=f"family-{i % 300}",
+        terms=terms,
+    )
+
+
+def generate_catalog(seed: int = 7) -> Catalog:
+    rng = random.Random(seed)
+    licenses = [_license(i, rng) for i in range(N_LICENSES)]
+    refs = [doc.ref for doc in licenses]
+    artifacts: list[Artifact] = []
+    for i in range(N_BASES):
+        artifacts.append(
+            Artifact(
+                id=f"base-{i}",
+                kind=ArtifactKind.BASE_MODEL,
+                name=f"Base {i}",
+                license=rng.choice(refs),
+                family=f"pipe-{i % N_FAMILIES}",
+            )
+        )
+    for i in range(N_ADAPTERS):
+        # a quarter of the adapters derive from another adapter: two levels of inheritance
+        if i >= 100 and i % 4 == 0:
+            bases = (f"adapter-{rng.randrange(i)}",)
+        else:
+            bases = (f"base-{rng.randrange(N_BASES)}",)
+        artifacts.append(
+            Artifact(
+                id=f"adapter-{i}",
+                kind=ArtifactKind.ADAPTER,
+                name=f"Adapter {i}",
+                license=rng.choice(refs),
+                bases=bases,
+                base_relation=BaseRelation.ADAPTER,
+            )
+        )
+    tenants = [
+        Tenant(
+            id=f"tenant-{i}",
+            name=f"Tenant {i}",
+            profile=TenantProfile(
+                organisation_type=OrganisationType.COMPANY,
+                country=rng.choice(("US", "DE", "JP", "GB")),
+                annual_revenue_usd=rng.choice((None, 200_000.0, 5_000_000.0)),
+                monthly_active_users=rng.choice((1_000, 2_000_000)),
+                registrations=tuple(f"licensor-{rng.randrange(50)}" for _ in range(3)),
+            ),
+        )
+        for i in range(N_TENANTS)
+    ]
+    agreements = []
+    for i in range(N_AGREEMENTS):
+        holder = "operator" if i % 100 == 0 else f"tenant-{rng.randrange(N_TENANTS)}"
+        start = DATE - dt.timedelta(days=rng.randrange(400))
+        agreements.append(
+            Agreement(
+                id=f"agreement-{i}",
+                holder=holder,
+                licensor="Licensor",
+                covers=AgreementCoverage(license_families=(f"family-{rng.randrange(300)}",)),
+                purposes=(Purpose.COMMERCIAL_PRODUCT, Purpose.COMMERCIAL_INTERNAL, Purpose.HOSTED_SERVICE),
+                valid_from=start,
+                valid_until=start + dt.timedelta(days=365),
+                monthly_quota=rng.choice((None, 100_000)),
+            )
+        )
+    runners = [
+        Runner(
+            id=f"runner-{i}",
+            kind=RunnerKind.LOCAL_DIFFUSERS,
+            host=HostKind.OPERATOR,
+            artifacts=tuple(f"base-{j}" for j in range(i, N_BASES, N_RUNNERS)),
+            price_per_image_usd=0.01,
+        )
+        for i in range(N_RUNNERS)
+    ]
+    return Catalog(
+        licenses=tuple(licenses),
+        artifacts=tuple(artifacts),
+        tenants=tuple(tenants),
+        agreements=tuple(agreements),
+        runners=tuple(runners),
+        operator=Operator(
+            profile=TenantProfile(
+                country="US",
+                annual_revenue_usd=900_000.0,
+                monthly_active_users=10_000,
+                registrations=("licensor-1",),
+            )
+        ),
+    )
+
+
+def generate_requests(count: int, seed: int = 11, stacks: int = 2_000) -> list[PolicyRequest]:
+    """Random tenants, purposes, output uses and usage over `stacks` model+3-adapter stacks whose
+    popularity follows a Zipf-like law (as real traffic concentrates on a few stacks)."""
+    rng = random.Random(seed)
+    popular = [
+        (rng.randrange(N_BASES), tuple(f"adapter-{rng.randrange(N_ADAPTERS)}" for _ in range(3)))
+        for _ in range(stacks)
+    ]
+    weights = [1 / (rank + 1) for rank in range(stacks)]
+    picks = rng.choices(popular, weights=weights, k=count)
+    requests = []
+    for base, adapters in picks:
+        requests.append(
+            PolicyRequest(
+                tenant_id=f"tenant-{rng.randrange(N_TENANTS)}",
+                model_id=f"base-{base}",
+                adapter_ids=adapters,
+                runner_id=f"runner-{base % N_RUNNERS}",
+                purpose=rng.choice(PURPOSES),
+                output_use=rng.choice(OUTPUT_USES),
+                date=DATE,
+                usage_this_month={f"agreement-{rng.randrange(N_AGREEMENTS)}": rng.randrange(200_000)},
+                max_alternatives=0,
+            )
+        )
+    return requests
+
+
+def _measure(label: str, decide: object, requests: list[PolicyRequest]) -> None:
+    assert callable(decide)
+    timings = []
+    clock = time.perf_counter_ns
+    gc.disable()
+    try:
+        started = clock()
+        for request in requests:
+            t0 = clock()
+            decide(request)
+            timings.append(clock() - t0)
+        total = (clock() - started) / 1e9
+    finally:
+        gc.enable()
+    timings.sort()
+    p50 = timings[len(timings) // 2] / 1000
+    p99 = timings[int(len(timings) * 0.99)] / 1000
+    print(
+        f"{label}: {len(requests):,} decisions in {total:.2f} s: p50 {p50:.1f} us, p99 {p99:.1f} us, "
+        f"{len(requests) / total:,.0f} decisions/s"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.policy")
+    parser.add_argument("--decisions", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    t0 = time.perf_counter()
+    catalog = generate_catalog(args.seed)
+    print(
+        f"generated catalog: {len(catalog.artifacts):,} artifacts, {len(catalog.licenses):,} licenses, "
+        f"{len(catalog.agreements):,} agreements, {len(catalog.tenants):,} tenants, "
+        f"{len(catalog.runners):,} runners ({time.perf_counter() - t0:.1f} s)"
+    )
+    builds = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        snapshot = CatalogSnapshot.build(catalog)
+        builds.append(time.perf_counter() - t0)
+    print(
+        f"snapshot build: best {min(builds) * 1000:.0f} ms, median {statistics.median(builds) * 1000:.0f} ms "
+        f"(3 builds, version digest included)"
+    )
+    requests = generate_requests(args.decisions)
+    counts: dict[str, int] = {}
+    for request in requests[:10_000]:
+        decision = evaluate(request, snapshot).decision.value
+        counts[decision] = counts.get(decision, 0) + 1
+    print("decision mix (first 10,000):", ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    _measure("evaluate (pure, cold request mix)", lambda r: evaluate(r, snapshot), requests)
+    engine = PolicyEngine(snapshot, cache_size=65_536)
+    repeated = requests[:5_000] * (len(requests) // 5_000)
+    for request in repeated[:5_000]:
+        engine.evaluate(request)
+    _measure("PolicyEngine (5,000 distinct requests repeated, cached)", engine.evaluate, repeated)
+
+
+if __name__ == "__main__":
+    main()

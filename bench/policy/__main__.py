@@ -1,0 +1,3 @@
+from bench.policy import main
+
+main()
