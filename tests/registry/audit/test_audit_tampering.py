@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from registry.audit import (
@@ -51,24 +50,26 @@ TAMPERS: dict[str, tuple[tuple[str, ...], int]] = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(TAMPERS))
 async def test_each_tamper_is_found_at_its_sequence_number(
-    name: str, audit_engine: AsyncEngine, append_events: Append, tamper: Tamper, signer: CheckpointSigner
+    audit_engine: AsyncEngine, append_events: Append, tamper: Tamper, signer: CheckpointSigner
 ) -> None:
-    await append_events(20)
-    assert (await verify_chain(audit_engine, verifier=signer)).ok
-    statements, bad_seq = TAMPERS[name]
-    await tamper(*statements)
-    report = await verify_chain(audit_engine, verifier=signer)
-    assert not report.ok
-    assert report.first_bad_seq == bad_seq, report.problem
+    found: dict[str, int | None] = {}
+    for name, (statements, _) in TAMPERS.items():
+        await tamper("DELETE FROM audit_events", "DELETE FROM audit_checkpoints")  # a fresh chain each
+        await append_events(20)
+        assert (await verify_chain(audit_engine, verifier=signer)).ok
+        await tamper(*statements)
+        found[name] = (await verify_chain(audit_engine, verifier=signer)).first_bad_seq
+    assert found == {name: bad_seq for name, (_, bad_seq) in TAMPERS.items()}
 
 
 async def test_timestamp_changed_is_found(
     audit_engine: AsyncEngine, append_events: Append, tamper: Tamper, signer: CheckpointSigner
 ) -> None:
     events = await append_events(20)
-    moved = timestamp_text(events[4].recorded_at.replace(microsecond=(events[4].recorded_at.microsecond + 1) % 10**6))
+    moved = timestamp_text(
+        events[4].recorded_at.replace(microsecond=(events[4].recorded_at.microsecond + 1) % 10**6)
+    )
     literal = moved.replace("T", " ").rstrip("Z")
     if audit_engine.dialect.name == "postgresql":
         literal += "+00:00"
@@ -83,12 +84,15 @@ async def test_truncated_tail_is_found_against_an_exported_checkpoint(
     await append_events(20)
     async with AuditLog(audit_engine, signer=signer) as log:
         checkpoint = await log.checkpoint()
-    assert checkpoint is not None and checkpoint.sequence == 20
+    assert checkpoint is not None
+    assert checkpoint.sequence == 20
     export_checkpoint(checkpoint, tmp_path / "cp.json")
     # The attacker removes the tail and the stored checkpoints that would betray it.
     await tamper("DELETE FROM audit_events WHERE seq >= 18", "DELETE FROM audit_checkpoints")
     assert (await verify_chain(audit_engine, verifier=signer)).ok  # undetectable without the file
-    report = await verify_chain(audit_engine, verifier=signer, checkpoint=read_checkpoint_file(tmp_path / "cp.json"))
+    report = await verify_chain(
+        audit_engine, verifier=signer, checkpoint=read_checkpoint_file(tmp_path / "cp.json")
+    )
     assert (report.ok, report.first_bad_seq) == (False, 18)
 
 
@@ -113,11 +117,23 @@ async def test_history_rewritten_with_recomputed_hashes_is_found_at_the_next_che
     # Rewrite event 4 and recompute every hash after it: consistent, but not what was signed at 10.
     statements, previous = [], events[2].chain_hash
     for event in events[3:]:
-        payload = event.payload.replace('"decision":"allow"', '"decision":"deny"') if event.seq == 4 else event.payload
+        payload = (
+            event.payload.replace('"decision":"allow"', '"decision":"deny"')
+            if event.seq == 4
+            else event.payload
+        )
         leaf = leaf_hash(
             event_encoding(
-                event.seq, timestamp_text(event.recorded_at), event.kind, event.actor_subject, event.client_id,
-                event.tenant, event.request_id, event.decision_id, event.job_id, payload,
+                event.seq,
+                timestamp_text(event.recorded_at),
+                event.kind,
+                event.actor_subject,
+                event.client_id,
+                event.tenant,
+                event.request_id,
+                event.decision_id,
+                event.job_id,
+                payload,
             )
         )
         previous = chain_hash(previous, leaf)
@@ -136,9 +152,11 @@ async def test_forged_checkpoint_signature_is_found(
     await append_events(5)
     async with AuditLog(audit_engine, signer=signer) as log:
         await log.checkpoint()
-    await tamper("UPDATE audit_checkpoints SET signed_at = signed_at + interval '1 second'"
-                 if audit_engine.dialect.name == "postgresql"
-                 else "UPDATE audit_checkpoints SET key_id = 'someone-else'")
+    await tamper(
+        "UPDATE audit_checkpoints SET signed_at = signed_at + interval '1 second'"
+        if audit_engine.dialect.name == "postgresql"
+        else "UPDATE audit_checkpoints SET key_id = 'someone-else'"
+    )
     report = await verify_chain(audit_engine, verifier=signer)
     assert (report.ok, report.first_bad_seq) == (False, 5)
 
