@@ -163,7 +163,7 @@ def commercial_use(value: list[str] | str | None, *, where: str) -> tuple[Civita
             legacy = _LEGACY_COMMERCIAL.get(text.lower())
             if legacy is None:
                 raise SourceFormatError(f"{where}: allowCommercialUse {value!r} is not a known value")
-            return legacy
+            value = [member.value for member in legacy]
     by_name = {member.value.lower(): member for member in CivitaiCommercialUse}
     found: list[CivitaiCommercialUse] = []
     for item in value:
