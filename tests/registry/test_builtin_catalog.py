@@ -30,6 +30,7 @@ from registry.catalog.entries import (
     TenantProfile,
 )
 from registry.catalog.validation import check_catalog
+from registry.importers.aliases import LicenseAliasTable
 from registry.policy import CatalogSnapshot, PolicyRequest, evaluate
 from registry.terms import (
     Grant,
@@ -248,6 +249,15 @@ def test_turbo_lora_is_an_adapter_on_flux2_dev_with_its_schedule(catalog: Catalo
     assert settings.weight_name == "flux.2-turbo-lora.safetensors"
     assert isinstance(turbo.source, HuggingFaceSource)
     assert turbo.source.repo_id == "fal/FLUX.2-dev-Turbo"
+
+
+def test_declared_hub_licenses_resolve_to_the_artifacts_licenses(catalog: Catalog) -> None:
+    """What the importer would conclude from each card is what the catalog says."""
+    table = LicenseAliasTable.from_catalog(catalog)
+    declared = [a for a in catalog.artifacts if a.declared_license is not None]
+    assert len(declared) >= 12
+    for artifact in declared:
+        assert table.resolve_name(artifact.declared_license) == artifact.license, artifact.id
 
 
 def test_no_revision_or_file_hash_is_pinned_without_being_known(catalog: Catalog) -> None:
