@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from registry.catalog.entries import Runner, TenantProfile
+from registry.catalog.entries import OPERATOR, Runner, TenantProfile
 from registry.policy.conditions import PartyContext
 from registry.policy.decision import (
     AppliedLicense,
@@ -133,7 +133,9 @@ def _evaluate_on(
     verdicts = [Verdict(tenant_ctx, snapshot.agreements_of(tenant.id), usage)]
     operator = snapshot.operator
     operator_charges = operator.charges_tenants
-    if runner is not None and (runner.host is HostKind.OPERATOR or provider_terms):
+    # The operator is a licensee when it hosts the weights, resells a provider's service, or
+    # charges its tenants for generation on whatever runner (payment arising from the model).
+    if runner is not None and (runner.host is HostKind.OPERATOR or provider_terms or operator_charges):
         purpose = Purpose.HOSTED_SERVICE if operator_charges else request.purpose
         op_profile = operator.profile
         verdicts.append(
@@ -148,7 +150,7 @@ def _evaluate_on(
                     receives_payment=operator_charges or purpose in COMMERCIAL_PURPOSES,
                     hosts_for_third_parties=True,
                 ),
-                snapshot.agreements_of("operator"),
+                snapshot.agreements_of(OPERATOR),
                 usage,
             )
         )
@@ -163,7 +165,6 @@ def _evaluate_on(
                 continue  # reported as an error by the snapshot's problems
             judge_license(use, verdict, date, use_cases, output_use, grants_apply=not provider_terms)
         if not provider_terms:
-            hosts = runner is not None and runner.host is HostKind.OPERATOR
             for artifact_id, permissions in licenses.creators:
                 judge_creator(
                     artifact_id,
@@ -171,7 +172,7 @@ def _evaluate_on(
                     permissions,
                     verdict,
                     output_use,
-                    operator_charges and hosts,
+                    operator_charges and runner is not None,
                 )
     return _combine(request, snapshot, runner, licenses, service, provider_terms, verdicts, with_id)
 
