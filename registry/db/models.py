@@ -5,6 +5,7 @@ from __future__ import annotations
 from registry.audit import tables as audit_tables
 from registry.db import catalog_tables as catalog_tables
 from registry.db.base import Base
+from registry.delivery import tables as delivery_tables
 from registry.identity import tables as identity_tables
 
 # Each area registers its tables by importing its ORM module here.

@@ -1,0 +1,1 @@
+"""Sending what the outbox holds: one worker loop, one guarded HTTP client, one sender per kind."""

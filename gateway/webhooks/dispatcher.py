@@ -1,0 +1,60 @@
+"""The webhook worker: signs each attempt with the tenant's current secret and posts it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.delivery.http import OutboundPoster
+from gateway.delivery.worker import DeliveryWorker, utc_now
+from gateway.webhooks.signing import signature_headers
+from registry.delivery.outbox import AttemptResult, ClaimedMessage
+from registry.delivery.retry import RetrySchedule
+from registry.delivery.webhook_secrets import get_or_create_webhook_secret
+
+WEBHOOK_KIND = "webhook"
+
+
+class WebhookSender:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        poster: OutboundPoster,
+        clock: Callable[[], dt.datetime] = utc_now,
+    ) -> None:
+        self._sessions = sessions
+        self._poster = poster
+        self._clock = clock
+
+    async def send(self, message: ClaimedMessage) -> AttemptResult:
+        if message.tenant_id is None:
+            return AttemptResult(error="webhook message without a tenant", permanent=True)
+        now = self._clock()
+        secret = await get_or_create_webhook_secret(self._sessions, message.tenant_id, now=now)
+        body = message.payload.encode()
+        headers = signature_headers(secret, message.id, int(now.timestamp()), body)
+        return await self._poster.post(message.target_url, body, headers)
+
+
+class WebhookDispatcher(DeliveryWorker):
+    """Polls due webhook messages (see `DeliveryWorker`); close the poster after `stop()`."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        poster: OutboundPoster,
+        *,
+        schedule: RetrySchedule | None = None,
+        poll_interval_s: float = 1.0,
+        clock: Callable[[], dt.datetime] = utc_now,
+    ) -> None:
+        self.poster = poster
+        super().__init__(
+            sessions,
+            {WEBHOOK_KIND: WebhookSender(sessions, poster, clock)},
+            schedule=schedule,
+            poll_interval_s=poll_interval_s,
+            clock=clock,
+        )
