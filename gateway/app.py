@@ -3,18 +3,22 @@ connected in the lifespan."""
 
 from __future__ import annotations
 
-from litestar import Litestar
+from collections.abc import Sequence
+
+from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme
+from litestar.types import ControllerRouterHandler
 
 from gateway.auth.controllers import IdentityController
 from gateway.auth.dependencies import provide_auth_context
 from gateway.auth.guards import require_scope
-from gateway.auth.middleware import BearerTokenMiddleware
+from gateway.auth.middleware import EXCLUDE_FROM_AUTH, BearerTokenMiddleware
+from gateway.auth.scopes import Scope
 from gateway.health.controllers import HealthController
 from gateway.oauth.auth_events import AuthEventRecorder
 from gateway.oauth.controllers import OAuthController, WellKnownController
@@ -32,10 +36,23 @@ from gateway.settings import Settings
 SCHEMA_PATH = "/schema"
 
 
-def create_app(settings: Settings, *, auth_events: AuthEventRecorder | None = None) -> Litestar:
+def create_app(
+    settings: Settings,
+    *,
+    auth_events: AuthEventRecorder | None = None,
+    extra_route_handlers: Sequence[ControllerRouterHandler] = (),
+) -> Litestar:
+    """The gateway app. `extra_route_handlers` are mounted behind the same authentication,
+    guard and error mapping as every built-in route."""
     runtime = GatewayRuntime(settings, auth_events=auth_events)
     return Litestar(
-        route_handlers=[HealthController, OAuthController, WellKnownController, IdentityController],
+        route_handlers=[
+            HealthController,
+            OAuthController,
+            WellKnownController,
+            IdentityController,
+            *extra_route_handlers,
+        ],
         dependencies={
             "runtime": Provide(provide_runtime, sync_to_thread=False),
             "db_session": Provide(provide_db_session),
@@ -43,9 +60,7 @@ def create_app(settings: Settings, *, auth_events: AuthEventRecorder | None = No
             "client_address": Provide(provide_client_address, sync_to_thread=False),
             "auth": Provide(provide_auth_context, sync_to_thread=False),
         },
-        middleware=[
-            DefineMiddleware(BearerTokenMiddleware, validator=runtime.validator, exclude=[f"^{SCHEMA_PATH}"])
-        ],
+        middleware=[DefineMiddleware(BearerTokenMiddleware, validator=runtime.validator)],
         guards=[require_scope],
         plugins=[problem_details_plugin()],
         lifespan=[runtime.lifespan],
@@ -55,19 +70,22 @@ def create_app(settings: Settings, *, auth_events: AuthEventRecorder | None = No
             title="Clearance",
             version="0.1.0",
             description="License-aware registry and gateway for image-generation models.",
-            path=SCHEMA_PATH,
+            # Public docs: the router's opt marks every schema route as excluded from auth.
+            openapi_router=Router(
+                path=SCHEMA_PATH, route_handlers=[], opt={EXCLUDE_FROM_AUTH: True}, include_in_schema=False
+            ),
             render_plugins=[ScalarRenderPlugin()],
             components=Components(
                 security_schemes={
                     "oauth2": SecurityScheme(
                         type="oauth2",
                         description="Client credentials; send the access token as a Bearer token.",
-                        flows={  # type: ignore[arg-type]
-                            "clientCredentials": {
-                                "tokenUrl": f"{settings.issuer}/oauth/token",
-                                "scopes": {},
-                            }
-                        },
+                        flows=OAuthFlows(
+                            client_credentials=OAuthFlow(
+                                token_url=f"{settings.issuer}/oauth/token",
+                                scopes={scope.value: scope.name.lower() for scope in Scope},
+                            )
+                        ),
                     )
                 }
             ),

@@ -107,7 +107,11 @@ async def test_wrong_or_missing_typ(http: Any, app: Litestar) -> None:
 
 
 async def test_wrong_issuer_audience_and_missing_claims(http: Any, app: Litestar) -> None:
-    assert (await http.get("/v1/me", headers={"Authorization": f"Bearer {_sign_with_server_key(app, _claims_now())}"})).status_code == 200
+    assert (
+        await http.get(
+            "/v1/me", headers={"Authorization": f"Bearer {_sign_with_server_key(app, _claims_now())}"}
+        )
+    ).status_code == 200
     await _assert_rejected(http, _sign_with_server_key(app, _claims_now(iss="http://localhost:8000/")))
     await _assert_rejected(http, _sign_with_server_key(app, _claims_now(iss="https://evil.example")))
     await _assert_rejected(http, _sign_with_server_key(app, _claims_now(aud="someone-else")))
@@ -145,17 +149,26 @@ async def test_tampered_claims(http: Any, genuine: str) -> None:
 async def test_foreign_key_with_our_kid(http: Any, app: Litestar) -> None:
     kid = _runtime(app).keyring.active().kid
     foreign = ECKey.generate_key("P-256")
-    token = jwt.encode({"alg": "ES256", "typ": "at+jwt", "kid": kid}, _claims_now(), foreign, algorithms=["ES256"])
+    token = jwt.encode(
+        {"alg": "ES256", "typ": "at+jwt", "kid": kid}, _claims_now(), foreign, algorithms=["ES256"]
+    )
     await _assert_rejected(http, token)
     rsa = RSAKey.generate_key(2048)
-    token = jwt.encode({"alg": "RS256", "typ": "at+jwt", "kid": kid}, _claims_now(), rsa, algorithms=["RS256"])
+    token = jwt.encode(
+        {"alg": "RS256", "typ": "at+jwt", "kid": kid}, _claims_now(), rsa, algorithms=["RS256"]
+    )
     await _assert_rejected(http, token)
 
 
 async def test_embedded_jwk_and_key_urls_are_never_trusted(http: Any) -> None:
     attacker = ECKey.generate_key("P-256", auto_kid=True)
     public = attacker.as_dict(private=False)
-    for extra in ({"jwk": public}, {"jku": "http://127.0.0.1:1/jwks.json"}, {"x5u": "http://127.0.0.1:1/cert"}, {"x5c": ["MIIB"]}):
+    for extra in (
+        {"jwk": public},
+        {"jku": "http://127.0.0.1:1/jwks.json"},
+        {"x5u": "http://127.0.0.1:1/cert"},
+        {"x5c": ["MIIB"]},
+    ):
         header = {"alg": "ES256", "typ": "at+jwt", "kid": attacker.kid, **extra}
         await _assert_rejected(http, jwt.encode(header, _claims_now(), attacker, algorithms=["ES256"]))
 

@@ -41,7 +41,9 @@ async def _rotate(settings: Settings) -> str:
     try:
         async with session_factory(engine)() as session:
             lifetime = dt.timedelta(seconds=settings.token_lifetime_seconds + settings.clock_leeway_seconds)
-            return await rotate_signing_key(session, KeySealer(load_pepper(settings)), dt.datetime.now(dt.UTC), lifetime)
+            return await rotate_signing_key(
+                session, KeySealer(load_pepper(settings)), dt.datetime.now(dt.UTC), lifetime
+            )
     finally:
         await engine.dispose()
 
@@ -74,26 +76,39 @@ async def test_rotation_keeps_old_tokens_valid_until_they_expire(
     # Once every token the old key signed has expired, the old key is gone everywhere.
     retired = runtime.keyring.verification_key(old_kid, 0.0)
     assert retired is not None
-    after = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=settings.token_lifetime_seconds + settings.clock_leeway_seconds + 1)).timestamp()
+    after = (
+        dt.datetime.now(dt.UTC)
+        + dt.timedelta(seconds=settings.token_lifetime_seconds + settings.clock_leeway_seconds + 1)
+    ).timestamp()
     assert runtime.keyring.verification_key(old_kid, after) is None
     assert [key["kid"] for key in runtime.keyring.published(after)] == [new_kid]
 
 
-async def test_revoked_token_is_rejected_and_only_by_its_owner(http: Any, app: Litestar, register: RegisterClient) -> None:
+async def test_revoked_token_is_rejected_and_only_by_its_owner(
+    http: Any, app: Litestar, register: RegisterClient
+) -> None:
     owner = await register()
     other = await register()
     token = await fetch_token(http, owner)
 
-    refused = await http.post("/oauth/revoke", data={"token": token}, auth=(other.client_id, other.client_secret))
+    refused = await http.post(
+        "/oauth/revoke", data={"token": token}, auth=(other.client_id, other.client_secret)
+    )
     assert refused.status_code == 400
     assert await _me(http, token) == 200
 
-    revoked = await http.post("/oauth/revoke", data={"token": token}, auth=(owner.client_id, owner.client_secret))
+    revoked = await http.post(
+        "/oauth/revoke", data={"token": token}, auth=(owner.client_id, owner.client_secret)
+    )
     assert revoked.status_code == 200
     assert await _me(http, token) == 401
-    again = await http.post("/oauth/revoke", data={"token": token}, auth=(owner.client_id, owner.client_secret))
+    again = await http.post(
+        "/oauth/revoke", data={"token": token}, auth=(owner.client_id, owner.client_secret)
+    )
     assert again.status_code == 200
-    garbage = await http.post("/oauth/revoke", data={"token": "garbage"}, auth=(owner.client_id, owner.client_secret))
+    garbage = await http.post(
+        "/oauth/revoke", data={"token": "garbage"}, auth=(owner.client_id, owner.client_secret)
+    )
     assert garbage.status_code == 200
     unauthenticated = await http.post("/oauth/revoke", data={"token": token})
     assert unauthenticated.status_code in (400, 401)
@@ -104,7 +119,10 @@ async def test_revocation_reaches_another_server_through_the_database(
 ) -> None:
     client = await register()
     first, second = create_app(settings), create_app(settings)
-    async with AsyncTestClient(app=first, base_url=ISSUER) as one, AsyncTestClient(app=second, base_url=ISSUER) as two:
+    async with (
+        AsyncTestClient(app=first, base_url=ISSUER) as one,
+        AsyncTestClient(app=second, base_url=ISSUER) as two,
+    ):
         token = await fetch_token(one, client)
         assert await _me(two, token) == 200
         await one.post("/oauth/revoke", data={"token": token}, auth=(client.client_id, client.client_secret))
@@ -118,18 +136,24 @@ async def test_introspection_is_admin_only(http: Any, register: RegisterClient) 
     admin_token = await fetch_token(http, admin)
     plain_token = await fetch_token(http, plain)
 
-    forbidden = await http.post("/oauth/introspect", data={"token": plain_token}, headers={"Authorization": f"Bearer {plain_token}"})
+    forbidden = await http.post(
+        "/oauth/introspect", data={"token": plain_token}, headers={"Authorization": f"Bearer {plain_token}"}
+    )
     assert forbidden.status_code == 403
     assert forbidden.json()["error"] == "insufficient_scope"
     assert 'error="insufficient_scope"' in forbidden.headers["www-authenticate"]
 
-    active = await http.post("/oauth/introspect", data={"token": plain_token}, headers={"Authorization": f"Bearer {admin_token}"})
+    active = await http.post(
+        "/oauth/introspect", data={"token": plain_token}, headers={"Authorization": f"Bearer {admin_token}"}
+    )
     assert active.status_code == 200
     body = active.json()
     assert body["active"] is True
     assert body["client_id"] == plain.client_id
     assert body["scope"] == "models:read"
-    inactive = await http.post("/oauth/introspect", data={"token": "nope"}, headers={"Authorization": f"Bearer {admin_token}"})
+    inactive = await http.post(
+        "/oauth/introspect", data={"token": "nope"}, headers={"Authorization": f"Bearer {admin_token}"}
+    )
     assert inactive.json() == {"active": False}
 
 
@@ -143,7 +167,9 @@ async def test_metadata_document(http: Any) -> None:
     assert "admin" in metadata["scopes_supported"]
 
 
-async def test_failed_client_authentication_is_rate_limited_and_recorded(tmp_path: Path, gateway_db: str) -> None:
+async def test_failed_client_authentication_is_rate_limited_and_recorded(
+    tmp_path: Path, gateway_db: str
+) -> None:
     settings = make_settings(tmp_path, gateway_db, auth_failure_limit=3, auth_failure_window_seconds=600)
     client = await create_client(settings)
     recorder = LoggingAuthEventRecorder()
