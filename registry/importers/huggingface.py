@@ -33,14 +33,14 @@ _LORA_FILE = re.compile(r"(?i)(lora|adapter_model|pytorch_lora_weights)[^/]*\.sa
 PIPELINE_FAMILIES = {
     "Flux2Pipeline": "flux2",
     "FluxPipeline": "flux1",
-    "FluxKontextPipeline": "flux1",
+    "FluxKontextPipeline": "flux1-kontext",
     "StableDiffusion3Pipeline": "sd3",
     "StableDiffusionXLPipeline": "sdxl",
     "StableDiffusionPipeline": "sd1",
     "QwenImagePipeline": "qwen-image",
+    "HiDreamImagePipeline": "hidream",
+    "HunyuanImagePipeline": "hunyuanimage",
     "SanaPipeline": "sana",
-    "PixArtSigmaPipeline": "pixart",
-    "HunyuanDiTPipeline": "hunyuan-dit",
 }
 """diffusers pipeline class (model_index.json `_class_name`) -> runner family."""
 
