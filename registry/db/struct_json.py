@@ -19,7 +19,7 @@ from sqlalchemy.types import TypeEngine
 class StructJson(TypeDecorator[Any]):
     """JSON (JSONB on PostgreSQL) holding values of `schema`, a msgspec-convertible type."""
 
-    impl = JSON
+    impl = JSON(none_as_null=True)
     cache_ok = True
 
     def __init__(self, schema: Any) -> None:
@@ -27,9 +27,10 @@ class StructJson(TypeDecorator[Any]):
         self.schema = schema
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        # None is SQL NULL, not the JSON document `null`, so `IS NULL` means "absent".
         if dialect.name == "postgresql":
-            return dialect.type_descriptor(JSONB())
-        return dialect.type_descriptor(JSON())
+            return dialect.type_descriptor(JSONB(none_as_null=True))
+        return dialect.type_descriptor(JSON(none_as_null=True))
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None:
