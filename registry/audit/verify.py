@@ -93,8 +93,18 @@ async def _verify(
     previous = GENESIS_CHAIN_HASH
     anchor_seq = 0
     anchor = (
-        await connection.execute(select(AuditAnchorRow).order_by(AuditAnchorRow.id.desc()).limit(1))
-    ).scalar_one_or_none()
+        await connection.execute(
+            select(
+                AuditAnchorRow.seq,
+                AuditAnchorRow.chain_hash,
+                AuditAnchorRow.signed_at,
+                AuditAnchorRow.key_id,
+                AuditAnchorRow.signature,
+            )
+            .order_by(AuditAnchorRow.id.desc())
+            .limit(1)
+        )
+    ).first()
     if anchor is not None:
         anchor_seq, previous = anchor.seq, bytes(anchor.chain_hash)
         if verifier is None:

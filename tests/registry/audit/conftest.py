@@ -10,10 +10,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from audit_samples import sample_event
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from registry.audit import AppendedEvent, AuditLog, CheckpointSigner, NewEvent, load_or_create_signing_key
+from registry.audit import AppendedEvent, AuditLog, CheckpointSigner, load_or_create_signing_key
 from registry.db.engine import create_engine
 
 APPEND_ONLY_TABLES = ("audit_events", "audit_checkpoints", "audit_anchors")
@@ -33,18 +34,6 @@ async def audit_engine(migrated_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def signer(tmp_path: Path) -> CheckpointSigner:
     return load_or_create_signing_key(tmp_path / "data")
-
-
-def sample_event(i: int, *, tenant: str = "acme") -> NewEvent:
-    return NewEvent(
-        kind="policy.decision",
-        tenant=tenant,
-        actor_subject=f"client-{i % 3}",
-        client_id=f"client-{i % 3}",
-        request_id=f"req-{i}",
-        decision_id=f"dec-{i}",
-        payload={"i": i, "decision": "allow", "rules": ["flux-dev@2.0#2.d"], "note": "ünïcode ✓"},
-    )
 
 
 @pytest.fixture
