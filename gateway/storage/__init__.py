@@ -1,0 +1,22 @@
+"""Generated images on the local filesystem, per tenant, with provenance in the PNG itself."""
+
+from gateway.storage.images import ImageNotFoundError, ImageStore, StoredImage, UnsafePathError
+from gateway.storage.provenance import (
+    DIGITAL_SOURCE_TYPE,
+    ArtifactProvenance,
+    Provenance,
+    read_provenance,
+    with_provenance,
+)
+
+__all__ = [
+    "DIGITAL_SOURCE_TYPE",
+    "ArtifactProvenance",
+    "ImageNotFoundError",
+    "ImageStore",
+    "Provenance",
+    "StoredImage",
+    "UnsafePathError",
+    "read_provenance",
+    "with_provenance",
+]
