@@ -110,7 +110,9 @@ def read_hub_repo(
                         f"{where}: {name}: downloaded bytes do not match git blob {sibling.blob_id}"
                     )
                 files.append(RepoFile(name=name, sha256=sha256_of(path), size=path.stat().st_size))
-    card_metadata = info.card_data.to_dict() if info.card_data is not None else None
+    card_metadata: dict[str, Any] | None = (
+        info.card_data.to_dict() if info.card_data is not None else None  # type: ignore[no-untyped-call]
+    )
     return RepoSnapshot(
         repo_id=repo_id,
         revision=sha,
