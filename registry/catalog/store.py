@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 import msgspec
-from sqlalchemy import delete, inspect, select
+from sqlalchemy import delete, func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.catalog import rows
@@ -119,6 +119,7 @@ async def load_catalog(session: AsyncSession, catalog: Catalog | SourcedCatalog)
     (before writing anything) when the catalog is invalid against what the database holds, or
     when it would change the terms of a license version that artifacts or runners already use.
     """
+    await _serialize_loads(session)
     existing = await read_catalog(session)
     validate_catalog(catalog, existing=existing)
     sourced = catalog if isinstance(catalog, SourcedCatalog) else None
@@ -213,6 +214,17 @@ async def load_catalog(session: AsyncSession, catalog: Catalog | SourcedCatalog)
     )
     await session.flush()
     return LoadReport(changes=tuple(changes))
+
+
+CATALOG_LOAD_LOCK = 0x636C_6361_7461_6C67
+"""PostgreSQL advisory lock key ("clcatalg") taken by every load for its transaction."""
+
+
+async def _serialize_loads(session: AsyncSession) -> None:
+    """Concurrent loads would both see an entry missing and both insert it: on PostgreSQL they take
+    turns (the second then reads what the first committed); SQLite has a single writer anyway."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(CATALOG_LOAD_LOCK)))
 
 
 def _refuse_terms_edits(new: Catalog, existing: Catalog, sourced: SourcedCatalog | None) -> None:

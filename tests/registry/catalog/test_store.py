@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import msgspec
 import pytest
 from sqlalchemy import func, select
@@ -165,3 +167,12 @@ async def test_references_resolve_against_the_database(
 
 def _terms(grants: tuple[Grant, ...]) -> LicenseTerms:
     return LicenseTerms(grants=grants)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_concurrent_loads_take_turns_on_postgresql(
+    sessions: async_sessionmaker[AsyncSession], fixture_catalog: SourcedCatalog
+) -> None:
+    reports = await asyncio.gather(*(_load(sessions, fixture_catalog) for _ in range(3)))
+    actions = sorted({c.action for c in report.changes}.pop() for report in reports)
+    assert actions == [ChangeAction.CREATED, ChangeAction.UNCHANGED, ChangeAction.UNCHANGED]
