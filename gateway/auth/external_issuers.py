@@ -66,7 +66,7 @@ class JwksCache:
                 document = await self._fetch(self._url)
                 self._keys = _parse_jwks(document)
             except Exception as exc:
-                log.warning("JWKS refresh from %s failed: %s", self._url, exc)
+                log.warning("JWKS refresh from %s failed: %r", self._url, exc)
 
 
 def _parse_jwks(document: dict[str, Any]) -> dict[str, VerificationKey]:
