@@ -89,6 +89,19 @@ class Settings(msgspec.Struct, kw_only=True):
     (`CLEARANCE_READINESS_TIMEOUT_SECONDS`)."""
     shutdown_grace_seconds: PositiveSeconds = 10.0
     """Time given to requests in flight on shutdown (`CLEARANCE_SHUTDOWN_GRACE_SECONDS`)."""
+    outbound_allow_http: bool = False
+    """Allow plain-http webhook and report URLs (`CLEARANCE_OUTBOUND_ALLOW_HTTP`); https only by default."""
+    outbound_allowlist: str = ""
+    """Comma-separated CIDRs or host:port admitted even when private or loopback, e.g. a test
+    receiver on 127.0.0.1:8081 (`CLEARANCE_OUTBOUND_ALLOWLIST`)."""
+    delivery_retry_schedule: str = ""
+    """Comma-separated retry delays in seconds for webhooks and licensor reports; empty: 5 s,
+    5 min, 30 min, 2 h, 5 h, 10 h, 10 h (`CLEARANCE_DELIVERY_RETRY_SCHEDULE`)."""
+    image_retention_days: NonNegative = 0
+    """Stored images older than this are purged; 0 keeps them (`CLEARANCE_IMAGE_RETENTION_DAYS`)."""
+    licensor_api_keys: str = ""
+    """Licensor metering credentials, `name=key` pairs separated by commas, e.g. `bfl=bfl_...`
+    (`CLEARANCE_LICENSOR_API_KEYS`); never stored in the database or taken from a request."""
 
     def __post_init__(self) -> None:
         if not self.database_url:
