@@ -14,15 +14,20 @@ from registry.importers.civitai import (
 )
 from registry.importers.errors import ImporterError
 from registry.importers.huggingface import import_hf, parse_repo_ref
+from registry.importers.persist import current_catalog, persist_import
+from registry.importers.report import describe_import
 from registry.importers.result import ImportResult
 
 __all__ = [
     "ImportResult",
     "ImporterError",
+    "current_catalog",
+    "describe_import",
     "import_civitai",
     "import_civitai_document",
     "import_civitai_file",
     "import_civitai_url",
     "import_hf",
     "parse_repo_ref",
+    "persist_import",
 ]

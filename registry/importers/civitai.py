@@ -31,7 +31,7 @@ from registry.importers.errors import (
 )
 from registry.importers.fetch import fetch_json
 from registry.importers.inheritance import license_chain, license_from_bases
-from registry.importers.result import ImportResult, validated_artifact
+from registry.importers.result import ImportResult, keep_curated_fields, validated_artifact
 from registry.netguard import OutboundPolicy
 from registry.vocabulary import ArtifactKind, BaseRelation, CivitaiCommercialUse
 
@@ -337,7 +337,8 @@ def import_civitai_document(
         if version.trained_words
         else None,
     }
-    artifact = validated_artifact({k: v for k, v in fields.items() if v is not None}, where=where)
+    existing = index.artifacts.get(fields["id"])
+    artifact = validated_artifact(keep_curated_fields(fields, existing), where=where)
     known = {**index.artifacts, artifact.id: artifact}
     return ImportResult(artifact=artifact, origin=origin, license_chain=license_chain(artifact, known))
 

@@ -22,7 +22,7 @@ from registry.importers.errors import ImporterError, MissingFileError, PickleOnl
 from registry.importers.hub import read_hub_repo
 from registry.importers.inheritance import license_chain, resolve_own_license
 from registry.importers.model_card import CardFacts, ParsedCard, card_facts, parse_model_card
-from registry.importers.result import ImportResult, validated_artifact
+from registry.importers.result import ImportResult, keep_curated_fields, validated_artifact
 from registry.importers.snapshot import RepoSnapshot, read_local_snapshot
 from registry.vocabulary import ArtifactKind, BaseRelation
 
@@ -151,7 +151,10 @@ def artifact_from_snapshot(snapshot: RepoSnapshot, catalog: Catalog) -> ImportRe
         "recommended": msgspec.to_builtins(recommended) if recommended else None,
         "gated": snapshot.gated or facts.gated,
     }
-    artifact = validated_artifact({k: v for k, v in fields.items() if v not in (None, [])}, where=where)
+    fresh = {k: v for k, v in fields.items() if v not in (None, [])}
+    artifact = validated_artifact(
+        keep_curated_fields(fresh, index.artifacts.get(snapshot.repo_id)), where=where
+    )
     known = {**index.artifacts, artifact.id: artifact}
     return ImportResult(
         artifact=artifact, origin=snapshot.origin, license_chain=license_chain(artifact, known)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import hf_cards
+import msgspec
 import pytest
 from import_fixtures import COMMIT, safetensors_bytes, sha256, write_snapshot
 
-from registry.catalog.entries import UNKNOWN_LICENSE, Catalog, HuggingFaceSource
+from registry.catalog.entries import UNKNOWN_LICENSE, Artifact, Catalog, HuggingFaceSource
 from registry.importers import ImportResult, import_hf
 from registry.importers.errors import (
     HashMismatchError,
@@ -282,3 +283,34 @@ def test_revision_must_be_pinnable(
 def test_missing_directory(tmp_path: Path, catalog: Catalog) -> None:
     with pytest.raises(MissingFileError, match="does not exist"):
         import_hf("someone/x", catalog, local_dir=tmp_path / "nowhere")
+
+
+def test_reimport_keeps_what_only_the_catalog_knows(tmp_path: Path, catalog: Catalog) -> None:
+    curated = msgspec.convert(
+        {
+            "id": "fal/FLUX.2-dev-Turbo",
+            "kind": "adapter",
+            "name": "FLUX.2 [dev] Turbo (curated)",
+            "license": "flux-dev-ncl@2.0",
+            "bases": ["black-forest-labs/FLUX.2-dev"],
+            "always_on": True,
+            "description": "fused at load",
+            "recommended": {"steps": 8, "max_width": 2048},
+        },
+        Artifact,
+    )
+    held = tuple(a for a in catalog.artifacts if a.id != curated.id)
+    with_curated = msgspec.structs.replace(catalog, artifacts=(*held, curated))
+    result = _import(
+        tmp_path, with_curated, "fal/FLUX.2-dev-Turbo", hf_cards.FLUX2_TURBO, {"t.safetensors": LORA}
+    )
+    artifact = result.artifact
+    assert (artifact.name, artifact.always_on, artifact.description) == (
+        "FLUX.2 [dev] Turbo (curated)",
+        True,
+        "fused at load",
+    )
+    assert artifact.recommended is not None
+    assert (artifact.recommended.max_width, artifact.recommended.guidance) == (2048, 2.5)
+    assert isinstance(artifact.source, HuggingFaceSource)
+    assert artifact.source.revision == COMMIT
