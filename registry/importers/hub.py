@@ -9,7 +9,6 @@ stored outside LFS (hashed here, checked against its git blob id).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
 from pathlib import Path
@@ -31,19 +30,12 @@ from registry.importers.snapshot import (
     RepoFile,
     RepoSnapshot,
     check_safetensors_header,
+    git_blob_sha1,
+    read_card_text,
     sha256_of,
 )
 
 _HUB_ERRORS = (HfHubHTTPError, OfflineModeIsEnabled, httpx2.HTTPError, OSError)
-
-
-def _git_blob_sha1(path: Path) -> str:
-    digest = hashlib.sha1(usedforsecurity=False)
-    digest.update(f"blob {path.stat().st_size}\0".encode())
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1024 * 1024), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_hub_repo(
@@ -91,7 +83,7 @@ def read_hub_repo(
         for sibling in siblings:
             name = sibling.rfilename
             if name == "README.md":
-                card_text = fetch(name).read_text(encoding="utf-8")
+                card_text = read_card_text(fetch(name), f"{where}: README.md")
             elif name == "model_index.json":
                 try:
                     loaded = json.loads(fetch(name).read_text(encoding="utf-8"))
@@ -105,7 +97,7 @@ def read_hub_repo(
             else:
                 path = fetch(name)
                 check_safetensors_header(path, f"{where}: {name}")
-                if sibling.blob_id and _git_blob_sha1(path) != sibling.blob_id:
+                if sibling.blob_id and git_blob_sha1(path) != sibling.blob_id:
                     raise HashMismatchError(
                         f"{where}: {name}: downloaded bytes do not match git blob {sibling.blob_id}"
                     )

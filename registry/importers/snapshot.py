@@ -22,6 +22,7 @@ import msgspec
 from registry.importers.errors import (
     HashMismatchError,
     MissingFileError,
+    ModelCardError,
     RevisionError,
     WeightsFormatError,
 )
@@ -65,6 +66,23 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def git_blob_sha1(path: Path) -> str:
+    """The git object id of a file stored outside LFS (what the Hub reports as its etag)."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    digest.update(f"blob {path.stat().st_size}\0".encode())
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_card_text(path: Path, name: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ModelCardError(f"{name}: not UTF-8 text: {exc}") from exc
+
+
 def check_safetensors_header(path: Path, name: str) -> None:
     """A safetensors file starts with a little-endian u64 length and a JSON object of that length."""
     with path.open("rb") as stream:
@@ -93,12 +111,28 @@ def _download_metadata(directory: Path, name: str) -> tuple[str, str] | None:
     return lines[0].strip(), lines[1].strip().strip('"')
 
 
-def _cache_blob_sha256(path: Path) -> str | None:
-    """In the hub cache, an LFS file links to `blobs/<sha256>`."""
+def _cache_blob_name(path: Path) -> str | None:
+    """In the hub cache, a file links to `blobs/<etag>`: the sha256 (LFS) or git blob id."""
     if not path.is_symlink():
         return None
-    target = Path(os.readlink(path)).name
-    return target if SHA256.match(target) else None
+    return Path(os.readlink(path)).name
+
+
+def _verify_recorded_hash(path: Path, actual_sha256: str, recorded: str | None) -> None:
+    """`recorded` is what the layout says the file is: a sha256 (LFS) or a git blob id."""
+    if recorded is None:
+        return
+    if SHA256.match(recorded):
+        if recorded != actual_sha256:
+            raise HashMismatchError(
+                f"{path}: sha256 is {actual_sha256}, but the snapshot recorded {recorded}"
+            )
+    elif COMMIT_SHA.match(recorded):
+        actual_blob = git_blob_sha1(path)
+        if recorded != actual_blob:
+            raise HashMismatchError(
+                f"{path}: git blob id is {actual_blob}, but the snapshot recorded {recorded}"
+            )
 
 
 def _list_files(directory: Path) -> list[str]:
@@ -157,9 +191,7 @@ def read_local_snapshot(directory: Path, repo_id: str, revision: str | None) -> 
         check_safetensors_header(path, str(path))
         actual = sha256_of(path)
         recorded = _download_metadata(directory, name)
-        expected = recorded[1] if recorded and SHA256.match(recorded[1]) else _cache_blob_sha256(path)
-        if expected is not None and expected != actual:
-            raise HashMismatchError(f"{path}: sha256 is {actual}, but the snapshot recorded {expected}")
+        _verify_recorded_hash(path, actual, recorded[1] if recorded else _cache_blob_name(path))
         files.append(RepoFile(name=name, sha256=actual, size=path.stat().st_size))
     model_index: dict[str, Any] | None = None
     if "model_index.json" in names:
@@ -172,7 +204,7 @@ def read_local_snapshot(directory: Path, repo_id: str, revision: str | None) -> 
         repo_id=repo_id,
         revision=pinned,
         files=tuple(files),
-        card_text=(directory / "README.md").read_text(encoding="utf-8"),
+        card_text=read_card_text(directory / "README.md", str(directory / "README.md")),
         model_index=model_index,
         origin=f"local {directory}",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import hf_cards
@@ -314,3 +315,42 @@ def test_reimport_keeps_what_only_the_catalog_knows(tmp_path: Path, catalog: Cat
     assert (artifact.recommended.max_width, artifact.recommended.guidance) == (2048, 2.5)
     assert isinstance(artifact.source, HuggingFaceSource)
     assert artifact.source.revision == COMMIT
+
+
+def _git_blob_id(data: bytes) -> str:
+    return hashlib.sha1(f"blob {len(data)}\0".encode() + data).hexdigest()
+
+
+@pytest.mark.parametrize("layout", ["local_dir", "cache"])
+def test_small_files_outside_lfs_are_checked_by_git_blob_id(
+    tmp_path: Path, catalog: Catalog, layout: str
+) -> None:
+    good = _import(
+        tmp_path / "good",
+        catalog,
+        "someone/small",
+        hf_cards.FLUX2_TURBO,
+        {"l.safetensors": LORA},
+        layout=layout,
+        recorded={"l.safetensors": _git_blob_id(LORA)},
+    )
+    assert isinstance(good.artifact.source, HuggingFaceSource)
+    assert good.artifact.source.files[0].sha256 == sha256(LORA)
+    with pytest.raises(HashMismatchError, match="git blob id is"):
+        _import(
+            tmp_path / "bad",
+            catalog,
+            "someone/small",
+            hf_cards.FLUX2_TURBO,
+            {"l.safetensors": LORA},
+            layout=layout,
+            recorded={"l.safetensors": "d" * 40},
+        )
+
+
+def test_card_that_is_not_utf8(tmp_path: Path, catalog: Catalog) -> None:
+    directory = write_snapshot(
+        tmp_path, None, {"README.md": b"---\nlicense: mit\n---\n\xff\xfe", "l.safetensors": LORA}
+    )
+    with pytest.raises(ModelCardError, match=r"README\.md: not UTF-8"):
+        import_hf("someone/latin1", catalog, local_dir=directory)
