@@ -67,6 +67,7 @@ async def test_an_update_is_reported_with_before_and_after(
     report = await _load(sessions, Catalog(artifacts=(renamed,)))
     [change] = report.changes
     assert change.action is ChangeAction.UPDATED
+    assert change.before is not None
     assert change.before["name"] == "FLUX.2 [dev] Turbo"
     assert change.after["name"] == "Turbo LoRA"
     msgspec.json.encode(change.before)  # plain data, ready for the audit log

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError, InvalidRequestError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import selectinload
 
+from registry.catalog.entries import TenantProfile
 from registry.db.catalog_tables import (
     AgreementRow,
     ArtifactBaseRow,
@@ -97,30 +98,35 @@ async def test_terms_come_back_as_structs(session: AsyncSession) -> None:
     assert row.terms == TERMS
 
 
-@pytest.mark.parametrize(
-    "row",
-    [
-        pytest.param(lambda: _artifact("x", license_key="nope"), id="unknown license"),
-        pytest.param(lambda: _artifact("x", kind="weights"), id="unknown artifact kind"),
-        pytest.param(lambda: _license(key="lic", version="1"), id="duplicate license version"),
-        pytest.param(
-            lambda: ArtifactBaseRow(artifact_id="lora", base_id="ghost", position=0), id="unknown base"
-        ),
-        pytest.param(lambda: ArtifactBaseRow(artifact_id="lora", base_id="lora", position=0), id="own base"),
-        pytest.param(lambda: _runner(price_per_image_usd=-0.01), id="negative price"),
-        pytest.param(lambda: _runner(capacity=0), id="capacity"),
-        pytest.param(lambda: _runner(host="somewhere"), id="host"),
-        pytest.param(lambda: _runner(service_terms_key="lic"), id="half a license reference"),
-        pytest.param(
-            lambda: OperatorRow(singleton=2, id="o", name="O", charges_tenants=True, profile=None),
-            id="2nd operator",
-        ),
-    ],
-)
-async def test_constraints_refuse_dishonest_rows(session: AsyncSession, row: Any) -> None:
-    session.add(row())
-    with pytest.raises(IntegrityError):
-        await session.flush()
+DISHONEST_ROWS: dict[str, Callable[[], Any]] = {
+    "unknown license": lambda: _artifact("x", license_key="nope"),
+    "unknown artifact kind": lambda: _artifact("x", kind="weights"),
+    "duplicate license version": lambda: _license(key="lic", version="1"),
+    "unknown base": lambda: ArtifactBaseRow(artifact_id="lora", base_id="ghost", position=0),
+    "own base": lambda: ArtifactBaseRow(artifact_id="lora", base_id="lora", position=0),
+    "negative price": lambda: _runner(price_per_image_usd=-0.01),
+    "capacity": lambda: _runner(capacity=0),
+    "host": lambda: _runner(host="somewhere"),
+    "half a license reference": lambda: _runner(service_terms_key="lic"),
+    "second operator row": lambda: OperatorRow(
+        singleton=2, id="o", name="O", charges_tenants=True, profile=TenantProfile()
+    ),
+}
+
+
+async def test_constraints_refuse_dishonest_rows(session: AsyncSession) -> None:
+    accepted = []
+    for name, row in DISHONEST_ROWS.items():
+        savepoint = await session.begin_nested()
+        session.add(row())
+        try:
+            await session.flush()
+        except IntegrityError:
+            await savepoint.rollback()
+        else:
+            accepted.append(name)
+            await savepoint.rollback()
+    assert accepted == []
 
 
 async def test_agreement_constraints(session: AsyncSession) -> None:
