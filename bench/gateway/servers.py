@@ -1,0 +1,78 @@
+"""Bootstrapping a database and running an app under uvicorn in a subprocess on loopback."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+UVICORN_FLAGS = ["--factory", "--no-access-log", "--log-level", "warning", "--workers", "1"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _cli(env: dict[str, str], *args: str) -> str:
+    command = [sys.executable, "-c", "from gateway.cli import main; main()", *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+
+
+def bootstrap(directory: Path) -> dict[str, str]:
+    """A migrated SQLite database with a tenant; the environment for every process."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "CLEARANCE_DATA_DIR": str(directory),
+        "CLEARANCE_ISSUER": f"http://127.0.0.1:{port}",
+        "BENCH_PORT": str(port),
+    }
+    _cli(env, "db", "upgrade")
+    _cli(env, "tenants", "create", "--id", "bench", "--name", "Bench")
+    return env
+
+
+def fetch_token(base: str, env: dict[str, str], scopes: str) -> str:
+    client = json.loads(_cli(env, "clients", "create", "--tenant", "bench", "--scopes", scopes, "--json"))
+    response = httpx.post(
+        f"{base}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(client["client_id"], client["client_secret"]),
+    )
+    response.raise_for_status()
+    token: str = response.json()["access_token"]
+    return token
+
+
+@contextlib.contextmanager
+def serve(app: str, env: dict[str, str]) -> Iterator[str]:
+    port = env["BENCH_PORT"]
+    command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", port, *UVICORN_FLAGS]
+    process = subprocess.Popen(command, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{app} exited with {process.returncode}")
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{base}/", timeout=2).status_code < 500:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{app} did not start")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
