@@ -22,7 +22,7 @@ from registry.db.engine import create_engine, session_factory
 from registry.importers import ImporterError, ImportResult, import_civitai, import_hf
 from registry.importers.persist import current_catalog, persist_import
 from registry.importers.report import describe_import
-from registry.netguard import AllowEntry, OutboundPolicy
+from registry.netguard import OutboundPolicy
 from registry.netguard.policy import AllowlistEntryError
 
 _DRY_RUN = click.option("--dry-run", is_flag=True, help="Resolve and print the entry; write nothing.")
@@ -64,9 +64,10 @@ def hf(
     "--allow-host",
     "allow_hosts",
     multiple=True,
-    help="Admit this host:port or CIDR although private or loopback (repeatable).",
+    help="Admit this host:port or CIDR although private or loopback (repeatable; adds to "
+    "CLEARANCE_OUTBOUND_ALLOWLIST).",
 )
-@click.option("--allow-http", is_flag=True, help="Allow plain http URLs.")
+@click.option("--allow-http", is_flag=True, help="Allow plain http URLs (or CLEARANCE_OUTBOUND_ALLOW_HTTP).")
 @_DRY_RUN
 @_JSON
 @click.pass_obj
@@ -80,9 +81,10 @@ def civitai(
     as_json: bool,
 ) -> None:
     """Import a Civitai model or model version from a saved API JSON file or a URL."""
+    configured = [entry for entry in settings.outbound_allowlist.split(",") if entry.strip()]
     try:
-        policy = OutboundPolicy(
-            allow_http=allow_http, allowlist=tuple(AllowEntry.parse(h) for h in allow_hosts)
+        policy = OutboundPolicy.from_settings(
+            allow_http=settings.outbound_allow_http or allow_http, allowlist=[*configured, *allow_hosts]
         )
     except AllowlistEntryError as exc:
         raise click.BadParameter(str(exc), param_hint="--allow-host") from exc

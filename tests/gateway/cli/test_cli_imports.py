@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,33 @@ base_model: black-forest-labs/FLUX.1-dev
 tags: [lora, template:sd-lora]
 ---
 """
+
+CIVITAI_MODEL = {
+    "id": 7,
+    "name": "Pixel",
+    "type": "LORA",
+    "allowNoCredit": False,
+    "allowCommercialUse": "Rent",
+    "allowDerivatives": True,
+    "allowDifferentLicense": False,
+    "creator": {"username": "artist"},
+    "modelVersions": [
+        {
+            "id": 70,
+            "name": "v1",
+            "baseModel": "SDXL 1.0",
+            "files": [
+                {
+                    "name": "pixel.safetensors",
+                    "type": "Model",
+                    "metadata": {"format": "SafeTensor"},
+                    "hashes": {"SHA256": "AB" * 32},
+                    "primary": True,
+                }
+            ],
+        }
+    ],
+}
 
 
 def _safetensors() -> bytes:
@@ -87,34 +117,8 @@ def test_dry_run_and_refusals_write_nothing(database: str, tmp_path: Path) -> No
 
 
 def test_import_civitai_file_as_json(database: str, tmp_path: Path) -> None:
-    document = {
-        "id": 7,
-        "name": "Pixel",
-        "type": "LORA",
-        "allowNoCredit": False,
-        "allowCommercialUse": "Rent",
-        "allowDerivatives": True,
-        "allowDifferentLicense": False,
-        "creator": {"username": "artist"},
-        "modelVersions": [
-            {
-                "id": 70,
-                "name": "v1",
-                "baseModel": "SDXL 1.0",
-                "files": [
-                    {
-                        "name": "pixel.safetensors",
-                        "type": "Model",
-                        "metadata": {"format": "SafeTensor"},
-                        "hashes": {"SHA256": "AB" * 32},
-                        "primary": True,
-                    }
-                ],
-            }
-        ],
-    }
     path = tmp_path / "model.json"
-    path.write_text(json.dumps(document))
+    path.write_text(json.dumps(CIVITAI_MODEL))
     result = CliRunner().invoke(
         main, ["--database-url", database, "import", "civitai", str(path), "--json"], catch_exceptions=False
     )
@@ -129,3 +133,47 @@ def test_import_civitai_file_as_json(database: str, tmp_path: Path) -> None:
         "creator": "artist",
     }
     assert entry["source"]["files"] == [{"name": "pixel.safetensors", "sha256": "ab" * 32}]
+
+
+class _CivitaiHandler(BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        body = json.dumps(CIVITAI_MODEL).encode()
+        status = 200 if self.path == "/api/v1/models/7" else 404
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def civitai_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _CivitaiHandler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_import_civitai_url_needs_the_loopback_allowlisted(database: str, civitai_url: str) -> None:
+    url = f"{civitai_url}/api/v1/models/7"
+    refused = _cli(database, "import", "civitai", url, "--allow-http")
+    assert refused.exit_code == 1
+    assert "is refused" in refused.output
+    host = civitai_url.removeprefix("http://")
+    fetched = _cli(database, "import", "civitai", url, "--allow-http", "--allow-host", host, "--dry-run")
+    assert fetched.exit_code == 0, fetched.output
+    assert "artifact     civitai/7/70 (adapter, Pixel v1)" in fetched.output
+    assert (
+        "creator      artist: commercial use Image, Rent, RentCivit; no credit needed no;" in fetched.output
+    )
+    bad = _cli(database, "import", "civitai", url, "--allow-host", "not an entry")
+    assert bad.exit_code == 2
+    assert "--allow-host" in bad.output
