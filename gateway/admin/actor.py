@@ -1,0 +1,23 @@
+"""Who makes an admin change, as the audit log records it."""
+
+from __future__ import annotations
+
+import getpass
+
+import msgspec
+
+from gateway.auth.context import AuthContext
+
+
+class Actor(msgspec.Struct, frozen=True, kw_only=True):
+    subject: str
+    """The token's `sub` (the client id for our tokens), or `cli:<user>`."""
+    client_id: str | None = None
+
+    @classmethod
+    def of(cls, auth: AuthContext) -> Actor:
+        return cls(subject=auth.subject, client_id=auth.client_id)
+
+    @classmethod
+    def cli(cls) -> Actor:
+        return cls(subject=f"cli:{getpass.getuser()}")

@@ -1,0 +1,141 @@
+"""Admin writes to catalog entries, one entry at a time, through the same path as catalog files.
+
+Each write goes through `load_catalog` (so through the same validation as files, and the same
+refusal to edit the terms of a license version in use), then the audit event with the actor and
+the before/after values is appended in the same transaction, then it commits: the change and its
+audit record exist together or not at all. Nothing is ever deleted: entries are retired,
+agreements revoked, runners disabled, because decisions in the audit log cite them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.admin.actor import Actor
+from gateway.api.errors import ResourceConflictError, ResourceNotFoundError
+from registry.audit import admin_change_event, append_in_session
+from registry.catalog.entries import (
+    OPERATOR,
+    Agreement,
+    Artifact,
+    Catalog,
+    LicenseDocument,
+    Operator,
+    Runner,
+    Tenant,
+)
+from registry.catalog.errors import CatalogError, CatalogIssue, entry_id
+from registry.catalog.store import ChangeAction, load_catalog, read_catalog
+
+Entry = TypeVar("Entry", LicenseDocument, Artifact, Tenant, Agreement, Runner, Operator)
+
+NOUNS = {
+    "licenses": "license",
+    "artifacts": "artifact",
+    "tenants": "tenant",
+    "agreements": "agreement",
+    "runners": "runner",
+    "operator": "operator",
+}
+
+
+class CatalogAdmin:
+    """One request's (or one CLI command's) admin writes; `on_change` runs after each commit."""
+
+    def __init__(self, session: AsyncSession, actor: Actor, on_change: Callable[[], None] = lambda: None):
+        self.session = session
+        self.actor = actor
+        self.on_change = on_change
+
+    async def catalog(self) -> Catalog:
+        return await read_catalog(self.session)
+
+    async def find(self, section: str, identity: str) -> Any:
+        catalog = await self.catalog()
+        if section == "operator":
+            return catalog.operator or Operator()
+        for entry in getattr(catalog, section):
+            if entry_id(section, entry) == identity:
+                return entry
+        raise ResourceNotFoundError(NOUNS[section], identity)
+
+    async def create(self, section: str, entry: Entry) -> Entry:
+        identity = entry_id(section, entry)
+        catalog = await self.catalog()
+        if any(entry_id(section, other) == identity for other in getattr(catalog, section)):
+            raise ResourceConflictError(
+                f"{NOUNS[section]} {identity!r} exists already"
+                + ("; licenses are versioned: create a new version" if section == "licenses" else "")
+            )
+        await self._write(section, entry, "create")
+        return entry
+
+    async def update(self, section: str, identity: str, entry: Entry) -> Entry:
+        found = entry_id(section, entry)
+        if found != identity:
+            field = "key/version" if section == "licenses" else "id"
+            raise CatalogError(
+                [
+                    CatalogIssue(
+                        entry=f"{section} {found}",
+                        field=field,
+                        message=f"the body names {found!r} but the path {identity!r}; ids never change",
+                    )
+                ]
+            )
+        await self.find(section, identity)
+        await self._write(section, entry, "update")
+        return entry
+
+    async def change(self, section: str, identity: str, verb: str, **values: Any) -> Any:
+        """Retire, revoke, disable: the entry with `values` replaced."""
+        current = await self.find(section, identity)
+        updated = msgspec.structs.replace(current, **values)
+        await self._write(section, updated, verb)
+        return updated
+
+    async def put_operator(self, operator: Operator) -> Operator:
+        await self._write("operator", operator, "update")
+        return operator
+
+    async def _write(self, section: str, entry: Any, verb: str) -> None:
+        catalog = Catalog(operator=entry) if section == "operator" else Catalog(**{section: (entry,)})
+        report = await load_catalog(self.session, catalog)
+        change = report.changes[0]
+        if change.action is ChangeAction.UNCHANGED:
+            await self.session.rollback()
+            return
+        await append_in_session(
+            self.session,
+            [
+                admin_change_event(
+                    actor_subject=self.actor.subject,
+                    client_id=self.actor.client_id,
+                    action=f"{NOUNS[section]}.{verb}",
+                    target=change.id,
+                    before=change.before,
+                    after=change.after,
+                    tenant=_tenant_of(section, entry),
+                )
+            ],
+        )
+        await self.session.commit()
+        self.on_change()
+
+
+def _tenant_of(section: str, entry: Any) -> str | None:
+    """The tenant an entry belongs to, so that tenant finds the change in its own audit trail."""
+    if section == "tenants":
+        return str(entry.id)
+    if section == "agreements" and entry.holder != OPERATOR:
+        return str(entry.holder)
+    return None
+
+
+def today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()

@@ -1,0 +1,65 @@
+"""`/admin/clients`: register (the secret is in that answer only), list, read, update, disable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Controller, delete, get, post, put
+from litestar.di import Provide
+
+from gateway.admin.clients import ClientAdmin, ClientView, CreatedClient, client_view
+from gateway.admin.dependencies import provide_client_admin
+from gateway.auth.scopes import Scope
+
+ADMIN = {"scope": Scope.ADMIN}
+
+
+class NewClient(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    tenant_id: str
+    """The tenant every token of this client acts for (set here by an admin, never by a token)."""
+    scopes: str
+    """Space-separated, e.g. `models:read jobs:write`."""
+    name: str = ""
+    public_jwk: dict[str, Any] | None = None
+    """A public JWK for `private_key_jwt` authentication."""
+    with_secret: bool = True
+
+
+class ClientChange(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    name: str | None = None
+    scopes: str | None = None
+
+
+class ClientAdminController(Controller):
+    path = "/clients"
+    tags = ["admin"]
+    dependencies = {"clients": Provide(provide_client_admin, sync_to_thread=False)}
+
+    @get("/", opt=ADMIN)
+    async def list_clients(self, clients: ClientAdmin, tenant: str | None = None) -> list[ClientView]:
+        """Never shows a secret, nor its hash."""
+        return await clients.list(tenant)
+
+    @post("/", opt=ADMIN)
+    async def create_client(self, data: NewClient, clients: ClientAdmin) -> CreatedClient:
+        return await clients.create(
+            tenant_id=data.tenant_id,
+            scopes=data.scopes,
+            name=data.name,
+            public_jwk=data.public_jwk,
+            with_secret=data.with_secret,
+        )
+
+    @get("/{client_id:str}", opt=ADMIN)
+    async def get_client(self, client_id: str, clients: ClientAdmin) -> ClientView:
+        return client_view(await clients.get(client_id))
+
+    @put("/{client_id:str}", opt=ADMIN)
+    async def update_client(self, client_id: str, data: ClientChange, clients: ClientAdmin) -> ClientView:
+        return await clients.update(client_id, name=data.name, scopes=data.scopes)
+
+    @delete("/{client_id:str}", opt=ADMIN, status_code=200)
+    async def disable_client(self, client_id: str, clients: ClientAdmin) -> ClientView:
+        """Disabled clients get no new tokens; the ones already issued expire on their own."""
+        return await clients.disable(client_id)

@@ -1,0 +1,161 @@
+"""Admin operations on OAuth clients, audited in the same transaction as the change.
+
+The secret is generated here, returned once by `create` and stored only as its peppered hash;
+no listing or audit record ever carries it (nor its hash).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import msgspec
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.admin.actor import Actor
+from gateway.api.errors import ResourceNotFoundError
+from gateway.auth.scopes import parse_scopes
+from gateway.oauth.client_registry import ClientRegistrationError, check_public_jwk
+from gateway.oauth.client_secrets import ClientSecretHasher, generate_client_id, generate_client_secret
+from registry.audit import admin_change_event, append_in_session
+from registry.db.catalog_tables import TenantRow
+from registry.identity.clients import OAuthClientRecord
+
+
+class ClientView(msgspec.Struct, frozen=True, kw_only=True):
+    client_id: str
+    tenant_id: str
+    name: str
+    scopes: tuple[str, ...]
+    disabled: bool
+    created_at: dt.datetime
+    has_secret: bool
+    public_jwk: dict[str, Any] | None = None
+
+
+class CreatedClient(msgspec.Struct, frozen=True, kw_only=True):
+    client: ClientView
+    client_secret: str | None
+    """Shown only in this answer; store it now."""
+
+
+def client_view(record: OAuthClientRecord) -> ClientView:
+    return ClientView(
+        client_id=record.client_id,
+        tenant_id=record.tenant_id,
+        name=record.name,
+        scopes=tuple(record.scopes),
+        disabled=record.disabled,
+        created_at=record.created_at,
+        has_secret=record.secret_hash is not None,
+        public_jwk=record.public_jwk,
+    )
+
+
+def _audited(view: ClientView | None) -> dict[str, Any] | None:
+    return msgspec.to_builtins(view) if view is not None else None
+
+
+class ClientAdmin:
+    def __init__(self, session: AsyncSession, actor: Actor, hasher: ClientSecretHasher) -> None:
+        self.session = session
+        self.actor = actor
+        self.hasher = hasher
+
+    async def list(self, tenant_id: str | None = None) -> list[ClientView]:
+        statement = select(OAuthClientRecord).order_by(
+            OAuthClientRecord.created_at, OAuthClientRecord.client_id
+        )
+        if tenant_id is not None:
+            statement = statement.where(OAuthClientRecord.tenant_id == tenant_id)
+        return [client_view(record) for record in await self.session.scalars(statement)]
+
+    async def get(self, client_id: str) -> OAuthClientRecord:
+        record = await self.session.get(OAuthClientRecord, client_id) if len(client_id) <= 64 else None
+        if record is None:
+            raise ResourceNotFoundError("client", client_id)
+        return record
+
+    async def create(
+        self,
+        *,
+        tenant_id: str,
+        scopes: str,
+        name: str = "",
+        public_jwk: dict[str, Any] | None = None,
+        with_secret: bool = True,
+    ) -> CreatedClient:
+        scope_list = _scopes(scopes)
+        if await self.session.get(TenantRow, tenant_id) is None:
+            raise ClientRegistrationError(f"tenant_id: no tenant {tenant_id!r}")
+        jwk = check_public_jwk(public_jwk) if public_jwk is not None else None
+        if not with_secret and jwk is None:
+            raise ClientRegistrationError("a client needs a secret or a public key")
+        secret = generate_client_secret() if with_secret else None
+        record = OAuthClientRecord(
+            client_id=generate_client_id(),
+            tenant_id=tenant_id,
+            name=name,
+            secret_hash=self.hasher.hash(secret) if secret is not None else None,
+            public_jwk=jwk,
+            scopes=list(scope_list),
+            disabled=False,
+            created_at=dt.datetime.now(dt.UTC),
+        )
+        self.session.add(record)
+        await self.session.flush()
+        view = client_view(record)
+        await self._commit("client.create", record, None, view)
+        return CreatedClient(client=view, client_secret=secret)
+
+    async def update(self, client_id: str, *, name: str | None, scopes: str | None) -> ClientView:
+        record = await self.get(client_id)
+        before = client_view(record)
+        if name is not None:
+            record.name = name
+        if scopes is not None:
+            record.scopes = list(_scopes(scopes))
+        after = client_view(record)
+        if after != before:
+            await self._commit("client.update", record, before, after)
+        return after
+
+    async def disable(self, client_id: str) -> ClientView:
+        record = await self.get(client_id)
+        before = client_view(record)
+        record.disabled = True
+        after = client_view(record)
+        if after != before:
+            await self._commit("client.disable", record, before, after)
+        return after
+
+    async def _commit(
+        self, action: str, record: OAuthClientRecord, before: ClientView | None, after: ClientView
+    ) -> None:
+        await self.session.flush()
+        await append_in_session(
+            self.session,
+            [
+                admin_change_event(
+                    actor_subject=self.actor.subject,
+                    client_id=self.actor.client_id,
+                    action=action,
+                    target=record.client_id,
+                    before=_audited(before),
+                    after=_audited(after),
+                    tenant=record.tenant_id,
+                )
+            ],
+        )
+        await self.session.commit()
+
+
+def _scopes(text: str) -> tuple[str, ...]:
+    try:
+        found = parse_scopes(text)
+    except ValueError as exc:
+        raise ClientRegistrationError(f"scopes: {exc}") from exc
+    if not found:
+        raise ClientRegistrationError("scopes: at least one scope is required")
+    return found

@@ -1,0 +1,22 @@
+"""`provide_*` dependencies of the admin routes."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.admin.actor import Actor
+from gateway.admin.catalog_service import CatalogAdmin
+from gateway.admin.clients import ClientAdmin
+from gateway.auth.context import AuthContext
+from gateway.catalog.cache import CatalogCache
+from gateway.runtime import GatewayRuntime
+
+
+def provide_catalog_admin(
+    db_session: AsyncSession, auth: AuthContext, catalog_cache: CatalogCache
+) -> CatalogAdmin:
+    return CatalogAdmin(db_session, Actor.of(auth), on_change=catalog_cache.invalidate)
+
+
+def provide_client_admin(db_session: AsyncSession, auth: AuthContext, runtime: GatewayRuntime) -> ClientAdmin:
+    return ClientAdmin(db_session, Actor.of(auth), runtime.secret_hasher)

@@ -1,0 +1,182 @@
+"""`GET /v1/audit` (the caller's tenant only, `audit:read`) and `/admin/audit`,
+`/admin/audit/verify`, `/admin/audit/export`, `/admin/reports/usage` (`admin`)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import AsyncIterator
+from typing import Literal
+
+import msgspec
+from litestar import Controller, get
+from litestar.response import Stream
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.audit.schemas import AuditPage, Limit, audit_event, event_query, parse_month
+from gateway.auth.context import AuthContext
+from gateway.auth.scopes import Scope
+from gateway.runtime import GatewayRuntime
+from registry.audit import (
+    AuditError,
+    EventQuery,
+    MonthlyUsage,
+    VerificationReport,
+    iterate_events,
+    load_verifier,
+    monthly_usage,
+    query_events,
+    verify_chain,
+)
+from registry.audit.export import CSV_COLUMNS, event_record
+from registry.audit.query import MAX_PAGE
+
+ADMIN = {"scope": Scope.ADMIN}
+
+
+async def _page(db_session: AsyncSession, query: EventQuery) -> AuditPage:
+    page = await query_events(db_session, query)
+    return AuditPage(events=[audit_event(e) for e in page.events], next_cursor=page.next_cursor)
+
+
+class TenantAuditController(Controller):
+    path = "/audit"
+    tags = ["audit"]
+
+    @get("/", opt={"scope": Scope.AUDIT_READ}, summary="The caller's tenant's audit trail")
+    async def tenant_audit(
+        self,
+        auth: AuthContext,
+        db_session: AsyncSession,
+        kind: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        decision_id: str | None = None,
+        job_id: str | None = None,
+        request_id: str | None = None,
+        cursor: str | None = None,
+        limit: Limit = 100,
+        newest_first: bool = False,
+    ) -> AuditPage:
+        """Events recorded for the caller's tenant; `cursor` pages on (keyset, stable under appends)."""
+        query = event_query(
+            tenant=auth.tenant_id,
+            kind=kind,
+            since=since,
+            until=until,
+            cursor=cursor,
+            limit=limit,
+            newest_first=newest_first,
+            decision_id=decision_id,
+            job_id=job_id,
+            request_id=request_id,
+        )
+        return await _page(db_session, query)
+
+
+class AdminAuditController(Controller):
+    path = "/audit"
+    tags = ["admin", "audit"]
+
+    @get("/", opt=ADMIN, summary="Every tenant's audit events")
+    async def admin_audit(
+        self,
+        db_session: AsyncSession,
+        tenant: str | None = None,
+        kind: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        actor_subject: str | None = None,
+        client_id: str | None = None,
+        decision_id: str | None = None,
+        job_id: str | None = None,
+        request_id: str | None = None,
+        cursor: str | None = None,
+        limit: Limit = 100,
+        newest_first: bool = False,
+    ) -> AuditPage:
+        query = event_query(
+            tenant=tenant,
+            kind=kind,
+            since=since,
+            until=until,
+            cursor=cursor,
+            limit=limit,
+            newest_first=newest_first,
+            actor_subject=actor_subject,
+            client_id=client_id,
+            decision_id=decision_id,
+            job_id=job_id,
+            request_id=request_id,
+        )
+        return await _page(db_session, query)
+
+    @get("/verify", opt=ADMIN, summary="Recompute the hash chain and check signed checkpoints")
+    async def verify(self, runtime: GatewayRuntime) -> VerificationReport:
+        try:
+            verifier = load_verifier(runtime.settings.data_dir)
+        except AuditError:
+            verifier = None
+        return await verify_chain(runtime.engine, verifier=verifier)
+
+    @get("/export", opt=ADMIN, summary="Stream events as JSON Lines or CSV")
+    async def export(
+        self,
+        runtime: GatewayRuntime,
+        format: Literal["jsonl", "csv"] = "jsonl",
+        tenant: str | None = None,
+        kind: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+    ) -> Stream:
+        query = event_query(
+            tenant=tenant,
+            kind=kind,
+            since=since,
+            until=until,
+            cursor=None,
+            limit=MAX_PAGE,
+            newest_first=False,
+        )
+        media_type = "application/x-ndjson" if format == "jsonl" else "text/csv; charset=utf-8"
+        return Stream(
+            _exported(runtime, query, format),
+            media_type=media_type,
+            headers={"Content-Disposition": f'attachment; filename="audit.{format}"'},
+        )
+
+
+async def _exported(runtime: GatewayRuntime, query: EventQuery, fmt: str) -> AsyncIterator[bytes]:
+    encode = msgspec.json.Encoder().encode
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
+    if fmt == "csv":
+        writer.writeheader()
+        yield _drain(buffer)
+    async with runtime.engine.connect() as connection:
+        async for event in iterate_events(connection, query):
+            record = event_record(event)
+            if fmt == "jsonl":
+                yield encode(record) + b"\n"
+            else:
+                record["payload"] = event.payload
+                writer.writerow(record)
+                yield _drain(buffer)
+
+
+def _drain(buffer: io.StringIO) -> bytes:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text.encode()
+
+
+class UsageReportController(Controller):
+    path = "/reports"
+    tags = ["admin", "audit"]
+
+    @get("/usage", opt=ADMIN, summary="Monthly usage from job outcomes in the audit log")
+    async def usage(self, db_session: AsyncSession, month: str, tenant: str | None = None) -> MonthlyUsage:
+        year, number = parse_month(month)
+        return await monthly_usage(db_session, year, number, tenant=tenant)

@@ -1,0 +1,88 @@
+"""Audit events as the API shows them, and the query parameters shared by its routes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+import msgspec
+
+from gateway.api.errors import InvalidQueryError
+from registry.audit import AppendedEvent, EventQuery
+from registry.audit.query import MAX_PAGE
+
+Limit = Annotated[int, msgspec.Meta(ge=1, le=MAX_PAGE)]
+
+
+class AuditEvent(msgspec.Struct, frozen=True, kw_only=True):
+    seq: int
+    recorded_at: dt.datetime
+    kind: str
+    actor_subject: str | None
+    client_id: str | None
+    tenant: str | None
+    request_id: str | None
+    decision_id: str | None
+    job_id: str | None
+    payload: Any
+    leaf_hash: str
+    """Hex; with `chain_hash`, lets an auditor check the event against an exported chain."""
+    chain_hash: str
+
+
+class AuditPage(msgspec.Struct, frozen=True, kw_only=True):
+    events: list[AuditEvent]
+    next_cursor: str | None
+    """Pass as `cursor` for the next page; None on the last page."""
+
+
+def audit_event(event: AppendedEvent) -> AuditEvent:
+    return AuditEvent(
+        seq=event.seq,
+        recorded_at=event.recorded_at,
+        kind=event.kind,
+        actor_subject=event.actor_subject,
+        client_id=event.client_id,
+        tenant=event.tenant,
+        request_id=event.request_id,
+        decision_id=event.decision_id,
+        job_id=event.job_id,
+        payload=msgspec.Raw(event.payload.encode()),
+        leaf_hash=event.leaf_hash.hex(),
+        chain_hash=event.chain_hash.hex(),
+    )
+
+
+def event_query(
+    *,
+    tenant: str | None,
+    kind: str | None,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    cursor: str | None,
+    limit: int,
+    newest_first: bool,
+    **ids: str | None,
+) -> EventQuery:
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidQueryError(f"{name}: give a time zone (e.g. 2026-01-01T00:00:00Z)")
+    return EventQuery(
+        tenant=tenant,
+        kind=kind,
+        since=since,
+        until=until,
+        cursor=cursor,
+        limit=limit,
+        newest_first=newest_first,
+        **ids,
+    )
+
+
+def parse_month(month: str) -> tuple[int, int]:
+    """`YYYY-MM` as (year, month)."""
+    try:
+        parsed = dt.datetime.strptime(month, "%Y-%m")
+    except ValueError as exc:
+        raise InvalidQueryError(f"month: {month!r} is not YYYY-MM") from exc
+    return parsed.year, parsed.month

@@ -1,0 +1,132 @@
+"""The catalog snapshot the API reads, built once per catalog revision and shared by requests.
+
+Building a `CatalogSnapshot` reads the whole catalog and compiles every license, far too slow for
+a request path, so it is built once and reused until the catalog changes:
+- a write through this server's admin API calls `invalidate()`, and the next request waits for
+  the rebuild (an admin reads what it just wrote);
+- writes made elsewhere (another server, the CLI) are noticed by a background refresh at most
+  every `refresh_seconds`, which swaps the snapshot only when the catalog's digest changed;
+  requests keep using the old snapshot meanwhile.
+Everything derived from a snapshot per tenant and day (the model listings) is memoised on the
+revision, so it is dropped with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from registry.catalog.entries import Catalog
+from registry.catalog.store import read_catalog
+from registry.policy import CatalogSnapshot, PolicyEngine, catalog_digest
+
+log = logging.getLogger(__name__)
+
+_TENANT_MEMO_LIMIT = 4096
+
+
+class CatalogRevision:
+    """One immutable state of the catalog: the entries, their policy snapshot, and memos."""
+
+    __slots__ = ("_memo", "catalog", "number", "policy", "snapshot")
+
+    def __init__(self, catalog: Catalog, snapshot: CatalogSnapshot, number: int) -> None:
+        self.catalog = catalog
+        self.snapshot = snapshot
+        self.number = number
+        self.policy = PolicyEngine(snapshot)
+        """Evaluation with a memo of recent decisions (sound: `evaluate` is pure). Used from
+        the event loop only, which is what its lack of locking needs."""
+        self._memo: dict[tuple[str, str, dt.date], Any] = {}
+
+    @property
+    def digest(self) -> str:
+        return self.snapshot.version
+
+    def memoised(self, kind: str, tenant_id: str, date: dt.date, build: Callable[[], Any]) -> Any:
+        """`build()` once per (kind, tenant, day) on this revision."""
+        key = (kind, tenant_id, date)
+        found = self._memo.get(key)
+        if found is None:
+            if len(self._memo) >= _TENANT_MEMO_LIMIT:
+                self._memo.clear()
+            found = self._memo[key] = build()
+        return found
+
+
+def build_revision(catalog: Catalog, number: int, digest: str | None = None) -> CatalogRevision:
+    snapshot = CatalogSnapshot.build(catalog, version=digest or catalog_digest(catalog))
+    return CatalogRevision(catalog, snapshot, number)
+
+
+class CatalogCache:
+    def __init__(
+        self, sessions: Callable[[], async_sessionmaker[AsyncSession]], *, refresh_seconds: float
+    ) -> None:
+        self._sessions = sessions
+        self._refresh_seconds = refresh_seconds
+        self._current: CatalogRevision | None = None
+        self._stale = True
+        self._checked_at = 0.0
+        self._lock = asyncio.Lock()
+        self._refresh: asyncio.Task[None] | None = None
+        self.builds = 0
+        """How many snapshots were built (tests check that requests do not rebuild)."""
+
+    def invalidate(self) -> None:
+        """The catalog changed through this process: the next `current()` rebuilds."""
+        self._stale = True
+
+    async def current(self) -> CatalogRevision:
+        current = self._current
+        if current is not None and not self._stale:
+            if time.monotonic() - self._checked_at > self._refresh_seconds and self._refresh is None:
+                self._checked_at = time.monotonic()
+                self._refresh = asyncio.create_task(self._refresh_in_background())
+            return current
+        async with self._lock:
+            if self._current is None or self._stale:
+                self._stale = False
+                try:
+                    await self._reload()
+                except BaseException:
+                    self._stale = True
+                    raise
+            assert self._current is not None
+            return self._current
+
+    async def _reload(self) -> None:
+        async with self._sessions()() as session:
+            catalog = await read_catalog(session)
+        self._checked_at = time.monotonic()
+        digest = await anyio.to_thread.run_sync(catalog_digest, catalog)
+        if self._current is not None and self._current.digest == digest:
+            return
+        number = (self._current.number + 1) if self._current is not None else 1
+        self._current = await anyio.to_thread.run_sync(build_revision, catalog, number, digest)
+        self.builds += 1
+
+    async def _refresh_in_background(self) -> None:
+        try:
+            async with self._lock:
+                await self._reload()
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            log.warning("catalog refresh failed, serving the previous snapshot: %s", exc)
+        finally:
+            self._refresh = None
+
+    async def close(self) -> None:
+        task = self._refresh
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
