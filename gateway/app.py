@@ -14,6 +14,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme
 from litestar.types import ControllerRouterHandler
 
+from gateway.api.routers import api_routers
 from gateway.auth.controllers import IdentityController
 from gateway.auth.dependencies import provide_auth_context
 from gateway.auth.guards import require_scope
@@ -51,6 +52,7 @@ def create_app(
             OAuthController,
             WellKnownController,
             IdentityController,
+            *api_routers(),
             *extra_route_handlers,
         ],
         dependencies={
