@@ -139,12 +139,14 @@ class ResidentAdapters:
         expected: int,
     ) -> None:
         try:
-            self._pipe.load_lora_weights(dict(state_dict), adapter_name=slot, hotswap=hotswap)
+            self._pipe.load_lora_weights(private_copy(state_dict), adapter_name=slot, hotswap=hotswap)
         except (RuntimeError, ValueError, KeyError) as exc:
             self._forget(slot)
             raise AdapterMismatchError(
                 f"adapter {spec.artifact_id} does not fit this pipeline: {exc}"
             ) from exc
+        if self._hotswap:
+            self._pin_scaling(slot)
         attached = count_attached_layers(self._pipe, slot)
         if attached < expected:
             self._forget(slot)
@@ -152,10 +154,28 @@ class ResidentAdapters:
                 f"adapter {spec.artifact_id}: attached to {attached} of {expected} layers it targets"
             )
 
+    def _pin_scaling(self, slot: str) -> None:
+        """peft's hot-swap writes the new adapter's alpha/rank into `scaling` only, while
+        `set_adapters` recomputes scaling from the slot's original `lora_alpha` and `r`; record the
+        new adapter's alpha so that per-task scales multiply the right base."""
+        for component in self._pipe.components.values():
+            if not isinstance(component, torch.nn.Module):
+                continue
+            for module in component.modules():
+                scaling = getattr(module, "scaling", None)
+                if isinstance(scaling, dict) and slot in scaling:
+                    module.lora_alpha[slot] = float(scaling[slot]) * module.r[slot]
+
     def _forget(self, slot: str) -> None:
         self._slots.pop(slot, None)
         if any(slot in names for names in self._pipe.get_list_adapters().values()):
             self._pipe.delete_adapters(slot)
+
+
+def private_copy(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """peft may adopt the given tensors as the layer's parameters, and a later hot-swap writes into
+    those parameters in place: without a copy it would overwrite the cached adapter."""
+    return {key: tensor.clone() for key, tensor in state_dict.items()}
 
 
 def check_adapter_fits(pipe: Any, state_dict: dict[str, torch.Tensor], artifact_id: str) -> int:

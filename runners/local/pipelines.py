@@ -15,7 +15,7 @@ import safetensors.torch
 import torch
 
 from runners.errors import AdapterMismatchError, PipelineLoadError
-from runners.local.adapters import ResidentAdapters, check_adapter_fits, count_attached_layers
+from runners.local.adapters import ResidentAdapters, check_adapter_fits, count_attached_layers, private_copy
 from runners.local.device import Placement
 from runners.local.families import traits_of
 from runners.local.sources import adapter_file, pipeline_directory
@@ -157,7 +157,7 @@ class WarmPipelineCache:
             state_dict = self._store.load(spec)
             expected = check_adapter_fits(pipe, state_dict, spec.artifact_id)
             name = f"fused{index}"
-            pipe.load_lora_weights(dict(state_dict), adapter_name=name)
+            pipe.load_lora_weights(private_copy(state_dict), adapter_name=name)
             attached = count_attached_layers(pipe, name)
             if attached < expected:
                 raise AdapterMismatchError(

@@ -287,6 +287,7 @@ class LocalDiffusersRunner:
             for job in jobs:
                 job.fail(error)
             return
+        self._publish_snapshot()  # before any submitter wakes up and asks describe()
         images_in_batch = sum(j.task.num_images for j in jobs)
         self.batches_run.append(images_in_batch)
         device = self.placement.describe()

@@ -1,0 +1,122 @@
+"""Adapters: switching, reproducible back-switch, wrong adapters caught, bounded residency,
+hot-swap slots and always-on fusion."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from runners.errors import AdapterMismatchError
+from runners.local import LocalDiffusersRunner, LocalRunnerSettings
+from runners.local.adapters import count_attached_layers
+from runners.task import ModelFamily
+from runners.tiny import TinyModelSet
+from tests.runners.support_runner_tasks import close, make_task, pixels
+
+
+@pytest.mark.parametrize("family", [ModelFamily.SD1, ModelFamily.FLUX2], ids=lambda f: f.value)
+async def test_switching_changes_output_and_switching_back_reproduces(
+    runner: LocalDiffusersRunner, tiny_models: TinyModelSet, family: ModelFamily
+) -> None:
+    model = tiny_models[family]
+    first, second = model.adapters[0], model.adapters[1]
+
+    plain = pixels(await runner.submit(make_task(model.pipeline)))
+    with_first = pixels(await runner.submit(make_task(model.pipeline, (first,))))
+    with_second = pixels(await runner.submit(make_task(model.pipeline, (second,))))
+    first_again = pixels(await runner.submit(make_task(model.pipeline, (first,))))
+    plain_again = pixels(await runner.submit(make_task(model.pipeline)))
+    half = pixels(
+        await runner.submit(make_task(model.pipeline, (msgspec.structs.replace(first, scale=0.5),)))
+    )
+
+    assert not close(plain, with_first)
+    assert not close(with_first, with_second)
+    assert not close(with_first, half)
+    assert close(with_first, first_again)
+    assert close(plain, plain_again)
+
+
+@pytest.mark.parametrize(
+    ("adapter_family", "pipeline_family"),
+    [
+        (ModelFamily.SD1, ModelFamily.FLUX1),
+        (ModelFamily.FLUX1, ModelFamily.FLUX2),
+        (ModelFamily.FLUX2, ModelFamily.SD1),
+    ],
+    ids=lambda f: f.value,
+)
+async def test_adapter_for_another_model_fails_the_task(
+    runner: LocalDiffusersRunner,
+    tiny_models: TinyModelSet,
+    adapter_family: ModelFamily,
+    pipeline_family: ModelFamily,
+) -> None:
+    wrong = tiny_models[adapter_family].adapters[0]
+    pipeline = tiny_models[pipeline_family].pipeline
+
+    with pytest.raises(AdapterMismatchError, match=wrong.artifact_id):
+        await runner.submit(make_task(pipeline, (wrong,)))
+
+    warm = runner.cache.warm()[0]
+    assert warm.adapters.resident_ids() == ()
+    assert warm.pipe.get_list_adapters() == {}
+    result = await runner.submit(make_task(pipeline))  # the pipeline is still usable
+    assert len(result.images) == 1
+
+
+@pytest.mark.parametrize("hotswap", [False, True], ids=["delete", "hotswap"])
+async def test_resident_adapters_stay_bounded(tiny_models: TinyModelSet, hotswap: bool) -> None:
+    model = tiny_models[ModelFamily.FLUX1]
+    runner = LocalDiffusersRunner(
+        LocalRunnerSettings(device="cpu", max_resident_adapters=2, hotswap=hotswap, hotswap_target_rank=8)
+    )
+    try:
+        await runner.submit(make_task(model.pipeline))
+        warm = runner.cache.warm()[0]
+        adapters = model.adapters  # three, ranks 4, 8, 4
+        outputs = {}
+        for adapter in adapters + adapters[:2]:
+            result = await runner.submit(make_task(model.pipeline, (adapter,)))
+            outputs.setdefault(adapter.artifact_id, []).append(pixels(result))
+            loaded = {name for names in warm.pipe.get_list_adapters().values() for name in names}
+            assert len(loaded) <= 2
+            assert len(warm.adapters.resident_ids()) <= 2
+        assert warm.adapters.evictions == 3
+        for adapter in adapters[:2]:  # reloaded after eviction: same pixels as the first time
+            first, again = outputs[adapter.artifact_id]
+            assert close(first, again)
+    finally:
+        await runner.close()
+
+
+async def test_two_adapters_together_with_scales(
+    runner: LocalDiffusersRunner, tiny_models: TinyModelSet
+) -> None:
+    model = tiny_models[ModelFamily.SD1]
+    a, b = model.adapters[0], msgspec.structs.replace(model.adapters[1], scale=0.7)
+
+    both = pixels(await runner.submit(make_task(model.pipeline, (a, b))))
+    only_a = pixels(await runner.submit(make_task(model.pipeline, (a,))))
+
+    assert not close(both, only_a)
+    assert runner.describe().active_adapters[model.pipeline.artifact_id] == (a.artifact_id,)
+
+
+async def test_always_on_adapter_is_fused_once(
+    runner: LocalDiffusersRunner, tiny_models: TinyModelSet
+) -> None:
+    model = tiny_models[ModelFamily.FLUX2_KLEIN]
+    turbo = msgspec.structs.replace(model.adapters[0], always_on=True)
+    switched = model.adapters[0]
+
+    fused = pixels(await runner.submit(make_task(model.pipeline, (turbo,))))
+    fused_again = pixels(await runner.submit(make_task(model.pipeline, (turbo,))))
+    as_switched = pixels(await runner.submit(make_task(model.pipeline, (switched,))))
+
+    assert close(fused, fused_again)
+    assert close(fused, as_switched, atol=4.0)
+    assert runner.cache.loads == 2  # a fused pipeline is its own warm pipeline
+    fused_warm = next(w for w in runner.cache.warm() if w.fused)
+    assert fused_warm.pipe.get_list_adapters() == {}
+    assert count_attached_layers(fused_warm.pipe, "fused0") == 0
