@@ -43,16 +43,30 @@ def import_() -> None:
     default=None,
     help="Read a local snapshot directory instead of the Hub (offline).",
 )
+@click.option(
+    "--base",
+    "bases",
+    multiple=True,
+    help="Base model id, replacing the card's base_model (repeatable; flagged bases_given_by_operator).",
+)
 @_DRY_RUN
 @_JSON
 @click.pass_obj
 def hf(
-    settings: Settings, repo: str, endpoint: str | None, local_dir: Path | None, dry_run: bool, as_json: bool
+    settings: Settings,
+    repo: str,
+    endpoint: str | None,
+    local_dir: Path | None,
+    bases: tuple[str, ...],
+    dry_run: bool,
+    as_json: bool,
 ) -> None:
     """Import a Hugging Face repository, pinned to its commit and safetensors sha256."""
 
     async def importer(catalog: Catalog) -> ImportResult:
-        return await asyncio.to_thread(import_hf, repo, catalog, endpoint=endpoint, local_dir=local_dir)
+        return await asyncio.to_thread(
+            import_hf, repo, catalog, endpoint=endpoint, local_dir=local_dir, bases=bases
+        )
 
     _run(settings, importer, dry_run=dry_run, as_json=as_json)
 

@@ -10,15 +10,17 @@ adapter is never catalogued with a license chain that silently stops short).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from registry.catalog.entries import Catalog, InferenceSettings
+from registry.importers import flags
 from registry.importers.aliases import LicenseAliasTable
 from registry.importers.bases import BaseIndex
-from registry.importers.errors import ImporterError, MissingFileError, PickleOnlyError
+from registry.importers.errors import ImporterError, MissingFileError, PickleOnlyError, UnknownBaseError
 from registry.importers.hub import read_hub_repo
 from registry.importers.inheritance import license_chain, resolve_own_license
 from registry.importers.model_card import CardFacts, ParsedCard, card_facts, parse_model_card
@@ -76,15 +78,28 @@ def _card(snapshot: RepoSnapshot) -> ParsedCard:
     return ParsedCard(metadata=dict(snapshot.card_metadata or {}), body="")
 
 
-def _relation(facts: CardFacts, bases: tuple[str, ...], safetensors: list[str]) -> BaseRelation | None:
+def _adapter_evidence(facts: CardFacts, snapshot: RepoSnapshot, safetensors: list[str]) -> str | None:
+    """Why the repository looks like an adapter (LoRA tags, adapter file names), or None."""
+    lowered = {t.lower() for t in facts.tags}
+    tags = sorted(lowered & {"lora", "peft", "template:sd-lora"})
+    if tags:
+        return f"tags {', '.join(tags)}"
+    files = [n for n in safetensors if _LORA_FILE.search(n)]
+    if files:
+        return f"file {files[0]}"
+    if "adapter_config.json" in snapshot.file_names():
+        return "file adapter_config.json"
+    return None
+
+
+def _relation(facts: CardFacts, bases: tuple[str, ...], adapter_evidence: str | None) -> BaseRelation | None:
     if not bases:
         return None
     if facts.base_relation is not None:
         return facts.base_relation
-    lowered = {t.lower() for t in facts.tags}
-    if lowered & {"lora", "peft", "template:sd-lora"} or any(_LORA_FILE.search(n) for n in safetensors):
+    if adapter_evidence is not None:
         return BaseRelation.ADAPTER
-    if "merge" in lowered:
+    if "merge" in {t.lower() for t in facts.tags}:
         return BaseRelation.MERGE
     return BaseRelation.FINETUNE
 
@@ -113,21 +128,31 @@ def _family(snapshot: RepoSnapshot, bases: tuple[str, ...], index: BaseIndex) ->
     return None
 
 
-def artifact_from_snapshot(snapshot: RepoSnapshot, catalog: Catalog) -> ImportResult:
-    """The catalog entry for a repository already read (online or offline)."""
+def artifact_from_snapshot(
+    snapshot: RepoSnapshot, catalog: Catalog, *, bases: Sequence[str] = ()
+) -> ImportResult:
+    """The catalog entry for a repository already read (online or offline). `bases`, when given,
+    replace the card's `base_model` (for cards that omit or misstate it), flagged."""
     where = f"{snapshot.repo_id}@{snapshot.revision}"
     safetensors = _safetensors_names(snapshot)
     facts = card_facts(_card(snapshot), source=f"{where}: README.md", hub_tags=snapshot.tags)
     index = BaseIndex(catalog.artifacts)
-    bases = index.resolve_all(facts.base_models, where=where)
-    if snapshot.repo_id in bases or snapshot.repo_id.lower() in {b.lower() for b in bases}:
+    resolved = index.resolve_all(bases or facts.base_models, where=where)
+    extra_flags = [flags.BASES_GIVEN_BY_OPERATOR] if bases else []
+    if snapshot.repo_id.lower() in {b.lower() for b in resolved}:
         raise ImporterError(f"{where}: the repository names itself as its own base model")
-    relation = _relation(facts, bases, safetensors)
+    evidence = _adapter_evidence(facts, snapshot, safetensors)
+    if not resolved and evidence is not None:
+        raise UnknownBaseError(
+            f"{where}: looks like an adapter ({evidence}) but declares no base_model, so its "
+            "effective license cannot be resolved; give the base explicitly (--base ID)"
+        )
+    relation = _relation(facts, resolved, evidence)
     aliases = LicenseAliasTable.from_catalog(catalog)
     resolution = aliases.resolve(facts.declared)
     licenses = {doc.ref: doc for doc in catalog.licenses}
     own = resolve_own_license(
-        resolution, bases=bases, relation=relation, artifacts=index.artifacts, licenses=licenses
+        resolution, bases=resolved, relation=relation, artifacts=index.artifacts, licenses=licenses
     )
     recommended = _recommended(facts, relation, safetensors)
     fields: dict[str, Any] = {
@@ -135,7 +160,7 @@ def artifact_from_snapshot(snapshot: RepoSnapshot, catalog: Catalog) -> ImportRe
         "kind": ArtifactKind.ADAPTER if relation is BaseRelation.ADAPTER else ArtifactKind.BASE_MODEL,
         "name": snapshot.repo_id.split("/")[-1],
         "license": own.license,
-        "family": _family(snapshot, bases, index),
+        "family": _family(snapshot, resolved, index),
         "source": {
             "type": "huggingface",
             "repo_id": snapshot.repo_id,
@@ -144,10 +169,10 @@ def artifact_from_snapshot(snapshot: RepoSnapshot, catalog: Catalog) -> ImportRe
                 {"name": f.name, "sha256": f.sha256} for f in snapshot.files if f.name in set(safetensors)
             ],
         },
-        "bases": list(bases),
+        "bases": list(resolved),
         "base_relation": relation,
         "declared_license": resolution.declared,
-        "license_flags": list(own.flags),
+        "license_flags": [*own.flags, *extra_flags],
         "recommended": msgspec.to_builtins(recommended) if recommended else None,
         "gated": snapshot.gated or facts.gated,
     }
@@ -168,12 +193,14 @@ def import_hf(
     endpoint: str | None = None,
     local_dir: Path | None = None,
     token: str | bool | None = None,
+    bases: Sequence[str] = (),
 ) -> ImportResult:
     """Import `owner/name[@revision]`: from `local_dir` when given (offline), else from the Hub at
-    `endpoint` (default huggingface.co). Raises an `ImporterError` naming what is wrong."""
+    `endpoint` (default huggingface.co); `bases` override the card's `base_model`. Raises an
+    `ImporterError` naming what is wrong."""
     repo_id, revision = parse_repo_ref(repo)
     if local_dir is not None:
         snapshot = read_local_snapshot(local_dir, repo_id, revision)
     else:
         snapshot = read_hub_repo(repo_id, revision, endpoint=endpoint, token=token)
-    return artifact_from_snapshot(snapshot, catalog)
+    return artifact_from_snapshot(snapshot, catalog, bases=bases)

@@ -222,3 +222,10 @@ base_model: black-forest-labs/FLUX.1-schnell
 base_model_relation: sidegrade
 ---
 """
+
+# A LoRA whose card names no base at all.
+BASELESS_LORA = """---
+license: apache-2.0
+tags: [text-to-image, lora, flux]
+---
+"""

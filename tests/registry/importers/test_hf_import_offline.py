@@ -354,3 +354,17 @@ def test_card_that_is_not_utf8(tmp_path: Path, catalog: Catalog) -> None:
     )
     with pytest.raises(ModelCardError, match=r"README\.md: not UTF-8"):
         import_hf("someone/latin1", catalog, local_dir=directory)
+
+
+def test_adapter_without_base_model_needs_its_base_given(tmp_path: Path, catalog: Catalog) -> None:
+    directory = write_snapshot(tmp_path, hf_cards.BASELESS_LORA, {"style.safetensors": LORA})
+    with pytest.raises(UnknownBaseError, match=r"looks like an adapter \(tags lora\) but declares no base_model"):
+        import_hf("someone/baseless", catalog, local_dir=directory)
+    given = import_hf(
+        "someone/baseless", catalog, local_dir=directory, bases=["black-forest-labs/flux.1-dev"]
+    )
+    artifact = given.artifact
+    assert artifact.bases == ("black-forest-labs/FLUX.1-dev",)
+    assert artifact.kind is ArtifactKind.ADAPTER
+    assert artifact.license == "flux-dev-ncl@1.1.1"
+    assert artifact.license_flags == ("declared_more_permissive_than_base", "bases_given_by_operator")
