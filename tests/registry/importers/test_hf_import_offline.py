@@ -358,7 +358,9 @@ def test_card_that_is_not_utf8(tmp_path: Path, catalog: Catalog) -> None:
 
 def test_adapter_without_base_model_needs_its_base_given(tmp_path: Path, catalog: Catalog) -> None:
     directory = write_snapshot(tmp_path, hf_cards.BASELESS_LORA, {"style.safetensors": LORA})
-    with pytest.raises(UnknownBaseError, match=r"looks like an adapter \(tags lora\) but declares no base_model"):
+    with pytest.raises(
+        UnknownBaseError, match=r"looks like an adapter \(tags lora\) but declares no base_model"
+    ):
         import_hf("someone/baseless", catalog, local_dir=directory)
     given = import_hf(
         "someone/baseless", catalog, local_dir=directory, bases=["black-forest-labs/flux.1-dev"]
