@@ -192,7 +192,8 @@ class LocalDiffusersRunner:
         traits = traits_of(task.pipeline.family)
         if not isinstance(task.pipeline.source, LocalSource | HubSource):
             raise TaskValidationError(
-                f"task {task.task_id}: pipeline {task.pipeline.artifact_id} is a provider model, not local weights"
+                f"task {task.task_id}: pipeline {task.pipeline.artifact_id} is a provider model, "
+                "not local weights"
             )
         limits = self.settings.limits
         checks = (
