@@ -13,31 +13,36 @@ from registry.vocabulary import Purpose
 
 @dataclass(slots=True)
 class HolderAgreements:
-    """One holder's agreements; lists are sorted by id so the first usable one is deterministic."""
+    """One holder's agreements by what they cover."""
 
     by_family: dict[str, list[Agreement]] = field(default_factory=dict)
     by_artifact: dict[str, list[Agreement]] = field(default_factory=dict)
     """Agreements naming artifacts but no family, by artifact."""
 
+    @classmethod
+    def index(cls, agreements: Iterable[Agreement]) -> HolderAgreements:
+        index = cls()
+        for agreement in agreements:
+            families = agreement.covers.license_families
+            if families:
+                for family in families:
+                    index.by_family.setdefault(family, []).append(agreement)
+            else:
+                for artifact in agreement.covers.artifacts:
+                    index.by_artifact.setdefault(artifact, []).append(agreement)
+        return index
 
-def index_agreements(agreements: Iterable[Agreement]) -> dict[str, HolderAgreements]:
-    holders: dict[str, HolderAgreements] = {}
-    for agreement in sorted(agreements, key=_agreement_id):
-        index = holders.get(agreement.holder)
-        if index is None:
-            index = holders[agreement.holder] = HolderAgreements()
-        families = agreement.covers.license_families
-        if families:
-            for family in families:
-                index.by_family.setdefault(family, []).append(agreement)
+
+def group_by_holder(agreements: Iterable[Agreement]) -> dict[str, list[Agreement]]:
+    """One pass over all agreements; each holder's index is built when first needed."""
+    holders: dict[str, list[Agreement]] = {}
+    for agreement in agreements:
+        held = holders.get(agreement.holder)
+        if held is None:
+            holders[agreement.holder] = [agreement]
         else:
-            for artifact in agreement.covers.artifacts:
-                index.by_artifact.setdefault(artifact, []).append(agreement)
+            held.append(agreement)
     return holders
-
-
-def _agreement_id(agreement: Agreement) -> str:
-    return agreement.id
 
 
 def unusable_because(agreement: Agreement, date: dt.date, usage: Mapping[str, int]) -> str | None:
@@ -63,9 +68,11 @@ def covering_agreement(
     usage: Mapping[str, int],
     unusable: list[str],
 ) -> Agreement | None:
-    """The first usable agreement granting `purpose` that covers the license family (and, when
-    it names artifacts, one of `coverage`: the artifact or any of its bases); appends to
-    `unusable` why covering agreements could not be used."""
+    """The usable agreement with the lowest id that grants `purpose` and covers the license family
+    (and, when it names artifacts, one of `coverage`: the artifact or any of its bases), or an
+    artifact of `coverage` when it names no family; appends to `unusable` why covering
+    agreements could not be used."""
+    best: Agreement | None = None
     for agreement in index.by_family.get(family, ()):
         named = agreement.covers.artifacts
         if named and coverage.isdisjoint(named):
@@ -73,16 +80,18 @@ def covering_agreement(
         if purpose not in agreement.purposes:
             continue
         why = unusable_because(agreement, date, usage)
-        if why is None:
-            return agreement
-        unusable.append(why)
+        if why is not None:
+            unusable.append(why)
+        elif best is None or agreement.id < best.id:
+            best = agreement
     if index.by_artifact:
-        for artifact in sorted(coverage):
+        for artifact in coverage:
             for agreement in index.by_artifact.get(artifact, ()):
                 if purpose not in agreement.purposes:
                     continue
                 why = unusable_because(agreement, date, usage)
-                if why is None:
-                    return agreement
-                unusable.append(why)
-    return None
+                if why is not None:
+                    unusable.append(why)
+                elif best is None or agreement.id < best.id:
+                    best = agreement
+    return best

@@ -3,7 +3,6 @@ grant does not hold) or undecidable because a profile fact the terms depend on i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import IntEnum
 
 from registry.catalog.entries import TenantProfile
@@ -35,20 +34,43 @@ class Outcome(IntEnum):
     FAILED = 2
 
 
-@dataclass(frozen=True, slots=True)
 class PartyContext:
-    """One licensee as the terms see it for this request."""
+    """One licensee as the terms see it for this request (read-only by convention; a plain slots
+    class because it is built twice per decision)."""
 
-    party: Party
-    holder: str
-    purpose: Purpose
-    profile: TenantProfile
-    regions: frozenset[str]
-    """Expanded country and end-user regions; empty when none is declared."""
-    country_known: bool
-    receives_payment: bool
-    """Payment arising from the use: a commercial purpose, or an operator charging its tenants."""
-    hosts_for_third_parties: bool
+    __slots__ = (
+        "country_known",
+        "holder",
+        "hosts_for_third_parties",
+        "party",
+        "profile",
+        "purpose",
+        "receives_payment",
+        "regions",
+    )
+
+    def __init__(
+        self,
+        *,
+        party: Party,
+        holder: str,
+        purpose: Purpose,
+        profile: TenantProfile,
+        regions: frozenset[str],
+        country_known: bool,
+        receives_payment: bool,
+        hosts_for_third_parties: bool,
+    ) -> None:
+        self.party = party
+        self.holder = holder
+        self.purpose = purpose
+        self.profile = profile
+        self.regions = regions
+        """Expanded country and end-user regions; empty when none is declared."""
+        self.country_known = country_known
+        self.receives_payment = receives_payment
+        """Payment arising from the use: a commercial purpose, or an operator charging its tenants."""
+        self.hosts_for_third_parties = hosts_for_third_parties
 
 
 def judge_condition(condition: Condition, ctx: PartyContext) -> tuple[Outcome, str]:

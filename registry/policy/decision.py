@@ -10,8 +10,9 @@ import msgspec
 from registry.vocabulary import Decision, ObligationKind, Purpose
 
 
-class _Out(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    pass
+class _Out(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
+    """Immutable values without reference cycles: untracked by the garbage collector, so millions
+    of decisions do not slow collections down."""
 
 
 class Party(StrEnum):
@@ -39,7 +40,7 @@ class AppliedVia(StrEnum):
     SERVICE_TERMS = "service_terms"  # the service terms of the runner's provider
 
 
-class AppliedLicense(_Out):
+class AppliedLicense(_Out, frozen=True, gc=False):
     """One license document applying to one artifact of the request, and the path that brings it."""
 
     license: str
@@ -56,7 +57,7 @@ class AppliedLicense(_Out):
     restrictions still bind the tenant)."""
 
 
-class Reason(_Out):
+class Reason(_Out, frozen=True, gc=False):
     """One rule that spoke: which party, which license clause (or agreement), and to what effect."""
 
     party: Party
@@ -70,7 +71,7 @@ class Reason(_Out):
     """Agreements relied on (or found unusable) for this reason."""
 
 
-class ObligationDue(_Out):
+class ObligationDue(_Out, frozen=True, gc=False):
     """Something a party must do for the decision to hold."""
 
     party: Party
@@ -82,7 +83,7 @@ class ObligationDue(_Out):
     url: str | None = None
 
 
-class PartyVerdict(_Out):
+class PartyVerdict(_Out, frozen=True, gc=False):
     """How one party came out, with the purpose it was evaluated for."""
 
     party: Party
@@ -92,7 +93,7 @@ class PartyVerdict(_Out):
     decision: Decision
 
 
-class Alternative(_Out):
+class Alternative(_Out, frozen=True, gc=False):
     """Something the tenant may use instead of a denied request, for the same purpose."""
 
     model_id: str
@@ -104,7 +105,7 @@ class Alternative(_Out):
     family: str | None = None
 
 
-class PolicyDecision(_Out):
+class PolicyDecision(_Out, frozen=True, gc=False):
     """The answer of `evaluate`: default deny, any forbid wins, review unless strict, errors deny."""
 
     decision_id: str

@@ -32,4 +32,12 @@ def derive_decision_id(request: PolicyRequest, snapshot_version: str, runner_id:
         + b"\x00"
         + canonical_request(request)
     ).digest()
-    return str(uuid.UUID(bytes=digest[:16], version=5))
+    return _uuid5_text(digest)
+
+
+def _uuid5_text(digest: bytes) -> str:
+    """`str(uuid.UUID(bytes=digest[:16], version=5))` without building a UUID object."""
+    head = digest[:16]
+    value = (int.from_bytes(head, "big") & ~(0xF000 << 64) | (5 << 76)) & ~(0xC000 << 48) | (0x8000 << 48)
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"

@@ -223,7 +223,7 @@ def _cure(use: LicenseUse, verdict: Verdict, date: dt.date, clause: str, why: st
             verdict.index, lic.family, coverage, ctx.purpose, date, verdict.usage, unusable
         )
         if agreement is None:
-            return f"; no usable agreement: {'; '.join(dict.fromkeys(unusable))}" if unusable else ""
+            return f"; no usable agreement: {'; '.join(sorted(set(unusable)))}" if unusable else ""
         if agreement not in found:
             found.append(agreement)
     ids = tuple(a.id for a in found)

@@ -11,12 +11,20 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
+from operator import attrgetter
 
 import msgspec
 
-from registry.catalog.entries import Artifact, Catalog, CreatorPermissions, Operator, Runner, Tenant
-from registry.policy.agreements import HolderAgreements, index_agreements
+from registry.catalog.entries import (
+    Agreement,
+    Artifact,
+    Catalog,
+    CreatorPermissions,
+    Operator,
+    Runner,
+    Tenant,
+)
+from registry.policy.agreements import HolderAgreements, group_by_holder
 from registry.policy.compiled import CompiledLicense
 from registry.policy.decision import AppliedLicense, AppliedVia
 from registry.policy.lineage import ArtifactLicenses, resolve_lineages
@@ -55,10 +63,15 @@ class RequestLicenses:
 
 
 class CatalogSnapshot:
-    """Build with `CatalogSnapshot.build(catalog)`; share freely between threads and requests."""
+    """Build with `CatalogSnapshot.build(catalog)`; share freely between threads and requests.
+
+    Its mappings are plain dicts typed read-only (a `MappingProxyType` costs on every lookup of
+    the hot path): treat them as immutable. A long-lived snapshot is worth `gc.freeze()` after
+    it is built, so collections never walk the catalog again."""
 
     __slots__ = (
         "_combinations",
+        "_holder_indexes",
         "agreements",
         "alternative_models",
         "artifact_licenses",
@@ -77,11 +90,13 @@ class CatalogSnapshot:
     artifact_licenses: Mapping[str, ArtifactLicenses]
     tenants: Mapping[str, Tenant]
     operator: Operator
-    agreements: Mapping[str, HolderAgreements]
+    agreements: Mapping[str, list[Agreement]]
+    """Agreements per holder (a tenant id or `operator`)."""
     runners: Mapping[str, Runner]
     runners_by_artifact: Mapping[str, tuple[Runner, ...]]
     alternative_models: tuple[Artifact, ...]
     _combinations: dict[tuple[str, tuple[str, ...]], RequestLicenses]
+    _holder_indexes: dict[str, HolderAgreements]
 
     @classmethod
     def build(cls, catalog: Catalog, *, version: str | None = None) -> CatalogSnapshot:
@@ -97,14 +112,14 @@ class CatalogSnapshot:
                 for artifact_id in runner.artifacts:
                     by_artifact.setdefault(artifact_id, []).append(runner)
         self.version = version if version is not None else catalog_digest(catalog)
-        self.licenses = MappingProxyType(licenses)
-        self.artifacts = MappingProxyType(artifacts)
-        self.artifact_licenses = MappingProxyType(resolve_lineages(artifacts, licenses))
-        self.tenants = MappingProxyType({t.id: t for t in catalog.tenants})
+        self.licenses = licenses
+        self.artifacts = artifacts
+        self.artifact_licenses = resolve_lineages(artifacts, licenses)
+        self.tenants = {t.id: t for t in catalog.tenants}
         self.operator = catalog.operator or Operator()
-        self.agreements = MappingProxyType(index_agreements(catalog.agreements))
-        self.runners = MappingProxyType(runners)
-        self.runners_by_artifact = MappingProxyType({k: tuple(v) for k, v in by_artifact.items()})
+        self.agreements = group_by_holder(catalog.agreements)
+        self.runners = runners
+        self.runners_by_artifact = {k: tuple(v) for k, v in by_artifact.items()}
         self.alternative_models = tuple(
             sorted(
                 (
@@ -116,10 +131,18 @@ class CatalogSnapshot:
             )
         )
         self._combinations = {}
+        self._holder_indexes = {}
         return self
 
     def agreements_of(self, holder: str) -> HolderAgreements:
-        return self.agreements.get(holder, _EMPTY_AGREEMENTS)
+        """The holder's agreements by license family and artifact (indexed on first use)."""
+        index = self._holder_indexes.get(holder)
+        if index is None:
+            held = self.agreements.get(holder)
+            if held is None:
+                return _EMPTY_AGREEMENTS
+            index = self._holder_indexes[holder] = HolderAgreements.index(held)
+        return index
 
     def candidate_runners(self, model_id: str) -> tuple[Runner, ...]:
         """Enabled runners serving the model, by id."""
@@ -185,19 +208,18 @@ def _merge(parts: list[ArtifactLicenses], snapshot: CatalogSnapshot) -> RequestL
 
 
 def catalog_digest(catalog: Catalog) -> str:
-    """A digest of the catalog's content, independent of the order of its entries."""
-    encode = msgspec.json.Encoder(order="deterministic").encode
-    digests = sorted(
-        hashlib.blake2b(encode(entry), digest_size=12).digest()
-        for group in (
-            catalog.licenses,
-            catalog.artifacts,
-            catalog.tenants,
-            catalog.agreements,
-            catalog.runners,
-        )
-        for entry in group
+    """A digest of the catalog's content, independent of the order of its entries (each section
+    is sorted by id before it is encoded)."""
+    by_id = attrgetter("id")
+    sections = (
+        sorted(catalog.licenses, key=attrgetter("key", "version")),
+        sorted(catalog.artifacts, key=by_id),
+        sorted(catalog.tenants, key=by_id),
+        sorted(catalog.agreements, key=by_id),
+        sorted(catalog.runners, key=by_id),
+        catalog.operator,
     )
-    whole = hashlib.blake2b(b"".join(digests), digest_size=16)
-    whole.update(encode(catalog.operator))
-    return whole.hexdigest()
+    return hashlib.blake2b(_DIGEST_ENCODER.encode(sections), digest_size=16).hexdigest()
+
+
+_DIGEST_ENCODER = msgspec.json.Encoder(order="deterministic")
