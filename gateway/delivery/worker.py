@@ -15,7 +15,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from registry.delivery.outbox import AttemptResult, ClaimedMessage, claim_due, record_attempt
+from registry.delivery.outbox import AttemptResult, ClaimedMessage, claim_due, record_attempts
 from registry.delivery.retry import RetrySchedule
 
 logger = logging.getLogger(__name__)
@@ -58,18 +58,23 @@ class DeliveryWorker:
             self._sessions, self._senders, now=self._clock(), limit=self._batch_size, lease=self._lease
         )
         if claimed:
-            await asyncio.gather(*(self._deliver(message) for message in claimed))
+            results = await asyncio.gather(*(self._send(message) for message in claimed))
+            await record_attempts(
+                self._sessions,
+                list(zip(claimed, results, strict=True)),
+                now=self._clock(),
+                schedule=self.schedule,
+            )
         return len(claimed)
 
-    async def _deliver(self, message: ClaimedMessage) -> None:
+    async def _send(self, message: ClaimedMessage) -> AttemptResult:
         try:
-            result = await self._senders[message.kind].send(message)
+            return await self._senders[message.kind].send(message)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a sender bug must not kill the loop; it is logged and retried
             logger.exception("sending outbox message %s failed", message.id)
-            result = AttemptResult(error=f"internal error: {type(exc).__name__}: {exc}")
-        await record_attempt(self._sessions, message, result, now=self._clock(), schedule=self.schedule)
+            return AttemptResult(error=f"internal error: {type(exc).__name__}: {exc}")
 
     def notify(self) -> None:
         """Wake the loop now (a message was just enqueued) instead of waiting for the next poll."""

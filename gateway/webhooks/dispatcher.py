@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,16 +24,28 @@ class WebhookSender:
         sessions: async_sessionmaker[AsyncSession],
         poster: OutboundPoster,
         clock: Callable[[], dt.datetime] = utc_now,
+        secret_cache_s: float = 5.0,
     ) -> None:
         self._sessions = sessions
         self._poster = poster
         self._clock = clock
+        self._secret_cache_s = secret_cache_s
+        self._secrets: dict[str, tuple[float, str]] = {}
+
+    async def _secret(self, tenant_id: str) -> str:
+        """The tenant's secret, cached briefly: a rotation applies within `secret_cache_s`."""
+        cached = self._secrets.get(tenant_id)
+        if cached is not None and time.monotonic() - cached[0] < self._secret_cache_s:
+            return cached[1]
+        secret = await get_or_create_webhook_secret(self._sessions, tenant_id, now=self._clock())
+        self._secrets[tenant_id] = (time.monotonic(), secret)
+        return secret
 
     async def send(self, message: ClaimedMessage) -> AttemptResult:
         if message.tenant_id is None:
             return AttemptResult(error="webhook message without a tenant", permanent=True)
         now = self._clock()
-        secret = await get_or_create_webhook_secret(self._sessions, message.tenant_id, now=now)
+        secret = await self._secret(message.tenant_id)
         body = message.payload.encode()
         headers = signature_headers(secret, message.id, int(now.timestamp()), body)
         return await self._poster.post(message.target_url, body, headers)

@@ -176,36 +176,51 @@ async def record_attempt(
     schedule: RetrySchedule,
 ) -> bool:
     """Log the attempt and reschedule, deliver or give up; False when the claim had been lost."""
-    error = result.error[:MAX_ERROR_LENGTH] if result.error else None
-    values: dict[str, object] = {
-        "attempts": message.attempt,
-        "last_status": result.status_code,
-        "last_error": error,
-        "claim_token": None,
-    }
-    if result.delivered:
-        values.update(delivered_at=now, next_attempt_at=None)
-    else:
-        retry_at = None if result.permanent else schedule.next_attempt_after(message.attempt, now)
-        values.update(next_attempt_at=retry_at, gave_up_at=now if retry_at is None else None)
+    [kept] = await record_attempts(sessions, [(message, result)], now=now, schedule=schedule)
+    return kept
+
+
+async def record_attempts(
+    sessions: async_sessionmaker[AsyncSession],
+    outcomes: Sequence[tuple[ClaimedMessage, AttemptResult]],
+    *,
+    now: dt.datetime,
+    schedule: RetrySchedule,
+) -> list[bool]:
+    """`record_attempt` for a whole batch in one transaction (one commit, one fsync)."""
+    kept: list[bool] = []
     async with sessions() as session, session.begin():
-        session.add(
-            DeliveryAttemptRow(
-                message_id=message.id,
-                attempt=message.attempt,
-                attempted_at=now,
-                status_code=result.status_code,
-                error=error,
-                duration_ms=result.duration_ms,
+        for message, result in outcomes:
+            error = result.error[:MAX_ERROR_LENGTH] if result.error else None
+            values: dict[str, object] = {
+                "attempts": message.attempt,
+                "last_status": result.status_code,
+                "last_error": error,
+                "claim_token": None,
+            }
+            if result.delivered:
+                values.update(delivered_at=now, next_attempt_at=None)
+            else:
+                retry_at = None if result.permanent else schedule.next_attempt_after(message.attempt, now)
+                values.update(next_attempt_at=retry_at, gave_up_at=now if retry_at is None else None)
+            session.add(
+                DeliveryAttemptRow(
+                    message_id=message.id,
+                    attempt=message.attempt,
+                    attempted_at=now,
+                    status_code=result.status_code,
+                    error=error,
+                    duration_ms=result.duration_ms,
+                )
             )
-        )
-        outcome = await session.execute(
-            update(OutboxMessageRow)
-            .where(OutboxMessageRow.id == message.id, OutboxMessageRow.claim_token == message.claim_token)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-    return bool(getattr(outcome, "rowcount", 0))
+            outcome = await session.execute(
+                update(OutboxMessageRow)
+                .where(OutboxMessageRow.id == message.id, OutboxMessageRow.claim_token == message.claim_token)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            kept.append(bool(getattr(outcome, "rowcount", 0)))
+    return kept
 
 
 async def messages_for_job(
