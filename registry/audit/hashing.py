@@ -37,11 +37,13 @@ class PayloadEncodingError(ValueError):
 
 def canonical_payload(payload: Any) -> str:
     """Sorted keys, no whitespace; NaN and infinities refused rather than silently nulled."""
-    _reject_non_finite(payload)
     try:
-        return _encode_sorted(payload).decode()
+        encoded = _encode_sorted(payload)
     except (TypeError, msgspec.EncodeError) as exc:
         raise PayloadEncodingError(f"audit payload cannot be encoded as JSON: {exc}") from exc
+    if b"null" in encoded:  # msgspec writes NaN and infinities as null: look closer only then
+        _reject_non_finite(msgspec.to_builtins(payload) if isinstance(payload, msgspec.Struct) else payload)
+    return encoded.decode()
 
 
 def _reject_non_finite(value: Any) -> None:

@@ -20,7 +20,8 @@ from types import TracebackType
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from registry.audit.chain import Clock, append_on_connection, lock_chain, read_head, utc_now
+from registry.audit.batch_writers import BatchWriter, batch_writer_for
+from registry.audit.chain import Clock, lock_chain, read_head, utc_now
 from registry.audit.checkpoints import Checkpoint, sign_checkpoint, store_checkpoint, stored_checkpoints
 from registry.audit.errors import AuditLogClosedError
 from registry.audit.events import AppendedEvent, NewEvent
@@ -62,6 +63,7 @@ class AuditLog:
         self.last_checkpoint: Checkpoint | None = None
         self._queue: asyncio.Queue[_Pending | object] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
+        self._batches: BatchWriter | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._last_checkpoint_at = time.monotonic()
         self._head_seq = 0
@@ -85,6 +87,7 @@ class AuditLog:
                 newest = await stored_checkpoints(connection, newest_first=True)
                 self.last_checkpoint = newest[0] if newest else None
         self._closing = False
+        self._batches = batch_writer_for(self.engine, self.clock)
         self._writer = asyncio.create_task(self._write_batches(), name="audit-log-writer")
         if self.signer is not None:
             self._ticker = asyncio.create_task(self._tick(), name="audit-log-checkpoint-timer")
@@ -101,6 +104,9 @@ class AuditLog:
         self._queue.put_nowait(_STOP)
         await self._writer
         self._writer = None
+        if self._batches is not None:
+            await self._batches.close()
+            self._batches = None
         if self.signer is not None and self._unsigned_events() > 0:
             await self.checkpoint()
 
@@ -157,24 +163,31 @@ class AuditLog:
                 await self.checkpoint()
 
     async def _commit(self, batch: list[_Pending]) -> None:
+        assert self._batches is not None
         events = [event for pending in batch for event in pending.events]
         try:
-            async with self.engine.begin() as connection:
-                appended = await append_on_connection(connection, events, clock=self.clock)
-                self._head_seq = appended[-1].seq
-                if self._checkpoint_due():
-                    await self._sign(connection, appended[-1].seq, appended[-1].chain_hash)
+            appended, checkpoint = await self._batches.write(events, self._checkpoint_for)
         except Exception as exc:  # every waiting caller gets the failure
             for pending in batch:
                 if not pending.answer.done():
                     pending.answer.set_exception(exc)
             return
+        self._head_seq = appended[-1].seq
+        if checkpoint is not None:
+            self.last_checkpoint = checkpoint
+            self._last_checkpoint_at = time.monotonic()
         start = 0
         for pending in batch:
             end = start + len(pending.events)
             if not pending.answer.done():
                 pending.answer.set_result(appended[start:end])
             start = end
+
+    def _checkpoint_for(self, seq: int, chain_hash: bytes) -> Checkpoint | None:
+        """Runs inside the batch's transaction (on SQLite, in the writer thread)."""
+        if self.signer is None or not self._checkpoint_due(seq):
+            return None
+        return sign_checkpoint(self.signer, seq, chain_hash, self.clock())
 
     async def _sign(self, connection: AsyncConnection, seq: int, chain_hash: bytes) -> Checkpoint:
         assert self.signer is not None
@@ -184,14 +197,14 @@ class AuditLog:
         self._last_checkpoint_at = time.monotonic()
         return checkpoint
 
-    def _unsigned_events(self) -> int:
+    def _unsigned_events(self, head_seq: int | None = None) -> int:
         signed = self.last_checkpoint.sequence if self.last_checkpoint is not None else 0
-        return self._head_seq - signed
+        return (self._head_seq if head_seq is None else head_seq) - signed
 
-    def _checkpoint_due(self) -> bool:
+    def _checkpoint_due(self, head_seq: int | None = None) -> bool:
         if self.signer is None:
             return False
-        unsigned = self._unsigned_events()
+        unsigned = self._unsigned_events(head_seq)
         if unsigned <= 0:
             return False
         waited = time.monotonic() - self._last_checkpoint_at

@@ -12,6 +12,7 @@ Rows are read in keyset chunks straight from the driver and hashed in one tight 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from hashlib import sha256
 from typing import Any
@@ -33,7 +34,7 @@ _POSTGRES_CHUNK = (
 )
 _SQLITE_CHUNK = (
     "SELECT seq, recorded_at, kind, actor_subject, client_id, tenant, request_id, decision_id, job_id, "
-    "payload, leaf_hash, chain_hash FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?"
+    "CAST(payload AS BLOB), leaf_hash, chain_hash FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?"
 )
 CHUNK_ROWS = 50_000
 
@@ -134,15 +135,24 @@ async def _verify(
     report.checkpoints_checked = len(checkpoints)
 
     fetch = await _chunk_reader(connection)
+    sqlite = connection.dialect.name == "sqlite"
     head = anchor_seq
-    while True:
-        rows = await fetch(head, chunk_rows)
-        if not rows:
-            break
-        head, previous = _check_rows(rows, head, previous, expected, connection.dialect.name == "sqlite")
-        report.events_checked += len(rows)
-        if len(rows) < chunk_rows:
-            break
+    # The next chunk is read (by the database, the driver's thread or socket) while this one is hashed.
+    upcoming: asyncio.Task[list[Any]] | None = asyncio.create_task(fetch(head, chunk_rows))
+    try:
+        while upcoming is not None:
+            rows = await upcoming
+            upcoming = None
+            if len(rows) == chunk_rows:
+                upcoming = asyncio.create_task(fetch(rows[-1][0], chunk_rows))
+                await asyncio.sleep(0)
+            if rows:
+                head, previous = _check_rows(rows, head, previous, expected, sqlite)
+                report.events_checked += len(rows)
+    finally:
+        if upcoming is not None:
+            upcoming.cancel()
+            await asyncio.gather(upcoming, return_exceptions=True)
     report.head_seq, report.head_chain_hash = head, previous.hex()
     beyond = [seq for seq in expected if seq > head]
     if beyond:

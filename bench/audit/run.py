@@ -1,0 +1,164 @@
+"""Figures for the audit log (targets: >= 10,000 events/s at 64 writers; 1M events verified < 10 s)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from registry.audit import AuditLog, NewEvent, load_or_create_signing_key, verify_chain
+from registry.audit.chain import ChainHead, chain_events
+from registry.audit.hashing import GENESIS_CHAIN_HASH, timestamp_text
+from registry.db import migrate
+from registry.db.engine import create_engine
+
+POSTGRES_ADMIN_DSN = os.environ.get("CLEARANCE_BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+WRITERS = (1, 16, 64)
+
+
+def _event(writer: int, i: int) -> NewEvent:
+    return NewEvent(
+        kind="policy.decision",
+        tenant=f"tenant-{writer % 8}",
+        actor_subject=f"client-{writer}",
+        client_id=f"client-{writer}",
+        request_id=f"req-{writer}-{i}",
+        decision_id=f"dec-{writer}-{i}",
+        payload={"decision": "allow", "model": "flux2-dev", "licenses": ["flux-dev-nc@2.0"], "purpose": "research"},
+    )
+
+
+@asynccontextmanager
+async def _database(kind: str, workdir: Path) -> AsyncIterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite+aiosqlite:///{workdir / f'bench-{uuid.uuid4().hex[:8]}.db'}"
+        return
+    import asyncpg
+
+    name = f"clearance_bench_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    try:
+        yield f"{base}/{name}"
+    finally:
+        admin = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+async def _appends(engine: AsyncEngine, workdir: Path, writers: int, total: int) -> float:
+    signer = load_or_create_signing_key(workdir / "keys-data")
+    per_writer = max(1, total // writers)
+    async with AuditLog(engine, signer=signer) as log:
+
+        async def writer(w: int) -> None:
+            for i in range(per_writer):
+                await log.append(_event(w, i))
+
+        started = time.perf_counter()
+        await asyncio.gather(*(writer(w) for w in range(writers)))
+        elapsed = time.perf_counter() - started
+    return per_writer * writers / elapsed
+
+
+def _generated(count: int, batch: int = 10_000) -> Iterator[list[tuple[object, ...]]]:
+    """Valid chained rows, computed with the appender's own code, in batches for bulk insert."""
+    head = ChainHead(0, GENESIS_CHAIN_HASH, None)
+    moment = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    done = 0
+    while done < count:
+        n = min(batch, count - done)
+        moment += dt.timedelta(seconds=1)
+        events = chain_events(head, [_event(i % 64, done + i) for i in range(n)], moment)
+        yield [
+            (
+                e.seq, e.recorded_at, e.kind, e.actor_subject, e.client_id, e.tenant, e.request_id,
+                e.decision_id, e.job_id, e.payload, e.leaf_hash, e.chain_hash,
+            )
+            for e in events
+        ]
+        head = ChainHead(events[-1].seq, events[-1].chain_hash, events[-1].recorded_at)
+        done += n
+
+
+_COLUMNS = (
+    "seq", "recorded_at", "kind", "actor_subject", "client_id", "tenant", "request_id",
+    "decision_id", "job_id", "payload", "leaf_hash", "chain_hash",
+)
+
+
+async def _bulk_insert(engine: AsyncEngine, count: int) -> None:
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        if connection.dialect.name == "postgresql":
+            for rows in _generated(count):
+                await driver.copy_records_to_table("audit_events", records=rows, columns=list(_COLUMNS))
+        else:
+            sql = f"INSERT INTO audit_events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+            for rows in _generated(count, 50_000):
+                stored = [(r[0], timestamp_text(r[1]).replace("T", " ").rstrip("Z"), *r[2:]) for r in rows]  # type: ignore[arg-type]
+                await driver.executemany(sql, stored)
+                await driver.commit()
+
+
+async def _bench(kind: str, workdir: Path, events: int, verify_events: int) -> None:
+    for writers in WRITERS:
+        async with _database(kind, workdir) as url:
+            await asyncio.to_thread(migrate.upgrade, url)
+            engine = create_engine(url, pool_size=4) if kind == "postgresql" else create_engine(url)
+            try:
+                rate = await _appends(engine, workdir, writers, events if writers > 1 else max(1, events // 10))
+            finally:
+                await engine.dispose()
+        print(f"{kind:10s} durable appends, {writers:2d} writers: {rate:10,.0f} events/s", flush=True)
+    async with _database(kind, workdir) as url:
+        await asyncio.to_thread(migrate.upgrade, url)
+        engine = create_engine(url)
+        try:
+            started = time.perf_counter()
+            await _bulk_insert(engine, verify_events)
+            print(f"{kind:10s} generated {verify_events:,} chained events in {time.perf_counter() - started:.1f} s", flush=True)
+            started = time.perf_counter()
+            report = await verify_chain(engine, verifier=None)
+            elapsed = time.perf_counter() - started
+        finally:
+            await engine.dispose()
+    status = "ok" if report.ok and report.events_checked == verify_events else f"FAILED {report.problem}"
+    print(
+        f"{kind:10s} verify {report.events_checked:,} events: {elapsed:.2f} s "
+        f"({report.events_checked / elapsed:,.0f} events/s) {status}",
+        flush=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.audit")
+    parser.add_argument("--events", type=int, default=40_000, help="appends per run (16 and 64 writers)")
+    parser.add_argument("--verify-events", type=int, default=1_000_000)
+    parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    args = parser.parse_args(argv if argv is not None else [])
+    with tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp:
+        for kind in ("sqlite", "postgresql"):
+            if args.only and kind != args.only:
+                continue
+            try:
+                asyncio.run(_bench(kind, Path(tmp), args.events, args.verify_events))
+            except OSError as exc:
+                print(f"{kind}: skipped, database unreachable ({exc})", flush=True)
+    return 0
