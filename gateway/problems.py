@@ -73,7 +73,7 @@ def _oauth_request(exc: OAuthRequestError) -> ProblemDetailsException:
         status_code=exc.status_code,
         type_=_type(exc.error.replace("_", "-")),
         title=exc.error,
-        detail=exc.description or None,
+        detail=exc.description or exc.error,
         headers={**exc.headers, "Cache-Control": "no-store"},
         extra={"error": exc.error, "error_description": exc.description},
     )
@@ -126,7 +126,7 @@ def _http(exc: HTTPException) -> ProblemDetailsException:
     if status >= 500:
         return _internal(exc)
     phrase = HTTPStatus(status).phrase
-    detail = exc.detail if exc.detail and exc.detail != phrase else None
+    detail = exc.detail if exc.detail and exc.detail != phrase else phrase
     return ProblemDetailsException(status_code=status, title=phrase, detail=detail, headers=exc.headers)
 
 

@@ -73,10 +73,8 @@ def _wrk(
         ).stdout
     finally:
         Path(script.name).unlink()
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    values = {
-        name: int(re.search(rf"{name} (\d+)", output).group(1)) for name in ("P50", "P90", "P99", "NON2XX")
-    }  # type: ignore[union-attr]
+    rps = float(_field(r"Requests/sec:\s+([\d.]+)", output))
+    values = {name: int(_field(rf"{name} (\d+)", output)) for name in ("P50", "P90", "P99", "NON2XX")}
     socket_errors = re.search(r"Socket errors: (.*)", output)
     return LoadResult(
         requests_per_second=rps,
@@ -86,6 +84,13 @@ def _wrk(
         errors=values["NON2XX"] + (1 if socket_errors else 0),
         tool="wrk",
     )
+
+
+def _field(pattern: str, output: str) -> str:
+    match = re.search(pattern, output)
+    if match is None:
+        raise RuntimeError(f"unexpected wrk output (no {pattern!r}):\n{output}")
+    return match.group(1)
 
 
 async def _aiohttp(

@@ -52,7 +52,7 @@ async def record_revocation(
 ) -> None:
     """Idempotent: revoking twice is fine. Expired rows are cleaned up on the way."""
     values = {"jti": jti, "client_id": client_id, "expires_at": expires_at, "revoked_at": now}
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     await session.execute(insert(RevokedTokenRecord).values(values).on_conflict_do_nothing())
     await session.execute(delete(RevokedTokenRecord).where(RevokedTokenRecord.expires_at <= now))
     await session.commit()

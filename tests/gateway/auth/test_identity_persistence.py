@@ -26,7 +26,9 @@ async def test_clients_keys_and_revocations(migrated_url: str) -> None:
     now = dt.datetime.now(dt.UTC)
     try:
         async with sessions() as session:
-            client = await register_client(session, hasher, tenant_id="acme", scopes="models:read, jobs:read", now=now)
+            client = await register_client(
+                session, hasher, tenant_id="acme", scopes="models:read, jobs:read", now=now
+            )
             found = await find_clients(session, [client.client_id, "cl_missing"])
             record = found[client.client_id]
             assert list(found) == [client.client_id]
@@ -43,7 +45,9 @@ async def test_clients_keys_and_revocations(migrated_url: str) -> None:
             await ensure_active_key(session, sealer, now)
             first = await load_signing_keys(session, sealer, now)
             assert len(first) == 1
-            new_kid = await rotate_signing_key(session, sealer, now + dt.timedelta(seconds=1), dt.timedelta(minutes=15))
+            new_kid = await rotate_signing_key(
+                session, sealer, now + dt.timedelta(seconds=1), dt.timedelta(minutes=15)
+            )
             keys = await load_signing_keys(session, sealer, now + dt.timedelta(seconds=2))
             keyring = SigningKeyring()
             keyring.replace(keys)
@@ -56,8 +60,12 @@ async def test_clients_keys_and_revocations(migrated_url: str) -> None:
 
         async with sessions() as session:
             expires = now + dt.timedelta(minutes=5)
-            await record_revocation(session, jti="j1", client_id=client.client_id, expires_at=expires, now=now)
-            await record_revocation(session, jti="j1", client_id=client.client_id, expires_at=expires, now=now)
+            await record_revocation(
+                session, jti="j1", client_id=client.client_id, expires_at=expires, now=now
+            )
+            await record_revocation(
+                session, jti="j1", client_id=client.client_id, expires_at=expires, now=now
+            )
             revocations = RevocationList()
             await revocations.sync(session, now)
             assert revocations.is_revoked("j1")

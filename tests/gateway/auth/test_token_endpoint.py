@@ -34,8 +34,11 @@ async def test_client_secret_basic_issues_an_rfc9068_token(http: Any, register: 
     assert body["scope"] == "models:read jobs:write"
     assert "refresh_token" not in body
     header, claims = _claims(body["access_token"])
-    assert header["typ"] == "at+jwt" and header["alg"] == "ES256" and header["kid"]
-    assert claims["iss"] == ISSUER and claims["aud"] == "clearance"
+    assert header["typ"] == "at+jwt"
+    assert header["alg"] == "ES256"
+    assert header["kid"]
+    assert claims["iss"] == ISSUER
+    assert claims["aud"] == "clearance"
     assert claims["sub"] == claims["client_id"] == client.client_id
     assert claims["tenant_id"] == TENANT
     assert claims["exp"] - claims["iat"] == body["expires_in"]
@@ -137,7 +140,8 @@ async def test_wrong_secret_and_unknown_client_are_invalid_client(
     assert wrong.status_code == 401
     assert wrong.headers["content-type"].startswith("application/problem+json")
     body = wrong.json()
-    assert body["error"] == "invalid_client" and body["status"] == 401
+    assert body["error"] == "invalid_client"
+    assert body["status"] == 401
     unknown = await http.post(
         "/oauth/token", data={"grant_type": "client_credentials"}, auth=("cl_nobody", "x")
     )
