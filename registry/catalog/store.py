@@ -8,7 +8,7 @@ validated before the first write: a `CatalogError` leaves the database untouched
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
@@ -17,8 +17,8 @@ from sqlalchemy import delete, func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.catalog import rows
-from registry.catalog.entries import Catalog, LicenseDocument
-from registry.catalog.errors import CatalogError, CatalogIssue, entry_id, entry_label
+from registry.catalog.entries import Catalog
+from registry.catalog.errors import entry_id
 from registry.catalog.files import SourcedCatalog
 from registry.catalog.validation import validate_catalog
 from registry.db.base import Base
@@ -122,9 +122,7 @@ async def load_catalog(session: AsyncSession, catalog: Catalog | SourcedCatalog)
     await _serialize_loads(session)
     existing = await read_catalog(session)
     validate_catalog(catalog, existing=existing)
-    sourced = catalog if isinstance(catalog, SourcedCatalog) else None
     new = catalog.catalog if isinstance(catalog, SourcedCatalog) else catalog
-    _refuse_terms_edits(new, existing, sourced)
 
     changes: list[EntryChange] = []
     before = _index(existing)
@@ -225,39 +223,6 @@ async def _serialize_loads(session: AsyncSession) -> None:
     turns (the second then reads what the first committed); SQLite has a single writer anyway."""
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(select(func.pg_advisory_xact_lock(CATALOG_LOAD_LOCK)))
-
-
-def _refuse_terms_edits(new: Catalog, existing: Catalog, sourced: SourcedCatalog | None) -> None:
-    """A license version that artifacts or runners rely on is immutable: decisions cite it."""
-    old_terms = {document.ref: document.terms for document in existing.licenses}
-    users: dict[str, list[str]] = defaultdict(list)
-    for artifact in existing.artifacts:
-        users[artifact.license].append(f"artifact {artifact.id}")
-    for runner in existing.runners:
-        if runner.service_terms is not None:
-            users[runner.service_terms].append(f"runner {runner.id}")
-    issues = []
-    for index, document in enumerate(new.licenses):
-        ref = document.ref
-        if ref in old_terms and old_terms[ref] != document.terms and users[ref]:
-            issues.append(_terms_issue(document, index, users[ref], sourced))
-    if issues:
-        raise CatalogError(issues)
-
-
-def _terms_issue(
-    document: LicenseDocument, index: int, users: Sequence[str], sourced: SourcedCatalog | None
-) -> CatalogIssue:
-    shown = ", ".join(users[:3]) + (f" and {len(users) - 3} more" if len(users) > 3 else "")
-    return CatalogIssue(
-        file=sourced.file_of("licenses", index) if sourced else None,
-        entry=entry_label("licenses", document),
-        field="terms",
-        message=(
-            f"the terms of {document.ref} differ from those in the database, which {shown} already "
-            "use; terms of a used license version are never edited in place: create a new version"
-        ),
-    )
 
 
 def _index(catalog: Catalog) -> dict[str, dict[str, Any]]:

@@ -64,6 +64,7 @@ class _Checker:
         self.tenants: dict[str, Tenant] = {t.id: t for t in existing.tenants}
         self.tenants.update((t.id, t) for t in catalog.tenants)
         self.families = {d.family for d in self.licenses.values()}
+        self.existing = existing
         self._where: tuple[str, int] = ("", 0)
         self._entry: object = None
 
@@ -80,6 +81,9 @@ class _Checker:
                 self._at(section, index, entry)
                 check(entry)
         self._check_cycles()
+        for index, document in enumerate(self.catalog.licenses):
+            self._at("licenses", index, document)
+            self._check_terms_unchanged_if_used(document)
         return self.issues
 
     # -- reporting
@@ -184,6 +188,21 @@ class _Checker:
             self._check_license_ref("service_terms", runner.service_terms, service_terms=True)
         if runner.host is HostKind.PROVIDER and not runner.provider:
             self._report("provider", "a runner hosted by a provider must name the provider")
+
+    def _check_terms_unchanged_if_used(self, document: LicenseDocument) -> None:
+        """A license version that stored artifacts or runners use is immutable: decisions cite it."""
+        stored = next((d for d in self.existing.licenses if d.ref == document.ref), None)
+        if stored is None or stored.terms == document.terms:
+            return
+        users = [f"artifact {a.id}" for a in self.existing.artifacts if a.license == document.ref]
+        users += [f"runner {r.id}" for r in self.existing.runners if r.service_terms == document.ref]
+        if users:
+            shown = ", ".join(users[:3]) + (f" and {len(users) - 3} more" if len(users) > 3 else "")
+            self._report(
+                "terms",
+                f"the terms of {document.ref} differ from those stored, which {shown} already use; "
+                "terms of a used license version are never edited in place: create a new version",
+            )
 
     def _check_cycles(self) -> None:
         """Bases and components must form a DAG, or effective licenses cannot be computed."""

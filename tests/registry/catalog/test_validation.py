@@ -278,3 +278,17 @@ def test_license_with_a_purpose_granted_twice() -> None:
 
 def test_an_empty_file_is_an_empty_catalog() -> None:
     assert parse_catalog("\n", file="empty.yaml") == Catalog()
+
+
+def test_changed_terms_of_a_used_license_version(fixture_catalog: SourcedCatalog) -> None:
+    ncl = fixture_catalog.catalog.licenses[0]
+    looser = msgspec.structs.replace(ncl, terms=msgspec.structs.replace(ncl.terms, use_restrictions=()))
+    issue = _one(check_catalog(Catalog(licenses=(looser,)), existing=fixture_catalog.catalog))
+    assert (issue.entry, issue.field) == ("licenses flux-dev-ncl@2.0", "terms")
+    assert (
+        "which artifact black-forest-labs/FLUX.2-dev, artifact fal/FLUX.2-dev-Turbo already use"
+        in issue.message
+    )
+    assert issue.message.endswith("create a new version")
+    unused = Catalog(licenses=(looser,), artifacts=(), runners=())
+    assert check_catalog(unused, existing=Catalog(licenses=(ncl,))) == []
