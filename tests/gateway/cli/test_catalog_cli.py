@@ -109,3 +109,20 @@ def test_builtin_catalog_loads_shows_and_round_trips_on_postgresql(migrated_url:
     assert again.exit_code == 0, again.output
     assert "created" not in again.output
     assert "updated" not in again.output
+
+
+def test_validate_against_the_database_refuses_edited_terms(sqlite_url: str, tmp_path: Path) -> None:
+    from registry.db import migrate
+
+    migrate.upgrade(sqlite_url)
+    assert _run(sqlite_url, "load", LICENSES, MODELS).exit_code == 0
+    edited = tmp_path / "licenses.yaml"
+    edited.write_text(Path(LICENSES).read_text().replace("use_case: military", "use_case: surveillance"))
+    assert _run(sqlite_url, "validate", str(edited)).exit_code == 0
+    result = _run(sqlite_url, "validate", "--against-database", str(edited))
+    assert result.exit_code == 1
+    assert f"error: {edited}: licenses flux-dev-ncl@2.0, field terms:" in result.output
+    assert "create a new version" in result.output
+    refused = _run(sqlite_url, "load", str(edited))
+    assert refused.exit_code == 1
+    assert "create a new version" in refused.output
