@@ -31,18 +31,18 @@ class _Term(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     pass
 
 
-class _Condition(_Term, tag_field="kind"):
+class _Condition(_Term, tag_field="kind", frozen=True):
     clause: Clause
 
 
-class RevenueCap(_Condition, tag="revenue_cap"):
+class RevenueCap(_Condition, tag="revenue_cap", frozen=True):
     """Annual revenue of the licensee (with affiliates when `includes_affiliates`) at most `max_usd`."""
 
     max_usd: NonNegative
     includes_affiliates: bool = True
 
 
-class MauCap(_Condition, tag="mau_cap"):
+class MauCap(_Condition, tag="mau_cap", frozen=True):
     """Monthly active users at most `max_users`; with `only_if_core_business` the cap binds only a
     licensee whose core business is image generation (Playground v2.5)."""
 
@@ -50,33 +50,33 @@ class MauCap(_Condition, tag="mau_cap"):
     only_if_core_business: bool = False
 
 
-class TerritoryCondition(_Condition, tag="territory"):
+class TerritoryCondition(_Condition, tag="territory", frozen=True):
     """The licensee and its end users must be outside `excluded` (and inside `allowed` if set)."""
 
     excluded: tuple[Region, ...] = ()
     allowed: tuple[Region, ...] = ()
 
 
-class NonProduction(_Condition, tag="non_production"):
+class NonProduction(_Condition, tag="non_production", frozen=True):
     """Only in a non-production environment (testing, evaluation)."""
 
 
-class NoPaymentReceived(_Condition, tag="no_payment"):
+class NoPaymentReceived(_Condition, tag="no_payment", frozen=True):
     """Nobody (licensee or operator) receives direct or indirect payment arising from the use."""
 
 
-class OrganisationTypeCondition(_Condition, tag="organisation_type"):
+class OrganisationTypeCondition(_Condition, tag="organisation_type", frozen=True):
     allowed: tuple[OrganisationType, ...]
 
 
-class RegistrationRequired(_Condition, tag="registration"):
+class RegistrationRequired(_Condition, tag="registration", frozen=True):
     """The licensee registered with `registry` (e.g. `stability-ai`)."""
 
     registry: Annotated[str, msgspec.Meta(min_length=1)]
     url: str | None = None
 
 
-class NoThirdPartyHosting(_Condition, tag="no_third_party_hosting"):
+class NoThirdPartyHosting(_Condition, tag="no_third_party_hosting", frozen=True):
     """Third parties may not use the model through the licensee's hosted service or API."""
 
 
@@ -92,7 +92,7 @@ Condition = (
 )
 
 
-class Grant(_Term):
+class Grant(_Term, frozen=True):
     """What the license says about using the weights for one purpose."""
 
     purpose: Purpose
@@ -102,7 +102,7 @@ class Grant(_Term):
     note: str | None = None
 
 
-class OutputGrant(_Term):
+class OutputGrant(_Term, frozen=True):
     """What the license says about one use of generated outputs."""
 
     use: OutputUse
@@ -112,14 +112,14 @@ class OutputGrant(_Term):
     note: str | None = None
 
 
-class OutputTerms(_Term):
+class OutputTerms(_Term, frozen=True):
     grants: tuple[OutputGrant, ...] = ()
     ownership: str | None = None
     """Who owns outputs per the text (`licensee`, `unspecified`...)."""
     ownership_clause: str | None = None
 
 
-class DerivativeTerms(_Term):
+class DerivativeTerms(_Term, frozen=True):
     """How the license reaches models derived from the artifact (fine-tunes, LoRAs, distillations)."""
 
     inherits: bool
@@ -130,14 +130,14 @@ class DerivativeTerms(_Term):
     includes_models_trained_on_outputs: bool = False
 
 
-class UseRestriction(_Term):
+class UseRestriction(_Term, frozen=True):
     """A use the license forbids, whatever the purpose (also non-commercial)."""
 
     use_case: UseCase
     clause: Clause
 
 
-class Obligation(_Term):
+class Obligation(_Term, frozen=True):
     """Something the licensee must do; `purposes` empty means whenever the license is relied on."""
 
     kind: ObligationKind
@@ -147,7 +147,7 @@ class Obligation(_Term):
     purposes: tuple[Purpose, ...] = ()
 
 
-class Territory(_Term):
+class Territory(_Term, frozen=True):
     """Where the license does not apply, for the weights and (when `applies_to_outputs`) outputs."""
 
     excluded: tuple[Region, ...]
@@ -155,13 +155,13 @@ class Territory(_Term):
     applies_to_outputs: bool = False
 
 
-class Termination(_Term):
+class Termination(_Term, frozen=True):
     clause: Clause
     at_will_by_licensor: bool = False
     note: str | None = None
 
 
-class LicenseTerms(_Term):
+class LicenseTerms(_Term, frozen=True):
     grants: tuple[Grant, ...]
     outputs: OutputTerms = OutputTerms()
     derivatives: DerivativeTerms | None = None

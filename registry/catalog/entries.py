@@ -54,7 +54,7 @@ class _Entry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     pass
 
 
-class LicenseDocument(_Entry):
+class LicenseDocument(_Entry, frozen=True):
     key: Slug
     version: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
     title: Annotated[str, msgspec.Meta(min_length=1)]
@@ -78,33 +78,33 @@ class LicenseDocument(_Entry):
         return f"{self.key}@{self.version}"
 
 
-class SourceFile(_Entry):
+class SourceFile(_Entry, frozen=True):
     name: Annotated[str, msgspec.Meta(min_length=1)]
     sha256: Sha256 | None = None
 
 
-class ArtifactSource(_Entry, tag_field="type"):
+class ArtifactSource(_Entry, tag_field="type", frozen=True):
     pass
 
 
-class HuggingFaceSource(ArtifactSource, tag="huggingface"):
+class HuggingFaceSource(ArtifactSource, tag="huggingface", frozen=True):
     repo_id: Annotated[str, msgspec.Meta(min_length=1)]
     revision: str | None = None
     files: tuple[SourceFile, ...] = ()
 
 
-class LocalSource(ArtifactSource, tag="local"):
+class LocalSource(ArtifactSource, tag="local", frozen=True):
     path: Annotated[str, msgspec.Meta(min_length=1)]
     files: tuple[SourceFile, ...] = ()
 
 
-class ProviderSource(ArtifactSource, tag="provider"):
+class ProviderSource(ArtifactSource, tag="provider", frozen=True):
     provider: Annotated[str, msgspec.Meta(min_length=1)]
     endpoint: str | None = None
     model: str | None = None
 
 
-class CivitaiSource(ArtifactSource, tag="civitai"):
+class CivitaiSource(ArtifactSource, tag="civitai", frozen=True):
     """A Civitai model version; `files` holds the one weight file with its sha256."""
 
     model_id: Annotated[int, msgspec.Meta(ge=1)]
@@ -116,7 +116,7 @@ class CivitaiSource(ArtifactSource, tag="civitai"):
 Source = HuggingFaceSource | LocalSource | ProviderSource | CivitaiSource
 
 
-class CreatorPermissions(_Entry):
+class CreatorPermissions(_Entry, frozen=True):
     """Civitai creator flags: layered on top of the base license, they can only narrow it."""
 
     allow_no_credit: bool = True
@@ -126,7 +126,7 @@ class CreatorPermissions(_Entry):
     creator: str | None = None
 
 
-class InferenceSettings(_Entry):
+class InferenceSettings(_Entry, frozen=True):
     steps: Annotated[int, msgspec.Meta(ge=1, le=1000)] | None = None
     guidance: Annotated[float, msgspec.Meta(ge=0, le=100)] | None = None
     sigmas: tuple[float, ...] | None = None
@@ -137,7 +137,7 @@ class InferenceSettings(_Entry):
     max_height: Annotated[int, msgspec.Meta(ge=8, le=8192)] | None = None
 
 
-class Artifact(_Entry):
+class Artifact(_Entry, frozen=True):
     id: Slug
     kind: ArtifactKind
     name: Annotated[str, msgspec.Meta(min_length=1)]
@@ -163,7 +163,7 @@ class Artifact(_Entry):
     retired: bool = False
 
 
-class TenantProfile(_Entry):
+class TenantProfile(_Entry, frozen=True):
     organisation_type: OrganisationType | None = None
     country: Region | None = None
     end_user_regions: tuple[Region, ...] = ()
@@ -175,7 +175,7 @@ class TenantProfile(_Entry):
     """Licensors the organisation registered with (e.g. `stability-ai`)."""
 
 
-class Tenant(_Entry):
+class Tenant(_Entry, frozen=True):
     id: Slug
     name: Annotated[str, msgspec.Meta(min_length=1)]
     profile: TenantProfile = TenantProfile()
@@ -183,7 +183,7 @@ class Tenant(_Entry):
     retired: bool = False
 
 
-class Operator(_Entry):
+class Operator(_Entry, frozen=True):
     """The party running the gateway: a licensee itself whenever its runners host weights."""
 
     id: Slug = "operator"
@@ -192,12 +192,12 @@ class Operator(_Entry):
     charges_tenants: bool = True
 
 
-class AgreementCoverage(_Entry):
+class AgreementCoverage(_Entry, frozen=True):
     license_families: tuple[Slug, ...] = ()
     artifacts: tuple[Slug, ...] = ()
 
 
-class Agreement(_Entry):
+class Agreement(_Entry, frozen=True):
     id: Slug
     holder: Slug
     """A tenant id, or `operator` for the operator's own agreements."""
@@ -212,7 +212,7 @@ class Agreement(_Entry):
     title: str | None = None
 
 
-class Runner(_Entry):
+class Runner(_Entry, frozen=True):
     id: Slug
     kind: RunnerKind
     host: HostKind
@@ -229,7 +229,7 @@ class Runner(_Entry):
     config: dict[str, str] = {}
 
 
-class Catalog(_Entry):
+class Catalog(_Entry, frozen=True):
     """One catalog file (or the union of several)."""
 
     licenses: tuple[LicenseDocument, ...] = ()
