@@ -28,7 +28,6 @@ from registry.importers.errors import ImporterError
 from registry.netguard.errors import UnsafeUrlError
 
 _TYPE = "urn:clearance:problem:"
-_AT = re.compile(r"^(?P<message>.*?)(?: - at `\$\.?(?P<path>[^`]*)`)?$", re.DOTALL)
 _UNKNOWN = re.compile(r"unknown field `(?P<name>[^`]+)`")
 
 
@@ -76,18 +75,16 @@ def _invalid_body(exc: ValidationException) -> ProblemDetailsException:
 
 
 def _field_error(item: Mapping[str, Any]) -> dict[str, Any]:
-    """msgspec's `... - at `$.profile.country`` as the field `profile.country`; an unknown field
-    is named by itself (`tenant_id`), not by the body that carried it."""
-    message = str(item.get("message", ""))
-    match = _AT.match(message)
-    text = match["message"] if match else message
-    field = match["path"] if match and match["path"] else ""
+    """Litestar's `{"key": "profile.country", "message": ...}` as the field `profile.country`; an
+    unknown field is named by itself (`tenant_id`), not by the body (`data`) that carried it."""
+    text = str(item.get("message", ""))
+    key = item.get("key")
+    field = str(key) if key is not None and key != "data" else ""
+    if field.startswith("data."):
+        field = field[len("data.") :]
     unknown = _UNKNOWN.search(text)
     if unknown is not None:
         field = f"{field}.{unknown['name']}" if field else unknown["name"]
-    key = item.get("key")
-    if not field and item.get("source") != "body" and key is not None:
-        field = str(key)
     return {"field": field, "message": text, "source": item.get("source")}
 
 

@@ -1,0 +1,71 @@
+"""GET /v1/models, /v1/models/{id}, /v1/licenses/{key}: the catalog as each tenant sees it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.catalog.cache import CatalogCache
+from gateway.catalog.dependencies import CATALOG_CACHE_STATE_KEY
+from tests.gateway.api.conftest import FLUX2_DEV, GLOBEX, SCHNELL, TURBO_LORA, Api, today
+
+
+def _by_id(models: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {model["id"]: model for model in models}
+
+
+async def test_models_carry_effective_licenses_and_tenant_purposes(api: Api) -> None:
+    acme = await api.call("GET", "/v1/models")
+    globex = await api.call("GET", "/v1/models", tenant=GLOBEX)
+    assert acme.status_code == globex.status_code == 200
+    mine, theirs = _by_id(acme.json()), _by_id(globex.json())
+    flux = mine[FLUX2_DEV]
+    assert flux["license"] == "flux-dev-ncl@2.0"
+    assert flux["effective_licenses"][0]["license"]["grants"]["commercial_product"] == "requires_agreement"
+    assert flux["as_of"] == today().isoformat()
+    assert "op-gpu" in flux["runners"]
+    # Same model, different tenants: only globex holds a commercial agreement for FLUX [dev].
+    assert "commercial_product" not in flux["usable_for"]
+    assert "commercial_internal" in flux["usable_for"]  # acme's own agreement
+    assert "commercial_product" in theirs[FLUX2_DEV]["usable_for"]
+    assert "commercial_product" in mine[SCHNELL]["usable_for"]  # Apache-2.0
+    # The Turbo LoRA inherits the base model's license.
+    lora = mine[TURBO_LORA]
+    assert {e["via"] for e in lora["effective_licenses"]} >= {"base"}
+    assert any(e["license"]["ref"] == "flux-dev-ncl@2.0" for e in lora["effective_licenses"])
+    assert "commercial_product" not in lora["usable_for"]
+
+
+async def test_one_model_by_its_hugging_face_id(api: Api) -> None:
+    response = await api.call("GET", f"/v1/models/{FLUX2_DEV}")
+    assert response.status_code == 200
+    assert response.json()["id"] == FLUX2_DEV
+    missing = await api.call("GET", "/v1/models/nobody/nothing")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_licenses_by_key_or_key_at_version(api: Api) -> None:
+    every = await api.call("GET", "/v1/licenses/flux-dev-ncl")
+    assert every.status_code == 200
+    versions = {doc["version"] for doc in every.json()["versions"]}
+    assert "2.0" in versions and len(versions) >= 2
+    one = await api.call("GET", "/v1/licenses/flux-dev-ncl@2.0")
+    assert [doc["version"] for doc in one.json()["versions"]] == ["2.0"]
+    assert one.json()["versions"][0]["terms"]["grants"]
+    assert (await api.call("GET", "/v1/licenses/no-such-license")).status_code == 404
+
+
+async def test_the_snapshot_is_built_once_and_rebuilt_after_an_admin_write(api: Api) -> None:
+    for _ in range(5):
+        assert (await api.call("GET", "/v1/models")).status_code == 200
+        assert (
+            await api.call("POST", "/v1/policy/evaluate", json={"model_id": SCHNELL, "purpose": "personal"})
+        ).status_code == 200
+    cache = api.app.state[CATALOG_CACHE_STATE_KEY]
+    assert isinstance(cache, CatalogCache)
+    assert cache.builds == 1
+    retired = await api.call("DELETE", f"/admin/artifacts/{SCHNELL}", scopes="admin")
+    assert retired.status_code == 200, retired.text
+    models = _by_id((await api.call("GET", "/v1/models")).json())
+    assert SCHNELL not in models
+    assert cache.builds == 2
