@@ -8,16 +8,16 @@ validated before the first write: a `CatalogError` leaves the database untouched
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
-from sqlalchemy import delete, func, inspect, select
+from sqlalchemy import Select, delete, func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.catalog import rows
-from registry.catalog.entries import Catalog
+from registry.catalog.entries import Artifact, Catalog, Runner
 from registry.catalog.errors import entry_id
 from registry.catalog.files import SourcedCatalog
 from registry.catalog.validation import validate_catalog
@@ -33,6 +33,8 @@ from registry.db.catalog_tables import (
     RunnerRow,
     TenantRow,
 )
+
+T = TypeVar("T")
 
 
 class ChangeAction(StrEnum):
@@ -82,17 +84,21 @@ def plain_entry(entry: msgspec.Struct) -> dict[str, Any]:
 
 
 async def read_catalog(session: AsyncSession) -> Catalog:
-    """Everything the database holds, as one immutable `Catalog` (entries sorted by id)."""
-    licenses = (await session.scalars(select(LicenseDocumentRow).order_by("key", "version"))).all()
-    artifacts = (await session.scalars(select(ArtifactRow).order_by(ArtifactRow.id))).all()
+    """Everything the database holds, as one immutable `Catalog` (entries sorted by id).
+
+    Rows already in the session are refreshed, so a long-lived session never serves stale entries.
+    """
+    licenses = await _all(session, select(LicenseDocumentRow).order_by("key", "version"))
+    artifacts = await _all(session, select(ArtifactRow).order_by(ArtifactRow.id))
     bases = await _ordered_links(session, ArtifactBaseRow, lambda r: (r.artifact_id, r.base_id))
     components = await _ordered_links(
         session, ArtifactComponentRow, lambda r: (r.artifact_id, r.component_id)
     )
-    tenants = (await session.scalars(select(TenantRow).order_by(TenantRow.id))).all()
-    operator = await session.get(OperatorRow, rows.OPERATOR_ROW)
-    agreements = (await session.scalars(select(AgreementRow).order_by(AgreementRow.id))).all()
-    runners = (await session.scalars(select(RunnerRow).order_by(RunnerRow.id))).all()
+    tenants = await _all(session, select(TenantRow).order_by(TenantRow.id))
+    operators = await _all(session, select(OperatorRow))
+    operator = operators[0] if operators else None
+    agreements = await _all(session, select(AgreementRow).order_by(AgreementRow.id))
+    runners = await _all(session, select(RunnerRow).order_by(RunnerRow.id))
     served = await _ordered_links(session, RunnerArtifactRow, lambda r: (r.runner_id, r.artifact_id))
     return Catalog(
         licenses=tuple(rows.license_from_row(row) for row in licenses),
@@ -165,7 +171,7 @@ async def load_catalog(session: AsyncSession, catalog: Catalog | SourcedCatalog)
         await upsert("licenses", document, LicenseDocumentRow, rows.license_values(document))
     await session.flush()
 
-    relinked: list[Any] = []
+    relinked: list[Artifact] = []
     for artifact in new.artifacts:
         old = before["artifacts"].get(artifact.id)
         await upsert("artifacts", artifact, ArtifactRow, rows.artifact_values(artifact))
@@ -196,7 +202,7 @@ async def load_catalog(session: AsyncSession, catalog: Catalog | SourcedCatalog)
     for agreement in new.agreements:
         await upsert("agreements", agreement, AgreementRow, rows.agreement_values(agreement))
 
-    rewired: list[Any] = []
+    rewired: list[Runner] = []
     for runner in new.runners:
         old = before["runners"].get(runner.id)
         await upsert("runners", runner, RunnerRow, rows.runner_values(runner))
@@ -238,13 +244,17 @@ def _primary_key(row_type: type[Base], values: dict[str, Any]) -> tuple[Any, ...
     return tuple(values[column.name] for column in inspect(row_type).primary_key)
 
 
+async def _all(session: AsyncSession, statement: Select[T]) -> Sequence[T]:
+    return (await session.scalars(statement.execution_options(populate_existing=True))).all()
+
+
 async def _ordered_links(
     session: AsyncSession, row_type: type[Any], pair: Callable[[Any], tuple[str, str]]
 ) -> dict[str, list[str]]:
     """Association rows as owner id -> target ids in their declared order."""
     owner_column = next(iter(row_type.__table__.primary_key.columns))
     links: dict[str, list[str]] = defaultdict(list)
-    for row in (await session.scalars(select(row_type).order_by(owner_column, row_type.position))).all():
+    for row in await _all(session, select(row_type).order_by(owner_column, row_type.position)):
         owner, target = pair(row)
         links[owner].append(target)
     return links

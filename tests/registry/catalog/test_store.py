@@ -177,3 +177,17 @@ async def test_concurrent_loads_take_turns_on_postgresql(
     reports = await asyncio.gather(*(_load(sessions, fixture_catalog) for _ in range(3)))
     actions = sorted({c.action for c in report.changes}.pop() for report in reports)
     assert actions == [ChangeAction.CREATED, ChangeAction.UNCHANGED, ChangeAction.UNCHANGED]
+
+
+async def test_a_long_lived_session_reads_what_others_committed(
+    sessions: async_sessionmaker[AsyncSession], fixture_catalog: SourcedCatalog
+) -> None:
+    await _load(sessions, fixture_catalog)
+    async with sessions() as reader:
+        first = await read_catalog(reader)
+        await reader.commit()
+        runner = fixture_catalog.catalog.runners[0]
+        await _load(sessions, Catalog(runners=(msgspec.structs.replace(runner, enabled=False),)))
+        second = await read_catalog(reader)
+    assert next(r for r in first.runners if r.id == runner.id).enabled
+    assert not next(r for r in second.runners if r.id == runner.id).enabled
