@@ -19,7 +19,7 @@ from gateway.auth.external_issuers import ExternalIssuer, JwksCache
 from gateway.auth.token_validation import AccessTokenValidator
 from gateway.oauth.access_tokens import AccessTokenIssuer
 from gateway.oauth.assertion_replay import AssertionReplayCache
-from gateway.oauth.auth_events import AuthEventRecorder, LoggingAuthEventRecorder
+from gateway.oauth.auth_events import AuditLogAuthEventRecorder, AuthEventRecorder, LoggingAuthEventRecorder
 from gateway.oauth.client_secrets import ClientSecretHasher
 from gateway.oauth.failed_auth_limiter import FailedAuthenticationLimiter
 from gateway.oauth.key_sealing import KeySealer
@@ -28,6 +28,7 @@ from gateway.oauth.pepper import load_pepper
 from gateway.oauth.revocation import RevocationList
 from gateway.oauth.signing_key_store import ensure_active_key, load_signing_keys
 from gateway.settings import Settings
+from registry.audit import AuditLog, load_or_create_signing_key
 from registry.db.engine import create_engine, session_factory
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,10 @@ class GatewayRuntime:
         self.keyring = SigningKeyring()
         self.revocations = RevocationList()
         self.replay_cache = AssertionReplayCache()
+        self._custom_auth_events = auth_events is not None
         self.auth_events: AuthEventRecorder = auth_events or LoggingAuthEventRecorder()
+        self.audit_log: AuditLog | None = None
+        """The process's audit log; None while the database was unreachable at start-up."""
         self.failed_auth_limiter = FailedAuthenticationLimiter(
             limit=settings.auth_failure_limit, window_seconds=settings.auth_failure_window_seconds
         )
@@ -115,6 +119,7 @@ class GatewayRuntime:
         self._sessions = session_factory(self._engine)
         self._http = httpx.AsyncClient(timeout=5.0, follow_redirects=False)
         await self.sync_state(create_key=True)
+        await self._start_audit_log()
         task = asyncio.create_task(self._sync_forever(), name="clearance-state-sync")
         try:
             yield
@@ -122,8 +127,22 @@ class GatewayRuntime:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            if self.audit_log is not None:
+                await self.audit_log.close()
             await self._http.aclose()
             await self._engine.dispose()
+
+    async def _start_audit_log(self) -> None:
+        signer = await anyio.to_thread.run_sync(load_or_create_signing_key, self.settings.data_dir)
+        audit_log = AuditLog(self.engine, signer=signer)
+        try:
+            await audit_log.start()
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            log.warning("audit log not started (database unavailable): %s", exc)
+            return
+        self.audit_log = audit_log
+        if not self._custom_auth_events:
+            self.auth_events = AuditLogAuthEventRecorder(audit_log)
 
     async def sync_state(self, *, create_key: bool = False) -> bool:
         """Reload signing keys and pick up new revocations; False when the database failed."""

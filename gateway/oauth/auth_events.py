@@ -1,14 +1,13 @@
-"""Where failed client authentications are reported.
-
-An interface so the audit log (registry.audit) can be plugged in without the OAuth code
-knowing it; until then they go to the log.
-"""
+"""Where failed client authentications are reported: the audit log when it is running,
+the application log otherwise (database down at start-up)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 from typing import Protocol
+
+from registry.audit import AuditError, AuditLog, EventKind, NewEvent
 
 log = logging.getLogger("clearance.auth")
 
@@ -34,3 +33,23 @@ class LoggingAuthEventRecorder:
             reason,
             at.isoformat(),
         )
+
+
+class AuditLogAuthEventRecorder:
+    """Appends `auth.failure` events to the hash-chained audit log."""
+
+    def __init__(self, audit_log: AuditLog) -> None:
+        self._audit_log = audit_log
+
+    async def failed_client_authentication(
+        self, *, client_id: str | None, address: str | None, reason: str, at: dt.datetime
+    ) -> None:
+        event = NewEvent(
+            kind=EventKind.AUTH_FAILURE,
+            client_id=client_id,
+            payload={"reason": reason, "address": address, "observed_at": at.isoformat()},
+        )
+        try:
+            await self._audit_log.append(event)
+        except (AuditError, OSError) as exc:  # the request fails anyway; keep the trace in the log
+            log.error("could not audit failed client authentication of %r: %s", client_id, exc)

@@ -11,6 +11,7 @@ from typing import Any
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import text
 
 from gateway.app import create_app
 from gateway.oauth.auth_events import LoggingAuthEventRecorder
@@ -184,3 +185,24 @@ async def test_failed_client_authentication_is_rate_limited_and_recorded(
         assert int(limited.headers["retry-after"]) > 0
         assert limited.headers["content-type"].startswith("application/problem+json")
         assert recorder.recorded == 3
+
+
+async def test_failed_client_authentication_lands_in_the_audit_log(
+    app: Litestar, http: Any, register: RegisterClient
+) -> None:
+    client = await register()
+    wrong = await http.post(
+        "/oauth/token", data={"grant_type": "client_credentials"}, auth=(client.client_id, "guess")
+    )
+    assert wrong.status_code == 401
+    runtime = _runtime(app)
+    assert runtime.audit_log is not None
+    async with runtime.engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                text("SELECT kind, client_id, payload FROM audit_events WHERE kind = 'auth.failure'")
+            )
+        ).all()
+    assert len(rows) == 1
+    assert rows[0].client_id == client.client_id
+    assert "127.0.0.1" in rows[0].payload or "testclient" in rows[0].payload
