@@ -15,8 +15,10 @@ import click
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.cli.audit import cli_actor
 from gateway.cli.catalog_view import render_catalog
 from gateway.settings import Settings
+from registry.audit import append_in_session, catalog_load_event
 from registry.catalog.builtin import builtin_catalog_paths
 from registry.catalog.entries import Catalog
 from registry.catalog.errors import CatalogError
@@ -76,7 +78,10 @@ def load(settings: Settings, with_builtin: bool, files: tuple[Path, ...]) -> Non
 
     async def write(session: AsyncSession) -> LoadReport:
         async with session.begin():
-            return await load_catalog(session, sourced)
+            report = await load_catalog(session, sourced)
+            event = catalog_load_event(report, actor_subject=cli_actor(), sources=[str(p) for p in paths])
+            await append_in_session(session, [event])  # audited in the load's own transaction
+            return report
 
     report = _with_session(settings, write)
     click.echo(f"loaded {len(paths)} file(s): {report.summary()}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from registry.audit.events import EventKind, NewEvent
@@ -33,14 +34,14 @@ def admin_change_event(
     )
 
 
-def catalog_load_event(report: LoadReport, *, actor_subject: str, source: str | None = None) -> NewEvent:
+def catalog_load_event(report: LoadReport, *, actor_subject: str, sources: Sequence[str] = ()) -> NewEvent:
     """Changed entries with before/after; unchanged ones are only counted."""
     changed = [change for change in report.changes if change.action is not ChangeAction.UNCHANGED]
     return NewEvent(
         kind=EventKind.CATALOG_LOAD,
         actor_subject=actor_subject,
         payload={
-            "source": source,
+            "sources": list(sources),
             "summary": report.summary(),
             "unchanged": len(report.changes) - len(changed),
             "changes": [
