@@ -6,12 +6,13 @@ import datetime as dt
 from typing import Annotated, Any
 
 import msgspec
+from litestar.params import Parameter
 
 from gateway.api.errors import InvalidQueryError
 from registry.audit import AppendedEvent, EventQuery
 from registry.audit.query import MAX_PAGE
 
-Limit = Annotated[int, msgspec.Meta(ge=1, le=MAX_PAGE)]
+Limit = Annotated[int, Parameter(ge=1, le=MAX_PAGE, description="Events per page.")]
 
 
 class AuditEvent(msgspec.Struct, frozen=True, kw_only=True):
@@ -64,6 +65,8 @@ def event_query(
     newest_first: bool,
     **ids: str | None,
 ) -> EventQuery:
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidQueryError(f"limit: between 1 and {MAX_PAGE}, not {limit}")
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise InvalidQueryError(f"{name}: give a time zone (e.g. 2026-01-01T00:00:00Z)")

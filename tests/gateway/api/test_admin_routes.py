@@ -52,7 +52,8 @@ async def test_tenant_lifecycle_is_audited_with_actor_and_before_after(api: Api)
     assert actions == ["tenant.create", "tenant.profile.update", "tenant.update", "tenant.retire"]
     assert all(e["actor_subject"] == e["client_id"] and e["client_id"].startswith("cl_") for e in events)
     create, profile_update = events[0]["payload"], events[1]["payload"]
-    assert create["before"] is None and create["after"]["name"] == "Initech"
+    assert create["before"] is None
+    assert create["after"]["name"] == "Initech"
     assert profile_update["before"].get("profile") in (None, {})
     assert profile_update["after"]["profile"]["annual_revenue_usd"] == 2_000_000
     verify = await api.http.get("/admin/audit/verify", headers=admin_headers)
@@ -208,7 +209,8 @@ async def test_artifacts_agreements_runners_and_the_operator(api: Api) -> None:
         "operator.update",
     ]
     revoke = (await _admin_events(api, tenant=ACME))[-1]["payload"]
-    assert revoke["before"].get("revoked_at") is None and revoke["after"]["revoked_at"] == "2026-01-31"
+    assert revoke["before"].get("revoked_at") is None
+    assert revoke["after"]["revoked_at"] == "2026-01-31"
 
 
 async def test_mass_assignment_is_refused(api: Api) -> None:
@@ -247,10 +249,12 @@ async def test_clients_secret_shown_once_listing_never_shows_it_disable_stops_to
     assert created.status_code == 201, created.text
     body = created.json()
     secret, client_id = body["client_secret"], body["client"]["client_id"]
-    assert secret and body["client"]["tenant_id"] == GLOBEX
+    assert secret
+    assert body["client"]["tenant_id"] == GLOBEX
     listed = await api.http.get("/admin/clients", headers=headers, params={"tenant": GLOBEX})
     assert client_id in {c["client_id"] for c in listed.json()}
-    assert secret not in listed.text and "secret_hash" not in listed.text
+    assert secret not in listed.text
+    assert "secret_hash" not in listed.text
     assert secret not in (await api.http.get(f"/admin/clients/{client_id}", headers=headers)).text
     token = await api.http.post(
         "/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)

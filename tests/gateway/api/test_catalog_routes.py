@@ -48,7 +48,8 @@ async def test_licenses_by_key_or_key_at_version(api: Api) -> None:
     every = await api.call("GET", "/v1/licenses/flux-dev-ncl")
     assert every.status_code == 200
     versions = {doc["version"] for doc in every.json()["versions"]}
-    assert "2.0" in versions and len(versions) >= 2
+    assert "2.0" in versions
+    assert len(versions) >= 2
     one = await api.call("GET", "/v1/licenses/flux-dev-ncl@2.0")
     assert [doc["version"] for doc in one.json()["versions"]] == ["2.0"]
     assert one.json()["versions"][0]["terms"]["grants"]

@@ -1,0 +1,38 @@
+"""Every admin route, as listed by the OpenAPI schema, refuses callers without the `admin` scope."""
+
+from __future__ import annotations
+
+from tests.gateway.api.conftest import Api
+from tests.gateway.api.routes import fill, operations
+
+EVERY_OTHER_SCOPE = "models:read jobs:write jobs:read audit:read"
+TOKEN_ONLY = {("GET", "/v1/me")}
+"""Routes that need a valid token and no scope (the caller's own identity)."""
+
+
+async def test_every_admin_route_needs_the_admin_scope(api: Api) -> None:
+    admin_operations = operations(api.app, "/admin")
+    assert len(admin_operations) >= 30, admin_operations
+    headers = await api.headers(scopes=EVERY_OTHER_SCOPE)
+    for method, template in admin_operations:
+        path = fill(template)
+        body = {} if method in ("POST", "PUT") else None
+        anonymous = await api.http.request(method, path, json=body)
+        assert anonymous.status_code == 401, (method, template, anonymous.text)
+        refused = await api.http.request(method, path, headers=headers, json=body)
+        assert refused.status_code == 403, (method, template, refused.text)
+        assert refused.json()["scope"] == "admin", (method, template)
+
+
+async def test_every_api_route_names_a_scope(api: Api) -> None:
+    """A route without a scope would only need a valid token: none of the API's may be so."""
+    for method, template in operations(api.app, "/v1") + operations(api.app, "/admin"):
+        if (method, template) in TOKEN_ONLY:
+            continue
+        response = await api.http.request(
+            method,
+            fill(template),
+            headers=await api.headers(scopes="jobs:read"),
+            json={} if method in ("POST", "PUT") else None,
+        )
+        assert response.status_code == 403, (method, template, response.status_code)
