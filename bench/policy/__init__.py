@@ -16,6 +16,8 @@ import random
 import statistics
 import time
 
+import msgspec
+
 from registry.catalog.entries import (
     Agreement,
     AgreementCoverage,
@@ -295,10 +297,28 @@ def main(argv: list[str] | None = None) -> None:
     print("decision mix (first 10,000):", ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     _measure("evaluate (pure, cold request mix)", lambda r: evaluate(r, snapshot), requests)
     engine = PolicyEngine(snapshot, cache_size=65_536)
-    repeated = requests[:5_000] * (len(requests) // 5_000)
+    repeated = _metered_repeats(requests[:5_000], len(requests))
     for request in repeated[:5_000]:
         engine.evaluate(request)
-    _measure("PolicyEngine (5,000 distinct requests repeated, cached)", engine.evaluate, repeated)
+    _measure(
+        "PolicyEngine (5,000 distinct requests repeated, usage and date moving)", engine.evaluate, repeated
+    )
+
+
+def _metered_repeats(distinct: list[PolicyRequest], count: int) -> list[PolicyRequest]:
+    """`distinct` requests asked again and again, as a tenant's app does, with the usage counted
+    on their agreements growing and the date moving through the month."""
+    out = []
+    for i in range(count):
+        request = distinct[i % len(distinct)]
+        rounds = i // len(distinct)
+        usage = {agreement: used + rounds for agreement, used in request.usage_this_month.items()}
+        out.append(
+            msgspec.structs.replace(
+                request, usage_this_month=usage, date=DATE + dt.timedelta(days=rounds % 3)
+            )
+        )
+    return out
 
 
 if __name__ == "__main__":

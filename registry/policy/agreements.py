@@ -67,6 +67,7 @@ def covering_agreement(
     date: dt.date,
     usage: Mapping[str, int],
     unusable: list[str],
+    consulted: list[Agreement] | None = None,
 ) -> Agreement | None:
     """The usable agreement with the lowest id that grants `purpose` and covers the license family
     (and, when it names artifacts, one of `coverage`: the artifact or any of its bases), or an
@@ -79,6 +80,8 @@ def covering_agreement(
             continue
         if purpose not in agreement.purposes:
             continue
+        if consulted is not None:
+            consulted.append(agreement)
         why = unusable_because(agreement, date, usage)
         if why is not None:
             unusable.append(why)
@@ -89,6 +92,8 @@ def covering_agreement(
             for agreement in index.by_artifact.get(artifact, ()):
                 if purpose not in agreement.purposes:
                     continue
+                if consulted is not None:
+                    consulted.append(agreement)
                 why = unusable_because(agreement, date, usage)
                 if why is not None:
                     unusable.append(why)

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from registry.catalog.entries import OPERATOR, Runner, TenantProfile
+import msgspec
+
+from registry.catalog.entries import OPERATOR, Agreement, Runner, TenantProfile
 from registry.policy.conditions import PartyContext
 from registry.policy.decision import (
     AppliedLicense,
@@ -48,36 +50,41 @@ def evaluate(request: PolicyRequest, snapshot: CatalogSnapshot) -> PolicyDecisio
     runner at all, only the tenant is judged. A deny carries up to `request.max_alternatives`
     alternatives the tenant may use for the same purpose.
     """
+    return evaluate_tracked(request, snapshot, None)
+
+
+def evaluate_tracked(
+    request: PolicyRequest, snapshot: CatalogSnapshot, consulted: list[Agreement] | None
+) -> PolicyDecision:
+    """`evaluate`, appending to `consulted` every agreement whose usability (dates, revocation,
+    quota) was checked: the decision depends on the date and the usage only through those."""
     if request.runner_id is None:
-        candidates = evaluate_runners(request, snapshot)
-        best = min(candidates, key=rank_key) if candidates else _evaluate_on(request, snapshot, None, True)
+        candidates = _evaluate_runners(request, snapshot, consulted)
+        if candidates:
+            best = min(candidates, key=rank_key)
+        else:
+            best = _evaluate_on(request, snapshot, None, True, consulted)
     else:
-        best = _evaluate_on(request, snapshot, request.runner_id, True)
+        best = _evaluate_on(request, snapshot, request.runner_id, True, consulted)
     if best.decision is Decision.DENY and request.max_alternatives and not best.errors:
         from registry.policy.alternatives import find_alternatives
 
         found = find_alternatives(request, snapshot)
         if found:
-            best = PolicyDecision(
-                decision_id=best.decision_id,
-                decision=best.decision,
-                runner_id=best.runner_id,
-                reasons=best.reasons,
-                effective_licenses=best.effective_licenses,
-                obligations=best.obligations,
-                agreements_relied_on=best.agreements_relied_on,
-                parties=best.parties,
-                errors=best.errors,
-                alternatives=found,
-                snapshot_version=best.snapshot_version,
-            )
+            best = msgspec.structs.replace(best, alternatives=found)
     return best
 
 
 def evaluate_runners(request: PolicyRequest, snapshot: CatalogSnapshot) -> tuple[PolicyDecision, ...]:
     """One decision per enabled runner serving the model (by runner id), without alternatives."""
+    return _evaluate_runners(request, snapshot, None)
+
+
+def _evaluate_runners(
+    request: PolicyRequest, snapshot: CatalogSnapshot, consulted: list[Agreement] | None
+) -> tuple[PolicyDecision, ...]:
     return tuple(
-        _evaluate_on(request, snapshot, runner.id, True)
+        _evaluate_on(request, snapshot, runner.id, True, consulted)
         for runner in snapshot.candidate_runners(request.model_id)
     )
 
@@ -88,7 +95,11 @@ def rank_key(decision: PolicyDecision) -> tuple[int, int, str]:
 
 
 def _evaluate_on(
-    request: PolicyRequest, snapshot: CatalogSnapshot, runner_id: str | None, with_id: bool
+    request: PolicyRequest,
+    snapshot: CatalogSnapshot,
+    runner_id: str | None,
+    with_id: bool,
+    consulted: list[Agreement] | None = None,
 ) -> PolicyDecision:
     errors: list[str] = []
     tenant = snapshot.tenants.get(request.tenant_id)
@@ -130,7 +141,7 @@ def _evaluate_on(
         receives_payment=request.purpose in COMMERCIAL_PURPOSES,
         hosts_for_third_parties=request.purpose is Purpose.HOSTED_SERVICE,
     )
-    verdicts = [Verdict(tenant_ctx, snapshot.agreements_of(tenant.id), usage)]
+    verdicts = [Verdict(tenant_ctx, snapshot.agreements_of(tenant.id), usage, consulted)]
     operator = snapshot.operator
     operator_charges = operator.charges_tenants
     # The operator is a licensee when it hosts the weights, resells a provider's service, or
@@ -152,6 +163,7 @@ def _evaluate_on(
                 ),
                 snapshot.agreements_of(OPERATOR),
                 usage,
+                consulted,
             )
         )
     date = request.date

@@ -37,7 +37,8 @@ def derive_decision_id(request: PolicyRequest, snapshot_version: str, runner_id:
 
 def _uuid5_text(digest: bytes) -> str:
     """`str(uuid.UUID(bytes=digest[:16], version=5))` without building a UUID object."""
-    head = digest[:16]
-    value = (int.from_bytes(head, "big") & ~(0xF000 << 64) | (5 << 76)) & ~(0xC000 << 48) | (0x8000 << 48)
-    text = f"{value:032x}"
+    raw = bytearray(digest[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x50
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    text = raw.hex()
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"

@@ -37,9 +37,18 @@ CREATOR_CLAUSE = "Civitai creator permissions"
 class Verdict:
     """Reasons, obligations and agreements gathered for one party; `worst` is the strongest effect."""
 
-    __slots__ = ("agreements", "ctx", "index", "obligations", "reasons", "usage", "worst")
+    __slots__ = ("agreements", "consulted", "ctx", "index", "obligations", "reasons", "usage", "worst")
 
-    def __init__(self, ctx: PartyContext, index: HolderAgreements, usage: Mapping[str, int]) -> None:
+    def __init__(
+        self,
+        ctx: PartyContext,
+        index: HolderAgreements,
+        usage: Mapping[str, int],
+        consulted: list[Agreement] | None = None,
+    ) -> None:
+        self.consulted = consulted
+        """When given, every agreement whose usability was checked is appended: the decision
+        depends on the date and usage only through them (what `PolicyEngine` relies on)."""
         self.ctx = ctx
         self.index = index
         self.usage = usage
@@ -220,7 +229,7 @@ def _cure(use: LicenseUse, verdict: Verdict, date: dt.date, clause: str, why: st
     unusable: list[str] = []
     for coverage in use.coverage:
         agreement = covering_agreement(
-            verdict.index, lic.family, coverage, ctx.purpose, date, verdict.usage, unusable
+            verdict.index, lic.family, coverage, ctx.purpose, date, verdict.usage, unusable, verdict.consulted
         )
         if agreement is None:
             return f"; no usable agreement: {'; '.join(sorted(set(unusable)))}" if unusable else ""

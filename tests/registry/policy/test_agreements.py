@@ -10,7 +10,7 @@ import pytest
 from conftest import make_request
 
 from registry.catalog.entries import AgreementCoverage, Catalog, Operator
-from registry.policy import CatalogSnapshot, Party, evaluate
+from registry.policy import CatalogSnapshot, Party, PolicyEngine, evaluate
 from registry.vocabulary import Decision
 
 FLUX2 = "black-forest-labs/FLUX.2-dev"
@@ -147,3 +147,24 @@ def test_provider_terms_with_commercial_use_for_a_non_charging_operator(catalog:
     assert decision.decision is Decision.ALLOW
     service = [e for e in decision.effective_licenses if e.via.value == "service_terms"]
     assert [e.license for e in service] == ["bfl-api-terms@1"]
+
+
+def test_engine_reuses_decisions_only_while_agreements_stay_as_they_were(snapshot: CatalogSnapshot) -> None:
+    engine = PolicyEngine(snapshot)
+    base = make_request(
+        tenant_id="acme",
+        model_id=FLUX2,
+        adapter_ids=[TURBO],
+        runner_id="local-flux2",
+        purpose="commercial_product",
+    )
+    for date, used in [
+        (dt.date(2026, 11, 26), 10),
+        (dt.date(2026, 11, 27), 11),  # cached: same usability, new decision id
+        (dt.date(2026, 11, 27), 100_000),  # quota used up
+        (dt.date(2026, 12, 31), 5),
+        (dt.date(2027, 1, 1), 5),  # expired
+        (dt.date(2026, 11, 28), 12),
+    ]:
+        request = msgspec.structs.replace(base, date=date, usage_this_month={"bfl-acme-flux2": used})
+        assert engine.evaluate(request) == evaluate(request, snapshot)

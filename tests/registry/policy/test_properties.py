@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from registry.catalog.entries import Agreement, AgreementCoverage, Catalog
-from registry.policy import CatalogSnapshot, PolicyRequest, evaluate
+from registry.policy import CatalogSnapshot, PolicyEngine, PolicyRequest, evaluate
 from registry.vocabulary import ArtifactKind, Decision, OutputUse, Purpose, UseCase
 
 CATALOG = load_catalog()
@@ -133,3 +133,21 @@ def test_evaluation_is_deterministic_and_independent_of_order(
     assert evaluate(reordered, shuffled) == expected
     # the JSON a caller stores is byte for byte the same
     assert msgspec.json.encode(evaluate(reordered, shuffled)) == msgspec.json.encode(expected)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    request=requests,
+    variations=st.lists(
+        st.tuples(st.dates(dt.date(2025, 10, 1), dt.date(2027, 3, 1)), st.integers(0, 200_000)),
+        min_size=1,
+        max_size=6,
+    ),
+)
+def test_engine_cache_answers_exactly_like_evaluate(
+    request: PolicyRequest, variations: list[tuple[dt.date, int]]
+) -> None:
+    engine = PolicyEngine(SNAPSHOT, cache_size=8)
+    for date, used in variations:
+        varied = msgspec.structs.replace(request, date=date, usage_this_month={"bfl-acme-flux2": used})
+        assert engine.evaluate(varied) == evaluate(varied, SNAPSHOT)

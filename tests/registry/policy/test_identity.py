@@ -1,0 +1,25 @@
+"""Decision ids are RFC 9562 version-5 UUIDs over the snapshot version, runner and request."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+from conftest import make_request
+
+from registry.policy import derive_decision_id
+from registry.policy.identity import DECISION_NAMESPACE, _uuid5_text, canonical_request
+
+
+def test_uuid_text_matches_the_standard_library() -> None:
+    for i in range(500):
+        digest = hashlib.sha1(str(i).encode()).digest()
+        assert _uuid5_text(digest) == str(uuid.UUID(bytes=digest[:16], version=5))
+
+
+def test_decision_id_is_uuid5_of_version_runner_and_canonical_request() -> None:
+    request = make_request(tenant_id="acme", model_id="m", purpose="research", end_user_regions=["US", "DE"])
+    name = b"v1\x00r1\x00" + canonical_request(request)
+    assert derive_decision_id(request, "v1", "r1") == str(uuid.uuid5(DECISION_NAMESPACE, name.decode()))
+    swapped = make_request(tenant_id="acme", model_id="m", purpose="research", end_user_regions=["DE", "US"])
+    assert derive_decision_id(swapped, "v1", "r1") == derive_decision_id(request, "v1", "r1")
