@@ -124,7 +124,9 @@ def _field_error(item: dict[str, Any]) -> dict[str, Any]:
 def _http(exc: HTTPException) -> ProblemDetailsException:
     status = exc.status_code
     if status >= 500:
-        return _internal(exc)
+        # Raised by the framework (e.g. a client that disconnected mid-body): no traceback needed.
+        log.warning("HTTP %s: %s", status, exc.detail)
+        return _generic_500()
     phrase = HTTPStatus(status).phrase
     detail = exc.detail if exc.detail and exc.detail != phrase else phrase
     return ProblemDetailsException(status_code=status, title=phrase, detail=detail, headers=exc.headers)
@@ -132,6 +134,10 @@ def _http(exc: HTTPException) -> ProblemDetailsException:
 
 def _internal(exc: Exception) -> ProblemDetailsException:
     log.error("unhandled error", exc_info=exc)
+    return _generic_500()
+
+
+def _generic_500() -> ProblemDetailsException:
     return ProblemDetailsException(
         status_code=500,
         title="Internal Server Error",

@@ -30,7 +30,8 @@ def _cli(env: dict[str, str], *args: str) -> str:
 
 
 def bootstrap(directory: Path) -> dict[str, str]:
-    """A migrated SQLite database with a tenant; the environment for every process."""
+    """A migrated SQLite database with the built-in catalog and a tenant; the environment for
+    every process."""
     port = _free_port()
     env = {
         **os.environ,
@@ -39,6 +40,7 @@ def bootstrap(directory: Path) -> dict[str, str]:
         "BENCH_PORT": str(port),
     }
     _cli(env, "db", "upgrade")
+    _cli(env, "catalog", "load", "--builtin")
     _cli(env, "tenants", "create", "--id", "bench", "--name", "Bench")
     return env
 

@@ -23,4 +23,13 @@ BARE = Target(name="bare constant", method="GET", path="/constant", authenticate
 GATEWAY_TARGETS = [
     Target(name="GET /health/live (no auth)", method="GET", path="/health/live", authenticated=False),
     Target(name="GET /v1/me (bearer token + scope guard)", method="GET", path="/v1/me"),
+    Target(name="GET /v1/models (token + catalog + policy)", method="GET", path="/v1/models"),
+    Target(
+        name="POST /v1/policy/evaluate (token + policy)",
+        method="POST",
+        path="/v1/policy/evaluate",
+        body=b'{"model_id": "black-forest-labs/FLUX.2-dev", "adapter_ids": ["fal/FLUX.2-dev-Turbo"],'
+        b' "purpose": "commercial_product"}',
+        headers={"Content-Type": "application/json"},
+    ),
 ]
