@@ -21,6 +21,7 @@ from gateway.oauth.access_tokens import AccessTokenIssuer
 from gateway.oauth.assertion_replay import AssertionReplayCache
 from gateway.oauth.auth_events import AuditLogAuthEventRecorder, AuthEventRecorder, LoggingAuthEventRecorder
 from gateway.oauth.client_secrets import ClientSecretHasher
+from gateway.oauth.disabled_clients import DisabledClients
 from gateway.oauth.failed_auth_limiter import FailedAuthenticationLimiter
 from gateway.oauth.key_sealing import KeySealer
 from gateway.oauth.keyring import SigningKeyring
@@ -45,6 +46,7 @@ class GatewayRuntime:
         self.settings = settings
         self.keyring = SigningKeyring()
         self.revocations = RevocationList()
+        self.disabled_clients = DisabledClients()
         self.replay_cache = AssertionReplayCache()
         self._custom_auth_events = auth_events is not None
         self.auth_events: AuthEventRecorder = auth_events or LoggingAuthEventRecorder()
@@ -69,6 +71,7 @@ class GatewayRuntime:
         self.validator = AccessTokenValidator(
             keyring=self.keyring,
             revocations=self.revocations,
+            disabled_clients=self.disabled_clients,
             issuer=settings.issuer,
             audience=settings.audience,
             leeway_seconds=settings.clock_leeway_seconds,
@@ -154,6 +157,7 @@ class GatewayRuntime:
                     await ensure_active_key(session, self._sealer, now)
                 self.keyring.replace(await load_signing_keys(session, self._sealer, now))
                 await self.revocations.sync(session, now)
+                await self.disabled_clients.sync(session)
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             log.warning("database unavailable for state sync: %s", exc)
             return False

@@ -17,6 +17,7 @@ from gateway.auth.context import AuthContext
 from gateway.auth.errors import InvalidTokenError
 from gateway.auth.external_issuers import ExternalIssuer
 from gateway.auth.jwt_claims import check_audience, check_header, check_time_claims, peek, string_claim
+from gateway.oauth.disabled_clients import DisabledClients
 from gateway.oauth.keyring import SIGNING_ALGORITHM, SigningKeyring
 from gateway.oauth.revocation import RevocationList
 
@@ -31,6 +32,7 @@ class AccessTokenValidator:
         *,
         keyring: SigningKeyring,
         revocations: RevocationList,
+        disabled_clients: DisabledClients | None = None,
         issuer: str,
         audience: str,
         leeway_seconds: float,
@@ -41,6 +43,7 @@ class AccessTokenValidator:
     ) -> None:
         self._keyring = keyring
         self._revocations = revocations
+        self._disabled_clients = disabled_clients if disabled_clients is not None else DisabledClients()
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway_seconds
@@ -66,6 +69,8 @@ class AccessTokenValidator:
             raise InvalidTokenError("expired")
         if context.token_id and self._revocations.is_revoked(context.token_id):
             raise InvalidTokenError("revoked")
+        if context.issuer == self._issuer and context.client_id in self._disabled_clients:
+            raise InvalidTokenError("client disabled")
         return context
 
     def validate_own(self, token: str) -> AuthContext:
@@ -79,6 +84,8 @@ class AccessTokenValidator:
         context = self._verify_own(token, header, now)
         if context.token_id and self._revocations.is_revoked(context.token_id):
             raise InvalidTokenError("revoked")
+        if context.client_id in self._disabled_clients:
+            raise InvalidTokenError("client disabled")
         return context
 
     async def _verify(self, token: str, now: float) -> AuthContext:

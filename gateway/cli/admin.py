@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -11,14 +10,17 @@ from typing import Any
 import click
 from sqlalchemy.exc import IntegrityError
 
-from gateway.oauth.client_registry import ClientRegistrationError, RegisteredClient, register_client
+from gateway.admin.actor import Actor
+from gateway.admin.clients import ClientAdmin
+from gateway.cli.admin_entries import agreements, run_as_cli_admin
+from gateway.oauth.client_registry import ClientRegistrationError, RegisteredClient
 from gateway.oauth.client_secrets import ClientSecretHasher
 from gateway.oauth.pepper import load_pepper
 from gateway.settings import Settings
 from registry.catalog.entries import Tenant
-from registry.catalog.rows import tenant_values
-from registry.db.catalog_tables import TenantRow
 from registry.db.engine import create_engine, session_factory
+
+__all__ = ["agreements", "clients", "tenants"]
 
 
 @click.group()
@@ -38,10 +40,7 @@ def create_tenant(settings: Settings, tenant_id: str, name: str) -> None:
         tenant = msgspec.convert({"id": tenant_id, "name": name}, Tenant)
     except msgspec.ValidationError as exc:
         raise click.BadParameter(str(exc)) from exc
-    try:
-        asyncio.run(_insert_tenant(settings, tenant))
-    except IntegrityError as exc:
-        raise click.ClickException(f"tenant {tenant_id!r} already exists") from exc
+    run_as_cli_admin(settings, lambda admin: admin.create("tenants", tenant))
     click.echo(f"tenant {tenant_id} created")
 
 
@@ -111,16 +110,6 @@ def _read_jwk(path: Path) -> dict[str, Any]:
     return value
 
 
-async def _insert_tenant(settings: Settings, tenant: Tenant) -> None:
-    engine = create_engine(settings.database_url)
-    try:
-        async with session_factory(engine)() as session:
-            session.add(TenantRow(**tenant_values(tenant)))
-            await session.commit()
-    finally:
-        await engine.dispose()
-
-
 async def _create_client(
     settings: Settings, tenant_id: str, scopes: str, name: str, jwk: dict[str, Any] | None, with_secret: bool
 ) -> RegisteredClient:
@@ -128,15 +117,15 @@ async def _create_client(
     engine = create_engine(settings.database_url)
     try:
         async with session_factory(engine)() as session:
-            return await register_client(
-                session,
-                hasher,
-                tenant_id=tenant_id,
-                scopes=scopes,
-                name=name,
-                public_jwk=jwk,
-                with_secret=with_secret,
-                now=dt.datetime.now(dt.UTC),
+            created = await ClientAdmin(session, Actor.cli(), hasher).create(
+                tenant_id=tenant_id, scopes=scopes, name=name, public_jwk=jwk, with_secret=with_secret
+            )
+            view = created.client
+            return RegisteredClient(
+                client_id=view.client_id,
+                tenant_id=view.tenant_id,
+                scopes=view.scopes,
+                client_secret=created.client_secret,
             )
     finally:
         await engine.dispose()

@@ -11,7 +11,7 @@ from typing import Any
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import text
+from sqlalchemy import text, update
 
 from gateway.app import create_app
 from gateway.oauth.auth_events import LoggingAuthEventRecorder
@@ -21,6 +21,7 @@ from gateway.oauth.signing_key_store import rotate_signing_key
 from gateway.runtime import GatewayRuntime
 from gateway.settings import Settings
 from registry.db.engine import create_engine, session_factory
+from registry.identity.clients import OAuthClientRecord
 from tests.gateway.auth.conftest import ISSUER, RegisterClient, create_client, fetch_token, make_settings
 
 
@@ -206,3 +207,27 @@ async def test_failed_client_authentication_lands_in_the_audit_log(
     assert len(rows) == 1
     assert rows[0].client_id == client.client_id
     assert "127.0.0.1" in rows[0].payload or "testclient" in rows[0].payload
+
+
+async def test_disabling_a_client_stops_its_tokens_at_the_next_sync(
+    app: Litestar, http: Any, register: RegisterClient
+) -> None:
+    client = await register()
+    token = await fetch_token(http, client)
+    assert await _me(http, token) == 200
+    runtime = _runtime(app)
+    async with runtime.sessions() as session:
+        await session.execute(
+            update(OAuthClientRecord)
+            .where(OAuthClientRecord.client_id == client.client_id)
+            .values(disabled=True)
+        )
+        await session.commit()
+    assert await runtime.sync_state()
+    assert await _me(http, token) == 401
+    refused = await http.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(client.client_id, client.client_secret),
+    )
+    assert refused.json()["error"] == "invalid_client"
