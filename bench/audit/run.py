@@ -21,7 +21,9 @@ from registry.audit.hashing import GENESIS_CHAIN_HASH, timestamp_text
 from registry.db import migrate
 from registry.db.engine import create_engine
 
-POSTGRES_ADMIN_DSN = os.environ.get("CLEARANCE_BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_ADMIN_DSN = os.environ.get(
+    "CLEARANCE_BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
+)
 WRITERS = (1, 16, 64)
 
 
@@ -33,7 +35,12 @@ def _event(writer: int, i: int) -> NewEvent:
         client_id=f"client-{writer}",
         request_id=f"req-{writer}-{i}",
         decision_id=f"dec-{writer}-{i}",
-        payload={"decision": "allow", "model": "flux2-dev", "licenses": ["flux-dev-nc@2.0"], "purpose": "research"},
+        payload={
+            "decision": "allow",
+            "model": "flux2-dev",
+            "licenses": ["flux-dev-nc@2.0"],
+            "purpose": "research",
+        },
     )
 
 
@@ -87,8 +94,18 @@ def _generated(count: int, batch: int = 10_000) -> Iterator[list[tuple[object, .
         events = chain_events(head, [_event(i % 64, done + i) for i in range(n)], moment)
         yield [
             (
-                e.seq, e.recorded_at, e.kind, e.actor_subject, e.client_id, e.tenant, e.request_id,
-                e.decision_id, e.job_id, e.payload, e.leaf_hash, e.chain_hash,
+                e.seq,
+                e.recorded_at,
+                e.kind,
+                e.actor_subject,
+                e.client_id,
+                e.tenant,
+                e.request_id,
+                e.decision_id,
+                e.job_id,
+                e.payload,
+                e.leaf_hash,
+                e.chain_hash,
             )
             for e in events
         ]
@@ -97,8 +114,18 @@ def _generated(count: int, batch: int = 10_000) -> Iterator[list[tuple[object, .
 
 
 _COLUMNS = (
-    "seq", "recorded_at", "kind", "actor_subject", "client_id", "tenant", "request_id",
-    "decision_id", "job_id", "payload", "leaf_hash", "chain_hash",
+    "seq",
+    "recorded_at",
+    "kind",
+    "actor_subject",
+    "client_id",
+    "tenant",
+    "request_id",
+    "decision_id",
+    "job_id",
+    "payload",
+    "leaf_hash",
+    "chain_hash",
 )
 
 
@@ -110,7 +137,9 @@ async def _bulk_insert(engine: AsyncEngine, count: int) -> None:
             for rows in _generated(count):
                 await driver.copy_records_to_table("audit_events", records=rows, columns=list(_COLUMNS))
         else:
-            sql = f"INSERT INTO audit_events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+            sql = (
+                f"INSERT INTO audit_events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+            )
             for rows in _generated(count, 50_000):
                 stored = [(r[0], timestamp_text(r[1]).replace("T", " ").rstrip("Z"), *r[2:]) for r in rows]  # type: ignore[arg-type]
                 await driver.executemany(sql, stored)
@@ -123,7 +152,9 @@ async def _bench(kind: str, workdir: Path, events: int, verify_events: int) -> N
             await asyncio.to_thread(migrate.upgrade, url)
             engine = create_engine(url, pool_size=4) if kind == "postgresql" else create_engine(url)
             try:
-                rate = await _appends(engine, workdir, writers, events if writers > 1 else max(1, events // 10))
+                rate = await _appends(
+                    engine, workdir, writers, events if writers > 1 else max(1, events // 10)
+                )
             finally:
                 await engine.dispose()
         print(f"{kind:10s} durable appends, {writers:2d} writers: {rate:10,.0f} events/s", flush=True)
@@ -133,7 +164,10 @@ async def _bench(kind: str, workdir: Path, events: int, verify_events: int) -> N
         try:
             started = time.perf_counter()
             await _bulk_insert(engine, verify_events)
-            print(f"{kind:10s} generated {verify_events:,} chained events in {time.perf_counter() - started:.1f} s", flush=True)
+            generated_in = time.perf_counter() - started
+            print(
+                f"{kind:10s} generated {verify_events:,} chained events in {generated_in:.1f} s", flush=True
+            )
             started = time.perf_counter()
             report = await verify_chain(engine, verifier=None)
             elapsed = time.perf_counter() - started

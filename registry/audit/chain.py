@@ -32,7 +32,6 @@ from registry.audit.tables import AuditAnchorRow, AuditEventRow
 
 CHAIN_LOCK_KEY = 0x636C_6561_7241_7564  # "clearAud": the advisory lock id of the audit chain
 _SQLITE_TAKE_WRITE_LOCK = text("DELETE FROM audit_purge_clearances WHERE 0")
-_EVENTS = AuditEventRow.__table__
 
 Clock = Callable[[], dt.datetime]
 
@@ -135,7 +134,7 @@ async def append_on_connection(
     await lock_chain(connection)
     head = await read_head(connection)
     chained = chain_events(head, events, clock())
-    await connection.execute(insert(_EVENTS), [_row(event) for event in chained])
+    await connection.execute(insert(AuditEventRow), [_row(event) for event in chained])
     return chained
 
 

@@ -69,7 +69,7 @@ def is_signed_by(checkpoint: Checkpoint, verifier: CheckpointVerifier) -> bool:
 
 async def store_checkpoint(connection: AsyncConnection, checkpoint: Checkpoint) -> None:
     await connection.execute(
-        insert(AuditCheckpointRow.__table__),
+        insert(AuditCheckpointRow),
         {
             "seq": checkpoint.sequence,
             "chain_hash": checkpoint.chain_hash_bytes,
@@ -83,7 +83,7 @@ async def store_checkpoint(connection: AsyncConnection, checkpoint: Checkpoint) 
 async def stored_checkpoints(connection: AsyncConnection, *, newest_first: bool = False) -> list[Checkpoint]:
     order = AuditCheckpointRow.id.desc() if newest_first else AuditCheckpointRow.id
     rows = await connection.execute(select(*_COLUMNS).order_by(order))
-    return [_from_columns(tuple(row)) for row in rows]
+    return [_from_columns((row[0], row[1], row[2], row[3], row[4])) for row in rows]
 
 
 _COLUMNS = (

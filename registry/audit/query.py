@@ -74,7 +74,7 @@ def decode_cursor(cursor: str) -> int:
     return int(cursor[1:])
 
 
-def _statement(query: EventQuery) -> Select[Any]:
+def _statement(query: EventQuery) -> Select[*tuple[Any, ...]]:
     if not 1 <= query.limit <= MAX_PAGE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE}, not {query.limit}")
     statement = select(*_COLUMNS)

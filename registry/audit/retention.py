@@ -62,7 +62,7 @@ async def purge_before(
         ).scalar_one()
         anchor = sign_checkpoint(signer, through, bytes(chain_at_through), now)
         await connection.execute(
-            insert(AuditAnchorRow.__table__),
+            insert(AuditAnchorRow),
             {
                 "seq": anchor.sequence,
                 "chain_hash": anchor.chain_hash_bytes,
@@ -96,7 +96,7 @@ async def _delete_through(connection: AsyncConnection, through: int) -> int:
     if connection.dialect.name == "postgresql":
         purged = await connection.execute(text("SELECT audit_purge_through(:seq)"), {"seq": through})
         return int(purged.scalar_one())
-    await connection.execute(insert(AuditPurgeClearanceRow.__table__), {"through_seq": through})
-    result = await connection.execute(delete(AuditEventRow.__table__).where(AuditEventRow.seq <= through))
-    await connection.execute(delete(AuditPurgeClearanceRow.__table__))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    await connection.execute(insert(AuditPurgeClearanceRow), {"through_seq": through})
+    result = await connection.execute(delete(AuditEventRow).where(AuditEventRow.seq <= through))
+    await connection.execute(delete(AuditPurgeClearanceRow))
+    return int(result.rowcount)
