@@ -152,9 +152,14 @@ async def api(api_settings: Settings) -> AsyncIterator[Api]:
 
 
 @pytest.fixture
-async def any_db_api(tmp_path: Path, database_url: str) -> AsyncIterator[Api]:
+def any_api_db(database_url: str) -> str:
+    return seeded_database(database_url)
+
+
+@pytest.fixture
+async def any_db_api(tmp_path: Path, any_api_db: str) -> AsyncIterator[Api]:
     """The API once on SQLite and once on PostgreSQL (the main flows)."""
-    settings = make_settings(tmp_path, seeded_database(database_url))
+    settings = make_settings(tmp_path, any_api_db)
     async for value in open_api(settings):
         yield value
 
