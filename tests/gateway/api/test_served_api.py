@@ -64,7 +64,8 @@ def served(environment: dict[str, str]) -> Iterator[tuple[str, dict[str, str], d
         env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert refused.returncode != 0
-    assert "holder" in refused.stderr and "nobody" in refused.stderr
+    assert "holder" in refused.stderr
+    assert "nobody" in refused.stderr
     tenant = json.loads(
         _cli(env, "clients", "create", "--tenant", "acme", "--scopes", "models:read audit:read", "--json")
     )
