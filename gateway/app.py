@@ -20,7 +20,13 @@ from gateway.auth.dependencies import provide_auth_context
 from gateway.auth.guards import require_scope
 from gateway.auth.middleware import EXCLUDE_FROM_AUTH, BearerTokenMiddleware
 from gateway.auth.scopes import Scope
+from gateway.catalog.cache import CatalogCache
+from gateway.catalog.dependencies import CATALOG_CACHE_STATE_KEY
 from gateway.health.controllers import HealthController
+from gateway.jobs.controllers import JOBS_RUNTIME_STATE_KEY
+from gateway.jobs.pool import RunnerPool
+from gateway.jobs.routes import jobs_router
+from gateway.jobs.runtime import JobsRuntime
 from gateway.oauth.auth_events import AuthEventRecorder
 from gateway.oauth.controllers import OAuthController, WellKnownController
 from gateway.oauth.dependencies import (
@@ -42,10 +48,14 @@ def create_app(
     *,
     auth_events: AuthEventRecorder | None = None,
     extra_route_handlers: Sequence[ControllerRouterHandler] = (),
+    runner_pool: RunnerPool | None = None,
 ) -> Litestar:
     """The gateway app. `extra_route_handlers` are mounted behind the same authentication,
-    guard and error mapping as every built-in route."""
+    guard and error mapping as every built-in route. `runner_pool` replaces the pool built from
+    the catalog's runner entries (tests, embedding)."""
     runtime = GatewayRuntime(settings, auth_events=auth_events)
+    catalog_cache = CatalogCache(lambda: runtime.sessions, refresh_seconds=settings.state_sync_seconds)
+    jobs = JobsRuntime(runtime, catalog_cache, pool=runner_pool)
     return Litestar(
         route_handlers=[
             HealthController,
@@ -53,6 +63,7 @@ def create_app(
             WellKnownController,
             IdentityController,
             *api_routers(),
+            jobs_router(),
             *extra_route_handlers,
         ],
         dependencies={
@@ -65,8 +76,10 @@ def create_app(
         middleware=[DefineMiddleware(BearerTokenMiddleware, validator=runtime.validator)],
         guards=[require_scope],
         plugins=[problem_details_plugin()],
-        lifespan=[runtime.lifespan],
-        state=State({RUNTIME_STATE_KEY: runtime}),
+        lifespan=[runtime.lifespan, jobs.lifespan],
+        state=State(
+            {RUNTIME_STATE_KEY: runtime, CATALOG_CACHE_STATE_KEY: catalog_cache, JOBS_RUNTIME_STATE_KEY: jobs}
+        ),
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="Clearance",

@@ -102,6 +102,18 @@ class Settings(msgspec.Struct, kw_only=True):
     licensor_api_keys: str = ""
     """Licensor metering credentials, `name=key` pairs separated by commas, e.g. `bfl=bfl_...`
     (`CLEARANCE_LICENSOR_API_KEYS`); never stored in the database or taken from a request."""
+    provider_api_keys: str = ""
+    """API keys of provider runners, `runner-or-provider=key` pairs separated by commas
+    (`CLEARANCE_PROVIDER_API_KEYS`); never stored in the database or taken from a request."""
+    job_queue_depth: Positive = 16
+    """Jobs a tenant may have queued before submissions answer 429 (`CLEARANCE_JOB_QUEUE_DEPTH`)."""
+    job_concurrency: Positive = 4
+    """Jobs of one tenant running at once per gateway process (`CLEARANCE_JOB_CONCURRENCY`)."""
+    job_rate_per_minute: Positive = 600
+    """Job submissions per tenant and minute per gateway process (`CLEARANCE_JOB_RATE_PER_MINUTE`)."""
+    job_lease_seconds: PositiveSeconds = 15.0
+    """A job whose gateway process has not renewed it for this long is recovered by another
+    (queued: run, running: failed) (`CLEARANCE_JOB_LEASE_SECONDS`)."""
 
     def __post_init__(self) -> None:
         if not self.database_url:

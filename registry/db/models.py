@@ -7,6 +7,7 @@ from registry.db import catalog_tables as catalog_tables
 from registry.db.base import Base
 from registry.delivery import tables as delivery_tables
 from registry.identity import tables as identity_tables
+from registry.jobs import tables as job_tables
 
 # Each area registers its tables by importing its ORM module here.
 metadata = Base.metadata

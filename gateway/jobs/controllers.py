@@ -1,0 +1,127 @@
+"""`/v1/jobs`: HTTP in and out only; the work is `JobService`'s."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.params import Parameter
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+
+from gateway.auth.context import AuthContext
+from gateway.auth.scopes import Scope
+from gateway.jobs.schemas import JobPage, JobRequest, JobView
+from gateway.jobs.service import JobFilter, JobService
+
+JOBS_RUNTIME_STATE_KEY = "jobs_runtime"
+_PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d+)", re.IGNORECASE)
+
+
+def provide_job_service(state: State) -> JobService:
+    service: JobService = state[JOBS_RUNTIME_STATE_KEY].service
+    return service
+
+
+def prefer_wait(header: str | None, limit: float) -> float:
+    """Seconds asked by `Prefer: wait=N` (RFC 7240), capped at `limit`; 0 when absent."""
+    if not header:
+        return 0.0
+    match = _PREFER_WAIT.search(header)
+    return min(float(match.group(1)), limit) if match else 0.0
+
+
+def _json(view: Any, status: int, headers: dict[str, str] | None = None) -> Response[bytes]:
+    return Response(
+        content=msgspec.json.encode(view), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+class JobsController(Controller):
+    path = "/jobs"
+    tags = ["jobs"]
+    dependencies = {"jobs": Provide(provide_job_service, sync_to_thread=False)}
+
+    @post("/", opt={"scope": Scope.JOBS_WRITE}, status_code=202)
+    async def submit(
+        self,
+        request: Request[Any, Any, Any],
+        data: JobRequest,
+        auth: AuthContext,
+        jobs: JobService,
+        prefer: str | None = Parameter(header="Prefer", default=None),
+        idempotency_key: str | None = Parameter(header="Idempotency-Key", default=None),
+    ) -> Response[bytes]:
+        """Submit a generation job: 202 with the job and its URLs, or 200 with the finished job
+        when `Prefer: wait=N` is given and it ends within N seconds."""
+        limit = jobs.dispatcher.limits.max_wait_s
+        wait = prefer_wait(prefer, limit)
+        body = await request.body() if idempotency_key is not None else None
+        result = await jobs.submit(auth, data, wait_s=wait, idempotency_key=idempotency_key, body=body)
+        if result.replay is not None:
+            return Response(
+                content=result.replay.body,
+                status_code=result.replay.status,
+                media_type=result.replay.content_type or "application/json",
+                headers={"Idempotent-Replayed": "true"},
+            )
+        assert result.job is not None
+        headers = {"Location": result.job.links.status}
+        if result.finished:
+            headers["Preference-Applied"] = f"wait={int(wait)}"
+            return _json(result.job, 200, headers)
+        return _json(result.job, 202, headers)
+
+    @get("/", opt={"scope": Scope.JOBS_READ})
+    async def list_jobs(
+        self,
+        auth: AuthContext,
+        jobs: JobService,
+        limit: int = Parameter(default=20, ge=1, le=100),
+        cursor: str | None = None,
+        status: str | None = None,
+        model: str | None = None,
+        since: dt.datetime | None = None,
+    ) -> JobPage:
+        """The tenant's jobs, newest first."""
+        return await jobs.list(
+            auth, limit=limit, cursor=cursor, filters=JobFilter(status=status, model=model, since=since)
+        )
+
+    @get("/{job_id:str}", opt={"scope": Scope.JOBS_READ})
+    async def get_job(self, job_id: str, auth: AuthContext, jobs: JobService) -> JobView:
+        return await jobs.get(auth, job_id)
+
+    @post("/{job_id:str}/cancel", opt={"scope": Scope.JOBS_WRITE}, status_code=202)
+    async def cancel(self, job_id: str, auth: AuthContext, jobs: JobService) -> JobView:
+        return await jobs.cancel(auth, job_id)
+
+    @get("/{job_id:str}/images/{index:int}", opt={"scope": Scope.JOBS_READ}, media_type="image/png")
+    async def image(self, job_id: str, index: int, auth: AuthContext, jobs: JobService) -> Response[bytes]:
+        png = await jobs.image(auth, job_id, index)
+        return Response(
+            content=png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"}
+        )
+
+    @get("/{job_id:str}/events", opt={"scope": Scope.JOBS_READ})
+    async def events(self, job_id: str, auth: AuthContext, jobs: JobService) -> ServerSentEvent:
+        """Server-Sent Events: queued (with position), started, progress per step, each image,
+        then completed, failed, canceled or aborted."""
+        stream = jobs.events(auth, job_id)
+        first = await anext(stream)  # a foreign or unknown job answers 404 before streaming
+
+        async def messages() -> AsyncIterator[ServerSentEventMessage]:
+            number = 1
+            yield ServerSentEventMessage(
+                event=first[0], data=msgspec.json.encode(first[1]).decode(), id=number
+            )
+            async for type_, data in stream:
+                number += 1
+                yield ServerSentEventMessage(event=type_, data=msgspec.json.encode(data).decode(), id=number)
+
+        return ServerSentEvent(messages(), headers={"Cache-Control": "no-store"})

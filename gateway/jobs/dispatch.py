@@ -1,0 +1,419 @@
+"""Admission: the best permitted runner, then one transaction that reserves quota, writes the
+job and appends the decision to the audit log. Only after it commits is the task handed on.
+
+Candidates are the enabled runners serving the model and every adapter; the policy engine
+judges each. Among the permitted ones that this gateway can run, the healthy and unsaturated
+come first, then adapters already warm, then price, then load.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.auth.context import AuthContext
+from gateway.catalog.cache import CatalogRevision
+from gateway.jobs.config import JobLimits
+from gateway.jobs.errors import (
+    DecisionNotRecordedError,
+    JobValidationError,
+    NoPermittedRunnerError,
+    RetryLaterError,
+)
+from gateway.jobs.lifecycle import webhook_data
+from gateway.jobs.limits import TenantRateLimiter
+from gateway.jobs.pool import RunnerPool
+from gateway.jobs.resolve import ResolvedJob, RunnerCannotServeError, build_task, resolve_request
+from gateway.jobs.schemas import JobRequest
+from gateway.webhooks import WebhookSubscription, enqueue_webhook
+from gateway.webhooks.events import WebhookFilterError
+from registry.audit import AuditLog, EventKind, NewEvent, append_in_session
+from registry.catalog.entries import OPERATOR, Agreement
+from registry.catalog.entries import Runner as RunnerEntry
+from registry.jobs import quota
+from registry.jobs.tables import JobRow
+from registry.netguard import OutboundPolicy, UnsafeUrlError, vet_url
+from registry.policy import PolicyDecision, PolicyRequest
+from runners.task import GenerationTask
+
+log = logging.getLogger(__name__)
+
+OnAdmitted = Callable[[AsyncSession, JobRow], Awaitable[None]]
+"""Runs inside the admission transaction after the job row is added (idempotency records)."""
+
+
+def new_job_id() -> str:
+    return f"job_{secrets.token_hex(12)}"
+
+
+@dataclass(frozen=True)
+class Admitted:
+    row: JobRow
+    task: GenerationTask
+    decision: PolicyDecision
+
+
+@dataclass(frozen=True)
+class _Choice:
+    runner: RunnerEntry
+    decision: PolicyDecision
+    task: GenerationTask
+    healthy: bool
+    queued_behind: bool
+
+
+class QueueStats:
+    """What the executor knows of its own load; the dispatcher asks, it does not count."""
+
+    def running_for(self, tenant_id: str) -> int:
+        return 0
+
+    def backlog(self, runner_id: str) -> int:
+        return 0
+
+
+@dataclass
+class Dispatcher:
+    sessions: async_sessionmaker[AsyncSession]
+    pool: RunnerPool
+    limits: JobLimits
+    outbound: OutboundPolicy
+    rate_limiter: TenantRateLimiter
+    stats: QueueStats
+    owner: str
+    strict_policy: bool = False
+    audit_log: Callable[[], AuditLog | None] = lambda: None
+    _pool_revision: int = -1
+
+    async def admit(
+        self,
+        auth: AuthContext,
+        request: JobRequest,
+        revision: CatalogRevision,
+        *,
+        now: dt.datetime,
+        idempotency_key: str | None = None,
+        on_admitted: OnAdmitted | None = None,
+    ) -> Admitted:
+        retry_after = self.rate_limiter.take(auth.tenant_id, now=now.timestamp())
+        if retry_after is not None:
+            raise RetryLaterError(
+                f"tenant {auth.tenant_id} exceeded {self.limits.rate_per_minute} jobs per minute",
+                status=429,
+                retry_after=math.ceil(retry_after),
+                slug="rate-limited",
+            )
+        snapshot = revision.snapshot
+        tenant = snapshot.tenants.get(auth.tenant_id)
+        purpose = request.purpose or (tenant.default_purpose if tenant is not None else None)
+        if purpose is None:
+            raise JobValidationError("purpose", "required: the tenant has no default purpose")
+        resolved = resolve_request(request, snapshot.artifacts, self.limits)
+        webhook = await self._check_webhook(request)
+        deadline = self._check_deadline(request, now)
+        if self._pool_revision != revision.number:
+            self.pool.sync(revision.catalog)
+            self._pool_revision = revision.number
+        candidates = [
+            r
+            for r in snapshot.candidate_runners(resolved.model.id)
+            if all(a in r.artifacts for a in resolved.adapter_ids)
+        ]
+        if not candidates:
+            field = "adapters" if resolved.adapters else "model"
+            raise JobValidationError(
+                field,
+                f"no enabled runner serves {resolved.model.id}"
+                + (f" with {', '.join(resolved.adapter_ids)}" if resolved.adapters else ""),
+            )
+        job_id = new_job_id()
+        month = quota.usage_month(now)
+        quotas = _quotas(snapshot.agreements.get(auth.tenant_id, []), snapshot.agreements.get(OPERATOR, []))
+        for attempt in range(2):
+            async with self.sessions() as session:
+                usage = await quota.usage_of(session, quotas, month)
+            policy_request = PolicyRequest(
+                tenant_id=auth.tenant_id,
+                model_id=resolved.model.id,
+                purpose=purpose,
+                date=now.date(),
+                adapter_ids=resolved.adapter_ids,
+                output_use=request.output_use,
+                use_cases=frozenset(request.use_cases),
+                usage_this_month=usage,
+                strict=self.strict_policy,
+                max_alternatives=0,
+            )
+            choice = await self._choose(job_id, resolved, candidates, policy_request, revision, auth)
+            if choice.queued_behind:
+                await self._check_queue_depth(auth.tenant_id, choice.healthy)
+            try:
+                row = await self._record(
+                    auth,
+                    request,
+                    resolved,
+                    choice,
+                    job_id,
+                    month,
+                    quotas,
+                    now,
+                    deadline,
+                    webhook,
+                    idempotency_key,
+                    on_admitted,
+                    purpose.value,
+                )
+            except quota.QuotaExhaustedError as exc:
+                if attempt == 0:
+                    continue  # another job took the room meanwhile: decide again on fresh counts
+                raise RetryLaterError(str(exc), status=429, retry_after=60, slug="quota-contention") from exc
+            return Admitted(row=row, task=choice.task, decision=choice.decision)
+        raise AssertionError("unreachable")
+
+    async def _check_webhook(self, request: JobRequest) -> WebhookSubscription | None:
+        if request.webhook is None:
+            return None
+        subscription = WebhookSubscription(
+            url=request.webhook.url,
+            events=tuple(request.webhook.events) if request.webhook.events is not None else None,
+        )
+        try:
+            subscription.validate(self.outbound)
+        except UnsafeUrlError as exc:
+            raise JobValidationError("webhook.url", str(exc)) from exc
+        except WebhookFilterError as exc:
+            raise JobValidationError("webhook.events", str(exc).removeprefix("webhook.events: ")) from exc
+        try:
+            await vet_url(subscription.url, self.outbound)
+        except UnsafeUrlError as exc:
+            raise JobValidationError("webhook.url", str(exc)) from exc
+        return subscription
+
+    def _check_deadline(self, request: JobRequest, now: dt.datetime) -> dt.datetime | None:
+        deadline = request.deadline
+        if deadline is None:
+            return None
+        if deadline.tzinfo is None:
+            raise JobValidationError("deadline", "needs a timezone (RFC 3339, e.g. 2026-11-26T12:00:00Z)")
+        if deadline <= now:
+            raise JobValidationError("deadline", "is already past")
+        if (deadline - now).total_seconds() > self.limits.max_deadline_s:
+            raise JobValidationError("deadline", f"more than {int(self.limits.max_deadline_s)} s ahead")
+        return deadline.astimezone(dt.UTC)
+
+    async def _choose(
+        self,
+        job_id: str,
+        resolved: ResolvedJob,
+        candidates: list[RunnerEntry],
+        policy_request: PolicyRequest,
+        revision: CatalogRevision,
+        auth: AuthContext,
+    ) -> _Choice:
+        engine = revision.policy
+        permitted: list[tuple[RunnerEntry, PolicyDecision]] = []
+        for runner in candidates:
+            decision = engine.evaluate(msgspec.structs.replace(policy_request, runner_id=runner.id))
+            if decision.permitted:
+                permitted.append((runner, decision))
+        if not permitted:
+            overall = engine.evaluate(msgspec.structs.replace(policy_request, max_alternatives=5))
+            await self._record_denial(overall, policy_request, auth)
+            raise NoPermittedRunnerError(
+                f"no runner may serve {resolved.model.id} for {policy_request.purpose.value} "
+                f"({overall.decision.value})",
+                decision_id=overall.decision_id,
+                decision=overall.decision.value,
+                reasons=overall.deciding_reasons(),
+                alternatives=overall.alternatives,
+            )
+        ranked: list[tuple[tuple[Any, ...], _Choice]] = []
+        for runner, decision in permitted:
+            pooled = self.pool.get(runner.id)
+            if pooled is None:
+                continue
+            try:
+                task = build_task(job_id, resolved, runner)
+            except (RunnerCannotServeError, ValueError) as exc:
+                log.info("runner %s skipped for %s: %s", runner.id, job_id, exc)
+                continue
+            healthy = await self.pool.healthy(runner.id)
+            backlog = self.stats.backlog(runner.id)
+            busy = pooled.saturated or backlog > 0
+            tenant_full = self.stats.running_for(auth.tenant_id) >= self.limits.concurrency
+            warm = self.pool.warm_score(runner.id, resolved.model.id, resolved.adapter_ids)
+            price = _price_per_image(runner, resolved)
+            key = (not healthy, busy, -warm, price, pooled.running + backlog, runner.id)
+            choice = _Choice(
+                runner, decision, task, healthy, queued_behind=not healthy or busy or tenant_full
+            )
+            ranked.append((key, choice))
+        if not ranked:
+            raise RetryLaterError(
+                f"the runners permitted for {resolved.model.id} are not available in this gateway",
+                status=503,
+                retry_after=30,
+                slug="no-runner-available",
+            )
+        ranked.sort(key=lambda pair: pair[0])
+        return ranked[0][1]
+
+    async def _check_queue_depth(self, tenant_id: str, healthy: bool) -> None:
+        async with self.sessions() as session:
+            queued = await session.scalar(
+                select(func.count())
+                .select_from(JobRow)
+                .where(JobRow.tenant_id == tenant_id, JobRow.status == "queued")
+            )
+        if (queued or 0) >= self.limits.queue_depth:
+            raise RetryLaterError(
+                f"tenant {tenant_id} has {queued} jobs queued, the most allowed"
+                + ("" if healthy else "; the permitted runners are down"),
+                status=429 if healthy else 503,
+                retry_after=5 if healthy else 30,
+                slug="queue-full" if healthy else "runners-unavailable",
+            )
+
+    async def _record(
+        self,
+        auth: AuthContext,
+        request: JobRequest,
+        resolved: ResolvedJob,
+        choice: _Choice,
+        job_id: str,
+        month: str,
+        quotas: dict[str, int | None],
+        now: dt.datetime,
+        deadline: dt.datetime | None,
+        webhook: WebhookSubscription | None,
+        idempotency_key: str | None,
+        on_admitted: OnAdmitted | None,
+        purpose: str,
+    ) -> JobRow:
+        decision = choice.decision
+        reservations = {a: resolved.num_images for a in decision.agreements_relied_on}
+        summary = _decision_summary(decision, choice.runner, resolved)
+        row = JobRow(
+            id=job_id,
+            tenant_id=auth.tenant_id,
+            client_id=auth.client_id,
+            subject=auth.subject,
+            status="queued",
+            model_id=resolved.model.id,
+            adapters=[{"id": a.id, "scale": scale, "license": a.license} for a, scale in resolved.adapters],
+            runner_id=choice.runner.id,
+            decision_id=decision.decision_id,
+            decision=summary,
+            purpose=purpose,
+            output_use=request.output_use.value,
+            request=resolved.parameters(),
+            task=msgspec.to_builtins(choice.task),
+            webhook=msgspec.to_builtins(webhook) if webhook is not None else None,
+            reservations=reservations,
+            usage_month=month,
+            num_images=resolved.num_images,
+            images=0,
+            idempotency_key=idempotency_key,
+            cancel_requested=False,
+            owner=self.owner,
+            heartbeat_at=now,
+            deadline_at=deadline,
+            created_at=now,
+        )
+        event = NewEvent(
+            kind=EventKind.POLICY_DECISION,
+            payload={"job_id": job_id, "runner": choice.runner.id, "decision": msgspec.to_builtins(decision)},
+            actor_subject=auth.subject,
+            client_id=auth.client_id,
+            tenant=auth.tenant_id,
+            decision_id=decision.decision_id,
+            job_id=job_id,
+        )
+        try:
+            async with self.sessions() as session, session.begin():
+                session.add(row)
+                await session.flush()
+                await quota.reserve(session, reservations, quotas, month)
+                if webhook is not None:
+                    await enqueue_webhook(
+                        session,
+                        webhook,
+                        tenant_id=auth.tenant_id,
+                        job_id=job_id,
+                        event_type="job.queued",
+                        data=webhook_data(row),
+                        now=now,
+                    )
+                if on_admitted is not None:
+                    await on_admitted(session, row)
+                await append_in_session(session, [event])
+        except quota.QuotaExhaustedError:
+            raise
+        except (SQLAlchemyError, OSError) as exc:
+            log.error("job %s not admitted: the decision could not be recorded: %s", job_id, exc)
+            raise DecisionNotRecordedError(
+                "the decision could not be written to the audit log; nothing was dispatched"
+            ) from exc
+        return row
+
+    async def _record_denial(
+        self, decision: PolicyDecision, request: PolicyRequest, auth: AuthContext
+    ) -> None:
+        """Denials are audited too, through the group-committing log (best effort: a deny stands)."""
+        audit_log = self.audit_log()
+        if audit_log is None:
+            return
+        try:
+            await audit_log.append(
+                NewEvent(
+                    kind=EventKind.POLICY_DECISION,
+                    payload={
+                        "request": msgspec.to_builtins(request),
+                        "decision": msgspec.to_builtins(decision),
+                    },
+                    actor_subject=auth.subject,
+                    client_id=auth.client_id,
+                    tenant=auth.tenant_id,
+                    decision_id=decision.decision_id,
+                )
+            )
+        except Exception:
+            log.exception("denial %s not audited", decision.decision_id)
+
+
+def _quotas(*groups: list[Agreement]) -> dict[str, int | None]:
+    return {a.id: a.monthly_quota for group in groups for a in group}
+
+
+def _price_per_image(runner: RunnerEntry, resolved: ResolvedJob) -> float:
+    if runner.price_per_image_usd is not None:
+        return runner.price_per_image_usd
+    if runner.price_per_megapixel_usd is not None:
+        return runner.price_per_megapixel_usd * resolved.megapixels
+    return math.inf
+
+
+def _decision_summary(decision: PolicyDecision, runner: RunnerEntry, resolved: ResolvedJob) -> dict[str, Any]:
+    return {
+        "decision": decision.decision.value,
+        "licenses": sorted({entry.license for entry in decision.effective_licenses}),
+        "agreements": list(decision.agreements_relied_on),
+        "obligations": [msgspec.to_builtins(o) for o in decision.obligations],
+        "snapshot": decision.snapshot_version,
+        "price": {
+            "per_image_usd": runner.price_per_image_usd,
+            "per_megapixel_usd": runner.price_per_megapixel_usd,
+            "megapixels": resolved.megapixels,
+        },
+        "model_license": resolved.model.license,
+    }

@@ -1,0 +1,83 @@
+"""Live job events for Server-Sent Events streams, kept in this process's memory.
+
+Each job's events are kept (bounded) until a while after it ends, so a client that connects
+late still sees the whole story; a stream of a job that this process does not know (finished
+long ago, or executed by another gateway) is rebuilt from the job's row instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+TERMINAL_EVENTS = frozenset({"completed", "failed", "canceled", "aborted"})
+_MAX_EVENTS = 2048
+_KEEP_AFTER_END_S = 300.0
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    seq: int
+    type: str
+    data: dict[str, Any]
+
+
+@dataclass
+class _Stream:
+    events: list[JobEvent] = field(default_factory=list)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    ended_at: float | None = None
+
+
+class JobEventHub:
+    def __init__(self) -> None:
+        self._streams: dict[str, _Stream] = {}
+
+    def open(self, job_id: str) -> None:
+        self._streams.setdefault(job_id, _Stream())
+
+    def knows(self, job_id: str) -> bool:
+        return job_id in self._streams
+
+    def publish(self, job_id: str, type_: str, data: dict[str, Any]) -> None:
+        stream = self._streams.get(job_id)
+        if stream is None or stream.ended_at is not None:
+            return
+        if len(stream.events) < _MAX_EVENTS or type_ in TERMINAL_EVENTS:
+            stream.events.append(JobEvent(len(stream.events) + 1, type_, data))
+        if type_ in TERMINAL_EVENTS:
+            stream.ended_at = time.monotonic()
+        stream.changed.set()
+        stream.changed = asyncio.Event()
+        self._sweep()
+
+    async def follow(self, job_id: str, after: int = 0) -> AsyncIterator[JobEvent]:
+        """Every event after `after`, then live ones until the job ends."""
+        stream = self._streams.get(job_id)
+        if stream is None:
+            return
+        position = after
+        while True:
+            waiter = stream.changed
+            while position < len(stream.events):
+                event = stream.events[position]
+                position += 1
+                yield event
+                if event.type in TERMINAL_EVENTS:
+                    return
+            if stream.ended_at is not None:
+                return
+            await waiter.wait()
+
+    def _sweep(self) -> None:
+        now = time.monotonic()
+        stale = [
+            k
+            for k, s in self._streams.items()
+            if s.ended_at is not None and now - s.ended_at > _KEEP_AFTER_END_S
+        ]
+        for key in stale:
+            del self._streams[key]

@@ -1,0 +1,363 @@
+"""Runs admitted jobs on their runners, in this process, and keeps their leases.
+
+One lane per runner: a FIFO that starts jobs while the runner has free capacity (its catalog
+`capacity`), it is not paused, and the job's tenant is under its concurrency limit. A job that
+waits past its deadline is aborted. Every job of this process carries a lease (`owner`,
+`heartbeat_at`) renewed here; a job whose lease ran out (its process died) is recovered by any
+gateway: queued ones are taken over and run, running ones are failed with the reason, since a
+half-done generation cannot be resumed and re-running it would double-count usage silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import msgspec
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.catalog.cache import CatalogRevision
+from gateway.jobs.config import JobLimits
+from gateway.jobs.dispatch import QueueStats
+from gateway.jobs.events import JobEventHub
+from gateway.jobs.lifecycle import ACTIVE, JobTransitions
+from gateway.jobs.pool import RunnerPool
+from gateway.jobs.views import job_view
+from gateway.storage import ArtifactProvenance, ImageStore, Provenance
+from registry.jobs.tables import JobRow
+from runners.errors import RunnerError, TaskCanceledError
+from runners.task import GenerationResult, GenerationTask, ProgressEvent
+
+log = logging.getLogger(__name__)
+
+TERMINAL_EVENT = {"succeeded": "completed", "failed": "failed", "canceled": "canceled", "aborted": "aborted"}
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class _Queued:
+    job_id: str
+    tenant_id: str
+    runner_id: str
+    task: GenerationTask
+    deadline: dt.datetime | None
+
+
+class JobExecutor(QueueStats):
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        pool: RunnerPool,
+        hub: JobEventHub,
+        store: ImageStore,
+        limits: JobLimits,
+        *,
+        owner: str,
+        catalog: Callable[[], Awaitable[CatalogRevision]],
+        notify: Callable[[], None] = lambda: None,
+        clock: Callable[[], dt.datetime] = utc_now,
+    ) -> None:
+        self.sessions = sessions
+        self.pool = pool
+        self.hub = hub
+        self.store = store
+        self.limits = limits
+        self.owner = owner
+        self.transitions = JobTransitions(sessions)
+        self._catalog = catalog
+        self._notify = notify
+        self._clock = clock
+        self._lanes: dict[str, deque[_Queued]] = {}
+        self._running: dict[str, tuple[str, asyncio.Task[None]]] = {}
+        self._tenant_running: Counter[str] = Counter()
+        self._finished: dict[str, asyncio.Event] = {}
+        self._maintenance: asyncio.Task[None] | None = None
+        self._closing = False
+
+    # --- QueueStats -------------------------------------------------------------------------
+    def running_for(self, tenant_id: str) -> int:
+        return self._tenant_running[tenant_id]
+
+    def backlog(self, runner_id: str) -> int:
+        return len(self._lanes.get(runner_id, ()))
+
+    # --- submission -------------------------------------------------------------------------
+    def enqueue(self, row: JobRow, task: GenerationTask) -> None:
+        lane = self._lanes.setdefault(row.runner_id, deque())
+        lane.append(_Queued(row.id, row.tenant_id, row.runner_id, task, row.deadline_at))
+        self._finished.setdefault(row.id, asyncio.Event())
+        self.hub.open(row.id)
+        self.hub.publish(row.id, "queued", {"job_id": row.id, "position": len(lane), "runner": row.runner_id})
+        self._pump(row.runner_id)
+
+    async def wait(self, job_id: str, seconds: float) -> bool:
+        """True when the job ended within `seconds` (it must run in this process)."""
+        event = self._finished.get(job_id)
+        if event is None:
+            return False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), seconds)
+        return event.is_set()
+
+    def queue_position(self, job_id: str) -> int | None:
+        for lane in self._lanes.values():
+            for index, item in enumerate(lane):
+                if item.job_id == job_id:
+                    return index + 1
+        return None
+
+    async def cancel(self, job_id: str) -> bool:
+        """Cancel a job of this process: dropped from its lane, or stopped between steps."""
+        for lane in self._lanes.values():
+            for item in lane:
+                if item.job_id == job_id:
+                    lane.remove(item)
+                    await self._finish(job_id, "canceled", error="canceled by the client")
+                    return True
+        running = self._running.get(job_id)
+        if running is not None:
+            pooled = self.pool.get(running[0])
+            if pooled is not None:
+                await pooled.runner.cancel(job_id)
+            return True
+        return False
+
+    # --- lanes ------------------------------------------------------------------------------
+    def _pump(self, runner_id: str) -> None:
+        lane = self._lanes.get(runner_id)
+        pooled = self.pool.get(runner_id)
+        if not lane or pooled is None or pooled.paused or self._closing:
+            return
+        now = self._clock()
+        while lane and pooled.running < pooled.capacity:
+            chosen = None
+            for item in lane:
+                if item.deadline is not None and item.deadline <= now:
+                    chosen = item
+                    break
+                if self._tenant_running[item.tenant_id] < self.limits.concurrency:
+                    chosen = item
+                    break
+            if chosen is None:
+                return
+            lane.remove(chosen)
+            if chosen.deadline is not None and chosen.deadline <= now:
+                asyncio.get_running_loop().create_task(self._abort(chosen))
+                continue
+            pooled.running += 1
+            self._tenant_running[chosen.tenant_id] += 1
+            task = asyncio.get_running_loop().create_task(self._run(chosen), name=f"job-{chosen.job_id}")
+            self._running[chosen.job_id] = (runner_id, task)
+
+    def _pump_all(self) -> None:
+        for runner_id in list(self._lanes):
+            self._pump(runner_id)
+
+    async def _abort(self, item: _Queued) -> None:
+        await self._finish(item.job_id, "aborted", error="the deadline passed before the job started")
+
+    async def _run(self, item: _Queued) -> None:
+        pooled = self.pool.get(item.runner_id)
+        assert pooled is not None
+        try:
+            row = await self.transitions.start(item.job_id, owner=self.owner, now=self._clock())
+            if row is None:
+                return
+            self._notify()
+            self.hub.publish(item.job_id, "started", {"job_id": item.job_id, "runner": item.runner_id})
+
+            def progress(event: ProgressEvent) -> None:
+                self.hub.publish(
+                    item.job_id,
+                    "progress",
+                    {"job_id": item.job_id, "step": event.step, "total_steps": event.total_steps},
+                )
+
+            result = await pooled.runner.submit(item.task, progress)
+            await asyncio.to_thread(self._store_images, row, result)
+            for index, image in enumerate(result.images):
+                self.hub.publish(
+                    item.job_id,
+                    "image",
+                    {
+                        "job_id": item.job_id,
+                        "index": index,
+                        "seed": image.seed,
+                        "url": f"/v1/jobs/{item.job_id}/images/{index}",
+                    },
+                )
+            await self._finish(item.job_id, "succeeded", images=len(result.images))
+        except TaskCanceledError:
+            await self._finish(item.job_id, "canceled", error="canceled by the client")
+        except RunnerError as exc:
+            await self._finish(item.job_id, "failed", error=f"{type(exc).__name__}: {exc}")
+        except asyncio.CancelledError:
+            raise  # shutdown: `stop` ends the job
+        except Exception as exc:
+            log.exception("job %s failed", item.job_id)
+            await self._finish(item.job_id, "failed", error=f"internal error: {type(exc).__name__}")
+        finally:
+            pooled.running -= 1
+            self._tenant_running[item.tenant_id] -= 1
+            self._running.pop(item.job_id, None)
+            self._pump_all()
+
+    def _store_images(self, row: JobRow, result: GenerationResult) -> None:
+        decision = row.decision or {}
+        now = self._clock()
+        for index, image in enumerate(result.images):
+            provenance = Provenance(
+                model=ArtifactProvenance(
+                    artifact=row.model_id, license=str(decision.get("model_license", ""))
+                ),
+                adapters=tuple(
+                    ArtifactProvenance(artifact=a["id"], license=a.get("license", ""), scale=a.get("scale"))
+                    for a in row.adapters or []
+                ),
+                decision_id=row.decision_id,
+                job_id=row.id,
+                seed=image.seed,
+                created_at=now,
+            )
+            self.store.save(row.tenant_id, row.id, index, image.png, provenance)
+
+    async def _finish(self, job_id: str, status: str, *, images: int = 0, error: str | None = None) -> None:
+        try:
+            row = await self.transitions.finish(job_id, status, now=self._clock(), images=images, error=error)
+        except Exception:
+            log.exception(
+                "job %s could not be recorded as %s; its lease will expire and recover it", job_id, status
+            )
+            return
+        if row is not None:
+            self._notify()
+            self.hub.publish(job_id, TERMINAL_EVENT[status], msgspec.to_builtins(job_view(row)))
+        event = self._finished.pop(job_id, None)
+        if event is not None:
+            event.set()
+
+    # --- leases and recovery ----------------------------------------------------------------
+    def start(self) -> None:
+        if self._maintenance is None:
+            self._maintenance = asyncio.get_running_loop().create_task(self._maintain(), name="job-leases")
+
+    async def _maintain(self) -> None:
+        interval = max(0.2, self.limits.lease_s / 3)
+        while True:
+            try:
+                await self.maintain_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("job lease maintenance failed")
+            await asyncio.sleep(interval)
+
+    async def maintain_once(self) -> None:
+        now = self._clock()
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(JobRow)
+                .where(JobRow.owner == self.owner, JobRow.status.in_(ACTIVE))
+                .values(heartbeat_at=now)
+            )
+            wanted = (
+                await session.scalars(
+                    select(JobRow.id).where(
+                        JobRow.owner == self.owner,
+                        JobRow.status.in_(ACTIVE),
+                        JobRow.cancel_requested.is_(True),
+                    )
+                )
+            ).all()
+        for job_id in wanted:
+            await self.cancel(job_id)
+        for runner_id, lane in list(self._lanes.items()):
+            expired = [i for i in lane if i.deadline is not None and i.deadline <= now]
+            for item in expired:
+                lane.remove(item)
+                await self._abort(item)
+            self._pump(runner_id)
+        await self.recover(now)
+
+    async def recover(self, now: dt.datetime) -> int:
+        """Take over queued jobs and fail running ones whose executing process stopped."""
+        stale = now - dt.timedelta(seconds=self.limits.lease_s)
+        async with self.sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(JobRow).where(
+                        JobRow.status.in_(ACTIVE),
+                        or_(JobRow.owner.is_(None), JobRow.owner != self.owner),
+                        or_(JobRow.heartbeat_at.is_(None), JobRow.heartbeat_at < stale),
+                    )
+                )
+            ).all()
+        recovered = 0
+        for row in rows:
+            if row.status == "running":
+                await self._finish(
+                    row.id,
+                    "failed",
+                    error="the gateway running this job stopped before it finished; not retried",
+                )
+                recovered += 1
+                continue
+            async with self.sessions() as session, session.begin():
+                claim = (
+                    update(JobRow)
+                    .where(JobRow.id == row.id, JobRow.status == "queued")
+                    .values(owner=self.owner, heartbeat_at=now)
+                )
+                claim = claim.where(
+                    JobRow.heartbeat_at.is_(None)
+                    if row.heartbeat_at is None
+                    else JobRow.heartbeat_at == row.heartbeat_at
+                )
+                result = await session.execute(claim)
+            if getattr(result, "rowcount", 0) != 1:
+                continue
+            recovered += 1
+            if row.runner_id not in self.pool:
+                self.pool.sync((await self._catalog()).catalog)
+            if row.runner_id not in self.pool:
+                await self._finish(
+                    row.id, "failed", error=f"runner {row.runner_id} is not available in this gateway"
+                )
+                continue
+            self.enqueue(row, msgspec.convert(row.task, GenerationTask))
+            if row.cancel_requested:
+                await self.cancel(row.id)
+        return recovered
+
+    async def stop(self) -> None:
+        """Fail jobs still running (their runner is going away) and hand queued ones back."""
+        self._closing = True
+        if self._maintenance is not None:
+            self._maintenance.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._maintenance
+        running = list(self._running.items())
+        for _job_id, (_runner_id, task) in running:
+            task.cancel()
+        for job_id, (_runner_id, task) in running:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+            await self._finish(job_id, "failed", error="the gateway shut down while the job was running")
+        try:
+            async with self.sessions() as session, session.begin():
+                await session.execute(
+                    update(JobRow)
+                    .where(JobRow.owner == self.owner, JobRow.status == "queued")
+                    .values(owner=None, heartbeat_at=None)
+                )
+        except Exception:
+            log.exception("queued jobs could not be handed back; their leases will expire")

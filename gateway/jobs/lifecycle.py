@@ -1,0 +1,147 @@
+"""The transitions of a job after admission, each in one transaction with what it causes.
+
+A job ends exactly once: the terminal transition is a conditional UPDATE from an active status,
+and only the transaction that wins it appends the `job.outcome` audit event, enqueues the
+terminal webhook and the licensor usage reports, and gives back unused quota reservations.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.jobs.views import job_view
+from gateway.webhooks import WebhookSubscription, enqueue_webhook
+from registry.audit import JobOutcome, append_in_session, job_outcome_event
+from registry.delivery.licensor_usage import enqueue_usage_report
+from registry.jobs import quota
+from registry.jobs.tables import JobRow
+from registry.vocabulary import ObligationKind
+
+ACTIVE = ("queued", "running")
+TERMINAL = ("succeeded", "failed", "canceled", "aborted")
+_USAGE_URL = re.compile(r"^(?P<base>https?://[^/]+)/v1/licenses/models/(?P<slug>[a-z0-9][a-z0-9._-]*)/usage$")
+
+
+def webhook_data(row: JobRow) -> Any:
+    return msgspec.to_builtins(job_view(row))
+
+
+def job_cost(row: JobRow, images: int) -> float | None:
+    price = (row.decision or {}).get("price") or {}
+    per_image = price.get("per_image_usd")
+    per_megapixel = price.get("per_megapixel_usd")
+    if per_image is not None:
+        return round(float(per_image) * images, 6)
+    if per_megapixel is not None:
+        return round(float(per_megapixel) * float(price.get("megapixels", 0.0)) * images, 6)
+    return None
+
+
+@dataclass
+class JobTransitions:
+    sessions: async_sessionmaker[AsyncSession]
+
+    async def start(self, job_id: str, *, owner: str, now: dt.datetime) -> JobRow | None:
+        """queued -> running; None when the job is no longer queued (canceled meanwhile)."""
+        async with self.sessions() as session, session.begin():
+            result = await session.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.status == "queued")
+                .values(status="running", started_at=now, owner=owner, heartbeat_at=now)
+            )
+            if getattr(result, "rowcount", 0) != 1:
+                return None
+            row = await session.get(JobRow, job_id, populate_existing=True)
+            assert row is not None
+            if row.webhook:
+                await enqueue_webhook(
+                    session,
+                    msgspec.convert(row.webhook, WebhookSubscription),
+                    tenant_id=row.tenant_id,
+                    job_id=row.id,
+                    event_type="job.started",
+                    data=webhook_data(row),
+                    now=now,
+                )
+            return row
+
+    async def finish(
+        self, job_id: str, status: str, *, now: dt.datetime, images: int = 0, error: str | None = None
+    ) -> JobRow | None:
+        """Active -> `status` with its outcome event; None when another transition won."""
+        assert status in TERMINAL
+        async with self.sessions() as session, session.begin():
+            row = await session.get(JobRow, job_id, populate_existing=True)
+            if row is None or row.status not in ACTIVE:
+                return None
+            cost = job_cost(row, images) if status == "succeeded" else None
+            result = await session.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.status.in_(ACTIVE))
+                .values(status=status, images=images, error=error, finished_at=now, cost_usd=cost)
+            )
+            if getattr(result, "rowcount", 0) != 1:
+                return None
+            await session.refresh(row)
+            await self._consequences(session, row, now)
+            return row
+
+    async def _consequences(self, session: AsyncSession, row: JobRow, now: dt.datetime) -> None:
+        reserved: dict[str, int] = dict(row.reservations or {})
+        unused = {agreement: amount - row.images for agreement, amount in reserved.items()}
+        await quota.release(session, unused, row.usage_month)
+        decision = row.decision or {}
+        if row.webhook:
+            await enqueue_webhook(
+                session,
+                msgspec.convert(row.webhook, WebhookSubscription),
+                tenant_id=row.tenant_id,
+                job_id=row.id,
+                event_type=f"job.{row.status}",
+                data=webhook_data(row),
+                now=now,
+            )
+        if row.status == "succeeded" and row.images > 0:
+            reported: set[tuple[str, str]] = set()
+            for obligation in decision.get("obligations", []):
+                if obligation.get("kind") != ObligationKind.USAGE_METERING.value:
+                    continue
+                match = _USAGE_URL.match(obligation.get("url") or "")
+                if match is None or (match["base"], match["slug"]) in reported:
+                    continue
+                reported.add((match["base"], match["slug"]))
+                await enqueue_usage_report(
+                    session,
+                    job_id=row.id,
+                    tenant_id=row.tenant_id,
+                    model_slug=match["slug"],
+                    number_of_generations=row.images,
+                    now=now,
+                    base_url=match["base"],
+                )
+        outcome = JobOutcome(
+            job_id=row.id,
+            status=row.status,
+            images=row.images,
+            purpose=row.purpose,
+            runner=row.runner_id,
+            artifacts=[row.model_id, *(a["id"] for a in row.adapters or [])],
+            licenses=list(decision.get("licenses", [])),
+            agreements=list(decision.get("agreements", [])),
+            output_use=row.output_use,
+        )
+        event = job_outcome_event(
+            outcome,
+            tenant=row.tenant_id,
+            actor_subject=row.subject,
+            client_id=row.client_id,
+            decision_id=row.decision_id,
+        )
+        await append_in_session(session, [event])  # last: it holds the chain lock until commit

@@ -1,0 +1,120 @@
+"""Problem details for the jobs API's errors (installed on its router with the API's own)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.plugins.problem_details import ProblemDetailsException
+from litestar.types import ExceptionHandlersMap
+
+from gateway.api.problems import api_exception_handlers
+from gateway.jobs.errors import (
+    DecisionNotRecordedError,
+    IdempotencyRejectedError,
+    JobNotFoundError,
+    JobStateError,
+    JobValidationError,
+    NoPermittedRunnerError,
+    RetryLaterError,
+)
+from registry.delivery.idempotency import IdempotencyKeyError
+
+_TYPE = "urn:clearance:problem:"
+
+
+def _invalid(exc: JobValidationError) -> ProblemDetailsException:
+    return ProblemDetailsException(
+        status_code=422,
+        type_=_TYPE + "invalid-request",
+        title="Invalid request",
+        detail=str(exc),
+        extra={"errors": [{"field": exc.field, "message": exc.message, "source": "body"}]},
+    )
+
+
+def _denied(exc: NoPermittedRunnerError) -> ProblemDetailsException:
+    return ProblemDetailsException(
+        status_code=403,
+        type_=_TYPE + "license-denied",
+        title="Not permitted by the licenses and agreements",
+        detail=str(exc),
+        extra={
+            "decision_id": exc.decision_id,
+            "decision": exc.decision,
+            "reasons": [msgspec.to_builtins(r) for r in exc.reasons],
+            "alternatives": [msgspec.to_builtins(a) for a in exc.alternatives],
+        },
+    )
+
+
+def _retry(exc: RetryLaterError) -> ProblemDetailsException:
+    return ProblemDetailsException(
+        status_code=exc.status,
+        type_=_TYPE + exc.slug,
+        title="Too many requests" if exc.status == 429 else "Service unavailable",
+        detail=str(exc),
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
+def _not_recorded(exc: DecisionNotRecordedError) -> ProblemDetailsException:
+    return ProblemDetailsException(
+        status_code=503,
+        type_=_TYPE + "audit-unavailable",
+        title="Service unavailable",
+        detail=str(exc),
+        headers={"Retry-After": "5"},
+    )
+
+
+def _not_found(exc: JobNotFoundError) -> ProblemDetailsException:
+    return ProblemDetailsException(
+        status_code=404, type_=_TYPE + "not-found", title="Not found", detail=str(exc)
+    )
+
+
+def _state(exc: JobStateError) -> ProblemDetailsException:
+    return ProblemDetailsException(
+        status_code=409, type_=_TYPE + "job-not-finished", title="Conflict", detail=str(exc)
+    )
+
+
+def _idempotency(exc: IdempotencyRejectedError) -> ProblemDetailsException:
+    slug = "idempotency-key-reused" if exc.status == 422 else "idempotency-key-in-progress"
+    return ProblemDetailsException(
+        status_code=exc.status, type_=_TYPE + slug, title="Idempotency-Key", detail=str(exc)
+    )
+
+
+def _bad_key(exc: IdempotencyKeyError) -> ProblemDetailsException:
+    return ProblemDetailsException(
+        status_code=400, type_=_TYPE + "invalid-request", title="Invalid request", detail=str(exc)
+    )
+
+
+_MAP: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {
+    JobValidationError: _invalid,
+    NoPermittedRunnerError: _denied,
+    RetryLaterError: _retry,
+    DecisionNotRecordedError: _not_recorded,
+    JobNotFoundError: _not_found,
+    JobStateError: _state,
+    IdempotencyRejectedError: _idempotency,
+    IdempotencyKeyError: _bad_key,
+}
+
+
+def _handler(convert: Callable[[Any], ProblemDetailsException]) -> Callable[..., Response[Any]]:
+    def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        return convert(exc).to_response(request)
+
+    return handle
+
+
+def job_exception_handlers() -> ExceptionHandlersMap:
+    handlers = dict(api_exception_handlers())
+    handlers.update({exc_type: _handler(convert) for exc_type, convert in _MAP.items()})
+    return handlers

@@ -1,0 +1,141 @@
+"""Everything the jobs API holds for the app's lifetime: the runner pool, the executor, and the
+webhook and licensor-report workers. Built without I/O in `create_app`, started in its lifespan
+(after `GatewayRuntime`'s, whose database sessions it uses)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+from gateway.catalog.cache import CatalogCache, CatalogRevision
+from gateway.delivery.config import image_store, licensor_credentials, outbound_policy, retry_schedule
+from gateway.delivery.http import OutboundPoster
+from gateway.delivery.usage_reports import OutboxWorker, parse_licensor_credentials
+from gateway.jobs.config import JobLimits
+from gateway.jobs.dispatch import Dispatcher
+from gateway.jobs.events import JobEventHub
+from gateway.jobs.executor import JobExecutor
+from gateway.jobs.limits import TenantRateLimiter
+from gateway.jobs.pool import RunnerPool, default_factory
+from gateway.jobs.service import JobService
+from gateway.runtime import GatewayRuntime, NotStartedError
+from gateway.settings import Settings, SettingsError
+from gateway.webhooks import WebhookDispatcher
+from registry.delivery.idempotency import IdempotencyStore
+
+log = logging.getLogger(__name__)
+
+
+def job_limits(settings: Settings) -> JobLimits:
+    return JobLimits(
+        queue_depth=settings.job_queue_depth,
+        concurrency=settings.job_concurrency,
+        rate_per_minute=settings.job_rate_per_minute,
+        lease_s=settings.job_lease_seconds,
+    )
+
+
+def provider_keys(settings: Settings) -> dict[str, str]:
+    try:
+        return parse_licensor_credentials(settings.provider_api_keys)
+    except ValueError as exc:
+        raise SettingsError(f"CLEARANCE_PROVIDER_API_KEYS: {exc}") from exc
+
+
+class JobsRuntime:
+    def __init__(
+        self,
+        runtime: GatewayRuntime,
+        catalog: CatalogCache,
+        *,
+        pool: RunnerPool | None = None,
+        limits: JobLimits | None = None,
+    ) -> None:
+        settings = runtime.settings
+        self.runtime = runtime
+        self.catalog = catalog
+        self.limits = limits or job_limits(settings)
+        self.pool = pool or RunnerPool(default_factory(provider_keys(settings)))
+        self.outbound = outbound_policy(settings)
+        self.store = image_store(settings)
+        self.owner = f"gw_{secrets.token_hex(8)}"
+        """This process's name on the leases of the jobs it executes."""
+        self.hub = JobEventHub()
+        self._service: JobService | None = None
+        self.executor: JobExecutor | None = None
+        self.webhooks: WebhookDispatcher | None = None
+        self.reports: OutboxWorker | None = None
+
+    @property
+    def service(self) -> JobService:
+        if self._service is None:
+            raise NotStartedError("jobs runtime not started")
+        return self._service
+
+    def _notify(self) -> None:
+        for worker in (self.webhooks, self.reports):
+            if worker is not None:
+                worker.notify()
+
+    async def _revision(self) -> CatalogRevision:
+        return await self.catalog.current()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _app: Any = None) -> AsyncIterator[None]:
+        runtime = self.runtime
+        settings = runtime.settings
+        sessions = runtime.sessions
+        schedule = retry_schedule(settings)
+        self.webhooks = WebhookDispatcher(sessions, OutboundPoster(self.outbound), schedule=schedule)
+        self.reports = OutboxWorker(
+            sessions, OutboundPoster(self.outbound), licensor_credentials(settings), schedule=schedule
+        )
+        self.executor = JobExecutor(
+            sessions,
+            self.pool,
+            self.hub,
+            self.store,
+            self.limits,
+            owner=self.owner,
+            catalog=self._revision,
+            notify=self._notify,
+        )
+        dispatcher = Dispatcher(
+            sessions=sessions,
+            pool=self.pool,
+            limits=self.limits,
+            outbound=self.outbound,
+            rate_limiter=TenantRateLimiter(self.limits.rate_per_minute),
+            stats=self.executor,
+            owner=self.owner,
+            strict_policy=settings.strict_policy,
+            audit_log=lambda: runtime.audit_log,
+        )
+        self._service = JobService(
+            sessions,
+            self.catalog,
+            dispatcher,
+            self.executor,
+            self.hub,
+            self.store,
+            IdempotencyStore(sessions),
+        )
+        try:
+            self.pool.sync((await self.catalog.current()).catalog)
+        except Exception as exc:  # the database may be down: recovery retries in the loop
+            log.warning("runner pool not built at start-up: %s", exc)
+        self.webhooks.start()
+        self.reports.start()
+        self.executor.start()
+        try:
+            yield
+        finally:
+            await self.executor.stop()
+            for worker in (self.webhooks, self.reports):
+                await worker.stop()
+                await worker.poster.close()
+            await self.pool.close()
+            await self.catalog.close()
