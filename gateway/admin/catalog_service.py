@@ -104,7 +104,11 @@ class CatalogAdmin:
         return operator
 
     async def _write(self, section: str, entry: Any, verb: str) -> None:
-        catalog = Catalog(operator=entry) if section == "operator" else Catalog(**{section: (entry,)})
+        catalog = (
+            Catalog(operator=entry)
+            if section == "operator"
+            else msgspec.structs.replace(Catalog(), **{section: (entry,)})
+        )
         report = await load_catalog(self.session, catalog)
         change = report.changes[0]
         if change.action is ChangeAction.UNCHANGED:

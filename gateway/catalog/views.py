@@ -158,6 +158,7 @@ def _purpose_verdicts(
     revision: CatalogRevision, artifact: Artifact, tenant_id: str, date: dt.date
 ) -> tuple[PurposeVerdict, ...]:
     """Adapters are judged on their first base; components are not generated with on their own."""
+    adapters: tuple[str, ...]
     if artifact.kind in _RUNNABLE:
         model_id, adapters = artifact.id, ()
     elif artifact.kind is ArtifactKind.ADAPTER and artifact.bases:
