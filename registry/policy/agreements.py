@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from registry.catalog.entries import Agreement
 from registry.vocabulary import Purpose
@@ -100,3 +101,56 @@ def covering_agreement(
                 elif best is None or agreement.id < best.id:
                     best = agreement
     return best
+
+
+_DAY = dt.timedelta(days=1)
+
+
+class UsabilityWindow(NamedTuple):
+    """How long a judgement that checked some agreements stays what it was: the dates between two
+    boundaries of those agreements (valid_from, the day after valid_until, revoked_at: where an
+    agreement's answer can change) and, for those usable on such dates, the side of its monthly
+    quota the usage is on."""
+
+    since: dt.date | None
+    until: dt.date | None
+    """Exclusive."""
+    quotas: tuple[tuple[str, int, bool], ...]
+    """(agreement id, quota, exhausted)."""
+
+    def holds(self, date: dt.date, usage: Mapping[str, int]) -> bool:
+        """True when every checked agreement answers as it did."""
+        since, until, quotas = self
+        if (since is not None and date < since) or (until is not None and date >= until):
+            return False
+        for agreement_id, quota, exhausted in quotas:
+            if (usage.get(agreement_id, 0) >= quota) is not exhausted:
+                return False
+        return True
+
+
+def usability_window(
+    agreements: Iterable[Agreement], date: dt.date, usage: Mapping[str, int]
+) -> UsabilityWindow:
+    since: dt.date | None = None
+    until: dt.date | None = None
+    quotas = []
+    for agreement in agreements:
+        points = [agreement.valid_from]
+        if agreement.valid_until is not None:
+            points.append(agreement.valid_until + _DAY)
+        if agreement.revoked_at is not None:
+            points.append(agreement.revoked_at)
+        for point in points:
+            if point <= date:
+                since = point if since is None else max(since, point)
+            else:
+                until = point if until is None else min(until, point)
+        quota = agreement.monthly_quota
+        if quota is not None and unusable_because(agreement, date, {}) is None:
+            quotas.append((agreement.id, quota, usage.get(agreement.id, 0) >= quota))
+    return UsabilityWindow(since, until, tuple(quotas))
+
+
+ALWAYS = UsabilityWindow(None, None, ())
+"""The window of a judgement that checked no agreement."""

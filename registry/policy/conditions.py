@@ -42,6 +42,7 @@ class PartyContext:
         "country_known",
         "holder",
         "hosts_for_third_parties",
+        "key",
         "party",
         "profile",
         "purpose",
@@ -71,6 +72,17 @@ class PartyContext:
         self.receives_payment = receives_payment
         """Payment arising from the use: a commercial purpose, or an operator charging its tenants."""
         self.hosts_for_third_parties = hosts_for_third_parties
+        self.key = (
+            party,
+            holder,
+            purpose,
+            regions,
+            country_known,
+            receives_payment,
+            hosts_for_third_parties,
+            profile,
+        )
+        """Everything a license's judgement reads from the party (the profile hashes by value)."""
 
 
 def judge_condition(condition: Condition, ctx: PartyContext) -> tuple[Outcome, str]:

@@ -10,66 +10,17 @@ are not cached (their search reads other agreements). Swapping the snapshot drop
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
-from typing import NamedTuple
 
 import msgspec
 
 from registry.catalog.entries import Agreement
-from registry.policy.agreements import unusable_because
+from registry.policy.agreements import UsabilityWindow, usability_window
 from registry.policy.decision import PolicyDecision
 from registry.policy.evaluate import evaluate_tracked
 from registry.policy.identity import derive_decision_id
 from registry.policy.request import PolicyRequest
 from registry.policy.snapshot import CatalogSnapshot
-
-_DAY = dt.timedelta(days=1)
-
-
-class _Checks(NamedTuple):
-    """When a decision stays what it was: the dates between two boundaries of the agreements it
-    checked (valid_from, the day after valid_until, revoked_at: the answer of each agreement
-    changes only there) and, for those usable on such dates, the side of its monthly quota the
-    usage is on."""
-
-    since: dt.date | None
-    until: dt.date | None
-    """Exclusive."""
-    quotas: tuple[tuple[str, int, bool], ...]
-    """(agreement id, quota, exhausted)."""
-
-
-def _checks(agreements: Iterable[Agreement], date: dt.date, usage: Mapping[str, int]) -> _Checks:
-    since: dt.date | None = None
-    until: dt.date | None = None
-    quotas = []
-    for agreement in agreements:
-        points = [agreement.valid_from]
-        if agreement.valid_until is not None:
-            points.append(agreement.valid_until + _DAY)
-        if agreement.revoked_at is not None:
-            points.append(agreement.revoked_at)
-        for point in points:
-            if point <= date:
-                since = point if since is None else max(since, point)
-            else:
-                until = point if until is None else min(until, point)
-        quota = agreement.monthly_quota
-        if quota is not None and unusable_because(agreement, date, {}) is None:
-            quotas.append((agreement.id, quota, usage.get(agreement.id, 0) >= quota))
-    return _Checks(since, until, tuple(quotas))
-
-
-def _still_holds(checks: _Checks, date: dt.date, usage: Mapping[str, int]) -> bool:
-    since, until, quotas = checks
-    if (since is not None and date < since) or (until is not None and date >= until):
-        return False
-    for agreement_id, quota, exhausted in quotas:
-        if (usage.get(agreement_id, 0) >= quota) is not exhausted:
-            return False
-    return True
 
 
 class PolicyEngine:
@@ -78,7 +29,7 @@ class PolicyEngine:
     def __init__(self, snapshot: CatalogSnapshot, *, cache_size: int = 4096) -> None:
         self._snapshot = snapshot
         self._cache_size = cache_size
-        self._cache: OrderedDict[tuple[object, ...], tuple[PolicyDecision, _Checks]] = OrderedDict()
+        self._cache: OrderedDict[tuple[object, ...], tuple[PolicyDecision, UsabilityWindow]] = OrderedDict()
 
     @property
     def snapshot(self) -> CatalogSnapshot:
@@ -109,7 +60,7 @@ class PolicyEngine:
         found = self._cache.get(key)
         if found is not None:
             decision, checks = found
-            if _still_holds(checks, date, usage):
+            if checks.holds(date, usage):
                 self._cache.move_to_end(key)
                 decision_id = request.decision_id or derive_decision_id(
                     request, self._snapshot.version, decision.runner_id
@@ -119,7 +70,7 @@ class PolicyEngine:
         decision = evaluate_tracked(request, self._snapshot, consulted)
         if not decision.alternatives:
             unique = {a.id: a for a in consulted}.values()
-            self._cache[key] = (decision, _checks(unique, date, usage))
+            self._cache[key] = (decision, usability_window(unique, date, usage))
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return decision

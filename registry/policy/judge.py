@@ -10,9 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from registry.catalog.entries import Agreement, CreatorPermissions
-from registry.policy.agreements import HolderAgreements, covering_agreement
+from registry.policy.agreements import (
+    ALWAYS,
+    HolderAgreements,
+    UsabilityWindow,
+    covering_agreement,
+    usability_window,
+)
 from registry.policy.compiled import GrantPlan
 from registry.policy.conditions import Outcome, PartyContext, judge_condition
 from registry.policy.decision import Effect, ObligationDue, Party, Reason
@@ -81,6 +88,17 @@ class Verdict:
         if severity > self.worst:
             self.worst = severity
 
+    def replay(self, judgement: Judgement) -> None:
+        self.reasons.extend(judgement.reasons)
+        self.obligations.extend(judgement.obligations)
+        for agreement_id in judgement.agreements:
+            if agreement_id not in self.agreements:
+                self.agreements.append(agreement_id)
+        if judgement.worst > self.worst:
+            self.worst = judgement.worst
+        if self.consulted is not None:
+            self.consulted.extend(judgement.consulted)
+
     def decision(self, strict: bool) -> Decision:
         if self.worst == 2 or (self.worst == 1 and strict):
             return Decision.DENY
@@ -89,7 +107,77 @@ class Verdict:
         return Decision.ALLOW_WITH_OBLIGATIONS if self.obligations else Decision.ALLOW
 
 
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """What one license said about the operator, kept on the license use for the next request in
+    the same situation: reused while the agreements it checked answer as they did."""
+
+    reasons: tuple[Reason, ...]
+    obligations: tuple[ObligationDue, ...]
+    agreements: tuple[str, ...]
+    worst: int
+    window: UsabilityWindow
+    consulted: tuple[Agreement, ...]
+
+
+_JUDGEMENTS_PER_USE = 512
+
+
 def judge_license(
+    use: LicenseUse,
+    verdict: Verdict,
+    date: dt.date,
+    use_cases: frozenset[UseCase],
+    output_use: OutputUse | None,
+    grants_apply: bool = True,
+) -> None:
+    """All a license says about this party (see `_judge_license`).
+
+    The operator's judgements are remembered on the license use: the operator is the same party
+    in every request, so they repeat (for tenants the whole decision is what repeats, which
+    `PolicyEngine` remembers; remembering each tenant's judgements costs more than it saves)."""
+    if verdict.ctx.party is not Party.OPERATOR:
+        _judge_license(use, verdict, date, use_cases, output_use, grants_apply)
+        return
+    key = (verdict.ctx.key, use_cases, output_use, grants_apply)
+    memo = use.memo
+    found = memo.get(key)
+    if found is not None:
+        judgement: Judgement = found  # type: ignore[assignment]
+        if judgement.window.holds(date, verdict.usage):
+            verdict.replay(judgement)
+            return
+    reasons_before, obligations_before, worst_before = (
+        len(verdict.reasons),
+        len(verdict.obligations),
+        verdict.worst,
+    )
+    outer = verdict.consulted
+    consulted: list[Agreement] = []
+    verdict.consulted = consulted
+    verdict.worst = 0
+    try:
+        _judge_license(use, verdict, date, use_cases, output_use, grants_apply)
+    finally:
+        verdict.consulted = outer
+    if outer is not None:
+        outer.extend(consulted)
+    reasons = tuple(verdict.reasons[reasons_before:])
+    judgement = Judgement(
+        reasons=reasons,
+        obligations=tuple(verdict.obligations[obligations_before:]),
+        agreements=tuple(dict.fromkeys(a for r in reasons for a in r.agreements if r.effect is PERMIT_)),
+        worst=verdict.worst,
+        window=usability_window(consulted, date, verdict.usage) if consulted else ALWAYS,
+        consulted=tuple(consulted),
+    )
+    verdict.worst = max(worst_before, judgement.worst)
+    if len(memo) >= _JUDGEMENTS_PER_USE:
+        memo.clear()
+    memo[key] = judgement
+
+
+def _judge_license(
     use: LicenseUse,
     verdict: Verdict,
     date: dt.date,

@@ -151,3 +151,22 @@ def test_engine_cache_answers_exactly_like_evaluate(
     for date, used in variations:
         varied = msgspec.structs.replace(request, date=date, usage_this_month={"bfl-acme-flux2": used})
         assert engine.evaluate(varied) == evaluate(varied, SNAPSHOT)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    request=requests,
+    variations=st.lists(
+        st.tuples(st.dates(dt.date(2025, 10, 1), dt.date(2027, 3, 1)), st.integers(0, 200_000)),
+        min_size=1,
+        max_size=5,
+    ),
+)
+def test_a_warm_snapshot_answers_like_a_fresh_one(
+    request: PolicyRequest, variations: list[tuple[dt.date, int]]
+) -> None:
+    """The judgements a snapshot remembers between requests never change an answer."""
+    for date, used in variations:
+        varied = msgspec.structs.replace(request, date=date, usage_this_month={"bfl-acme-flux2": used})
+        fresh = CatalogSnapshot.build(CATALOG, version=SNAPSHOT.version)
+        assert evaluate(varied, SNAPSHOT) == evaluate(varied, fresh)
