@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import torch
 
 from runners.task import AdapterSpec, LocalSource, ModelFamily, PipelineSpec
@@ -139,6 +140,32 @@ def build_tiny_lora(
         weight_name=weight_name,
         sha256=file_sha256(directory / weight_name),
     )
+
+
+MANIFEST_NAME = "manifest.json"
+
+
+def write_manifest(models: TinyModelSet) -> Path:
+    """`manifest.json`: every pipeline and adapter as the `PipelineSpec`/`AdapterSpec` JSON the
+    runner takes, so a demo catalog can pin them by sha256."""
+    document = {
+        family.value: {"pipeline": model.pipeline, "adapters": list(model.adapters)}
+        for family, model in models.models.items()
+    }
+    path = models.root / MANIFEST_NAME
+    path.write_bytes(msgspec.json.format(msgspec.json.encode(document), indent=2))
+    return path
+
+
+def read_manifest(root: Path) -> TinyModelSet:
+    raw = msgspec.json.decode((root / MANIFEST_NAME).read_bytes())
+    result = TinyModelSet(root=root)
+    for family, entry in raw.items():
+        pipeline = msgspec.convert(entry["pipeline"], PipelineSpec)
+        adapters = tuple(msgspec.convert(a, AdapterSpec) for a in entry["adapters"])
+        path = Path(pipeline.source.path) if isinstance(pipeline.source, LocalSource) else root / family
+        result.models[ModelFamily(family)] = TinyModel(pipeline=pipeline, adapters=adapters, path=path)
+    return result
 
 
 def weight_hashes(pipeline_dir: Path) -> dict[str, str]:

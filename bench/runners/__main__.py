@@ -1,0 +1,3 @@
+from bench.runners import main
+
+main()
