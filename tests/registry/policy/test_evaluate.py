@@ -92,33 +92,34 @@ def test_creator_terms_are_listed(decide: Decide) -> None:
     assert credit[0].text == "Credit nerijs for civitai/pixel-art-xl"
 
 
-def test_without_runner_every_candidate_is_judged_and_the_best_returned(
-    decide: Decide, snapshot: CatalogSnapshot
-) -> None:
-    request = make_request(tenant_id="acme", model_id=FLUX2, purpose="research")
-    per_runner = evaluate_runners(request, snapshot)
-    assert [d.runner_id for d in per_runner] == ["local-flux2"]  # fal's built-in runner is disabled
-    assert evaluate(request, snapshot).runner_id == "local-flux2"
+def test_without_runner_every_candidate_is_judged_and_the_best_returned(snapshot: CatalogSnapshot) -> None:
+    request = make_request(
+        tenant_id="bigco", model_id=FLUX2, adapter_ids=[TURBO], purpose="commercial_product"
+    )
+    per_runner = {d.runner_id: d.decision for d in evaluate_runners(request, snapshot)}
+    # fal's built-in runner is disabled; the operator's own GPUs need a BFL license bigco lacks
+    assert per_runner == {"local-flux2": Decision.DENY, "provider-flux2": Decision.ALLOW}
+    assert evaluate(request, snapshot).runner_id == "provider-flux2"
 
 
 def test_a_deny_offers_permitted_alternatives_best_first(decide: Decide) -> None:
-    decision = decide(tenant_id="bigco", model_id=FLUX2, adapter_ids=[TURBO], purpose="commercial_product")
+    fields = {
+        "tenant_id": "bigco",
+        "model_id": FLUX2,
+        "adapter_ids": [TURBO],
+        "purpose": "commercial_product",
+    }
+    decision = decide(**fields, runner_id="local-flux2")
     assert decision.decision is Decision.DENY
     assert decision.alternatives
     assert all(a.decision in (Decision.ALLOW, Decision.ALLOW_WITH_OBLIGATIONS) for a in decision.alternatives)
+    first = decision.alternatives[0]
+    assert (first.model_id, first.adapter_ids, first.runner_id) == (FLUX2, (TURBO,), "provider-flux2")
     ranks = [
         (a.decision is not Decision.ALLOW, a.family != "flux2", a.obligations) for a in decision.alternatives
     ]
     assert ranks == sorted(ranks)
-    assert FLUX2 not in {a.model_id for a in decision.alternatives}
-    none = decide(
-        tenant_id="bigco",
-        model_id=FLUX2,
-        adapter_ids=[TURBO],
-        purpose="commercial_product",
-        max_alternatives=0,
-    )
-    assert none.alternatives == ()
+    assert decide(**fields, runner_id="local-flux2", max_alternatives=0).alternatives == ()
 
 
 def test_decision_id_is_deterministic_or_chosen(decide: Decide) -> None:
@@ -127,3 +128,44 @@ def test_decision_id_is_deterministic_or_chosen(decide: Decide) -> None:
     assert first.decision_id == again.decision_id
     assert decide(**fields, date="2026-11-27").decision_id != first.decision_id
     assert decide(**fields, decision_id="from-the-caller").decision_id == "from-the-caller"
+
+
+def test_provider_service_terms_replace_the_weight_grants_but_not_its_use_restrictions(
+    decide: Decide,
+) -> None:
+    fields = {
+        "tenant_id": "bigco",
+        "model_id": FLUX2,
+        "adapter_ids": [TURBO],
+        "runner_id": "provider-flux2",
+        "purpose": "commercial_product",
+        "output_use": "sell",
+    }
+    allowed = decide(**fields)
+    assert allowed.decision is Decision.ALLOW
+    assert {e.license for e in allowed.effective_licenses if e.superseded} == {"flux-dev-ncl@2.0"}
+    assert {r.license for r in allowed.reasons} == {"example-provider-terms@1"}
+    restricted = decide(**fields, use_cases=["surveillance"])
+    assert restricted.decision is Decision.DENY
+    forbids = {(r.party.value, r.license, r.clause) for r in restricted.reasons if r.effect.value == "forbid"}
+    assert ("tenant", "flux-dev-ncl@2.0", "§4(a)(iii)") in forbids
+
+
+def test_a_charging_operator_is_a_licensee_even_on_a_provider_runner_without_terms(
+    catalog: Catalog,
+) -> None:
+    runners = tuple(
+        msgspec.structs.replace(r, service_terms=None) if r.id == "provider-flux2" else r
+        for r in catalog.runners
+    )
+    agreements = tuple(a for a in catalog.agreements if a.holder != "operator")
+    snapshot = CatalogSnapshot.build(msgspec.structs.replace(catalog, runners=runners, agreements=agreements))
+    decision = evaluate(
+        make_request(tenant_id="hobbyist", model_id=FLUX2, runner_id="provider-flux2", purpose="personal"),
+        snapshot,
+    )
+    parties = {v.party.value: v for v in decision.parties}
+    assert parties["tenant"].decision is Decision.ALLOW_WITH_OBLIGATIONS
+    assert parties["operator"].purpose.value == "hosted_service"
+    assert parties["operator"].decision is Decision.DENY  # it needs its own BFL license
+    assert decision.decision is Decision.DENY
