@@ -112,13 +112,16 @@ class RunnerPool:
             pooled.paused = paused
 
     async def close(self) -> None:
-        for pooled in self._runners.values():
-            if pooled.owned:
-                try:
-                    await pooled.runner.close()
-                except Exception:
-                    log.exception("closing runner %s failed", pooled.entry.id)
-        self._runners.clear()
+        """Close the runners the pool built; registered ones stay with their owner."""
+        for runner_id, pooled in list(self._runners.items()):
+            if not pooled.owned:
+                continue
+            try:
+                await pooled.runner.close()
+            except Exception:
+                log.exception("closing runner %s failed", pooled.entry.id)
+            del self._runners[runner_id]
+        self._failed.clear()
 
 
 def default_factory(provider_keys: Mapping[str, str], *, device: str = "auto") -> RunnerFactory:

@@ -1,0 +1,80 @@
+"""Catalog entries for tiny local models (built with `runners.tiny`), for tests and the demo.
+
+They stand in for real models under the real licenses: a tiny FLUX.2 pipeline under the FLUX
+[dev] Non-Commercial License v2.0 with a Turbo-style adapter (8 steps, its sigma schedule), and a
+tiny Stable Diffusion pipeline under CreativeML Open RAIL++-M. Every safetensors file is pinned
+by sha256, so the runner verifies the bytes it loads exactly as it would for real weights.
+"""
+
+from __future__ import annotations
+
+from registry.catalog.entries import (
+    Artifact,
+    InferenceSettings,
+    LocalSource,
+    SourceFile,
+)
+from registry.vocabulary import ArtifactKind, BaseRelation
+from runners.task import ModelFamily
+from runners.tiny import TinyModelSet
+
+TINY_FLUX2 = "tiny/flux2-dev"
+TINY_FLUX2_TURBO = "tiny/flux2-dev-turbo"
+TINY_SD = "tiny/sd-openrail"
+FLUX_DEV_NCL = "flux-dev-ncl@2.0"
+OPENRAIL_PP_M = "creativeml-openrail-pp-m@2023-07-26"
+TURBO_SIGMAS = (1.0, 0.6509, 0.4374, 0.2932, 0.1893, 0.1108, 0.0495, 0.00031)
+"""The fal FLUX.2-dev Turbo LoRA's published schedule (as in the built-in catalog)."""
+
+
+def tiny_artifacts(models: TinyModelSet) -> tuple[Artifact, ...]:
+    """Needs `models` built with the FLUX2 and SD1 families and at least one adapter each."""
+    flux2 = models[ModelFamily.FLUX2]
+    sd = models[ModelFamily.SD1]
+    turbo = flux2.adapters[0]
+    turbo_dir = turbo.source.path  # type: ignore[union-attr]
+    tiny_size = InferenceSettings(steps=4, guidance=3.5, width=32, height=32, max_width=128, max_height=128)
+    return (
+        Artifact(
+            id=TINY_FLUX2,
+            kind=ArtifactKind.BASE_MODEL,
+            name="Tiny FLUX.2 [dev] stand-in",
+            license=FLUX_DEV_NCL,
+            family=ModelFamily.FLUX2.value,
+            source=LocalSource(
+                path=str(flux2.path),
+                files=tuple(SourceFile(name=n, sha256=h) for n, h in sorted(flux2.pipeline.weights.items())),
+            ),
+            recommended=tiny_size,
+            description="Random tiny weights with FLUX.2 [dev]'s architecture and license.",
+        ),
+        Artifact(
+            id=TINY_FLUX2_TURBO,
+            kind=ArtifactKind.ADAPTER,
+            name="Tiny FLUX.2 [dev] Turbo-style LoRA",
+            license=FLUX_DEV_NCL,
+            family=ModelFamily.FLUX2.value,
+            source=LocalSource(
+                path=turbo_dir, files=(SourceFile(name=turbo.weight_name, sha256=turbo.sha256),)
+            ),
+            bases=(TINY_FLUX2,),
+            base_relation=BaseRelation.ADAPTER,
+            recommended=InferenceSettings(
+                steps=len(TURBO_SIGMAS), guidance=2.5, sigmas=TURBO_SIGMAS, weight_name=turbo.weight_name
+            ),
+        ),
+        Artifact(
+            id=TINY_SD,
+            kind=ArtifactKind.BASE_MODEL,
+            name="Tiny Stable Diffusion stand-in (Open RAIL++-M)",
+            license=OPENRAIL_PP_M,
+            family=ModelFamily.SD1.value,
+            source=LocalSource(
+                path=str(sd.path),
+                files=tuple(SourceFile(name=n, sha256=h) for n, h in sorted(sd.pipeline.weights.items())),
+            ),
+            recommended=InferenceSettings(
+                steps=2, guidance=5.0, width=32, height=32, max_width=128, max_height=128
+            ),
+        ),
+    )
