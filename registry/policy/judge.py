@@ -131,15 +131,19 @@ def judge_license(
     output_use: OutputUse | None,
     grants_apply: bool = True,
 ) -> None:
-    """All a license says about this party (see `_judge_license`).
-
-    The operator's judgements are remembered on the license use: the operator is the same party
-    in every request, so they repeat (for tenants the whole decision is what repeats, which
-    `PolicyEngine` remembers; remembering each tenant's judgements costs more than it saves)."""
-    if verdict.ctx.party is not Party.OPERATOR:
+    """All a license says about this party (see `_judge_license`), remembered on the license use
+    where it repeats: the operator is the same party in every request; for a tenant, a judgement
+    that reads nothing of the tenant (no condition, no territory, no agreement the tenant could
+    hold for the license) is the same for every tenant. Other tenant judgements are not kept:
+    there the whole decision is what repeats, which `PolicyEngine` remembers."""
+    ctx = verdict.ctx
+    if ctx.party is Party.OPERATOR:
+        key: tuple[object, ...] = (ctx.key, use_cases, output_use, grants_apply)
+    elif _reads_nothing_of_the_tenant(use, verdict, output_use, grants_apply):
+        key = (ctx.party, ctx.purpose, use_cases, output_use, grants_apply)
+    else:
         _judge_license(use, verdict, date, use_cases, output_use, grants_apply)
         return
-    key = (verdict.ctx.key, use_cases, output_use, grants_apply)
     memo = use.memo
     found = memo.get(key)
     if found is not None:
@@ -175,6 +179,28 @@ def judge_license(
     if len(memo) >= _JUDGEMENTS_PER_USE:
         memo.clear()
     memo[key] = judgement
+
+
+def _reads_nothing_of_the_tenant(
+    use: LicenseUse, verdict: Verdict, output_use: OutputUse | None, grants_apply: bool
+) -> bool:
+    lic = use.license
+    assert lic is not None
+    if lic.unknown or not grants_apply:
+        return True
+    if lic.excluded_regions:
+        return False
+    plan = lic.plans[verdict.ctx.purpose]
+    out_plan = lic.output_plans.get(output_use) if output_use is not None else None
+    if plan.conditions or (out_plan is not None and out_plan.conditions):
+        return False
+    if not plan.severity and (out_plan is None or not out_plan.severity):
+        return True  # permitted outright: no agreement is looked for
+    index = verdict.index
+    if lic.family in index.by_family:
+        return False
+    by_artifact = index.by_artifact
+    return not by_artifact or all(by_artifact.keys().isdisjoint(c) for c in use.coverage)
 
 
 def _judge_license(
