@@ -114,16 +114,12 @@ def _adapter_costs(pipeline: PipelineSpec, adapters: list[AdapterSpec]) -> None:
         residents = warm.adapters
         residents.activate((adapters[0],), store.load)
         residents.activate((adapters[1],), store.load)
-        switch = (
-            _median_time(
-                lambda: (
-                    residents.activate((adapters[0],), store.load),
-                    residents.activate((adapters[1],), store.load),
-                ),
-                20,
-            )
-            / 2
-        )
+
+        def switch_twice(residents: Any = residents, load: Any = store.load) -> None:
+            residents.activate((adapters[0],), load)
+            residents.activate((adapters[1],), load)
+
+        switch = _median_time(switch_twice, 20) / 2
         cycle = adapters[2:12]
         swap_times = []
         for adapter in cycle:
@@ -175,7 +171,8 @@ def _streams(pipeline: PipelineSpec, adapters: list[AdapterSpec]) -> None:
     single = [_task(pipeline, (adapters[0],), seed=i) for i in range(STREAM_TASKS)]
     warmup = _task(pipeline, (adapters[0],))
     print(
-        f"stream of {STREAM_TASKS} tasks, {STREAM_ADAPTERS} adapters in random order (batch <= 4, 4 resident):"
+        f"stream of {STREAM_TASKS} tasks, {STREAM_ADAPTERS} adapters in random order "
+        "(batch <= 4, 4 resident):"
     )
     single_rate = asyncio.run(_through(_settings(), warmup, single))
     scheduler_rate = asyncio.run(_through(_settings(), warmup, mixed))

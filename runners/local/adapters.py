@@ -161,10 +161,11 @@ class ResidentAdapters:
         for component in self._pipe.components.values():
             if not isinstance(component, torch.nn.Module):
                 continue
-            for module in component.modules():
-                scaling = getattr(module, "scaling", None)
+            layer: Any
+            for layer in component.modules():
+                scaling = getattr(layer, "scaling", None)
                 if isinstance(scaling, dict) and slot in scaling:
-                    module.lora_alpha[slot] = float(scaling[slot]) * module.r[slot]
+                    layer.lora_alpha[slot] = float(scaling[slot]) * layer.r[slot]
 
     def _forget(self, slot: str) -> None:
         self._slots.pop(slot, None)

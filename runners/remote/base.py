@@ -45,7 +45,7 @@ class RemoteRunner(ABC):
     async def _fetch_images(self, task: GenerationTask, model: str) -> list[bytes]:
         """Ask the provider for the task's images; return their encoded bytes, unvalidated."""
 
-    async def _on_cancel(self, task_id: str) -> None:
+    async def _on_cancel(self, task_id: str) -> None:  # noqa: B027 - optional hook, default: nothing to tell
         """Tell the provider, where its protocol can."""
 
     async def submit(
@@ -64,7 +64,8 @@ class RemoteRunner(ABC):
                 encoded = await fetch
         except TimeoutError as exc:
             raise ProviderTimeoutError(
-                f"runner {self.settings.runner_id}: task {task.task_id} exceeded {self.settings.task_timeout_s} s"
+                f"runner {self.settings.runner_id}: task {task.task_id} exceeded "
+                f"{self.settings.task_timeout_s} s"
             ) from exc
         except asyncio.CancelledError:
             if task.task_id in self._canceled:
@@ -137,7 +138,8 @@ class RemoteRunner(ABC):
             )
         if self.settings.models and source.model not in self.settings.models:
             raise TaskValidationError(
-                f"task {task.task_id}: model {source.model!r} is not served by runner {self.settings.runner_id}"
+                f"task {task.task_id}: model {source.model!r} is not served by runner "
+                f"{self.settings.runner_id}"
             )
         if task.adapters:
             raise TaskValidationError(f"task {task.task_id}: provider models take no adapters")
@@ -148,6 +150,7 @@ class RemoteRunner(ABC):
             )
         if task.num_images > limits.max_images:
             raise TaskValidationError(
-                f"task {task.task_id}: num_images {task.num_images} exceeds this runner's limit {limits.max_images}"
+                f"task {task.task_id}: num_images {task.num_images} exceeds this runner's limit "
+                f"{limits.max_images}"
             )
         return source.model

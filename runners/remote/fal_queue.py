@@ -8,6 +8,7 @@ taken from the response, so a provider answer cannot send the key elsewhere.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import TypeVar
 
 import msgspec
@@ -78,7 +79,8 @@ class FalQueueRunner(RemoteRunner):
                     break
                 if status.status not in ("IN_QUEUE", "IN_PROGRESS"):
                     raise ProviderError(
-                        f"runner {self.settings.runner_id}: request {request} ended with status {status.status}"
+                        f"runner {self.settings.runner_id}: request {request} ended with status "
+                        f"{status.status}"
                     )
                 await asyncio.sleep(self.settings.poll_interval_s)
             result = self._decode(
@@ -103,12 +105,10 @@ class FalQueueRunner(RemoteRunner):
         if found is None:
             return
         model, request = found
-        try:
+        with contextlib.suppress(ProviderError):  # best effort: canceled on our side either way
             await self.client.call(
                 "PUT", self.client.url(f"{model}/requests/{request}/cancel"), idempotent=True
             )
-        except ProviderError:
-            pass  # best effort: the task is canceled on our side either way
 
     def _decode(self, response: ProviderResponse, type_: type[_T]) -> _T:
         try:

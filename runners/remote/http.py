@@ -46,11 +46,13 @@ class ProviderSettings:
     max_image_pixels: int = 64 * 2**20
     download_hosts: tuple[str, ...] = ()
     """Hosts that image URLs may point to besides the provider's own."""
-    retry: RetryPolicy = RetryPolicy()
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     breaker_failures: int = 5
     breaker_reset_s: float = 30.0
-    limits: RunnerLimits = RunnerLimits(
-        max_width=2048, max_height=2048, max_steps=100, max_images=4, max_batch=4
+    limits: RunnerLimits = field(
+        default_factory=lambda: RunnerLimits(
+            max_width=2048, max_height=2048, max_steps=100, max_images=4, max_batch=4
+        )
     )
 
 
@@ -165,7 +167,8 @@ class ProviderClient:
                 content_type = response.content_type
                 if not _matches(content_type, expect):
                     raise ProviderError(
-                        f"runner {runner_id}: {method} {parts.path} sent {content_type!r}, expected {expect!r}"
+                        f"runner {runner_id}: {method} {parts.path} sent {content_type!r}, "
+                        f"expected {expect!r}"
                     )
                 return ProviderResponse(status=status, content_type=content_type, body=body, url=url)
         except TimeoutError as exc:

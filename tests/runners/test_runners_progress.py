@@ -35,7 +35,8 @@ async def test_cancel_stops_between_steps(runner: LocalDiffusersRunner, tiny_mod
     with pytest.raises(TaskCanceledError, match="between steps"):
         await runner.submit(task, on_progress)
 
-    assert pending and await pending[0]
+    assert pending
+    assert await pending[0]
     assert 2 <= len(events) < 100
     after = await runner.submit(make_task(tiny_models[ModelFamily.FLUX2].pipeline))  # worker still serves
     assert len(after.images) == 1
@@ -76,10 +77,11 @@ async def test_one_canceled_member_does_not_stop_its_batch(tiny_models: TinyMode
     pipeline = tiny_models[ModelFamily.SD1].pipeline
     first, second = make_task(pipeline, steps=40), make_task(pipeline, steps=40, seed=9)
     loop = asyncio.get_running_loop()
+    cancels: list[asyncio.Task[bool]] = []
 
     def on_progress(event: ProgressEvent) -> None:
         if event.step == 3:
-            loop.create_task(runner.cancel(first.task_id))
+            cancels.append(loop.create_task(runner.cancel(first.task_id)))
 
     try:
         results = await asyncio.gather(

@@ -339,7 +339,7 @@ async def test_fal_queue_cancel_tells_the_provider(serve) -> None:  # type: igno
     runner = FalQueueRunner(settings(server))
     try:
         submitted = asyncio.create_task(runner.submit(provider_task()))
-        while not any(r.path.endswith("/status") for r in server.received):
+        while not any(r.path.endswith("/status") for r in server.received):  # noqa: ASYNC110
             await asyncio.sleep(0.01)
         assert await runner.cancel("remote-1")
         with pytest.raises(TaskCanceledError):
