@@ -12,6 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from bench.gateway import asgi_overhead
 from bench.gateway.load import LoadResult, run_load
 from bench.gateway.servers import bootstrap, fetch_token, serve
 from bench.gateway.targets import BARE, GATEWAY_TARGETS
@@ -53,6 +54,7 @@ def main() -> None:
             f"first sight (ES256 verify) {figures.first_sight_us:.1f} us, "
             f"rejected forgery {figures.rejected_us:.1f} us"
         )
+        asgi_overhead.main(env)
 
 
 def _print(name: str, result: LoadResult) -> None:
