@@ -2,4 +2,5 @@ import sys
 
 from bench.audit.run import main
 
-sys.exit(main(sys.argv[1:]))
+if __name__ == "__main__":  # verification spawns worker processes that import this module
+    sys.exit(main(sys.argv[1:]))

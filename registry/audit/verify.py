@@ -13,30 +13,39 @@ Rows are read in keyset chunks straight from the driver and hashed in one tight 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from hashlib import sha256
 from typing import Any
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from registry.audit.checkpoints import Checkpoint, checkpoint_message, is_signed_by, stored_checkpoints
 from registry.audit.errors import UnsupportedDatabaseError
 from registry.audit.hashing import ENCODING_VERSION, GENESIS_CHAIN_HASH, LEAF_PREFIX, NODE_PREFIX
 from registry.audit.signing import CheckpointVerifier
-from registry.audit.tables import AuditAnchorRow
+from registry.audit.tables import AuditAnchorRow, AuditEventRow
+from registry.db.engine import create_unpooled_engine
 
 _POSTGRES_CHUNK = (
     "SELECT seq, to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), kind, "
     "actor_subject, client_id, tenant, request_id, decision_id, job_id, payload, leaf_hash, chain_hash "
-    "FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
+    "FROM audit_events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3"
 )
 _SQLITE_CHUNK = (
     "SELECT seq, recorded_at, kind, actor_subject, client_id, tenant, request_id, decision_id, job_id, "
-    "CAST(payload AS BLOB), leaf_hash, chain_hash FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?"
+    "CAST(payload AS BLOB), leaf_hash, chain_hash FROM audit_events "
+    "WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?"
 )
 CHUNK_ROWS = 50_000
+PARALLEL_FROM = 200_000
+"""Chains at least this long are verified by several processes (one per CPU, at most MAX_WORKERS)."""
+MAX_WORKERS = 4
+UNBOUNDED = 2**62
 
 
 class VerificationReport(msgspec.Struct, kw_only=True):
@@ -65,6 +74,7 @@ async def verify_chain(
     *,
     verifier: CheckpointVerifier | None,
     checkpoint: Checkpoint | None = None,
+    workers: int | None = None,
     chunk_rows: int = CHUNK_ROWS,
 ) -> VerificationReport:
     """Check the whole chain from genesis or from the newest retention anchor.
@@ -72,11 +82,13 @@ async def verify_chain(
     `verifier` checks the signatures of the anchor, of the checkpoints stored in the database and
     of `checkpoint` (an exported one, kept outside the database; needs a verifier). Without a
     verifier, stored checkpoints are still compared by chain hash, but not authenticated.
+    `workers` processes share the hashing (default: one per CPU, for chains of PARALLEL_FROM events
+    or more); the caller's main module must be import-safe (`if __name__ == "__main__":`).
     """
     report = VerificationReport(ok=True)
     async with engine.connect() as connection:
         try:
-            await _verify(connection, report, verifier, checkpoint, chunk_rows)
+            await _verify(connection, report, verifier, checkpoint, workers, chunk_rows)
         except _Failure as failure:
             report.ok = False
             report.first_bad_seq = failure.seq
@@ -89,6 +101,7 @@ async def _verify(
     report: VerificationReport,
     verifier: CheckpointVerifier | None,
     external: Checkpoint | None,
+    workers: int | None,
     chunk_rows: int,
 ) -> None:
     previous = GENESIS_CHAIN_HASH
@@ -134,29 +147,119 @@ async def _verify(
         expected.setdefault(stored.sequence, []).append(stored.chain_hash_bytes)
     report.checkpoints_checked = len(checkpoints)
 
+    head = (await connection.execute(select(func.max(AuditEventRow.seq)))).scalar_one_or_none() or anchor_seq
+    if workers is None:
+        workers = min(os.cpu_count() or 1, MAX_WORKERS) if head - anchor_seq >= PARALLEL_FROM else 1
+    ranges = _split(anchor_seq, head, max(1, workers))
+    walked = await _walk_ranges(connection, ranges, previous, expected, chunk_rows)
+    failures = [walk.failure for walk in walked if walk.failure is not None]
+    report.events_checked = sum(walk.checked for walk in walked)
+    if failures:
+        raise _Failure(*min(failures))
+    head, previous = walked[-1].last_seq, walked[-1].previous
+    report.head_seq, report.head_chain_hash = head, previous.hex()
+    beyond = [seq for seq in expected if seq > head]
+    if beyond:
+        raise _Failure(head + 1, f"chain ends at {head} but a signed checkpoint covers {max(beyond)}")
+
+
+class _Walk(msgspec.Struct, frozen=True):
+    """One range's outcome: where it ended, the chain hash there, and its first failure."""
+
+    last_seq: int
+    previous: bytes
+    checked: int
+    failure: tuple[int, str] | None
+
+
+def _split(after: int, last: int, parts: int) -> list[tuple[int, int]]:
+    """(after, last] in contiguous ranges; the last one open-ended, for events appended meanwhile."""
+    size = max(1, -(-(last - after) // parts))
+    bounds = [(lo, min(lo + size, last)) for lo in range(after, last, size)] or [(after, last)]
+    return [*bounds[:-1], (bounds[-1][0], UNBOUNDED)]
+
+
+async def _walk_ranges(
+    connection: AsyncConnection,
+    ranges: list[tuple[int, int]],
+    previous: bytes,
+    expected: dict[int, list[bytes]],
+    chunk_rows: int,
+) -> list[_Walk]:
+    """The first range here; the others in worker processes, each starting from the chain hash
+    stored at its lower bound. That is sound: the range before checks that stored hash (and that
+    it ends exactly there), so the first failure over all ranges is the chain's first failure."""
+    if len(ranges) == 1:
+        return [await _walk(connection, *ranges[0], previous, expected, chunk_rows)]
+    url = connection.engine.url.render_as_string(hide_password=False)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=len(ranges) - 1, mp_context=context) as pool:
+        others = [
+            asyncio.wrap_future(
+                pool.submit(
+                    _walk_in_process,
+                    url,
+                    lo,
+                    hi,
+                    {s: c for s, c in expected.items() if lo < s <= hi},
+                    chunk_rows,
+                )
+            )
+            for lo, hi in ranges[1:]
+        ]
+        first = await _walk(connection, *ranges[0], previous, expected, chunk_rows)
+        return [first, *await asyncio.gather(*others)]
+
+
+def _walk_in_process(url: str, lo: int, hi: int, expected: dict[int, list[bytes]], chunk_rows: int) -> _Walk:
+    async def walk() -> _Walk:
+        engine = create_unpooled_engine(url)
+        try:
+            async with engine.connect() as connection:
+                start = (
+                    await connection.execute(select(AuditEventRow.chain_hash).where(AuditEventRow.seq == lo))
+                ).scalar_one_or_none()
+                # A missing start row is the previous range's failure (it must end at `lo`).
+                previous = bytes(start) if start is not None else GENESIS_CHAIN_HASH
+                return await _walk(connection, lo, hi, previous, expected, chunk_rows)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(walk())
+
+
+async def _walk(
+    connection: AsyncConnection,
+    after: int,
+    last: int,
+    previous: bytes,
+    expected: dict[int, list[bytes]],
+    chunk_rows: int,
+) -> _Walk:
     fetch = await _chunk_reader(connection)
     sqlite = connection.dialect.name == "sqlite"
-    head = anchor_seq
+    head, checked = after, 0
     # The next chunk is read (by the database, the driver's thread or socket) while this one is hashed.
-    upcoming: asyncio.Task[list[Any]] | None = asyncio.create_task(fetch(head, chunk_rows))
+    upcoming: asyncio.Task[list[Any]] | None = asyncio.create_task(fetch(head, last, chunk_rows))
     try:
         while upcoming is not None:
             rows = await upcoming
             upcoming = None
             if len(rows) == chunk_rows:
-                upcoming = asyncio.create_task(fetch(rows[-1][0], chunk_rows))
+                upcoming = asyncio.create_task(fetch(rows[-1][0], last, chunk_rows))
                 await asyncio.sleep(0)
             if rows:
                 head, previous = _check_rows(rows, head, previous, expected, sqlite)
-                report.events_checked += len(rows)
+                checked += len(rows)
+    except _Failure as failure:
+        return _Walk(head, previous, checked, (failure.seq, failure.problem))
     finally:
         if upcoming is not None:
             upcoming.cancel()
             await asyncio.gather(upcoming, return_exceptions=True)
-    report.head_seq, report.head_chain_hash = head, previous.hex()
-    beyond = [seq for seq in expected if seq > head]
-    if beyond:
-        raise _Failure(head + 1, f"chain ends at {head} but a signed checkpoint covers {max(beyond)}")
+    if last != UNBOUNDED and head != last:
+        return _Walk(head, previous, checked, (head + 1, f"event {head + 1} is missing"))
+    return _Walk(head, previous, checked, None)
 
 
 def _check_rows(
@@ -195,20 +298,20 @@ def _check_rows(
     return seq, previous
 
 
-async def _chunk_reader(connection: AsyncConnection) -> Callable[[int, int], Any]:
+async def _chunk_reader(connection: AsyncConnection) -> Callable[[int, int, int], Any]:
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection
     dialect = connection.dialect.name
     if dialect == "postgresql":
 
-        async def fetch_postgres(after: int, limit: int) -> list[Any]:
-            return list(await driver.fetch(_POSTGRES_CHUNK, after, limit))
+        async def fetch_postgres(after: int, last: int, limit: int) -> list[Any]:
+            return list(await driver.fetch(_POSTGRES_CHUNK, after, last, limit))
 
         return fetch_postgres
     if dialect == "sqlite":
 
-        async def fetch_sqlite(after: int, limit: int) -> list[Any]:
-            async with driver.execute(_SQLITE_CHUNK, (after, limit)) as cursor:
+        async def fetch_sqlite(after: int, last: int, limit: int) -> list[Any]:
+            async with driver.execute(_SQLITE_CHUNK, (after, last, limit)) as cursor:
                 return list(await cursor.fetchall())
 
         return fetch_sqlite

@@ -165,3 +165,21 @@ def _blob(engine: AsyncEngine, value: bytes) -> str:
     if engine.dialect.name == "postgresql":
         return f"decode('{value.hex()}', 'hex')"
     return f"X'{value.hex()}'"
+
+
+async def test_verification_split_over_processes_finds_the_same_first_bad_event(
+    audit_engine: AsyncEngine, append_events: Append, tamper: Tamper, signer: CheckpointSigner
+) -> None:
+    await append_events(20)
+    async with AuditLog(audit_engine, signer=signer) as log:
+        await log.checkpoint()
+    intact = await verify_chain(audit_engine, verifier=signer, workers=2)
+    assert (intact.ok, intact.events_checked, intact.head_seq) == (True, 20, 20)
+    assert (
+        intact.head_chain_hash
+        == (await verify_chain(audit_engine, verifier=signer, workers=1)).head_chain_hash
+    )
+    await tamper("UPDATE audit_events SET tenant = 'x' WHERE seq = 15")  # in the second process's range
+    assert (await verify_chain(audit_engine, verifier=signer, workers=2)).first_bad_seq == 15
+    await tamper("DELETE FROM audit_events WHERE seq = 10")  # the last row of the first range
+    assert (await verify_chain(audit_engine, verifier=signer, workers=2)).first_bad_seq == 10
