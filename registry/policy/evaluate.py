@@ -16,6 +16,7 @@ import msgspec
 
 from registry.catalog.entries import OPERATOR, Agreement, Runner, TenantProfile
 from registry.policy.conditions import PartyContext
+from registry.policy.creator import judge_creator
 from registry.policy.decision import (
     AppliedLicense,
     AppliedVia,
@@ -27,7 +28,8 @@ from registry.policy.decision import (
     Reason,
 )
 from registry.policy.identity import derive_decision_id
-from registry.policy.judge import Verdict, judge_creator, judge_license
+from registry.policy.judge import Verdict
+from registry.policy.judgement_memo import judge_license
 from registry.policy.regions import expand_regions
 from registry.policy.request import PolicyRequest
 from registry.policy.snapshot import CatalogSnapshot, LicenseUse, RequestLicenses

@@ -10,35 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
 
-from registry.catalog.entries import Agreement, CreatorPermissions
-from registry.policy.agreements import (
-    ALWAYS,
-    HolderAgreements,
-    UsabilityWindow,
-    covering_agreement,
-    usability_window,
-)
+from registry.catalog.entries import Agreement
+from registry.policy.agreements import HolderAgreements, covering_agreement
 from registry.policy.compiled import GrantPlan
 from registry.policy.conditions import Outcome, PartyContext, judge_condition
 from registry.policy.decision import Effect, ObligationDue, Party, Reason
 from registry.policy.snapshot import LicenseUse
-from registry.vocabulary import (
-    COMMERCIAL_PURPOSES,
-    CivitaiCommercialUse,
-    Decision,
-    ObligationKind,
-    OutputUse,
-    Purpose,
-    UseCase,
-)
+from registry.vocabulary import Decision, OutputUse, Purpose, UseCase
 
 PERMIT_, REVIEW_, FORBID_ = Effect.PERMIT, Effect.REVIEW, Effect.FORBID
 _EFFECTS = (PERMIT_, REVIEW_, FORBID_)
 _SEVERITY = {PERMIT_: 0, REVIEW_: 1, FORBID_: 2}
 _UNKNOWN_MESSAGE = "the license could not be determined; a person must review it before any use"
-CREATOR_CLAUSE = "Civitai creator permissions"
 
 
 class Verdict:
@@ -88,17 +72,6 @@ class Verdict:
         if severity > self.worst:
             self.worst = severity
 
-    def replay(self, judgement: Judgement) -> None:
-        self.reasons.extend(judgement.reasons)
-        self.obligations.extend(judgement.obligations)
-        for agreement_id in judgement.agreements:
-            if agreement_id not in self.agreements:
-                self.agreements.append(agreement_id)
-        if judgement.worst > self.worst:
-            self.worst = judgement.worst
-        if self.consulted is not None:
-            self.consulted.extend(judgement.consulted)
-
     def decision(self, strict: bool) -> Decision:
         if self.worst == 2 or (self.worst == 1 and strict):
             return Decision.DENY
@@ -107,23 +80,7 @@ class Verdict:
         return Decision.ALLOW_WITH_OBLIGATIONS if self.obligations else Decision.ALLOW
 
 
-@dataclass(frozen=True, slots=True)
-class Judgement:
-    """What one license said about the operator, kept on the license use for the next request in
-    the same situation: reused while the agreements it checked answer as they did."""
-
-    reasons: tuple[Reason, ...]
-    obligations: tuple[ObligationDue, ...]
-    agreements: tuple[str, ...]
-    worst: int
-    window: UsabilityWindow
-    consulted: tuple[Agreement, ...]
-
-
-_JUDGEMENTS_PER_USE = 512
-
-
-def judge_license(
+def judge_license_terms(
     use: LicenseUse,
     verdict: Verdict,
     date: dt.date,
@@ -131,87 +88,8 @@ def judge_license(
     output_use: OutputUse | None,
     grants_apply: bool = True,
 ) -> None:
-    """All a license says about this party (see `_judge_license`), remembered on the license use
-    where it repeats: the operator is the same party in every request; for a tenant, a judgement
-    that reads nothing of the tenant (no condition, no territory, no agreement the tenant could
-    hold for the license) is the same for every tenant. Other tenant judgements are not kept:
-    there the whole decision is what repeats, which `PolicyEngine` remembers."""
-    ctx = verdict.ctx
-    if ctx.party is Party.OPERATOR:
-        key: tuple[object, ...] = (ctx.key, use_cases, output_use, grants_apply)
-    elif _reads_nothing_of_the_tenant(use, verdict, output_use, grants_apply):
-        key = (ctx.party, ctx.purpose, use_cases, output_use, grants_apply)
-    else:
-        _judge_license(use, verdict, date, use_cases, output_use, grants_apply)
-        return
-    memo = use.memo
-    found = memo.get(key)
-    if found is not None:
-        judgement: Judgement = found  # type: ignore[assignment]
-        if judgement.window.holds(date, verdict.usage):
-            verdict.replay(judgement)
-            return
-    reasons_before, obligations_before, worst_before = (
-        len(verdict.reasons),
-        len(verdict.obligations),
-        verdict.worst,
-    )
-    outer = verdict.consulted
-    consulted: list[Agreement] = []
-    verdict.consulted = consulted
-    verdict.worst = 0
-    try:
-        _judge_license(use, verdict, date, use_cases, output_use, grants_apply)
-    finally:
-        verdict.consulted = outer
-    if outer is not None:
-        outer.extend(consulted)
-    reasons = tuple(verdict.reasons[reasons_before:])
-    judgement = Judgement(
-        reasons=reasons,
-        obligations=tuple(verdict.obligations[obligations_before:]),
-        agreements=tuple(dict.fromkeys(a for r in reasons for a in r.agreements if r.effect is PERMIT_)),
-        worst=verdict.worst,
-        window=usability_window(consulted, date, verdict.usage) if consulted else ALWAYS,
-        consulted=tuple(consulted),
-    )
-    verdict.worst = max(worst_before, judgement.worst)
-    if len(memo) >= _JUDGEMENTS_PER_USE:
-        memo.clear()
-    memo[key] = judgement
-
-
-def _reads_nothing_of_the_tenant(
-    use: LicenseUse, verdict: Verdict, output_use: OutputUse | None, grants_apply: bool
-) -> bool:
-    lic = use.license
-    assert lic is not None
-    if lic.unknown or not grants_apply:
-        return True
-    if lic.excluded_regions:
-        return False
-    plan = lic.plans[verdict.ctx.purpose]
-    out_plan = lic.output_plans.get(output_use) if output_use is not None else None
-    if plan.conditions or (out_plan is not None and out_plan.conditions):
-        return False
-    if not plan.severity and (out_plan is None or not out_plan.severity):
-        return True  # permitted outright: no agreement is looked for
-    index = verdict.index
-    if lic.family in index.by_family:
-        return False
-    by_artifact = index.by_artifact
-    return not by_artifact or all(by_artifact.keys().isdisjoint(c) for c in use.coverage)
-
-
-def _judge_license(
-    use: LicenseUse,
-    verdict: Verdict,
-    date: dt.date,
-    use_cases: frozenset[UseCase],
-    output_use: OutputUse | None,
-    grants_apply: bool = True,
-) -> None:
-    """All a license says about this party; `grants_apply` False keeps only its use restrictions
+    """All a license says about this party, judged afresh (`judgement_memo.judge_license` is the
+    remembering front); `grants_apply` False keeps only its use restrictions
     (weights hosted by a provider under its own service terms); `output_use` None skips output
     terms (the operator does not use outputs)."""
     lic = use.license
@@ -375,44 +253,3 @@ def _cure(use: LicenseUse, verdict: Verdict, date: dt.date, clause: str, why: st
                     )
                 )
     return None
-
-
-def judge_creator(
-    artifact_id: str,
-    license_ref: str,
-    permissions: CreatorPermissions,
-    verdict: Verdict,
-    output_use: OutputUse | None,
-    operator_charges: bool,
-) -> None:
-    """Civitai flags: they never widen the license, only take away or add credit."""
-    ctx = verdict.ctx
-    uses = permissions.allow_commercial_use
-    who = f" set by {permissions.creator}" if permissions.creator else ""
-
-    def forbid(flag: str, message: str) -> None:
-        verdict.add(Effect.FORBID, f"{CREATOR_CLAUSE}: {flag}", message + who, license_, (artifact_id,))
-
-    license_ = license_ref
-    if ctx.party is Party.OPERATOR:
-        if operator_charges and CivitaiCommercialUse.RENT not in uses:
-            forbid("allowCommercialUse", "the creator does not allow running it on a paid generation service")
-        return
-    if ctx.purpose in COMMERCIAL_PURPOSES and not uses:
-        forbid("allowCommercialUse", "the creator allows no commercial use")
-    elif ctx.purpose is Purpose.HOSTED_SERVICE and CivitaiCommercialUse.RENT not in uses:
-        forbid("allowCommercialUse", "the creator does not allow offering it as a paid service")
-    if output_use is OutputUse.SELL and CivitaiCommercialUse.IMAGE not in uses:
-        forbid("allowCommercialUse", "the creator does not allow selling generated images")
-    if ctx.purpose is Purpose.TRAIN_MODEL and not permissions.allow_derivatives:
-        forbid("allowDerivatives", "the creator does not allow derivatives")
-    if not permissions.allow_no_credit:
-        verdict.obligations.append(
-            ObligationDue(
-                party=ctx.party,
-                kind=ObligationKind.ATTRIBUTION,
-                clause=f"{CREATOR_CLAUSE}: allowNoCredit",
-                license=license_ref,
-                text=f"Credit {permissions.creator or 'the creator'} for {artifact_id}",
-            )
-        )
