@@ -31,7 +31,8 @@ class RunnerDescription(msgspec.Struct, frozen=True, kw_only=True):
     limits: RunnerLimits
     device: str
     warm_pipelines: tuple[str, ...] = ()
-    """Artifact ids of pipelines loaded now, most recently used last."""
+    """Pipelines loaded now, least recently used first: the artifact id, plus `+adapter-id` for
+    each always-on adapter fused into it (`flux2-dev+flux2-turbo-lora`)."""
     warm_adapters: dict[str, tuple[str, ...]] = {}
     """Per warm pipeline, the artifact ids of its resident adapters (most recently used last)."""
     active_adapters: dict[str, tuple[str, ...]] = {}

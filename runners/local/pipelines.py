@@ -43,6 +43,11 @@ class WarmPipeline:
     fused: tuple[AdapterSpec, ...] = ()
     last_used: float = field(default_factory=time.monotonic)
 
+    @property
+    def label(self) -> str:
+        """The artifact id, plus `+id` for each adapter fused into it."""
+        return "+".join((self.spec.artifact_id, *(a.artifact_id for a in self.fused)))
+
 
 @dataclass(frozen=True)
 class AdapterPolicy:

@@ -318,9 +318,9 @@ class LocalDiffusersRunner:
     def _publish_snapshot(self) -> None:
         warm = self.cache.warm()
         snapshot = (
-            tuple(w.spec.artifact_id for w in warm),
-            {w.spec.artifact_id: w.adapters.resident_ids() for w in warm},
-            {w.spec.artifact_id: w.adapters.active_ids() for w in warm},
+            tuple(w.label for w in warm),
+            {w.label: w.adapters.resident_ids() for w in warm},
+            {w.label: w.adapters.active_ids() for w in warm},
         )
         with self._snapshot_lock:
             self._snapshot = snapshot

@@ -117,6 +117,35 @@ async def test_always_on_adapter_is_fused_once(
     assert close(fused, fused_again)
     assert close(fused, as_switched, atol=4.0)
     assert runner.cache.loads == 2  # a fused pipeline is its own warm pipeline
+    assert runner.describe().warm_pipelines == (
+        f"{model.pipeline.artifact_id}+{turbo.artifact_id}",
+        model.pipeline.artifact_id,
+    )
     fused_warm = next(w for w in runner.cache.warm() if w.fused)
     assert fused_warm.pipe.get_list_adapters() == {}
     assert count_attached_layers(fused_warm.pipe, "fused0") == 0
+
+
+async def test_warm_pipelines_stay_within_the_memory_budget(tiny_models: TinyModelSet) -> None:
+    from runners.local.pipelines import module_bytes
+
+    sd, flux = tiny_models[ModelFamily.SD1], tiny_models[ModelFamily.FLUX1]
+    runner = LocalDiffusersRunner(LocalRunnerSettings(device="cpu", max_wait_s=0.0, memory_budget_bytes=1))
+    try:
+        await runner.submit(make_task(sd.pipeline))
+        sd_bytes = module_bytes(runner.cache.warm()[0].pipe)
+        await runner.submit(make_task(flux.pipeline))
+        assert runner.describe().warm_pipelines == (flux.pipeline.artifact_id,)
+    finally:
+        await runner.close()
+
+    roomy = LocalDiffusersRunner(
+        LocalRunnerSettings(device="cpu", max_wait_s=0.0, memory_budget_bytes=sd_bytes * 10)
+    )
+    try:
+        for pipeline in (sd.pipeline, flux.pipeline, sd.pipeline):
+            await roomy.submit(make_task(pipeline))
+        assert roomy.describe().warm_pipelines == (flux.pipeline.artifact_id, sd.pipeline.artifact_id)
+        assert roomy.cache.loads == 2
+    finally:
+        await roomy.close()
