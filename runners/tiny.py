@@ -111,6 +111,7 @@ def build_tiny_lora(
     seed: int,
     artifact_id: str,
     weight_name: str = "pytorch_lora_weights.safetensors",
+    targets: tuple[str, ...] | None = None,
 ) -> AdapterSpec:
     """Save a random LoRA for `pipe`'s denoiser in the diffusers format `load_lora_weights` reads."""
     from peft import LoraConfig, get_peft_model_state_dict
@@ -119,7 +120,7 @@ def build_tiny_lora(
     denoiser = getattr(pipe, denoiser_name)
     adapter_name = f"build-{seed}"
     config = LoraConfig(
-        r=rank, lora_alpha=rank, target_modules=list(LORA_TARGETS[family]), init_lora_weights=False
+        r=rank, lora_alpha=rank, target_modules=list(targets or LORA_TARGETS[family]), init_lora_weights=False
     )
     denoiser.add_adapter(config, adapter_name=adapter_name)
     generator = torch.Generator().manual_seed(seed)

@@ -60,6 +60,7 @@ class ResidentAdapters:
         self._lora_enabled = False
         self.loads = 0
         self.evictions = 0
+        self.hotswap_fallbacks = 0
         if hotswap:
             pipe.enable_lora_hotswap(target_rank=target_rank)
 
@@ -120,7 +121,14 @@ class ResidentAdapters:
             del self._slots[slot]
             self.evictions += 1
             if self._hotswap:
-                self._load_into(slot, spec, state_dict, hotswap=True, expected=expected)
+                try:
+                    self._load_into(slot, spec, state_dict, hotswap=True, expected=expected)
+                except AdapterMismatchError:
+                    # Hot-swap needs the slot's target layers and a rank <= target_rank; the adapter
+                    # fits the pipeline (checked above), so load it fresh (a compiled model recompiles).
+                    slot = next(self._names)
+                    self._load_into(slot, spec, state_dict, hotswap=False, expected=expected)
+                    self.hotswap_fallbacks += 1
             else:
                 self._pipe.delete_adapters(slot)
                 slot = next(self._names)

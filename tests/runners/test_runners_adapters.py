@@ -3,6 +3,8 @@ hot-swap slots and always-on fusion."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import msgspec
 import pytest
 
@@ -149,3 +151,41 @@ async def test_warm_pipelines_stay_within_the_memory_budget(tiny_models: TinyMod
         assert roomy.cache.loads == 2
     finally:
         await roomy.close()
+
+
+async def test_hotswap_falls_back_to_a_fresh_load_when_targets_differ(
+    tiny_models: TinyModelSet, tmp_path: Path
+) -> None:
+    from diffusers import FluxPipeline
+
+    from runners.tiny import build_tiny_lora
+
+    model = tiny_models[ModelFamily.FLUX1]
+    builder = FluxPipeline.from_pretrained(model.path)
+    narrow = build_tiny_lora(
+        builder,
+        ModelFamily.FLUX1,
+        tmp_path / "narrow",
+        rank=4,
+        seed=77,
+        artifact_id="narrow",
+        targets=("to_q",),
+    )
+    wide = model.adapters[1]
+    outputs = {}
+    for hotswap in (False, True):
+        runner = LocalDiffusersRunner(
+            LocalRunnerSettings(device="cpu", max_resident_adapters=1, hotswap=hotswap, hotswap_target_rank=8)
+        )
+        try:
+            for adapter in (narrow, wide, narrow):
+                result = await runner.submit(make_task(model.pipeline, (adapter,)))
+                outputs[(hotswap, adapter.artifact_id)] = pixels(result)
+            residents = runner.cache.warm()[0].adapters
+            assert residents.evictions == 2
+            if hotswap:
+                assert residents.hotswap_fallbacks >= 1
+        finally:
+            await runner.close()
+    for adapter in (narrow, wide):
+        assert close(outputs[(False, adapter.artifact_id)], outputs[(True, adapter.artifact_id)])
