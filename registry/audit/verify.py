@@ -17,6 +17,7 @@ import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from hashlib import sha256
 from typing import Any
 
@@ -208,7 +209,16 @@ async def _walk_ranges(
             for lo, hi in ranges[1:]
         ]
         first = await _walk(connection, *ranges[0], previous, expected, chunk_rows)
-        return [first, *await asyncio.gather(*others)]
+        try:
+            return [first, *await asyncio.gather(*others)]
+        except BrokenProcessPool:  # e.g. a main module that is not import-safe: do it here
+            return [
+                first,
+                *[
+                    await _walk_from_stored_start(connection, lo, hi, expected, chunk_rows)
+                    for lo, hi in ranges[1:]
+                ],
+            ]
 
 
 def _walk_in_process(url: str, lo: int, hi: int, expected: dict[int, list[bytes]], chunk_rows: int) -> _Walk:
@@ -216,16 +226,22 @@ def _walk_in_process(url: str, lo: int, hi: int, expected: dict[int, list[bytes]
         engine = create_unpooled_engine(url)
         try:
             async with engine.connect() as connection:
-                start = (
-                    await connection.execute(select(AuditEventRow.chain_hash).where(AuditEventRow.seq == lo))
-                ).scalar_one_or_none()
-                # A missing start row is the previous range's failure (it must end at `lo`).
-                previous = bytes(start) if start is not None else GENESIS_CHAIN_HASH
-                return await _walk(connection, lo, hi, previous, expected, chunk_rows)
+                return await _walk_from_stored_start(connection, lo, hi, expected, chunk_rows)
         finally:
             await engine.dispose()
 
     return asyncio.run(walk())
+
+
+async def _walk_from_stored_start(
+    connection: AsyncConnection, lo: int, hi: int, expected: dict[int, list[bytes]], chunk_rows: int
+) -> _Walk:
+    start = (
+        await connection.execute(select(AuditEventRow.chain_hash).where(AuditEventRow.seq == lo))
+    ).scalar_one_or_none()
+    # A missing start row is the previous range's failure (it must end at `lo`).
+    previous = bytes(start) if start is not None else GENESIS_CHAIN_HASH
+    return await _walk(connection, lo, hi, previous, expected, chunk_rows)
 
 
 async def _walk(
