@@ -94,6 +94,12 @@ class Settings(msgspec.Struct, kw_only=True):
     outbound_allowlist: str = ""
     """Comma-separated CIDRs or host:port admitted even when private or loopback, e.g. a test
     receiver on 127.0.0.1:8081 (`CLEARANCE_OUTBOUND_ALLOWLIST`)."""
+    hf_endpoint: str = ""
+    """Hugging Face Hub endpoint for imports through the admin API (`CLEARANCE_HF_ENDPOINT`);
+    empty: https://huggingface.co. Checked by the outbound guard; a request never names one."""
+    hf_import_root: Path | None = None
+    """Directory under which the admin API may import local Hugging Face snapshots
+    (`CLEARANCE_HF_IMPORT_ROOT`); unset: no local imports over HTTP."""
     delivery_retry_schedule: str = ""
     """Comma-separated retry delays in seconds for webhooks and licensor reports; empty: 5 s,
     5 min, 30 min, 2 h, 5 h, 10 h, 10 h (`CLEARANCE_DELIVERY_RETRY_SCHEDULE`)."""

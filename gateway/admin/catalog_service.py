@@ -99,6 +99,11 @@ class CatalogAdmin:
         await self._write(section, updated, verb)
         return updated
 
+    async def import_entry(self, section: str, entry: Entry) -> Entry:
+        """Create or refresh an imported entry (re-importing a pinned repository is an update)."""
+        await self._write(section, entry, "import")
+        return entry
+
     async def put_operator(self, operator: Operator) -> Operator:
         await self._write("operator", operator, "update")
         return operator

@@ -18,6 +18,7 @@ from gateway.admin.catalog_controllers import (
     TenantAdminController,
 )
 from gateway.admin.client_controllers import ClientAdminController
+from gateway.admin.imports import ImportAdminController
 from gateway.api.problems import api_exception_handlers
 from gateway.audit.controllers import AdminAuditController, TenantAuditController, UsageReportController
 from gateway.catalog.controllers import AgreementsController, LicensesController, ModelsController
@@ -51,6 +52,7 @@ def api_routers() -> list[Router]:
             RunnerAdminController,
             OperatorAdminController,
             ClientAdminController,
+            ImportAdminController,
             AdminAuditController,
             UsageReportController,
         ],

@@ -22,5 +22,5 @@ def operations(app: Litestar, prefix: str) -> list[tuple[str, str]]:
     return sorted(found)
 
 
-def fill(template: str, value: str = "x") -> str:
+def fill(template: str, value: str = "1") -> str:
     return re.sub(r"\{[^}]+\}", value, template)
