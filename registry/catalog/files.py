@@ -43,7 +43,8 @@ def parse_catalog(text: bytes | str, *, file: str) -> Catalog:
         return msgspec.yaml.decode(data, type=Catalog)
     except msgspec.ValidationError as exc:
         raise CatalogError([_locate(exc, data, file)]) from exc
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, yaml.YAMLError, ValueError) as exc:
+        # PyYAML raises a bare ValueError for impossible dates such as 2026-13-01.
         raise CatalogError(
             [CatalogIssue(file=file, entry="file", field="", message=f"not valid YAML: {exc}")]
         ) from exc

@@ -292,3 +292,12 @@ def test_changed_terms_of_a_used_license_version(fixture_catalog: SourcedCatalog
     assert issue.message.endswith("create a new version")
     unused = Catalog(licenses=(looser,), artifacts=(), runners=())
     assert check_catalog(unused, existing=Catalog(licenses=(ncl,))) == []
+
+
+def test_impossible_date_is_a_precise_error_not_a_traceback() -> None:
+    text = (
+        "agreements:\n  - {id: a, holder: operator, licensor: BFL, covers: {}, purposes: [research],"
+        " valid_from: 2026-13-01}\n"
+    )
+    with pytest.raises(CatalogError, match=r"dates\.yaml: file: not valid YAML"):
+        parse_catalog(text, file="dates.yaml")
