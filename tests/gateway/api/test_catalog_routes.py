@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
+from gateway.admin.actor import Actor
+from gateway.admin.catalog_service import CatalogAdmin
 from gateway.catalog.cache import CatalogCache
 from gateway.catalog.dependencies import CATALOG_CACHE_STATE_KEY
-from tests.gateway.api.conftest import FLUX2_DEV, GLOBEX, SCHNELL, TURBO_LORA, Api, today
+from registry.db.engine import create_engine, session_factory
+from tests.gateway.api.conftest import FLUX2_DEV, GLOBEX, SCHNELL, TURBO_LORA, Api, open_api, today
+from tests.gateway.auth.conftest import make_settings
 
 
 def _by_id(models: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -70,3 +76,25 @@ async def test_the_snapshot_is_built_once_and_rebuilt_after_an_admin_write(api: 
     models = _by_id((await api.call("GET", "/v1/models")).json())
     assert SCHNELL not in models
     assert cache.builds == 2
+
+
+async def test_changes_made_by_another_process_are_picked_up(tmp_path: Path, sqlite_api_db: str) -> None:
+    """The CLI (or another server) writes to the database; this server's snapshot follows within
+    the state sync interval, while requests keep being answered from the old one."""
+    settings = make_settings(tmp_path, sqlite_api_db, state_sync_seconds=0.1)
+    async for api in open_api(settings):
+        assert SCHNELL in _by_id((await api.call("GET", "/v1/models")).json())
+        engine = create_engine(sqlite_api_db)
+        try:
+            async with session_factory(engine)() as session:
+                await CatalogAdmin(session, Actor(subject="cli:test")).change(
+                    "artifacts", SCHNELL, "retire", retired=True
+                )
+        finally:
+            await engine.dispose()
+        for _ in range(100):
+            if SCHNELL not in _by_id((await api.call("GET", "/v1/models")).json()):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the retired model is still listed")
