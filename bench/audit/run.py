@@ -136,6 +136,8 @@ async def _bulk_insert(engine: AsyncEngine, count: int) -> None:
         if connection.dialect.name == "postgresql":
             for rows in _generated(count):
                 await driver.copy_records_to_table("audit_events", records=rows, columns=list(_COLUMNS))
+            # As an old log would be: all-visible and frozen, not hint bits still to be set on first read.
+            await driver.execute("VACUUM (FREEZE, ANALYZE) audit_events")
         else:
             sql = (
                 f"INSERT INTO audit_events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
