@@ -16,7 +16,7 @@ async def test_every_admin_route_needs_the_admin_scope(api: Api) -> None:
     headers = await api.headers(scopes=EVERY_OTHER_SCOPE)
     for method, template in admin_operations:
         path = fill(template)
-        body = {} if method in ("POST", "PUT") else None
+        body: dict[str, object] | None = {} if method in ("POST", "PUT") else None
         anonymous = await api.http.request(method, path, json=body)
         assert anonymous.status_code == 401, (method, template, anonymous.text)
         refused = await api.http.request(method, path, headers=headers, json=body)
@@ -31,7 +31,7 @@ async def test_every_api_route_names_a_scope(api: Api) -> None:
     for method, template in operations(api.app, "/v1") + operations(api.app, "/admin"):
         if (method, template) in TOKEN_ONLY:
             continue
-        body = {} if method in ("POST", "PUT") else None
+        body: dict[str, object] | None = {} if method in ("POST", "PUT") else None
         statuses = [
             (await api.http.request(method, fill(template), headers=headers, json=body)).status_code
             for headers in tokens

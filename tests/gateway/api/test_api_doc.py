@@ -14,7 +14,7 @@ OTHER_AREAS = ("/v1/jobs", "/v1/me")
 
 
 def _documented() -> set[tuple[str, str]]:
-    found = set()
+    found: set[tuple[str, str]] = set()
     for line in DOC.read_text().splitlines():
         cells = [cell.strip() for cell in line.split("|")]
         if len(cells) < 4 or not cells[2].startswith("`/"):

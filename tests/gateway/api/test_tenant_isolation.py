@@ -94,7 +94,7 @@ def generic_probe(method: str, template: str) -> Case:
 
     async def probe(api: Api, tenant: str) -> list[Any]:
         path = fill(template, "foreign-id-0")
-        body = {} if method in ("POST", "PUT", "PATCH") else None
+        body: dict[str, object] | None = {} if method in ("POST", "PUT", "PATCH") else None
         response = await api.call(method, path, tenant=tenant, scopes=ALL_TENANT_SCOPES, json=body)
         if "{" in template or body is not None:
             assert response.status_code in (400, 404, 422), (method, template, response.status_code)
