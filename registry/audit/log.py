@@ -118,6 +118,8 @@ class AuditLog:
         """Append events with consecutive sequence numbers, committed together."""
         if self._writer is None or self._closing:
             raise AuditLogClosedError("the audit log is not started (use `async with AuditLog(...)`)")
+        if self._writer.done():
+            raise AuditLogClosedError("the audit log's writer stopped; restart the log")
         # Encode now, in the caller's task: a bad payload fails its own caller, not the batch.
         prepared = [
             msgspec.structs.replace(event, payload=msgspec.Raw(canonical_payload(event.payload)))
