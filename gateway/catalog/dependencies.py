@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from litestar.datastructures import State
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.catalog.cache import CatalogCache, CatalogRevision
+from gateway.health.errors import DatabaseUnavailableError
 from gateway.runtime import GatewayRuntime
 
 CATALOG_CACHE_STATE_KEY = "catalog_cache"
@@ -23,7 +25,11 @@ def provide_catalog_cache(state: State, runtime: GatewayRuntime) -> CatalogCache
 
 
 async def provide_catalog(catalog_cache: CatalogCache) -> CatalogRevision:
-    return await catalog_cache.current()
+    """The current revision; 503 (not 500) when the first snapshot cannot be read."""
+    try:
+        return await catalog_cache.current()
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        raise DatabaseUnavailableError(f"the catalog cannot be read: {type(exc).__name__}") from exc
 
 
 def provide_today() -> dt.date:
