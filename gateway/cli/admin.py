@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.admin.actor import Actor
 from gateway.admin.clients import ClientAdmin
-from gateway.cli.admin_entries import agreements, run_as_cli_admin
+from gateway.cli.admin_entries import agreements, run_as_cli_admin, set_tenant_profile
 from gateway.oauth.client_registry import ClientRegistrationError, RegisteredClient
 from gateway.oauth.client_secrets import ClientSecretHasher
 from gateway.oauth.pepper import load_pepper
@@ -42,6 +42,9 @@ def create_tenant(settings: Settings, tenant_id: str, name: str) -> None:
         raise click.BadParameter(str(exc)) from exc
     run_as_cli_admin(settings, lambda admin: admin.create("tenants", tenant))
     click.echo(f"tenant {tenant_id} created")
+
+
+tenants.add_command(set_tenant_profile)
 
 
 @click.group()

@@ -1,6 +1,6 @@
-"""`clearance agreements create|revoke|list`: the admin API's agreement operations from the
-command line, for bootstrapping. Changes go through the same service as the API and are audited
-with the actor `cli:<user>`."""
+"""`clearance agreements create|revoke|list` and `clearance tenants profile`: the admin API's
+operations from the command line, for bootstrapping. Changes go through the same service as the
+API and are audited with the actor `cli:<user>`."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from gateway.admin.actor import Actor
 from gateway.admin.catalog_service import CatalogAdmin, today
 from gateway.api.errors import ResourceConflictError, ResourceNotFoundError
 from gateway.settings import Settings
-from registry.catalog.entries import Agreement
+from registry.catalog.entries import Agreement, TenantProfile
 from registry.catalog.errors import CatalogError
 from registry.db.engine import create_engine, session_factory
-from registry.vocabulary import Purpose
+from registry.vocabulary import OrganisationType, Purpose
 
 T = TypeVar("T")
 
@@ -118,3 +118,44 @@ def list_agreements(settings: Settings, holder: str | None) -> None:
     for agreement in run_as_cli_admin(settings, read):
         if holder is None or agreement.holder == holder:
             click.echo(json.dumps(msgspec.to_builtins(agreement)))
+
+
+@click.command(name="profile")
+@click.option("--id", "tenant_id", required=True)
+@click.option("--organisation-type", default=None, type=click.Choice([t.value for t in OrganisationType]))
+@click.option("--country", default=None, help="ISO 3166-1 alpha-2 code.")
+@click.option("--end-user-region", "regions", multiple=True, help="Region of end users (repeatable).")
+@click.option("--annual-revenue-usd", type=float, default=None, help="Including affiliates.")
+@click.option("--monthly-active-users", type=int, default=None)
+@click.option("--core-business/--not-core-business", "core_business", default=None)
+@click.option("--registration", "registrations", multiple=True, help="Licensor registered with (repeatable).")
+@click.pass_obj
+def set_tenant_profile(
+    settings: Settings,
+    tenant_id: str,
+    organisation_type: str | None,
+    country: str | None,
+    regions: tuple[str, ...],
+    annual_revenue_usd: float | None,
+    monthly_active_users: int | None,
+    core_business: bool | None,
+    registrations: tuple[str, ...],
+) -> None:
+    """Replace a tenant's profile (the facts the policy judges it on)."""
+    raw: dict[str, Any] = {
+        "organisation_type": organisation_type,
+        "country": country,
+        "end_user_regions": list(regions),
+        "annual_revenue_usd": annual_revenue_usd,
+        "monthly_active_users": monthly_active_users,
+        "image_generation_core_business": core_business,
+        "registrations": list(registrations),
+    }
+    try:
+        profile = msgspec.convert({k: v for k, v in raw.items() if v is not None}, TenantProfile)
+    except msgspec.ValidationError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    run_as_cli_admin(
+        settings, lambda admin: admin.change("tenants", tenant_id, "profile.update", profile=profile)
+    )
+    click.echo(f"tenant {tenant_id}: profile updated")
