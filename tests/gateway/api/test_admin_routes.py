@@ -7,6 +7,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from sqlalchemy import text
+
+from registry.db.engine import create_engine
 from tests.gateway.api.conftest import ACME, FLUX2_DEV, GLOBEX, SCHNELL, Api
 
 
@@ -278,3 +281,22 @@ async def test_clients_secret_shown_once_listing_never_shows_it_disable_stops_to
     assert [e["payload"]["action"] for e in events] == ["client.create", "client.update", "client.disable"]
     assert all(secret not in str(e) for e in events)
     assert events[1]["payload"]["before"]["scopes"] == ["models:read", "jobs:write"]
+
+
+async def test_a_change_whose_audit_record_fails_is_not_made(api: Api) -> None:
+    """The change and its audit event commit together: when the append fails, nothing changed."""
+    engine = create_engine(api.settings.database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events "
+                    "BEGIN SELECT RAISE(ABORT, 'audit log unavailable'); END"
+                )
+            )
+    finally:
+        await engine.dispose()
+    headers = await api.admin()
+    failed = await api.http.post("/admin/tenants", headers=headers, json={"id": "initech", "name": "Initech"})
+    assert failed.status_code == 500
+    assert (await api.http.get("/admin/tenants/initech", headers=headers)).status_code == 404
