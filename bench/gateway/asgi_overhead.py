@@ -171,6 +171,12 @@ def report(timings: list[Timing]) -> None:
             f"  {timing.name:45s} p50 {timing.p50_us:8.1f} us  p99 {timing.p99_us:8.1f} us  "
             f"[{timing.status}]{added}"
         )
+    worst = max(t.p50_us for t in timings[1:]) - bare.p50_us
+    verdict = "met" if worst < 1000 else "NOT met"
+    print(
+        f"  target: token validation + policy add < 1 ms at the median: {verdict} "
+        f"(worst {worst / 1000:.3f} ms)"
+    )
 
 
 def main(env: dict[str, str] | None = None) -> None:
