@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from registry.audit import AuditLog, NewEvent, load_or_create_signing_key, verify_chain
 from registry.audit.chain import ChainHead, chain_events
 from registry.audit.hashing import GENESIS_CHAIN_HASH, timestamp_text
+from registry.audit.verify import MAX_WORKERS
 from registry.db import migrate
 from registry.db.engine import create_engine
 
@@ -170,17 +171,23 @@ async def _bench(kind: str, workdir: Path, events: int, verify_events: int) -> N
             print(
                 f"{kind:10s} generated {verify_events:,} chained events in {generated_in:.1f} s", flush=True
             )
-            started = time.perf_counter()
-            report = await verify_chain(engine, verifier=None)
-            elapsed = time.perf_counter() - started
+            for workers in (1, None):
+                started = time.perf_counter()
+                report = await verify_chain(engine, verifier=None, workers=workers)
+                elapsed = time.perf_counter() - started
+                status = (
+                    "ok"
+                    if report.ok and report.events_checked == verify_events
+                    else f"FAILED {report.problem}"
+                )
+                label = "1 process" if workers == 1 else f"{min(os.cpu_count() or 1, MAX_WORKERS)} processes"
+                print(
+                    f"{kind:10s} verify {report.events_checked:,} events, {label}: {elapsed:.2f} s "
+                    f"({report.events_checked / elapsed:,.0f} events/s) {status}",
+                    flush=True,
+                )
         finally:
             await engine.dispose()
-    status = "ok" if report.ok and report.events_checked == verify_events else f"FAILED {report.problem}"
-    print(
-        f"{kind:10s} verify {report.events_checked:,} events: {elapsed:.2f} s "
-        f"({report.events_checked / elapsed:,.0f} events/s) {status}",
-        flush=True,
-    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -189,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verify-events", type=int, default=1_000_000)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     args = parser.parse_args(argv if argv is not None else [])
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(f"{os.cpu_count()} CPUs, load average {load} (other work on the machine skews the figures)")
     with tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp:
         for kind in ("sqlite", "postgresql"):
             if args.only and kind != args.only:

@@ -120,6 +120,8 @@ class AuditLog:
             raise AuditLogClosedError("the audit log is not started (use `async with AuditLog(...)`)")
         if self._writer.done():
             raise AuditLogClosedError("the audit log's writer stopped; restart the log")
+        if not events:
+            return []
         # Encode now, in the caller's task: a bad payload fails its own caller, not the batch.
         prepared = [
             msgspec.structs.replace(event, payload=msgspec.Raw(canonical_payload(event.payload)))

@@ -119,3 +119,9 @@ async def test_time_never_runs_backwards_along_the_chain(audit_engine: AsyncEngi
     async with AuditLog(audit_engine) as log:  # the real clock is behind the head
         event = await log.append(sample_event(1))
     assert event.recorded_at == late
+
+
+async def test_appending_nothing_is_a_no_op(audit_engine: AsyncEngine) -> None:
+    async with AuditLog(audit_engine) as log:
+        assert await log.append_many([]) == []
+        assert (await log.append(sample_event(0))).seq == 1
