@@ -23,6 +23,7 @@ from gateway.auth.scopes import Scope
 from gateway.catalog.cache import CatalogCache
 from gateway.catalog.dependencies import CATALOG_CACHE_STATE_KEY
 from gateway.health.controllers import HealthController
+from gateway.images.controllers import images_router
 from gateway.jobs.controllers import JOBS_RUNTIME_STATE_KEY
 from gateway.jobs.pool import RunnerPool
 from gateway.jobs.routes import jobs_router
@@ -64,6 +65,7 @@ def create_app(
             IdentityController,
             *api_routers(),
             jobs_router(),
+            images_router(),
             *extra_route_handlers,
         ],
         dependencies={

@@ -1,0 +1,53 @@
+"""`POST /v1/images/generations`: HTTP in and out; the work is `generate_images`'s."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Router, post
+from litestar.di import Provide
+from litestar.params import Parameter
+
+from gateway.auth.context import AuthContext
+from gateway.auth.scopes import Scope
+from gateway.images.problems import images_exception_handlers
+from gateway.images.schemas import ImagesRequest, ImagesResponse
+from gateway.images.service import generate_images
+from gateway.images.translate import read_declaration, to_job_request
+from gateway.jobs.controllers import provide_job_service
+from gateway.jobs.service import JobService
+
+
+class ImagesController(Controller):
+    path = "/images"
+    tags = ["images"]
+    dependencies = {"jobs": Provide(provide_job_service, sync_to_thread=False)}
+
+    @post("/generations", opt={"scope": Scope.JOBS_WRITE}, status_code=200)
+    async def generate(
+        self,
+        request: Request[Any, Any, Any],
+        data: ImagesRequest,
+        auth: AuthContext,
+        jobs: JobService,
+        idempotency_key: str | None = Parameter(header="Idempotency-Key", default=None),
+    ) -> ImagesResponse:
+        """OpenAI Images API: generate synchronously under the licenses and agreements. Declare
+        the use with `Clearance-Purpose`, `Clearance-Output-Use` and `Clearance-Use-Cases`."""
+        job_request = to_job_request(data, read_declaration(request.headers))
+        body = await request.body() if idempotency_key is not None else None
+        return await generate_images(
+            jobs,
+            auth,
+            job_request,
+            response_format=data.response_format,
+            base_url=str(request.base_url),
+            idempotency_key=idempotency_key,
+            body=body,
+        )
+
+
+def images_router() -> Router:
+    return Router(
+        path="/v1", route_handlers=[ImagesController], exception_handlers=images_exception_handlers()
+    )

@@ -1,0 +1,191 @@
+"""`POST /v1/images/generations` driven by the official `openai` client against a real uvicorn
+server on loopback: the same licenses, agreements, runners and audit as `/v1/jobs`."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+from PIL import Image
+
+from gateway.app import create_app
+from gateway.jobs.tiny_catalog import TINY_FLUX2, TINY_FLUX2_TURBO, TINY_SD
+from registry.audit import EventKind, EventQuery, query_events
+from registry.db.engine import create_engine, session_factory
+from tests.gateway.auth.conftest import create_client
+from tests.gateway.images.loopback_server import LoopbackServer
+from tests.gateway.jobs.conftest import (
+    HOBBY,
+    LOCAL_FLUX2,
+    STUDIO,
+    STUDIO_AGREEMENT,
+    JobsWorld,
+    build_catalog,
+    copy_database,
+    jobs_settings,
+    seed_database,
+)
+from tests.gateway.jobs.fake_provider import FakeImagesProvider
+
+COMMERCIAL = {"Clearance-Purpose": "commercial_product", "Clearance-Output-Use": "publish"}
+
+
+@dataclass
+class Served:
+    base_url: str
+    database_url: str
+    tokens: dict[str, str]
+
+    def client(self, tenant: str) -> openai.OpenAI:
+        return openai.OpenAI(api_key=self.tokens[tenant], base_url=f"{self.base_url}/v1", max_retries=0)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JobsWorld]:
+    from runners.task import ModelFamily
+    from runners.tiny import build_tiny_models
+
+    root = tmp_path_factory.mktemp("images-world")
+    models = build_tiny_models(
+        root / "models", families=(ModelFamily.FLUX2, ModelFamily.SD1), adapters_per_family=1
+    )
+    provider = FakeImagesProvider().start()
+    catalog = build_catalog(models, provider.base_url)
+    template = root / "template.db"
+    seed_database(f"sqlite+aiosqlite:///{template}", catalog)
+    yield JobsWorld(models, provider, template, catalog, {})
+    provider.stop()
+
+
+@pytest.fixture(scope="module")
+def served(world: JobsWorld, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    directory: Path = tmp_path_factory.mktemp("images-gateway")
+    url = copy_database(world, directory)
+    settings = jobs_settings(world, directory, url)
+    tokens = {}
+    with LoopbackServer(create_app(settings)) as server:
+        for tenant in (HOBBY, STUDIO):
+            client = asyncio.run(create_client(settings, tenant=tenant, scopes="jobs:write jobs:read"))
+            assert client.client_secret is not None
+            response = httpx.post(
+                f"{server.base_url}/oauth/token",
+                data={"grant_type": "client_credentials"},
+                auth=(client.client_id, client.client_secret),
+            )
+            assert response.status_code == 200, response.text
+            tokens[tenant] = response.json()["access_token"]
+        yield Served(server.base_url, url, tokens)
+
+
+def _png(b64: str | None) -> Image.Image:
+    assert b64 is not None
+    return Image.open(io.BytesIO(base64.b64decode(b64)))
+
+
+def test_the_licensed_tenant_gets_b64_images_from_the_self_hosted_runner(served: Served) -> None:
+    result = served.client(STUDIO).images.generate(
+        model=TINY_FLUX2,
+        prompt="a lighthouse at dusk",
+        n=2,
+        size="32x32",
+        extra_headers=COMMERCIAL,
+        extra_body={"steps": 2, "seed": 7},
+    )
+    assert len(result.data) == 2
+    assert _png(result.data[0].b64_json).size == (32, 32)
+    extra = result.model_extra or {}
+    job = httpx.get(
+        f"{served.base_url}/v1/jobs/{extra['job_id']}",
+        headers={"Authorization": f"Bearer {served.tokens[STUDIO]}"},
+    ).json()
+    assert job["runner"] == LOCAL_FLUX2
+    assert STUDIO_AGREEMENT in job["decision"]["agreements"]
+    assert job["decision"]["id"] == extra["decision_id"]
+
+
+def test_a_commercial_request_without_agreement_is_a_permission_error_with_clauses(served: Served) -> None:
+    with pytest.raises(openai.PermissionDeniedError) as caught:
+        served.client(HOBBY).images.generate(
+            model=TINY_FLUX2,
+            prompt="a lighthouse at dusk",
+            size="32x32",
+            extra_headers=COMMERCIAL,
+            extra_body={"adapters": [{"id": TINY_FLUX2_TURBO}], "steps": 2},
+        )
+    error = caught.value
+    assert error.status_code == 403
+    assert error.code == "license_denied"
+    assert error.type == "urn:clearance:problem:license-denied"
+    assert isinstance(error.body, dict)
+    assert any(r["license"] == "flux-dev-ncl@2.0" and r["clause"] for r in error.body["reasons"])
+    assert error.body["alternatives"]
+    assert error.response.headers["x-should-retry"] == "false"
+
+    async def denials() -> list[str | None]:
+        engine = create_engine(served.database_url)
+        try:
+            async with session_factory(engine)() as session:
+                page = await query_events(session, EventQuery(kind=EventKind.POLICY_DECISION, tenant=HOBBY))
+        finally:
+            await engine.dispose()
+        return [e.decision_id for e in page.events]
+
+    assert error.body["decision_id"] in asyncio.run(denials())
+
+
+def test_the_tenants_default_purpose_and_url_responses(served: Served) -> None:
+    """Without a declared purpose the tenant's default applies; the hobbyist has none: 422."""
+    with pytest.raises(openai.UnprocessableEntityError) as caught:
+        served.client(HOBBY).images.generate(model=TINY_SD, prompt="a red bicycle", size="32x32")
+    assert caught.value.code == "invalid_request"
+    assert getattr(caught.value, "param", None) == "purpose"
+
+    result = served.client(HOBBY).images.generate(
+        model=TINY_SD,
+        prompt="a red bicycle",
+        response_format="url",
+        extra_headers={"Clearance-Purpose": "personal"},
+    )
+    url = result.data[0].url
+    assert url is not None
+    assert url.startswith(served.base_url + "/v1/jobs/")
+    png = httpx.get(url, headers={"Authorization": f"Bearer {served.tokens[HOBBY]}"})
+    assert png.status_code == 200
+    assert png.headers["content-type"] == "image/png"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "param"),
+    [
+        ({"size": "33x32"}, "size"),
+        ({"size": "big"}, "size"),
+        ({"n": 9}, "n"),
+        ({"quality": "ultra"}, "quality"),
+        ({"extra_body": {"tenant_id": "studio"}}, "tenant_id"),
+        ({"extra_headers": {"Clearance-Purpose": "fun"}}, "Clearance-Purpose"),
+        ({"extra_headers": {"Clearance-Use-Cases": "medical_advice,nope"}}, "Clearance-Use-Cases"),
+        (
+            {"extra_headers": {"Clearance-Purpose": "personal"}, "extra_body": {"purpose": "research"}},
+            "Clearance-Purpose",
+        ),
+    ],
+)
+def test_bad_input_names_the_field(served: Served, kwargs: dict[str, object], param: str) -> None:
+    arguments: dict[str, object] = {"model": TINY_SD, "prompt": "a red bicycle", **kwargs}
+    with pytest.raises(openai.UnprocessableEntityError) as caught:
+        served.client(STUDIO).images.generate(**arguments)  # type: ignore[arg-type]
+    assert getattr(caught.value, "param", None) == param, caught.value.body
+    assert caught.value.response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_an_invalid_token_is_an_authentication_error(served: Served) -> None:
+    client = openai.OpenAI(api_key="not-a-token", base_url=f"{served.base_url}/v1", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        client.images.generate(model=TINY_SD, prompt="a red bicycle")
