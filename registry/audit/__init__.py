@@ -12,6 +12,7 @@ from registry.audit.errors import (
     UnsupportedDatabaseError,
 )
 from registry.audit.events import AppendedEvent, EventKind, NewEvent
+from registry.audit.hashing import PayloadEncodingError
 from registry.audit.log import AuditLog
 from registry.audit.query import EventPage, EventQuery, InvalidCursorError, iterate_events, query_events
 from registry.audit.retention import PurgeReport, purge_before
@@ -41,6 +42,7 @@ __all__ = [
     "JobOutcome",
     "MonthlyUsage",
     "NewEvent",
+    "PayloadEncodingError",
     "PurgeError",
     "PurgeReport",
     "SigningKeyError",

@@ -21,6 +21,8 @@ from typing import Any
 
 import msgspec
 
+from registry.audit.errors import AuditError
+
 ENCODING_VERSION = 1
 GENESIS_CHAIN_HASH = bytes(32)
 LEAF_PREFIX = b"\x00"
@@ -31,7 +33,7 @@ _encode = msgspec.json.Encoder().encode
 _sha256 = hashlib.sha256
 
 
-class PayloadEncodingError(ValueError):
+class PayloadEncodingError(AuditError, ValueError):
     """A payload that has no single canonical JSON form (NaN, infinity, unsupported type)."""
 
 
