@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from registry.audit.chain import CHAIN_LOCK_KEY, ChainHead, Clock, chain_events
 from registry.audit.checkpoints import Checkpoint
@@ -167,46 +167,53 @@ _POSTGRES_CHECKPOINT = (
 
 
 class PostgresBatchWriter:
+    """Holds one pooled connection for the log's lifetime (no checkout or ping per batch); after
+    any failure it lets that connection go and takes a fresh one for the next batch."""
+
     def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
         self.engine = engine
         self.clock = clock
+        self._connection: AsyncConnection | None = None
 
     async def write(
         self, events: Sequence[NewEvent], checkpoint_for: CheckpointPolicy
     ) -> tuple[list[AppendedEvent], Checkpoint | None]:
-        async with self.engine.connect() as connection:
-            raw = await connection.get_raw_connection()
-            db: Any = raw.driver_connection
-            # One round trip for BEGIN and the lock (simple query protocol, constant key).
-            await db.execute(f"BEGIN; SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY})")
-            try:
-                row = await db.fetchrow(_HEAD) or await db.fetchrow(_ANCHOR)
-                head = (
-                    ChainHead(row[0], bytes(row[1]), row[2])
-                    if row
-                    else ChainHead(0, GENESIS_CHAIN_HASH, None)
-                )
-                chained = chain_events(head, events, self.clock())
-                await db.execute(_POSTGRES_INSERT, *_columns(chained))
-                checkpoint = checkpoint_for(chained[-1].seq, chained[-1].chain_hash)
-                if checkpoint is not None:
-                    await db.execute(
-                        _POSTGRES_CHECKPOINT,
-                        checkpoint.sequence,
-                        checkpoint.chain_hash_bytes,
-                        checkpoint.signed_at,
-                        checkpoint.key_id,
-                        checkpoint.signature_bytes,
-                    )
-                await db.execute("COMMIT")
-            except BaseException:
-                if db.is_in_transaction():
-                    await db.execute("ROLLBACK")
-                raise
+        if self._connection is None:
+            self._connection = await self.engine.connect()
+        try:
+            raw = await self._connection.get_raw_connection()
+            return await self._write(raw.driver_connection, events, checkpoint_for)
+        except BaseException:
+            connection, self._connection = self._connection, None
+            await connection.invalidate()
+            raise
+
+    async def _write(
+        self, db: Any, events: Sequence[NewEvent], checkpoint_for: CheckpointPolicy
+    ) -> tuple[list[AppendedEvent], Checkpoint | None]:
+        # One round trip for BEGIN and the lock (simple query protocol, constant key).
+        await db.execute(f"BEGIN; SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY})")
+        row = await db.fetchrow(_HEAD) or await db.fetchrow(_ANCHOR)
+        head = ChainHead(row[0], bytes(row[1]), row[2]) if row else ChainHead(0, GENESIS_CHAIN_HASH, None)
+        chained = chain_events(head, events, self.clock())
+        await db.execute(_POSTGRES_INSERT, *_columns(chained))
+        checkpoint = checkpoint_for(chained[-1].seq, chained[-1].chain_hash)
+        if checkpoint is not None:
+            await db.execute(
+                _POSTGRES_CHECKPOINT,
+                checkpoint.sequence,
+                checkpoint.chain_hash_bytes,
+                checkpoint.signed_at,
+                checkpoint.key_id,
+                checkpoint.signature_bytes,
+            )
+        await db.execute("COMMIT")
         return chained, checkpoint
 
     async def close(self) -> None:
-        return None
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            await connection.close()
 
 
 def _columns(events: list[AppendedEvent]) -> list[list[Any]]:
