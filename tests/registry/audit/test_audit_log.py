@@ -125,3 +125,27 @@ async def test_appending_nothing_is_a_no_op(audit_engine: AsyncEngine) -> None:
     async with AuditLog(audit_engine) as log:
         assert await log.append_many([]) == []
         assert (await log.append(sample_event(0))).seq == 1
+
+
+async def test_postgres_appender_recovers_after_its_connection_is_killed(postgres_url: str) -> None:
+    from registry.db import migrate
+    from registry.db.engine import create_engine
+
+    migrate.upgrade(postgres_url)
+    engine = create_engine(postgres_url)
+    try:
+        async with AuditLog(engine) as log:
+            await log.append(sample_event(0))
+            async with engine.connect() as connection:
+                await connection.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                )
+            with pytest.raises(Exception, match=r"terminat|closed|connection"):
+                await log.append(sample_event(1))
+            assert (await log.append(sample_event(2))).seq == 2  # a fresh connection, no gap
+        assert (await verify_chain(engine, verifier=None)).ok
+    finally:
+        await engine.dispose()
