@@ -44,7 +44,7 @@ _SQLITE_CHUNK = (
 )
 CHUNK_ROWS = 50_000
 PARALLEL_FROM = 200_000
-"""Chains at least this long are verified by several processes (one per CPU, at most MAX_WORKERS)."""
+"""Chains at least this long are verified by several processes (half the CPUs, at most MAX_WORKERS)."""
 MAX_WORKERS = 4
 UNBOUNDED = 2**62
 
@@ -83,7 +83,7 @@ async def verify_chain(
     `verifier` checks the signatures of the anchor, of the checkpoints stored in the database and
     of `checkpoint` (an exported one, kept outside the database; needs a verifier). Without a
     verifier, stored checkpoints are still compared by chain hash, but not authenticated.
-    `workers` processes share the hashing (default: one per CPU, for chains of PARALLEL_FROM events
+    `workers` processes share the hashing (default: half the CPUs, for chains of PARALLEL_FROM events
     or more); the caller's main module must be import-safe (`if __name__ == "__main__":`).
     """
     report = VerificationReport(ok=True)
@@ -150,7 +150,9 @@ async def _verify(
 
     head = (await connection.execute(select(func.max(AuditEventRow.seq)))).scalar_one_or_none() or anchor_seq
     if workers is None:
-        workers = min(os.cpu_count() or 1, MAX_WORKERS) if head - anchor_seq >= PARALLEL_FROM else 1
+        # Half the CPUs at most: the database server is working for us too.
+        cpus = os.cpu_count() or 1
+        workers = max(1, min(cpus // 2, MAX_WORKERS)) if head - anchor_seq >= PARALLEL_FROM else 1
     ranges = _split(anchor_seq, head, max(1, workers))
     walked = await _walk_ranges(connection, ranges, previous, expected, chunk_rows)
     failures = [walk.failure for walk in walked if walk.failure is not None]
