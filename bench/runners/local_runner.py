@@ -80,11 +80,19 @@ async def _stream(runner: LocalDiffusersRunner, tasks: list[GenerationTask]) -> 
 
 async def _through(
     settings: LocalRunnerSettings, warmup: GenerationTask, tasks: list[GenerationTask]
-) -> float:
+) -> tuple[float, str]:
+    """Tasks per second, and how many pipeline calls and adapter loads the stream took."""
     runner = LocalDiffusersRunner(settings)
     try:
         await runner.submit(warmup)
-        return await _stream(runner, tasks)
+        calls_before = len(runner.batches_run)
+        loads_before = runner.cache.warm()[0].adapters.loads
+        rate = await _stream(runner, tasks)
+        residents = runner.cache.warm()[0].adapters
+        detail = (
+            f"{len(runner.batches_run) - calls_before} calls, {residents.loads - loads_before} adapter loads"
+        )
+        return rate, detail
     finally:
         await runner.close()
 
@@ -174,22 +182,33 @@ def _streams(pipeline: PipelineSpec, adapters: list[AdapterSpec]) -> None:
         f"stream of {STREAM_TASKS} tasks, {STREAM_ADAPTERS} adapters in random order "
         "(batch <= 4, 4 resident):"
     )
-    single_rate = asyncio.run(_through(_settings(), warmup, single))
-    scheduler_rate = asyncio.run(_through(_settings(), warmup, mixed))
-    hotswap_rate = asyncio.run(_through(_settings(hotswap=True, hotswap_target_rank=8), warmup, mixed))
-    fifo_rate = asyncio.run(_through(_settings(max_batch_images=1, starvation_bound=0), warmup, mixed))
-    reload_rate = _reload_per_task(mixed[:RELOAD_SAMPLE])
-    print(f"  single-adapter stream (reference)  {single_rate:8.1f} tasks/s")
-    print(
-        f"  (a) scheduler                      {scheduler_rate:8.1f} tasks/s "
-        f"({scheduler_rate / single_rate:.0%} of single-adapter; target >= 90%)"
+    single_rate, single_detail = asyncio.run(_through(_settings(), warmup, single))
+    scheduler_rate, scheduler_detail = asyncio.run(_through(_settings(), warmup, mixed))
+    hotswap_rate, hotswap_detail = asyncio.run(
+        _through(_settings(hotswap=True, hotswap_target_rank=8), warmup, mixed)
     )
-    print(f"  (a') scheduler, hot-swap slots     {hotswap_rate:8.1f} tasks/s")
-    print(f"  (b) plain FIFO, no batching        {fifo_rate:8.1f} tasks/s")
+    fifo_rate, fifo_detail = asyncio.run(
+        _through(_settings(max_batch_images=1, starvation_bound=0), warmup, mixed)
+    )
+    reload_rate = _reload_per_task(mixed[:RELOAD_SAMPLE])
+    print(f"  single-adapter stream (reference)  {single_rate:8.1f} tasks/s  ({single_detail})")
+    print(
+        f"  (a) scheduler                      {scheduler_rate:8.1f} tasks/s  ({scheduler_detail}; "
+        f"{scheduler_rate / single_rate:.0%} of single-adapter, target >= 90%)"
+    )
+    print(
+        f"  (a') scheduler, hot-swap slots     {hotswap_rate:8.1f} tasks/s  ({hotswap_detail}; "
+        f"{hotswap_rate / single_rate:.0%} of single-adapter)"
+    )
+    print(f"  (b) plain FIFO, no batching        {fifo_rate:8.1f} tasks/s  ({fifo_detail})")
     print(f"  (c) reload pipeline per task       {reload_rate:8.1f} tasks/s (first {RELOAD_SAMPLE} tasks)")
     print(
         f"  scheduler / reload-per-task: {scheduler_rate / reload_rate:.1f}x (target >= 10x); "
         f"scheduler / FIFO: {scheduler_rate / fifo_rate:.1f}x"
+    )
+    print(
+        "  (a tiny pipeline loads in ~50-150 ms, about one generation; real pipelines take seconds to "
+        "minutes, so the reload ratio grows with model size)"
     )
 
 
@@ -217,7 +236,9 @@ def _rss_after_swaps(pipeline: PipelineSpec, adapters: list[AdapterSpec]) -> Non
 
 
 def main() -> None:
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    # One intra-op thread: on a shared 2-core host, OpenMP barriers waiting on descheduled threads
+    # made two threads 5-10x slower than one (measured); override with BENCH_TORCH_THREADS.
+    torch.set_num_threads(int(os.environ.get("BENCH_TORCH_THREADS", "1")))
     with tempfile.TemporaryDirectory(prefix="bench-runners-") as tmp:
         root = Path(tmp)
         models = build_tiny_models(root, adapters_per_family=1)

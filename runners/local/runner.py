@@ -53,7 +53,7 @@ class LocalRunnerSettings:
     max_wait_s: float = 0.01
     """How long the oldest task of an incomplete batch waits for company."""
     starvation_bound: int = 8
-    """How many times a task may be passed over for one whose adapters are active."""
+    """How many batches may pass the oldest queued task by, for tasks whose adapters are warm."""
     hub_cache_dir: Path | None = None
     torch_threads: int | None = None
     limits: RunnerLimits = field(

@@ -165,9 +165,10 @@ class TaskQueue(Generic[Payload]):
         return batch
 
     def _commit(self, batch: list[QueuedTask[Payload]]) -> None:
+        """Only the oldest task counts as passed over: counting every older task would force
+        head-of-line order for all of them at once and degrade into FIFO with adapter thrash."""
         taken = {id(item) for item in batch}
-        first = self._items.index(batch[0])
-        for item in self._items[:first]:
-            if id(item) not in taken:
-                item.bypassed += 1
+        head = self._items[0]
+        if id(head) not in taken:
+            head.bypassed += 1
         self._items = [item for item in self._items if id(item) not in taken]
