@@ -43,7 +43,8 @@ from registry.catalog.entries import Runner as RunnerEntry
 from registry.jobs import quota
 from registry.jobs.tables import JobRow
 from registry.netguard import OutboundPolicy, UnsafeUrlError, vet_url
-from registry.policy import PolicyDecision, PolicyRequest
+from registry.policy import PolicyDecision, PolicyRequest, rank_key
+from runners.protocol import RunnerLimits
 from runners.task import GenerationTask
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,11 @@ class Dispatcher:
                 adapter_ids=resolved.adapter_ids,
                 output_use=request.output_use,
                 use_cases=frozenset(request.use_cases),
-                usage_this_month=usage,
+                # The policy calls an agreement used up at `used >= quota`; a job of n images
+                # needs n free, so it is judged as if n - 1 were already taken.
+                usage_this_month={
+                    a: usage.get(a, 0) + resolved.num_images - 1 for a, q in quotas.items() if q is not None
+                },
                 strict=self.strict_policy,
                 max_alternatives=0,
             )
@@ -222,25 +227,45 @@ class Dispatcher:
     ) -> _Choice:
         engine = revision.policy
         permitted: list[tuple[RunnerEntry, PolicyDecision]] = []
+        refused: list[PolicyDecision] = []
         for runner in candidates:
             decision = engine.evaluate(msgspec.structs.replace(policy_request, runner_id=runner.id))
             if decision.permitted:
                 permitted.append((runner, decision))
+            else:
+                refused.append(decision)
         if not permitted:
-            overall = engine.evaluate(msgspec.structs.replace(policy_request, max_alternatives=5))
+            best = min(refused, key=rank_key)
+            overall = engine.evaluate(
+                msgspec.structs.replace(policy_request, runner_id=best.runner_id, max_alternatives=5)
+            )
             await self._record_denial(overall, policy_request, auth)
+            runners = revision.snapshot.runners
+            alternatives = tuple(
+                a
+                for a in overall.alternatives
+                if a.runner_id is None
+                or (
+                    a.runner_id in runners and all(x in runners[a.runner_id].artifacts for x in a.adapter_ids)
+                )
+            )
             raise NoPermittedRunnerError(
                 f"no runner may serve {resolved.model.id} for {policy_request.purpose.value} "
                 f"({overall.decision.value})",
                 decision_id=overall.decision_id,
                 decision=overall.decision.value,
                 reasons=overall.deciding_reasons(),
-                alternatives=overall.alternatives,
+                alternatives=alternatives,
             )
         ranked: list[tuple[tuple[Any, ...], _Choice]] = []
+        beyond_limits: list[JobValidationError] = []
         for runner, decision in permitted:
             pooled = self.pool.get(runner.id)
             if pooled is None:
+                continue
+            problem = _beyond_limits(pooled.runner.describe().limits, resolved)
+            if problem is not None:
+                beyond_limits.append(problem)
                 continue
             try:
                 task = build_task(job_id, resolved, runner)
@@ -258,6 +283,8 @@ class Dispatcher:
                 runner, decision, task, healthy, queued_behind=not healthy or busy or tenant_full
             )
             ranked.append((key, choice))
+        if not ranked and beyond_limits:
+            raise beyond_limits[0]
         if not ranked:
             raise RetryLaterError(
                 f"the runners permitted for {resolved.model.id} are not available in this gateway",
@@ -393,6 +420,18 @@ class Dispatcher:
 
 def _quotas(*groups: list[Agreement]) -> dict[str, int | None]:
     return {a.id: a.monthly_quota for group in groups for a in group}
+
+
+def _beyond_limits(limits: RunnerLimits, resolved: ResolvedJob) -> JobValidationError | None:
+    for name, value, bound in (
+        ("width", resolved.width, limits.max_width),
+        ("height", resolved.height, limits.max_height),
+        ("steps", resolved.steps, limits.max_steps),
+        ("num_images", resolved.num_images, limits.max_images),
+    ):
+        if value > bound:
+            return JobValidationError(name, f"{value} exceeds {bound}, the most the permitted runners take")
+    return None
 
 
 def _price_per_image(runner: RunnerEntry, resolved: ResolvedJob) -> float:

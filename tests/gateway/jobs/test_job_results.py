@@ -58,6 +58,8 @@ async def test_a_turbo_adapter_brings_its_steps_sigmas_and_guidance(gateway: Gat
     assert job["parameters"]["sigmas"] == list(TURBO_SIGMAS)
     assert job["parameters"]["guidance"] == 2.5
     assert job["adapters"][0]["scale"] == 0.8
-    overridden = (await gateway.submit(flux2_job(adapters=[{"id": TINY_FLUX2_TURBO}], steps=3), Prefer="wait=60")).json()
+    overridden = (
+        await gateway.submit(flux2_job(adapters=[{"id": TINY_FLUX2_TURBO}], steps=3), Prefer="wait=60")
+    ).json()
     assert overridden["parameters"]["steps"] == 3
     assert overridden["parameters"]["sigmas"] is None
