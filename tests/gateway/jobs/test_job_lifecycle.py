@@ -25,7 +25,8 @@ async def test_events_stream_queued_started_progress_image_completed(gateway: Ga
     assert response.headers["content-type"].startswith("text/event-stream")
     events = parse_sse(response.text)
     kinds = [kind for kind, _ in events]
-    assert kinds[0] == "queued" and events[0][1]["position"] == 1
+    assert kinds[0] == "queued"
+    assert events[0][1]["position"] == 1
     assert kinds[1] == "started"
     assert kinds.count("progress") >= 3
     assert [data["step"] for kind, data in events if kind == "progress"][-1] == 3

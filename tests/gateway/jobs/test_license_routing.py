@@ -36,7 +36,7 @@ async def test_commercial_job_without_agreement_goes_to_the_provider(
     sent = jobs_world.provider.requests[before:]
     assert len(sent) == 1
     assert sent[0]["auth"] == f"Bearer {PROVIDER_KEY}"  # the key from the settings
-    assert sent[0]["n"] == 2 and sent[0]["size"] == "32x32"
+    assert (sent[0]["n"], sent[0]["size"]) == (2, "32x32")
     png = await gateway.get(job["images"][0], tenant=HOBBY)
     assert png.status_code == 200
 
@@ -98,7 +98,8 @@ async def test_quota_is_reserved_per_agreement_and_exhaustion_is_a_403(gateway: 
             ).all()
     finally:
         await engine.dispose()
-    assert counter is not None and counter.used == 6
+    assert counter is not None
+    assert counter.used == 6
     assert sorted((r.job_id, r.payload) for r in reports) == sorted(
         [(first["id"], '{"number_of_generations":4}'), (fits["id"], '{"number_of_generations":2}')]
     )
