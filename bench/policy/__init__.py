@@ -15,6 +15,7 @@ import gc
 import random
 import statistics
 import time
+from collections.abc import Callable
 
 import msgspec
 
@@ -126,12 +127,22 @@ def _license(i: int, rng: random.Random) -> LicenseDocument:
     )
 
 
-def generate_catalog(seed: int = 7) -> Catalog:
+def generate_catalog(
+    seed: int = 7,
+    *,
+    n_licenses: int = N_LICENSES,
+    n_bases: int = N_BASES,
+    n_adapters: int = N_ADAPTERS,
+    n_tenants: int = N_TENANTS,
+    n_agreements: int = N_AGREEMENTS,
+    n_runners: int = N_RUNNERS,
+) -> Catalog:
+    """The benchmark's catalog; the tests build a smaller one with the same shape."""
     rng = random.Random(seed)
-    licenses = [_license(i, rng) for i in range(N_LICENSES)]
+    licenses = [_license(i, rng) for i in range(n_licenses)]
     refs = [doc.ref for doc in licenses]
     artifacts: list[Artifact] = []
-    for i in range(N_BASES):
+    for i in range(n_bases):
         artifacts.append(
             Artifact(
                 id=f"base-{i}",
@@ -141,12 +152,12 @@ def generate_catalog(seed: int = 7) -> Catalog:
                 family=f"pipe-{i % N_FAMILIES}",
             )
         )
-    for i in range(N_ADAPTERS):
+    for i in range(n_adapters):
         # a quarter of the adapters derive from another adapter: two levels of inheritance
         if i >= 100 and i % 4 == 0:
             bases = (f"adapter-{rng.randrange(i)}",)
         else:
-            bases = (f"base-{rng.randrange(N_BASES)}",)
+            bases = (f"base-{rng.randrange(n_bases)}",)
         artifacts.append(
             Artifact(
                 id=f"adapter-{i}",
@@ -169,11 +180,11 @@ def generate_catalog(seed: int = 7) -> Catalog:
                 registrations=tuple(f"licensor-{rng.randrange(50)}" for _ in range(3)),
             ),
         )
-        for i in range(N_TENANTS)
+        for i in range(n_tenants)
     ]
     agreements = []
-    for i in range(N_AGREEMENTS):
-        holder = "operator" if i % 100 == 0 else f"tenant-{rng.randrange(N_TENANTS)}"
+    for i in range(n_agreements):
+        holder = "operator" if i % 100 == 0 else f"tenant-{rng.randrange(n_tenants)}"
         start = DATE - dt.timedelta(days=rng.randrange(400))
         agreements.append(
             Agreement(
@@ -192,10 +203,10 @@ def generate_catalog(seed: int = 7) -> Catalog:
             id=f"runner-{i}",
             kind=RunnerKind.LOCAL_DIFFUSERS,
             host=HostKind.OPERATOR,
-            artifacts=tuple(f"base-{j}" for j in range(i, N_BASES, N_RUNNERS)),
+            artifacts=tuple(f"base-{j}" for j in range(i, n_bases, n_runners)),
             price_per_image_usd=0.01,
         )
-        for i in range(N_RUNNERS)
+        for i in range(n_runners)
     ]
     return Catalog(
         licenses=tuple(licenses),
@@ -214,59 +225,101 @@ def generate_catalog(seed: int = 7) -> Catalog:
     )
 
 
-def generate_requests(count: int, seed: int = 11, stacks: int = 2_000) -> list[PolicyRequest]:
-    """Random tenants, purposes, output uses and usage over `stacks` model+3-adapter stacks whose
-    popularity follows a Zipf-like law (as real traffic concentrates on a few stacks)."""
-    rng = random.Random(seed)
+def generate_requests(
+    catalog: Catalog, count: int, seed: int = 11, *, stacks: int = 2_000, stack_seed: int = 11
+) -> list[PolicyRequest]:
+    """A realistic request mix: random tenants, purposes, output uses, dates (three months either
+    side of DATE, so agreements start, expire and renew) and usage (half the requests count usage
+    on one of the tenant's own agreements, around its quota), a few declared use cases, over
+    `stacks` model+3-adapter stacks whose popularity follows a Zipf-like law (real traffic
+    concentrates on a few stacks). `stack_seed` fixes which stacks are popular, `seed` the
+    requests: two seeds give two different request streams of the same traffic."""
+    bases = [a.id for a in catalog.artifacts if a.kind is ArtifactKind.BASE_MODEL]
+    adapters = [a.id for a in catalog.artifacts if a.kind is ArtifactKind.ADAPTER]
+    tenants = [t.id for t in catalog.tenants]
+    runner_of: dict[str, str] = {}
+    for runner in catalog.runners:
+        for artifact_id in runner.artifacts:
+            runner_of.setdefault(artifact_id, runner.id)
+    held: dict[str, list[str]] = {}
+    for agreement in catalog.agreements:
+        held.setdefault(agreement.holder, []).append(agreement.id)
+    stack_rng = random.Random(stack_seed)
     popular = [
-        (rng.randrange(N_BASES), tuple(f"adapter-{rng.randrange(N_ADAPTERS)}" for _ in range(3)))
-        for _ in range(stacks)
+        (stack_rng.choice(bases), tuple(stack_rng.choice(adapters) for _ in range(3))) for _ in range(stacks)
     ]
     weights = [1 / (rank + 1) for rank in range(stacks)]
+    rng = random.Random(seed)
     picks = rng.choices(popular, weights=weights, k=count)
     requests = []
-    for base, adapters in picks:
+    for model_id, adapter_ids in picks:
+        tenant_id = rng.choice(tenants)
+        own = held.get(tenant_id)
+        usage = {rng.choice(own): rng.randrange(120_000)} if own and rng.random() < 0.5 else {}
         requests.append(
             PolicyRequest(
-                tenant_id=f"tenant-{rng.randrange(N_TENANTS)}",
-                model_id=f"base-{base}",
-                adapter_ids=adapters,
-                runner_id=f"runner-{base % N_RUNNERS}",
+                tenant_id=tenant_id,
+                model_id=model_id,
+                adapter_ids=adapter_ids,
+                runner_id=runner_of.get(model_id),
                 purpose=rng.choice(PURPOSES),
                 output_use=rng.choice(OUTPUT_USES),
-                date=DATE,
-                usage_this_month={f"agreement-{rng.randrange(N_AGREEMENTS)}": rng.randrange(200_000)},
+                date=DATE + dt.timedelta(days=rng.randrange(-90, 90)),
+                use_cases=frozenset({UseCase.MILITARY}) if rng.random() < 0.02 else frozenset(),
+                usage_this_month=usage,
                 max_alternatives=0,
             )
         )
     return requests
 
 
-def _measure(label: str, decide: object, requests: list[PolicyRequest]) -> None:
-    assert callable(decide)
+class GcPauses:
+    """Collections and the time spent in them while a measurement runs (gc.callbacks)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.count += 1
+            self.seconds += time.perf_counter() - self._started
+
+
+def _measure(label: str, decide: Callable[[PolicyRequest], object], requests: list[PolicyRequest]) -> None:
     timings = []
     clock = time.perf_counter_ns
-    cpu_started = time.process_time()
-    started = clock()
-    for request in requests:
-        t0 = clock()
-        decide(request)
-        timings.append(clock() - t0)
-    total = (clock() - started) / 1e9
-    cpu = time.process_time() - cpu_started
+    pauses = GcPauses()
+    gc.callbacks.append(pauses)
+    try:
+        cpu_started = time.process_time()
+        started = clock()
+        for request in requests:
+            t0 = clock()
+            decide(request)
+            timings.append(clock() - t0)
+        total = (clock() - started) / 1e9
+        cpu = time.process_time() - cpu_started
+    finally:
+        gc.callbacks.remove(pauses)
     timings.sort()
     p50 = timings[len(timings) // 2] / 1000
     p99 = timings[int(len(timings) * 0.99)] / 1000
     print(
-        f"{label}: {len(requests):,} decisions in {total:.2f} s wall ({cpu:.2f} s CPU): "
-        f"p50 {p50:.1f} us, p99 {p99:.1f} us, {len(requests) / total:,.0f} decisions/s "
-        f"({len(requests) / cpu:,.0f} per CPU-second)"
+        f"{label}:\n    {len(requests):,} decisions in {total:.2f} s wall ({cpu:.2f} s CPU): "
+        f"p50 {p50:.1f} us, p99 {p99:.1f} us, {len(requests) / total:,.0f} decisions/s wall, "
+        f"{len(requests) / cpu:,.0f} per CPU-second; {pauses.count} GC runs, "
+        f"{pauses.seconds * 1000:.0f} ms in GC"
     )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.policy")
     parser.add_argument("--decisions", type=int, default=100_000)
+    parser.add_argument("--warmup", type=int, default=200_000, help="requests before the steady-state run")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
@@ -285,23 +338,46 @@ def main(argv: list[str] | None = None) -> None:
         f"snapshot build: best {min(builds) * 1000:.0f} ms, median {statistics.median(builds) * 1000:.0f} ms "
         f"(3 builds, version digest included)"
     )
+    cold = generate_requests(catalog, args.decisions, seed=11)
+    warmup = generate_requests(catalog, args.warmup, seed=12)
+    steady = generate_requests(catalog, args.decisions, seed=13)
+    mix_snapshot = CatalogSnapshot.build(catalog)
+    counts: dict[str, int] = {}
+    for request in steady[:10_000]:
+        decision = evaluate(request, mix_snapshot).decision.value
+        counts[decision] = counts.get(decision, 0) + 1
+    print("decision mix (10,000 requests):", ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    del mix_snapshot
     # The snapshot lives as long as the catalog revision: keep the collector off it, as a server
     # would after loading (gc.freeze); collections still run for the decisions made.
     gc.collect()
     gc.freeze()
-    requests = generate_requests(args.decisions)
-    counts: dict[str, int] = {}
-    for request in requests[:10_000]:
-        decision = evaluate(request, snapshot).decision.value
-        counts[decision] = counts.get(decision, 0) + 1
-    print("decision mix (first 10,000):", ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-    _measure("evaluate (pure, cold request mix)", lambda r: evaluate(r, snapshot), requests)
+    print(
+        "uncached evaluate(request, snapshot): every request is new (tenant of 10,000, stack, purpose, "
+        "output use, date, usage); what the snapshot compiles on first use (stacks, judgements by the "
+        "facts they read) is kept"
+    )
+    _measure(
+        f"  cold: the first {len(cold):,} requests after the snapshot is built",
+        lambda r: evaluate(r, snapshot),
+        cold,
+    )
+    for request in warmup:
+        evaluate(request, snapshot)
+    _measure(
+        f"  steady state: {len(steady):,} new requests after {len(cold) + len(warmup):,} others "
+        "of the same traffic",
+        lambda r: evaluate(r, snapshot),
+        steady,
+    )
     engine = PolicyEngine(snapshot, cache_size=65_536)
-    repeated = _metered_repeats(requests[:5_000], len(requests))
+    repeated = _metered_repeats(steady[:5_000], len(steady))
     for request in repeated[:5_000]:
         engine.evaluate(request)
     _measure(
-        "PolicyEngine (5,000 distinct requests repeated, usage and date moving)", engine.evaluate, repeated
+        "cached PolicyEngine.evaluate: the same 5,000 requests asked again and again, usage and date moving",
+        engine.evaluate,
+        repeated,
     )
 
 
@@ -315,7 +391,7 @@ def _metered_repeats(distinct: list[PolicyRequest], count: int) -> list[PolicyRe
         usage = {agreement: used + rounds for agreement, used in request.usage_this_month.items()}
         out.append(
             msgspec.structs.replace(
-                request, usage_this_month=usage, date=DATE + dt.timedelta(days=rounds % 3)
+                request, usage_this_month=usage, date=request.date + dt.timedelta(days=rounds % 3)
             )
         )
     return out

@@ -19,6 +19,11 @@ class HolderAgreements:
     by_family: dict[str, list[Agreement]] = field(default_factory=dict)
     by_artifact: dict[str, list[Agreement]] = field(default_factory=dict)
     """Agreements naming artifacts but no family, by artifact."""
+    families: dict[Purpose, frozenset[str]] = field(default_factory=dict)
+    """Per purpose, the families of `by_family` with an agreement granting it: an agreement that
+    does not grant the purpose is never looked at, so it cannot change a judgement."""
+    artifacts: dict[Purpose, frozenset[str]] = field(default_factory=dict)
+    """Per purpose, the artifacts of `by_artifact` with an agreement granting it."""
 
     @classmethod
     def index(cls, agreements: Iterable[Agreement]) -> HolderAgreements:
@@ -31,7 +36,31 @@ class HolderAgreements:
             else:
                 for artifact in agreement.covers.artifacts:
                     index.by_artifact.setdefault(artifact, []).append(agreement)
+        index.families = _keys_by_purpose(index.by_family)
+        index.artifacts = _keys_by_purpose(index.by_artifact)
         return index
+
+
+def _keys_by_purpose(by_key: dict[str, list[Agreement]]) -> dict[Purpose, frozenset[str]]:
+    keys: dict[Purpose, set[str]] = {}
+    for key, agreements in by_key.items():
+        for agreement in agreements:
+            for purpose in agreement.purposes:
+                keys.setdefault(purpose, set()).add(key)
+    return {purpose: frozenset(found) for purpose, found in keys.items()}
+
+
+def could_cover(
+    index: HolderAgreements, family: str, coverage: tuple[frozenset[str], ...], purpose: Purpose
+) -> bool:
+    """Whether any agreement of the holder granting `purpose` might cover a license of `family`
+    applying to artifacts with these coverage sets (an over-approximation of
+    `covering_agreement`: when False, it finds and consults nothing)."""
+    families = index.families.get(purpose)
+    if families is not None and family in families:
+        return True
+    artifacts = index.artifacts.get(purpose)
+    return artifacts is not None and not all(artifacts.isdisjoint(c) for c in coverage)
 
 
 def group_by_holder(agreements: Iterable[Agreement]) -> dict[str, list[Agreement]]:

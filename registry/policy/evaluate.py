@@ -10,16 +10,11 @@ facts, and an error never grants.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import msgspec
 
-from registry.catalog.entries import OPERATOR, Agreement, Runner, TenantProfile
-from registry.policy.conditions import PartyContext
-from registry.policy.creator import judge_creator
+from registry.catalog.entries import Agreement
+from registry.policy.agreements import ALWAYS
 from registry.policy.decision import (
-    AppliedLicense,
-    AppliedVia,
     Effect,
     ObligationDue,
     Party,
@@ -28,12 +23,12 @@ from registry.policy.decision import (
     Reason,
 )
 from registry.policy.identity import derive_decision_id
-from registry.policy.judge import Verdict
-from registry.policy.judgement_memo import judge_license
-from registry.policy.regions import expand_regions
+from registry.policy.judgement_memo import Judgement
+from registry.policy.party import operator_judgement, tenant_judgement
 from registry.policy.request import PolicyRequest
-from registry.policy.snapshot import CatalogSnapshot, LicenseUse, RequestLicenses
-from registry.vocabulary import COMMERCIAL_PURPOSES, ArtifactKind, Decision, HostKind, Purpose
+from registry.policy.snapshot import CatalogSnapshot
+from registry.policy.stack import MEMO_LIMIT, StackPlan, stack_plan
+from registry.vocabulary import Decision, Purpose
 
 DECISION_RANK = {
     Decision.ALLOW: 0,
@@ -103,208 +98,149 @@ def _evaluate_on(
     with_id: bool,
     consulted: list[Agreement] | None = None,
 ) -> PolicyDecision:
-    errors: list[str] = []
+    plan = stack_plan(snapshot, request.model_id, request.adapter_ids, runner_id)
     tenant = snapshot.tenants.get(request.tenant_id)
-    if tenant is None:
-        errors.append(f"tenant {request.tenant_id!r} is not in the catalog")
-    elif tenant.retired:
-        errors.append(f"tenant {request.tenant_id!r} is retired")
-    _check_artifacts(request, snapshot, errors)
-    runner: Runner | None = None
-    if runner_id is not None:
-        runner = snapshot.runners.get(runner_id)
-        if runner is None:
-            errors.append(f"runner {runner_id!r} is not in the catalog")
-        elif not runner.enabled:
-            errors.append(f"runner {runner_id!r} is disabled")
-        elif request.model_id not in runner.artifacts:
-            errors.append(f"runner {runner_id!r} does not serve {request.model_id!r}")
-    licenses: RequestLicenses | None = None
-    service: LicenseUse | None = None
-    if not errors:
-        licenses = snapshot.request_licenses(request.model_id, request.adapter_ids)
-        errors.extend(licenses.problems)
-        if runner is not None and runner.service_terms is not None:
-            service = _service_use(runner, snapshot, errors)
-    if errors or licenses is None or tenant is None:
+    if tenant is None or tenant.retired or plan.errors or plan.license_errors:
+        errors: list[str] = []
+        if tenant is None:
+            errors.append(f"tenant {request.tenant_id!r} is not in the catalog")
+        elif tenant.retired:
+            errors.append(f"tenant {request.tenant_id!r} is retired")
+        errors.extend(plan.errors)
+        if not errors:
+            errors.extend(plan.license_errors)
         return _error_decision(request, snapshot, runner_id, errors, with_id)
 
-    usage = request.usage_this_month
     profile = request.profile_override or tenant.profile
     regions = request.end_user_regions if request.end_user_regions is not None else profile.end_user_regions
-    provider_terms = runner is not None and runner.host is HostKind.PROVIDER and service is not None
-    tenant_ctx = PartyContext(
-        party=Party.TENANT,
-        holder=tenant.id,
-        purpose=request.purpose,
-        profile=profile,
-        regions=_regions(profile.country, regions),
-        country_known=profile.country is not None,
-        receives_payment=request.purpose in COMMERCIAL_PURPOSES,
-        hosts_for_third_parties=request.purpose is Purpose.HOSTED_SERVICE,
+    purpose = request.purpose
+    output_use = request.output_use
+    use_cases = request.use_cases
+    strict = request.strict
+    date, usage = request.date, request.usage_this_month
+    # Most tenants hold no agreement for any license of the stack: then the whole decision but
+    # its id and the tenant's name is what every tenant with the same facts gets.
+    untouched = plan.untouched_by(snapshot.agreements_of(tenant.id), purpose, output_use)
+    if untouched:
+        facts = plan.decision_reader(purpose, output_use).read(profile, (profile.country, regions))
+        decision_key = (purpose, output_use, use_cases, strict, facts)
+        found: RememberedDecision | None = plan.decisions.get(decision_key)  # type: ignore[assignment]
+        if found is not None:
+            made, relied_on = found
+            if relied_on is None or relied_on.window is ALWAYS or relied_on.window.holds(date, usage):
+                if consulted is not None and relied_on is not None:
+                    consulted.extend(relied_on.consulted)
+                return _decision(request, snapshot, plan, runner_id, with_id, tenant.id, made)
+    tenant_part, remembered = tenant_judgement(
+        plan, snapshot, tenant, profile, regions, purpose, output_use, use_cases, date, usage
     )
-    verdicts = [Verdict(tenant_ctx, snapshot.agreements_of(tenant.id), usage, consulted)]
-    operator = snapshot.operator
-    operator_charges = operator.charges_tenants
+    if consulted is not None:
+        consulted.extend(tenant_part.consulted)
+    operator_part: Judgement | None = None
+    operator_purpose = purpose
     # The operator is a licensee when it hosts the weights, resells a provider's service, or
     # charges its tenants for generation on whatever runner (payment arising from the model).
-    if runner is not None and (runner.host is HostKind.OPERATOR or provider_terms or operator_charges):
-        purpose = Purpose.HOSTED_SERVICE if operator_charges else request.purpose
-        op_profile = operator.profile
-        verdicts.append(
-            Verdict(
-                PartyContext(
-                    party=Party.OPERATOR,
-                    holder=operator.id,
-                    purpose=purpose,
-                    profile=op_profile,
-                    regions=_regions(op_profile.country, (*regions, *_country(profile))),
-                    country_known=op_profile.country is not None,
-                    receives_payment=operator_charges or purpose in COMMERCIAL_PURPOSES,
-                    hosts_for_third_parties=True,
-                ),
-                snapshot.agreements_of(OPERATOR),
-                usage,
-                consulted,
-            )
+    if plan.operator_judged:
+        operator_purpose = Purpose.HOSTED_SERVICE if plan.operator_charges else purpose
+        operator_part = operator_judgement(
+            plan, snapshot, operator_purpose, regions, profile, use_cases, date, usage
         )
-    date = request.date
-    use_cases = request.use_cases
-    for verdict in verdicts:
-        output_use = request.output_use if verdict.ctx.party is Party.TENANT else None
-        if service is not None:
-            judge_license(service, verdict, date, use_cases, output_use)
-        for use in licenses.uses:
-            if use.license is None:
-                continue  # reported as an error by the snapshot's problems
-            judge_license(use, verdict, date, use_cases, output_use, grants_apply=not provider_terms)
-        if not provider_terms:
-            for artifact_id, permissions in licenses.creators:
-                judge_creator(
-                    artifact_id,
-                    snapshot.artifacts[artifact_id].license,
-                    permissions,
-                    verdict,
-                    output_use,
-                    operator_charges and runner is not None,
-                )
-    return _combine(request, snapshot, runner, licenses, service, provider_terms, verdicts, with_id)
+        if consulted is not None:
+            consulted.extend(operator_part.consulted)
+
+    combined_key = (tenant_part, operator_part, strict)
+    combined: Combined | None = plan.combined.get(combined_key) if remembered else None  # type: ignore[assignment]
+    if combined is None:
+        combined = _combine(tenant_part, operator_part, strict, snapshot.operator.id, operator_purpose)
+        if remembered:
+            if len(plan.combined) >= MEMO_LIMIT:
+                plan.combined.clear()
+            plan.combined[combined_key] = combined
+    if untouched:
+        if len(plan.decisions) >= MEMO_LIMIT:
+            plan.decisions.clear()
+        plan.decisions[decision_key] = (combined, operator_part)
+    return _decision(request, snapshot, plan, runner_id, with_id, tenant.id, combined)
 
 
-def _combine(
+def _decision(
     request: PolicyRequest,
     snapshot: CatalogSnapshot,
-    runner: Runner | None,
-    licenses: RequestLicenses,
-    service: LicenseUse | None,
-    provider_terms: bool,
-    verdicts: list[Verdict],
+    plan: StackPlan,
+    runner_id: str | None,
     with_id: bool,
+    tenant_id: str,
+    combined: Combined,
 ) -> PolicyDecision:
-    parties = []
-    reasons: list[Reason] = []
-    obligations: dict[ObligationDue, None] = {}
-    relied: set[str] = set()
-    worst = Decision.ALLOW
-    for verdict in verdicts:
-        decision = verdict.decision(request.strict)
-        if DECISION_RANK[decision] > DECISION_RANK[worst]:
-            worst = decision
-        parties.append(
-            PartyVerdict(
-                party=verdict.ctx.party,
-                holder=verdict.ctx.holder,
-                purpose=verdict.ctx.purpose,
-                decision=decision,
-            )
-        )
-        reasons.extend(verdict.reasons)
-        obligations.update(dict.fromkeys(verdict.obligations))
-        relied.update(verdict.agreements)
-    if worst is Decision.ALLOW and obligations:
-        worst = Decision.ALLOW_WITH_OBLIGATIONS
-    applied = licenses.applied
-    if provider_terms:
-        applied = tuple(_superseded(a) for a in applied)
-    if service is not None and runner is not None:
-        applied = (*applied, service.entries[0])
-    if licenses.creators:
-        applied = (
-            *applied,
-            *(
-                AppliedLicense(
-                    license=snapshot.artifacts[a].license,
-                    artifact=a,
-                    via=AppliedVia.CREATOR,
-                    source=a,
-                    path=(a,),
-                )
-                for a, _ in licenses.creators
-            ),
-        )
-    runner_id = runner.id if runner is not None else None
+    worst, reasons, obligations, relied, tenant_decision, operator_verdicts = combined
+    runner = plan.runner
     return PolicyDecision(
         decision_id=_decision_id(request, snapshot, runner_id, with_id),
         decision=worst,
-        runner_id=runner_id,
-        reasons=tuple(reasons),
-        effective_licenses=applied,
-        obligations=tuple(obligations),
-        agreements_relied_on=tuple(sorted(relied)),
-        parties=tuple(parties),
+        runner_id=runner.id if runner is not None else None,
+        reasons=reasons,
+        effective_licenses=plan.applied,
+        obligations=obligations,
+        agreements_relied_on=relied,
+        parties=(
+            PartyVerdict(
+                party=Party.TENANT, holder=tenant_id, purpose=request.purpose, decision=tenant_decision
+            ),
+            *operator_verdicts,
+        ),
         snapshot_version=snapshot.version,
     )
 
 
-def _superseded(entry: AppliedLicense) -> AppliedLicense:
-    return AppliedLicense(
-        license=entry.license,
-        artifact=entry.artifact,
-        via=entry.via,
-        source=entry.source,
-        path=entry.path,
-        superseded=True,
-    )
+Combined = tuple[
+    Decision,
+    tuple[Reason, ...],
+    tuple[ObligationDue, ...],
+    tuple[str, ...],
+    Decision,
+    tuple[PartyVerdict, ...],
+]
+"""The decision, reasons, obligations, agreements relied on, the tenant's own decision and the
+operator's verdict (if judged) that two party judgements make together."""
+RememberedDecision = tuple[Combined, Judgement | None]
+"""A decision remembered on a stack for a tenant's facts, with the operator judgement it relied
+on (valid while that judgement's agreements answer the same way)."""
 
 
-def _service_use(runner: Runner, snapshot: CatalogSnapshot, errors: list[str]) -> LicenseUse | None:
-    ref = runner.service_terms
-    assert ref is not None
-    compiled = snapshot.licenses.get(ref)
-    if compiled is None:
-        errors.append(f"runner {runner.id!r}: service terms {ref!r} are not in the catalog")
-        return None
-    entry = AppliedLicense(
-        license=ref, artifact=runner.id, via=AppliedVia.SERVICE_TERMS, source=runner.id, path=(runner.id,)
-    )
-    return LicenseUse(
-        ref=ref,
-        license=compiled,
-        entries=(entry,),
-        artifacts=(runner.id,),
-        coverage=(frozenset({runner.id, *runner.artifacts}),),
-        restrictions_bind=True,
-    )
+def _party_decision(part: Judgement, strict: bool) -> Decision:
+    if part.worst == 2 or (part.worst == 1 and strict):
+        return Decision.DENY
+    if part.worst == 1:
+        return Decision.NEEDS_REVIEW
+    return Decision.ALLOW_WITH_OBLIGATIONS if part.obligations else Decision.ALLOW
 
 
-def _check_artifacts(request: PolicyRequest, snapshot: CatalogSnapshot, errors: list[str]) -> None:
-    model = snapshot.artifacts.get(request.model_id)
-    if model is None:
-        errors.append(f"model {request.model_id!r} is not in the catalog")
-    elif model.kind not in (ArtifactKind.BASE_MODEL, ArtifactKind.PROVIDER_SERVICE):
-        errors.append(
-            f"model {request.model_id!r} is a {model.kind.value}, not a base model or provider service"
+def _combine(
+    tenant: Judgement, operator: Judgement | None, strict: bool, operator_id: str, operator_purpose: Purpose
+) -> Combined:
+    tenant_decision = _party_decision(tenant, strict)
+    worst = tenant_decision
+    reasons = tenant.reasons
+    obligations = tenant.obligations
+    relied = set(tenant.agreements)
+    operator_verdicts: tuple[PartyVerdict, ...] = ()
+    if operator is not None:
+        operator_decision = _party_decision(operator, strict)
+        if DECISION_RANK[operator_decision] > DECISION_RANK[worst]:
+            worst = operator_decision
+        operator_verdicts = (
+            PartyVerdict(
+                party=Party.OPERATOR, holder=operator_id, purpose=operator_purpose, decision=operator_decision
+            ),
         )
-    elif model.retired:
-        errors.append(f"model {request.model_id!r} is retired")
-    for adapter_id in request.adapter_ids:
-        adapter = snapshot.artifacts.get(adapter_id)
-        if adapter is None:
-            errors.append(f"adapter {adapter_id!r} is not in the catalog")
-        elif adapter.kind is not ArtifactKind.ADAPTER:
-            errors.append(f"adapter {adapter_id!r} is a {adapter.kind.value}, not an adapter")
-        elif adapter.retired:
-            errors.append(f"adapter {adapter_id!r} is retired")
+        reasons = reasons + operator.reasons
+        obligations = tuple(dict.fromkeys(obligations + operator.obligations))
+        relied.update(operator.agreements)
+    else:
+        obligations = tuple(dict.fromkeys(obligations))
+    if worst is Decision.ALLOW and obligations:
+        worst = Decision.ALLOW_WITH_OBLIGATIONS
+    return worst, reasons, obligations, tuple(sorted(relied)), tenant_decision, operator_verdicts
 
 
 def _error_decision(
@@ -333,11 +269,3 @@ def _decision_id(
     if request.decision_id is not None:
         return request.decision_id
     return derive_decision_id(request, snapshot.version, runner_id) if with_id else ""
-
-
-def _country(profile: TenantProfile) -> tuple[str, ...]:
-    return (profile.country,) if profile.country else ()
-
-
-def _regions(country: str | None, regions: Iterable[str]) -> frozenset[str]:
-    return expand_regions((country, *regions) if country else regions)

@@ -5,19 +5,29 @@ A remembered judgement is reused only while the agreements it checked answer the
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from registry.catalog.entries import Agreement
-from registry.policy.agreements import ALWAYS, UsabilityWindow, usability_window
+from registry.policy.agreements import (
+    ALWAYS,
+    HolderAgreements,
+    UsabilityWindow,
+    could_cover,
+    usability_window,
+)
+from registry.policy.conditions import PartyContext
 from registry.policy.decision import ObligationDue, Party, Reason
+from registry.policy.facts import FactReader, license_reader
 from registry.policy.judge import PERMIT_, Verdict, judge_license_terms
 from registry.policy.snapshot import LicenseUse
-from registry.vocabulary import OutputUse, UseCase
+from registry.vocabulary import OutputUse, Purpose, UseCase
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Judgement:
-    """What one license said about a party in one situation."""
+    """What one license (or a whole stack of them) said about a party in one situation; compared
+    and hashed by identity, so remembered judgements can key further memos cheaply."""
 
     reasons: tuple[Reason, ...]
     obligations: tuple[ObligationDue, ...]
@@ -38,76 +48,103 @@ def judge_license(
     output_use: OutputUse | None,
     grants_apply: bool = True,
 ) -> None:
-    """All a license says about this party (see `_judge_license`), remembered on the license use
-    where it repeats: the operator is the same party in every request; for a tenant, a judgement
-    that reads nothing of the tenant (no condition, no territory, no agreement the tenant could
-    hold for the license) is the same for every tenant. Other tenant judgements are not kept:
-    there the whole decision is what repeats, which `PolicyEngine` remembers."""
-    ctx = verdict.ctx
-    if ctx.party is Party.OPERATOR:
-        key: tuple[object, ...] = (ctx.key, use_cases, output_use, grants_apply)
-    elif _reads_nothing_of_the_tenant(use, verdict, output_use, grants_apply):
-        key = (ctx.party, ctx.purpose, use_cases, output_use, grants_apply)
-    else:
-        judge_license_terms(use, verdict, date, use_cases, output_use, grants_apply)
-        return
-    memo = use.memo
-    found = memo.get(key)
-    if found is not None:
-        judgement: Judgement = found  # type: ignore[assignment]
-        if judgement.window.holds(date, verdict.usage):
-            replay(verdict, judgement)
-            return
-    reasons_before, obligations_before, worst_before = (
-        len(verdict.reasons),
-        len(verdict.obligations),
-        verdict.worst,
+    """`judgement_of`, added to the verdict."""
+    replay(
+        verdict,
+        judgement_of(
+            use, verdict.ctx, verdict.index, verdict.usage, date, use_cases, output_use, grants_apply
+        ),
     )
-    outer = verdict.consulted
+
+
+def judgement_of(
+    use: LicenseUse,
+    ctx: PartyContext,
+    index: HolderAgreements,
+    usage: Mapping[str, int],
+    date: dt.date,
+    use_cases: frozenset[UseCase],
+    output_use: OutputUse | None,
+    grants_apply: bool = True,
+) -> Judgement:
+    """All a license says about this party (see `judge.judge_license_terms`), remembered on the
+    license use where it repeats: the operator is the same party in every request; for a tenant
+    whose agreements cannot change the judgement, it is the same for every tenant with the same
+    facts (those its `FactReader` reads: a revenue, a registration, a country). Judgements that
+    rely on a tenant's own agreements are made afresh."""
+    if ctx.party is Party.OPERATOR:
+        key: tuple[object, ...] | None = (ctx.key, use_cases, output_use, grants_apply)
+    elif _agreements_never_matter(use, index, ctx.purpose, output_use, grants_apply):
+        reader = _reader(use, ctx.purpose, output_use)
+        key = (
+            ctx.party,
+            ctx.purpose,
+            ctx.receives_payment,
+            ctx.hosts_for_third_parties,
+            use_cases,
+            output_use,
+            grants_apply,
+            reader.read(ctx.profile, (ctx.regions, ctx.country_known)),
+        )
+    else:
+        key = None
+    memo = use.memo
+    if key is not None:
+        found = memo.get(key)
+        if found is not None:
+            judgement: Judgement = found  # type: ignore[assignment]
+            if judgement.window.holds(date, usage):
+                return judgement
     consulted: list[Agreement] = []
-    verdict.consulted = consulted
-    verdict.worst = 0
-    try:
-        judge_license_terms(use, verdict, date, use_cases, output_use, grants_apply)
-    finally:
-        verdict.consulted = outer
-    if outer is not None:
-        outer.extend(consulted)
-    reasons = tuple(verdict.reasons[reasons_before:])
+    verdict = Verdict(ctx, index, usage, consulted)
+    judge_license_terms(use, verdict, date, use_cases, output_use, grants_apply)
+    reasons = tuple(verdict.reasons)
     judgement = Judgement(
         reasons=reasons,
-        obligations=tuple(verdict.obligations[obligations_before:]),
+        obligations=tuple(verdict.obligations),
         agreements=tuple(dict.fromkeys(a for r in reasons for a in r.agreements if r.effect is PERMIT_)),
         worst=verdict.worst,
-        window=usability_window(consulted, date, verdict.usage) if consulted else ALWAYS,
+        window=usability_window(consulted, date, usage) if consulted else ALWAYS,
         consulted=tuple(consulted),
     )
-    verdict.worst = max(worst_before, judgement.worst)
-    if len(memo) >= _JUDGEMENTS_PER_USE:
-        memo.clear()
-    memo[key] = judgement
+    if key is not None:
+        if len(memo) >= _JUDGEMENTS_PER_USE:
+            memo.clear()
+        memo[key] = judgement
+    return judgement
 
 
-def _reads_nothing_of_the_tenant(
-    use: LicenseUse, verdict: Verdict, output_use: OutputUse | None, grants_apply: bool
+def _reader(use: LicenseUse, purpose: Purpose, output_use: OutputUse | None) -> FactReader:
+    key = ("reader", purpose, output_use)
+    found = use.memo.get(key)
+    if found is None:
+        lic = use.license
+        assert lic is not None
+        found = use.memo[key] = license_reader(lic, purpose, output_use)
+    return found  # type: ignore[return-value]
+
+
+def _agreements_never_matter(
+    use: LicenseUse,
+    index: HolderAgreements,
+    purpose: Purpose,
+    output_use: OutputUse | None,
+    grants_apply: bool,
 ) -> bool:
+    """True when no agreement of the party can change this license's judgement: none covers it,
+    or the license permits the use outright (no agreement is looked for). Then the judgement
+    depends only on the facts its `FactReader` reads."""
     lic = use.license
     assert lic is not None
     if lic.unknown or not grants_apply:
         return True
-    if lic.excluded_regions:
+    if not could_cover(index, lic.family, use.coverage, purpose):
+        return True
+    plan = lic.plans[purpose]
+    if plan.conditions or plan.severity:
         return False
-    plan = lic.plans[verdict.ctx.purpose]
     out_plan = lic.output_plans.get(output_use) if output_use is not None else None
-    if plan.conditions or (out_plan is not None and out_plan.conditions):
-        return False
-    if not plan.severity and (out_plan is None or not out_plan.severity):
-        return True  # permitted outright: no agreement is looked for
-    index = verdict.index
-    if lic.family in index.by_family:
-        return False
-    by_artifact = index.by_artifact
-    return not by_artifact or all(by_artifact.keys().isdisjoint(c) for c in use.coverage)
+    return out_plan is None or not (out_plan.conditions or out_plan.severity)
 
 
 def replay(verdict: Verdict, judgement: Judgement) -> None:

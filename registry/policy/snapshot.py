@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from operator import attrgetter
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -29,6 +30,9 @@ from registry.policy.compiled import CompiledLicense
 from registry.policy.decision import AppliedLicense, AppliedVia
 from registry.policy.lineage import ArtifactLicenses, resolve_lineages
 from registry.vocabulary import ArtifactKind, HostKind
+
+if TYPE_CHECKING:
+    from registry.policy.stack import StackPlan
 
 _COMBINATION_MEMO_LIMIT = 65_536
 _EMPTY_AGREEMENTS = HolderAgreements()
@@ -80,6 +84,7 @@ class CatalogSnapshot:
         "operator",
         "runners",
         "runners_by_artifact",
+        "stack_plans",
         "tenants",
         "version",
     )
@@ -95,6 +100,9 @@ class CatalogSnapshot:
     runners: Mapping[str, Runner]
     runners_by_artifact: Mapping[str, tuple[Runner, ...]]
     alternative_models: tuple[Artifact, ...]
+    stack_plans: dict[tuple[str, tuple[str, ...], str | None], StackPlan]
+    """Compiled (model, adapters, runner) stacks, built on first use by `stack.stack_plan`: a
+    memo invisible to callers, like the merged license sets."""
     _combinations: dict[tuple[str, tuple[str, ...]], RequestLicenses]
     _holder_indexes: dict[str, HolderAgreements]
 
@@ -132,6 +140,7 @@ class CatalogSnapshot:
         )
         self._combinations = {}
         self._holder_indexes = {}
+        self.stack_plans = {}
         return self
 
     def agreements_of(self, holder: str) -> HolderAgreements:

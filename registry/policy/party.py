@@ -1,0 +1,199 @@
+"""One party (tenant or operator) judged on a compiled stack: the judgements of its licenses and
+creator flags put together, remembered on the stack for the situations that repeat.
+
+A tenant's judgement on a stack depends on its facts (what the licenses' `FactReader`s read) and,
+only for the licenses its own agreements could cover, on those agreements. So the stack keeps,
+per facts, the judgement every tenant without such agreements gets, and the judgement of each
+license alone; a tenant holding an agreement for one license of the stack has just that license
+judged afresh. The operator is one party: its judgement is remembered while the agreements it
+checked answer the same way (validity window, side of each quota).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import chain
+
+from registry.catalog.entries import Tenant, TenantProfile
+from registry.policy.agreements import ALWAYS, HolderAgreements, could_cover, usability_window
+from registry.policy.conditions import PartyContext
+from registry.policy.creator import judge_creator
+from registry.policy.decision import Party
+from registry.policy.judge import Verdict
+from registry.policy.judgement_memo import Judgement, judgement_of
+from registry.policy.regions import expand_regions
+from registry.policy.snapshot import CatalogSnapshot
+from registry.policy.stack import MEMO_LIMIT, StackPlan
+from registry.vocabulary import COMMERCIAL_PURPOSES, OutputUse, Purpose, UseCase
+
+NO_AGREEMENTS = HolderAgreements()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class StackJudgement:
+    """A tenant's judgement on a stack for given facts, assuming none of its agreements covers
+    a license of the stack (`whole`), and the parts it is made of, to swap the licenses a
+    tenant's agreements do cover."""
+
+    whole: Judgement
+    per_use: tuple[Judgement, ...]
+    """Aligned with `StackPlan.uses`."""
+    creators: Judgement
+
+
+def tenant_judgement(
+    plan: StackPlan,
+    snapshot: CatalogSnapshot,
+    tenant: Tenant,
+    profile: TenantProfile,
+    regions: tuple[str, ...],
+    purpose: Purpose,
+    output_use: OutputUse,
+    use_cases: frozenset[UseCase],
+    date: dt.date,
+    usage: Mapping[str, int],
+) -> tuple[Judgement, bool]:
+    """The tenant's judgement on the stack, and whether it is the remembered one shared by every
+    tenant with the same facts (False: some license was judged against its own agreements)."""
+    facts = plan.reader(purpose, output_use).read(profile, (profile.country, regions))
+    key = (purpose, output_use, use_cases, facts)
+    entry: StackJudgement | None = plan.tenant_parts.get(key)  # type: ignore[assignment]
+    ctx: PartyContext | None = None
+    if entry is None:
+        ctx = tenant_context(tenant.id, profile, regions, purpose)
+        per_use = tuple(
+            judgement_of(use, ctx, NO_AGREEMENTS, usage, date, use_cases, output_use, grants_apply)
+            for use, grants_apply in plan.uses
+        )
+        creators = _creators(plan, snapshot, ctx, NO_AGREEMENTS, usage, output_use)
+        entry = StackJudgement(combine_judgements((*per_use, creators), date, usage), per_use, creators)
+        _remember(plan.tenant_parts, key, entry)
+    index = snapshot.agreements_of(tenant.id)
+    if plan.untouched_by(index, purpose, output_use):
+        return entry.whole, True
+    if ctx is None:
+        ctx = tenant_context(tenant.id, profile, regions, purpose)
+    parts = list(entry.per_use)
+    for i, (use, grants_apply) in enumerate(plan.uses):
+        lic = use.license
+        if lic is not None and could_cover(index, lic.family, use.coverage, purpose):
+            parts[i] = judgement_of(use, ctx, index, usage, date, use_cases, output_use, grants_apply)
+    parts.append(entry.creators)
+    return combine_judgements(parts, date, usage), False
+
+
+def operator_judgement(
+    plan: StackPlan,
+    snapshot: CatalogSnapshot,
+    purpose: Purpose,
+    regions: tuple[str, ...],
+    tenant_profile: TenantProfile,
+    use_cases: frozenset[UseCase],
+    date: dt.date,
+    usage: Mapping[str, int],
+) -> Judgement:
+    """The operator's judgement as a licensee on the stack, for `purpose` (hosted_service when it
+    charges); the regions it serves are the tenant's end-user regions and country."""
+    operator = snapshot.operator
+    profile = operator.profile
+    reader = plan.reader(purpose, None)
+    around = (*regions, *_country(tenant_profile)) if reader.territory else ()
+    key = (purpose, use_cases, reader.read(profile, around))
+    found: Judgement | None = plan.operator_parts.get(key)  # type: ignore[assignment]
+    if found is not None and (found.window is ALWAYS or found.window.holds(date, usage)):
+        return found
+    charges = plan.operator_charges
+    ctx = PartyContext(
+        party=Party.OPERATOR,
+        holder=operator.id,
+        purpose=purpose,
+        profile=profile,
+        regions=_regions(profile.country, (*regions, *_country(tenant_profile))),
+        country_known=profile.country is not None,
+        receives_payment=charges or purpose in COMMERCIAL_PURPOSES,
+        hosts_for_third_parties=True,
+    )
+    index = snapshot.agreements_of(operator.id)
+    parts = [
+        judgement_of(use, ctx, index, usage, date, use_cases, None, grants_apply)
+        for use, grants_apply in plan.uses
+    ]
+    parts.append(_creators(plan, snapshot, ctx, index, usage, None))
+    judgement = combine_judgements(parts, date, usage)
+    _remember(plan.operator_parts, key, judgement)
+    return judgement
+
+
+def tenant_context(
+    tenant_id: str, profile: TenantProfile, regions: tuple[str, ...], purpose: Purpose
+) -> PartyContext:
+    return PartyContext(
+        party=Party.TENANT,
+        holder=tenant_id,
+        purpose=purpose,
+        profile=profile,
+        regions=_regions(profile.country, regions),
+        country_known=profile.country is not None,
+        receives_payment=purpose in COMMERCIAL_PURPOSES,
+        hosts_for_third_parties=purpose is Purpose.HOSTED_SERVICE,
+    )
+
+
+def combine_judgements(parts: Sequence[Judgement], date: dt.date, usage: Mapping[str, int]) -> Judgement:
+    """The judgements of several licenses of one party, in order, as one."""
+    consulted = tuple(chain.from_iterable(p.consulted for p in parts))
+    return Judgement(
+        reasons=tuple(chain.from_iterable(p.reasons for p in parts)),
+        obligations=tuple(chain.from_iterable(p.obligations for p in parts)),
+        agreements=tuple(dict.fromkeys(chain.from_iterable(p.agreements for p in parts))),
+        worst=max((p.worst for p in parts), default=0),
+        window=usability_window(consulted, date, usage) if consulted else ALWAYS,
+        consulted=consulted,
+    )
+
+
+def _creators(
+    plan: StackPlan,
+    snapshot: CatalogSnapshot,
+    ctx: PartyContext,
+    index: HolderAgreements,
+    usage: Mapping[str, int],
+    output_use: OutputUse | None,
+) -> Judgement:
+    """Civitai creator flags of the stack (they read the party's purpose and output use only)."""
+    verdict = Verdict(ctx, index, usage)
+    licenses = plan.licenses
+    if licenses is not None and not plan.provider_terms:
+        for artifact_id, permissions in licenses.creators:
+            judge_creator(
+                artifact_id,
+                snapshot.artifacts[artifact_id].license,
+                permissions,
+                verdict,
+                output_use,
+                plan.operator_charges and plan.runner is not None,
+            )
+    return Judgement(
+        reasons=tuple(verdict.reasons),
+        obligations=tuple(verdict.obligations),
+        agreements=(),
+        worst=verdict.worst,
+        window=ALWAYS,
+        consulted=(),
+    )
+
+
+def _remember(memo: dict[tuple[object, ...], object], key: tuple[object, ...], value: object) -> None:
+    if len(memo) >= MEMO_LIMIT:
+        memo.clear()
+    memo[key] = value
+
+
+def _country(profile: TenantProfile) -> tuple[str, ...]:
+    return (profile.country,) if profile.country else ()
+
+
+def _regions(country: str | None, regions: tuple[str, ...]) -> frozenset[str]:
+    return expand_regions((country, *regions) if country else regions)

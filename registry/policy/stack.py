@@ -1,0 +1,252 @@
+"""A (model, adapters, runner) stack compiled once: everything about it that no tenant changes.
+
+The merged effective licenses, the catalog faults it runs into, whether the operator is a
+licensee on it, the effective-license entries a decision lists, and which license families and
+artifacts an agreement would have to name to matter. Judgements of whole parties on the stack
+are remembered here too (`party_judgement` in `evaluate`): keyed by the facts they read, so
+any tenant with the same facts and no agreement touching the stack gets them without a single
+license being judged again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from registry.catalog.entries import Runner
+from registry.policy.agreements import HolderAgreements
+from registry.policy.decision import AppliedLicense, AppliedVia
+from registry.policy.facts import NOTHING, FactReader, license_reader
+from registry.policy.snapshot import CatalogSnapshot, LicenseUse, RequestLicenses
+from registry.vocabulary import ArtifactKind, HostKind, OutputUse, Purpose
+
+_STACKS_LIMIT = 65_536
+MEMO_LIMIT = 2_048
+"""Entries per memo of one stack before it starts afresh (bounded memory, no LRU cost)."""
+
+Curable = tuple[frozenset[str], frozenset[str]]
+"""License families and artifact ids an agreement would name to change a judgement."""
+
+
+@dataclass(slots=True, eq=False)
+class StackPlan:
+    """What the snapshot says about one stack on one runner, for every request that names it."""
+
+    errors: tuple[str, ...]
+    """Unknown or unfit model, adapters or runner: a deny whoever asks."""
+    license_errors: tuple[str, ...]
+    """Catalog faults of the licenses (missing documents, bases, service terms), reported when
+    nothing else is wrong."""
+    runner: Runner | None
+    licenses: RequestLicenses | None
+    service: LicenseUse | None
+    provider_terms: bool
+    """A provider's service terms govern the hosted use; weight licenses keep only restrictions."""
+    operator_judged: bool
+    """The operator is judged as a licensee (hosts the weights, resells a service, or charges)."""
+    operator_charges: bool
+    applied: tuple[AppliedLicense, ...]
+    uses: tuple[tuple[LicenseUse, bool], ...]
+    """Every license use judged for a party, in order, with whether its grants apply."""
+    readers: dict[tuple[object, ...], FactReader] = field(default_factory=dict)
+    curables: dict[tuple[object, ...], Curable] = field(default_factory=dict)
+    tenant_parts: dict[tuple[object, ...], object] = field(default_factory=dict)
+    operator_parts: dict[tuple[object, ...], object] = field(default_factory=dict)
+    combined: dict[tuple[object, ...], object] = field(default_factory=dict)
+    decisions: dict[tuple[object, ...], object] = field(default_factory=dict)
+    """Whole decisions for tenants without agreements on the stack, by their facts."""
+
+    def untouched_by(self, index: HolderAgreements, purpose: Purpose, output_use: OutputUse | None) -> bool:
+        """True when none of the holder's agreements granting `purpose` names a family or
+        artifact of a license of the stack that could need one (a grant or output term that does
+        not hold outright): then they cannot change any judgement on it."""
+        families = index.families.get(purpose)
+        artifacts = index.artifacts.get(purpose)
+        if families is None and artifacts is None:
+            return True
+        curable_families, curable_artifacts = self.curable(purpose, output_use)
+        return (families is None or curable_families.isdisjoint(families)) and (
+            artifacts is None or curable_artifacts.isdisjoint(artifacts)
+        )
+
+    def curable(
+        self, purpose: Purpose, output_use: OutputUse | None
+    ) -> tuple[frozenset[str], frozenset[str]]:
+        """Families and artifacts of the licenses whose judgement an agreement could change for
+        this purpose and output use (see `judgement_memo._agreements_never_matter`)."""
+        key = ("curable", purpose, output_use)
+        found = self.curables.get(key)
+        if found is None:
+            families: set[str] = set()
+            artifacts: set[str] = set()
+            for use, grants_apply in self.uses:
+                lic = use.license
+                if lic is None or lic.unknown or not grants_apply:
+                    continue
+                plan = lic.plans[purpose]
+                out_plan = lic.output_plans.get(output_use) if output_use is not None else None
+                if (
+                    plan.conditions
+                    or plan.severity
+                    or (out_plan is not None and (out_plan.conditions or out_plan.severity))
+                ):
+                    families.add(lic.family)
+                    artifacts.update(a for coverage in use.coverage for a in coverage)
+            found = self.curables[key] = (frozenset(families), frozenset(artifacts))
+        return found
+
+    def reader(self, purpose: Purpose, output_use: OutputUse | None) -> FactReader:
+        """All that the judgements of every license of the stack read of a party."""
+        key = (purpose, output_use)
+        found = self.readers.get(key)
+        if found is None:
+            readers = []
+            for use, grants_apply in self.uses:
+                lic = use.license
+                if lic is None:
+                    continue
+                if grants_apply:
+                    readers.append(license_reader(lic, purpose, output_use))
+            found = self.readers[key] = NOTHING.merged(readers)
+        return found
+
+    def decision_reader(self, purpose: Purpose, output_use: OutputUse) -> FactReader:
+        """What a whole decision on the stack reads of the tenant: its own licenses' facts and,
+        when the operator's licenses look at territory, the tenant's country and regions."""
+        key = ("decision", purpose, output_use)
+        found = self.readers.get(key)
+        if found is None:
+            tenant = self.reader(purpose, output_use)
+            territory = tenant.territory
+            if self.operator_judged and not territory:
+                operator_purpose = Purpose.HOSTED_SERVICE if self.operator_charges else purpose
+                territory = self.reader(operator_purpose, None).territory
+            found = self.readers[key] = FactReader.of(tenant.fields, tenant.registries, territory)
+        return found
+
+
+def stack_plan(
+    snapshot: CatalogSnapshot, model_id: str, adapter_ids: tuple[str, ...], runner_id: str | None
+) -> StackPlan:
+    """The compiled stack, built on first use and kept on the snapshot (bounded)."""
+    key = (model_id, adapter_ids, runner_id)
+    stacks = snapshot.stack_plans
+    found = stacks.get(key)
+    if found is None:
+        found = _build(snapshot, model_id, adapter_ids, runner_id)
+        if len(stacks) >= _STACKS_LIMIT:
+            stacks.clear()
+        stacks[key] = found
+    return found
+
+
+def _build(
+    snapshot: CatalogSnapshot, model_id: str, adapter_ids: tuple[str, ...], runner_id: str | None
+) -> StackPlan:
+    errors: list[str] = []
+    _check_artifacts(model_id, adapter_ids, snapshot, errors)
+    runner: Runner | None = None
+    if runner_id is not None:
+        runner = snapshot.runners.get(runner_id)
+        if runner is None:
+            errors.append(f"runner {runner_id!r} is not in the catalog")
+        elif not runner.enabled:
+            errors.append(f"runner {runner_id!r} is disabled")
+        elif model_id not in runner.artifacts:
+            errors.append(f"runner {runner_id!r} does not serve {model_id!r}")
+    operator = snapshot.operator
+    charges = operator.charges_tenants
+    if errors:
+        return StackPlan(tuple(errors), (), runner, None, None, False, False, charges, (), ())
+    licenses = snapshot.request_licenses(model_id, adapter_ids)
+    license_errors = list(licenses.problems)
+    service: LicenseUse | None = None
+    if runner is not None and runner.service_terms is not None:
+        service = _service_use(runner, snapshot, license_errors)
+    provider_terms = runner is not None and runner.host is HostKind.PROVIDER and service is not None
+    operator_judged = runner is not None and (runner.host is HostKind.OPERATOR or provider_terms or charges)
+    applied = licenses.applied
+    if provider_terms:
+        applied = tuple(_superseded(a) for a in applied)
+    if service is not None and runner is not None:
+        applied = (*applied, service.entries[0])
+    if licenses.creators:
+        applied = (
+            *applied,
+            *(
+                AppliedLicense(
+                    license=snapshot.artifacts[a].license,
+                    artifact=a,
+                    via=AppliedVia.CREATOR,
+                    source=a,
+                    path=(a,),
+                )
+                for a, _ in licenses.creators
+            ),
+        )
+    uses: list[tuple[LicenseUse, bool]] = []
+    if service is not None:
+        uses.append((service, True))
+    uses.extend((use, not provider_terms) for use in licenses.uses if use.license is not None)
+    return StackPlan(
+        errors=(),
+        license_errors=tuple(license_errors),
+        runner=runner,
+        licenses=licenses,
+        service=service,
+        provider_terms=provider_terms,
+        operator_judged=operator_judged,
+        operator_charges=charges,
+        applied=applied,
+        uses=tuple(uses),
+    )
+
+
+def _superseded(entry: AppliedLicense) -> AppliedLicense:
+    return AppliedLicense(
+        license=entry.license,
+        artifact=entry.artifact,
+        via=entry.via,
+        source=entry.source,
+        path=entry.path,
+        superseded=True,
+    )
+
+
+def _service_use(runner: Runner, snapshot: CatalogSnapshot, errors: list[str]) -> LicenseUse | None:
+    ref = runner.service_terms
+    assert ref is not None
+    compiled = snapshot.licenses.get(ref)
+    if compiled is None:
+        errors.append(f"runner {runner.id!r}: service terms {ref!r} are not in the catalog")
+        return None
+    entry = AppliedLicense(
+        license=ref, artifact=runner.id, via=AppliedVia.SERVICE_TERMS, source=runner.id, path=(runner.id,)
+    )
+    return LicenseUse(
+        ref=ref,
+        license=compiled,
+        entries=(entry,),
+        artifacts=(runner.id,),
+        coverage=(frozenset({runner.id, *runner.artifacts}),),
+        restrictions_bind=True,
+    )
+
+
+def _check_artifacts(
+    model_id: str, adapter_ids: tuple[str, ...], snapshot: CatalogSnapshot, errors: list[str]
+) -> None:
+    model = snapshot.artifacts.get(model_id)
+    if model is None:
+        errors.append(f"model {model_id!r} is not in the catalog")
+    elif model.kind not in (ArtifactKind.BASE_MODEL, ArtifactKind.PROVIDER_SERVICE):
+        errors.append(f"model {model_id!r} is a {model.kind.value}, not a base model or provider service")
+    elif model.retired:
+        errors.append(f"model {model_id!r} is retired")
+    for adapter_id in adapter_ids:
+        adapter = snapshot.artifacts.get(adapter_id)
+        if adapter is None:
+            errors.append(f"adapter {adapter_id!r} is not in the catalog")
+        elif adapter.kind is not ArtifactKind.ADAPTER:
+            errors.append(f"adapter {adapter_id!r} is a {adapter.kind.value}, not an adapter")
+        elif adapter.retired:
+            errors.append(f"adapter {adapter_id!r} is retired")
