@@ -48,7 +48,7 @@ async def test_pipeline_and_adapter_from_a_pinned_hub_revision(
         (tampered / "diffusion_pytorch_model.safetensors").write_bytes(b"changed")
         runner.cache.evict_all()
         with pytest.raises(
-            WeightVerificationError, match="vae/diffusion_pytorch_model.safetensors has sha256"
+            WeightVerificationError, match=r"vae/diffusion_pytorch_model\.safetensors has sha256"
         ):
             await runner.submit(make_task(pipeline))
     finally:
