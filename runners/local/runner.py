@@ -144,7 +144,12 @@ class LocalDiffusersRunner:
             if task.task_id in self._jobs:
                 raise TaskValidationError(f"task {task.task_id} is already submitted to this runner")
             self._jobs[task.task_id] = job
-        self._queue.put(task, job)
+        try:
+            self._queue.put(task, job)
+        except RunnerClosedError:
+            with self._jobs_lock:
+                self._jobs.pop(task.task_id, None)
+            raise
         try:
             return await asyncio.wrap_future(job.future)
         except asyncio.CancelledError:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from runners.errors import RunnerClosedError
 from runners.local.pipelines import PipelineKey, pipeline_key
 from runners.task import GenerationTask
 
@@ -92,6 +93,8 @@ class TaskQueue(Generic[Payload]):
     def put(self, task: GenerationTask, payload: Payload) -> QueuedTask[Payload]:
         item = QueuedTask(task=task, key=batch_key(task), payload=payload, enqueued_at=self._clock())
         with self._cond:
+            if self._closed:
+                raise RunnerClosedError(f"task {task.task_id}: the queue is closed")
             self._items.append(item)
             self._cond.notify_all()
         return item
