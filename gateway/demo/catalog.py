@@ -1,0 +1,106 @@
+"""The demo's site catalog: who operates, who calls, what they signed, what runs where.
+
+The demo operator does not charge its tenants (someone trying Clearance on their own machine;
+nobody pays), so its own purpose is non-commercial hosting. It still holds an agreement with
+Black Forest Labs: serving FLUX.2 [dev] weights for a tenant's commercial product is commercial
+use of the model by the host as well (FLUX [dev] NCL §2(b), §4(a)(i)), and the policy engine
+refuses it for the operator without one, whatever the tenant signed. With that agreement in
+place, the tenant's own agreement decides: the hobbyist's commercial request is refused with
+the clause and alternatives, the studio's is served. An operator that charges would declare
+`charges_tenants: true`; the same operator agreement covers its hosted service.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from gateway.jobs.tiny_catalog import TINY_FLUX2, TINY_FLUX2_TURBO, TINY_SD, tiny_artifacts
+from registry.catalog.entries import Catalog
+from runners.tiny import TinyModelSet
+
+HOBBY = "demo-hobby"
+"""An individual without agreements: the FLUX [dev] non-commercial terms alone."""
+STUDIO = "demo-studio"
+"""A company with a commercial agreement with Black Forest Labs covering FLUX.2 [dev]."""
+STUDIO_AGREEMENT = "demo-studio-bfl-commercial"
+OPERATOR_AGREEMENT = "demo-operator-bfl-hosting"
+LOCAL_FLUX2 = "demo-local-flux2"
+LOCAL_SD = "demo-local-sd"
+
+
+def _site() -> dict[str, Any]:
+    return {
+        "operator": {
+            "id": "operator",
+            "name": "Demo operator (your machine)",
+            "profile": {"organisation_type": "individual", "country": "US"},
+            "charges_tenants": False,
+        },
+        "tenants": [
+            {
+                "id": HOBBY,
+                "name": "Demo hobbyist",
+                "profile": {"organisation_type": "individual", "country": "US"},
+                "default_purpose": "personal",
+            },
+            {
+                "id": STUDIO,
+                "name": "Demo studio",
+                "profile": {
+                    "organisation_type": "company",
+                    "country": "US",
+                    "end_user_regions": ["US"],
+                    "annual_revenue_usd": 300000,
+                    "monthly_active_users": 1000,
+                    "image_generation_core_business": False,
+                },
+                "default_purpose": "commercial_product",
+            },
+        ],
+        "agreements": [
+            {
+                "id": OPERATOR_AGREEMENT,
+                "holder": "operator",
+                "licensor": "Black Forest Labs Inc.",
+                "covers": {"license_families": ["flux-dev-ncl"]},
+                "purposes": ["commercial_internal", "commercial_product", "hosted_service"],
+                "valid_from": "2025-01-01",
+            },
+            {
+                "id": STUDIO_AGREEMENT,
+                "holder": STUDIO,
+                "licensor": "Black Forest Labs Inc.",
+                "covers": {"license_families": ["flux-dev-ncl"]},
+                "purposes": ["commercial_internal", "commercial_product"],
+                "valid_from": "2025-01-01",
+                "monthly_quota": 1000,
+            },
+        ],
+        "runners": [
+            {
+                "id": LOCAL_FLUX2,
+                "kind": "local_diffusers",
+                "host": "operator",
+                "artifacts": [TINY_FLUX2, TINY_FLUX2_TURBO],
+                "price_per_image_usd": 0.0,
+                "capacity": 1,
+                "config": {"device": "cpu"},
+            },
+            {
+                "id": LOCAL_SD,
+                "kind": "local_diffusers",
+                "host": "operator",
+                "artifacts": [TINY_SD],
+                "price_per_image_usd": 0.0,
+                "capacity": 1,
+                "config": {"device": "cpu"},
+            },
+        ],
+    }
+
+
+def demo_catalog(models: TinyModelSet) -> Catalog:
+    site = msgspec.convert(_site(), Catalog)
+    return msgspec.structs.replace(site, artifacts=tiny_artifacts(models))
