@@ -78,18 +78,19 @@ class JobTransitions:
         """Active -> `status` with its outcome event; None when another transition won."""
         assert status in TERMINAL
         async with self.sessions() as session, session.begin():
-            row = await session.get(JobRow, job_id, populate_existing=True)
-            if row is None or row.status not in ACTIVE:
-                return None
-            cost = job_cost(row, images) if status == "succeeded" else None
+            # The write comes first: on SQLite it takes the write lock before anything is read.
             result = await session.execute(
                 update(JobRow)
                 .where(JobRow.id == job_id, JobRow.status.in_(ACTIVE))
-                .values(status=status, images=images, error=error, finished_at=now, cost_usd=cost)
+                .values(status=status, images=images, error=error, finished_at=now)
             )
             if getattr(result, "rowcount", 0) != 1:
                 return None
-            await session.refresh(row)
+            row = await session.get(JobRow, job_id, populate_existing=True)
+            assert row is not None
+            if status == "succeeded":
+                row.cost_usd = job_cost(row, images)
+                await session.flush()
             await self._consequences(session, row, now)
             return row
 
