@@ -1,0 +1,90 @@
+"""End-to-end benchmark: `python -m bench.e2e`.
+
+(a) gateway overhead per job on the tiny FLUX.2 model at 1 and 32 clients, and jobs/s;
+(b) the provider path under wrk at c=1, 8, 64 beside the backend direct and a bare forwarder.
+The gateway runs as one uvicorn worker pinned to CPU 0; the backend and wrk use CPU 1.
+Targets (issue 7): >= 3,000 requests/s at c=8 and < 1 ms added at the median at c=1.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.e2e import jobs_overhead, provider_path
+from bench.e2e.processes import backend, uvicorn_app
+from bench.e2e.site import bootstrap, free_port
+
+GATEWAY_CPU = 0
+OTHER_CPU = 1
+
+
+def _token(base: str, env: dict[str, str]) -> str:
+    response = httpx.post(
+        f"{base}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(env["BENCH_CLIENT_ID"], env["BENCH_CLIENT_SECRET"]),
+    )
+    response.raise_for_status()
+    token: str = response.json()["access_token"]
+    return token
+
+
+def main(seconds: float | None = None, jobs_at_32: int | None = None) -> None:
+    seconds = seconds or float(os.environ.get("BENCH_E2E_SECONDS", "8"))
+    jobs_at_32 = jobs_at_32 or int(os.environ.get("BENCH_E2E_JOBS", "160"))
+    print(
+        f"bench.e2e: {os.cpu_count()} CPUs; gateway pinned to CPU {GATEWAY_CPU}, "
+        f"load and backend to CPU {OTHER_CPU}"
+    )
+    with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
+        directory = Path(tmp)
+        backend_port = free_port()
+        backend_url = f"http://127.0.0.1:{backend_port}/v1"
+        started = time.perf_counter()
+        env = bootstrap(directory, backend_url)
+        env["BENCH_BACKEND_URL"] = backend_url
+        env["BENCH_RUNNER_LOG"] = str(directory / "runner-times.jsonl")
+        print(f"set-up (migrate, tiny models, catalog, client): {time.perf_counter() - started:.1f} s")
+
+        print(
+            "(a) gateway overhead per job, tiny FLUX.2 (2 steps, 32x32), POST /v1/jobs with Prefer: wait=60"
+        )
+        with uvicorn_app(
+            "bench.e2e.apps:timed_gateway_app", env, cpu=GATEWAY_CPU, port=int(env["BENCH_PORT"])
+        ) as base:
+            token = _token(base, env)
+            log = Path(env["BENCH_RUNNER_LOG"])
+            for clients, jobs in ((1, 40), (32, jobs_at_32)):
+                log.write_text("")
+                jobs_overhead.report(jobs_overhead.measure(base, token, log, clients=clients, jobs=jobs))
+
+        print(f"(b) provider path under wrk ({seconds:g} s per run), fake backend answering ~1 KB")
+        rows: list[provider_path.PathFigures] = []
+        with backend(env, backend_port, cpu=OTHER_CPU) as direct:
+            for c in (1, 8, 64):
+                rows.append(provider_path.load("backend direct", direct, {}, connections=c, seconds=seconds))
+            with uvicorn_app("bench.e2e.apps:forwarder_app", env, cpu=GATEWAY_CPU) as bare:
+                for c in (1, 8, 64):
+                    rows.append(
+                        provider_path.load(
+                            "bare litestar forwarder", bare, {}, connections=c, seconds=seconds
+                        )
+                    )
+            with uvicorn_app(
+                "bench.e2e.apps:gateway_app", env, cpu=GATEWAY_CPU, port=int(env["BENCH_PORT"])
+            ) as gw:
+                auth = {
+                    "Authorization": f"Bearer {_token(gw, env)}",
+                    "Clearance-Purpose": "commercial_product",
+                }
+                provider_path.load("clearance gateway", gw, auth, connections=1, seconds=2)  # warm-up
+                for c in (1, 8, 64):
+                    rows.append(
+                        provider_path.load("clearance gateway", gw, auth, connections=c, seconds=seconds)
+                    )
+        provider_path.report(rows)

@@ -1,0 +1,60 @@
+"""(b) The provider path under wrk: `POST /v1/images/generations` through the gateway (JWT,
+policy, durable audit, job, provider runner) to a fake OpenAI-Images backend answering a
+constant ~1 KB body, beside the backend called directly and a bare Litestar forwarder (aiohttp)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from bench.e2e.site import PROVIDER_MODEL
+from bench.gateway.load import LoadResult, run_load
+from bench.gateway.targets import Target
+
+GENERATIONS = Target(
+    name="POST /v1/images/generations",
+    method="POST",
+    path="/v1/images/generations",
+    body=json.dumps({"model": PROVIDER_MODEL, "prompt": "a lighthouse at dusk", "size": "256x256"}).encode(),
+)
+
+
+@dataclass(frozen=True)
+class PathFigures:
+    name: str
+    connections: int
+    result: LoadResult
+
+
+def load(name: str, base: str, headers: dict[str, str], *, connections: int, seconds: float) -> PathFigures:
+    merged = {"Content-Type": "application/json", **headers}
+    target = GENERATIONS
+    if name == "backend direct":
+        target = Target(name=target.name, method="POST", path="/v1/images/generations", body=target.body)
+    return PathFigures(
+        name, connections, run_load(base, target, merged, seconds=seconds, connections=connections)
+    )
+
+
+def report(rows: list[PathFigures]) -> None:
+    by = {(r.name, r.connections): r.result for r in rows}
+    print(f"  {'path':<34} {'c':>3} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    for row in rows:
+        r = row.result
+        print(
+            f"  {row.name:<34} {row.connections:>3} {r.requests_per_second:>9.0f} {r.p50_ms:>8.2f} "
+            f"{r.p99_ms:>8.2f} {r.errors:>7}"
+        )
+    for connections in sorted({r.connections for r in rows}):
+        gateway = by.get(("clearance gateway", connections))
+        bare = by.get(("bare litestar forwarder", connections))
+        direct = by.get(("backend direct", connections))
+        if gateway is None or bare is None or direct is None:
+            continue
+        print(
+            f"  c={connections:<3} gateway/bare throughput "
+            f"{gateway.requests_per_second / bare.requests_per_second:5.2f}"
+            f"   gateway/direct {gateway.requests_per_second / direct.requests_per_second:5.2f}"
+            f"   added at p50 vs direct {gateway.p50_ms - direct.p50_ms:6.2f} ms, vs bare forwarder "
+            f"{gateway.p50_ms - bare.p50_ms:6.2f} ms"
+        )
