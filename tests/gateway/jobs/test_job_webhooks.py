@@ -1,0 +1,120 @@
+"""Signed webhooks for job events, received on loopback; webhook URLs that point inside the
+network are refused at submission, and a canary server proves that nothing was sent there."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from registry.db.engine import create_engine, session_factory
+from registry.delivery.webhook_secrets import get_or_create_webhook_secret
+from tests.gateway.jobs.conftest import STUDIO, Gateway, JobsWorld, open_gateway, sd_job
+from tests.support_loopback import LoopbackServer
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[LoopbackServer]:
+    server = await LoopbackServer().start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def canary() -> AsyncIterator[LoopbackServer]:
+    server = await LoopbackServer().start()
+    yield server
+    await server.stop()
+
+
+def verify_signature(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    """Standard Webhooks, computed here independently of the gateway's signer."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    offered = [part.removeprefix("v1,") for part in headers["webhook-signature"].split()]
+    return any(hmac.compare_digest(expected, candidate) for candidate in offered)
+
+
+async def received_types(server: LoopbackServer, count: int) -> list[str]:
+    for _ in range(400):
+        if len(server.received) >= count:
+            break
+        await asyncio.sleep(0.05)
+    return [json.loads(r.body)["type"] for r in server.received]
+
+
+async def test_job_events_arrive_signed_with_the_tenant_secret(
+    jobs_world: JobsWorld, tmp_path: Path, receiver: LoopbackServer, canary: LoopbackServer
+) -> None:
+    allow = f"127.0.0.1:{receiver.port}"
+    async with open_gateway(jobs_world, tmp_path, outbound_allowlist=allow) as gateway:
+        hook = {"url": f"{receiver.base}/hooks/clearance", "events": ["job.*"]}
+        job = (await gateway.submit(sd_job(webhook=hook), Prefer="wait=60")).json()
+        assert job["status"] == "succeeded"
+        types = await received_types(receiver, 3)
+        assert sorted(types) == ["job.queued", "job.started", "job.succeeded"]
+        engine = create_engine(gateway.settings.database_url)
+        try:
+            secret = await get_or_create_webhook_secret(session_factory(engine), STUDIO, now=job_time(job))
+        finally:
+            await engine.dispose()
+        for delivery in receiver.received:
+            headers = {k.lower(): v for k, v in delivery.headers.items()}
+            assert verify_signature(secret, headers, delivery.body)
+            assert not verify_signature(
+                "whsec_" + base64.b64encode(b"x" * 32).decode(), headers, delivery.body
+            )
+            assert json.loads(delivery.body)["data"]["id"] == job["id"]
+        final = next(json.loads(r.body) for r in receiver.received if b"job.succeeded" in r.body)
+        assert final["data"]["images"] == job["images"]
+
+        terminal_only = (
+            await gateway.submit(sd_job(webhook={"url": f"{receiver.base}/t"}), Prefer="wait=60")
+        ).json()
+        await received_types(receiver, 4)
+        assert [r.path for r in receiver.received if r.path == "/t"] == ["/t"]
+        assert terminal_only["status"] == "succeeded"
+        await ssrf_corpus_is_refused(gateway, canary)
+
+
+def job_time(job: dict[str, object]) -> object:
+    import datetime as dt
+
+    return dt.datetime.fromisoformat(str(job["created_at"]))
+
+
+async def ssrf_corpus_is_refused(gateway: Gateway, canary: LoopbackServer) -> None:
+    port = canary.port
+    corpus = [
+        f"http://127.0.0.1:{port}/hook",
+        f"http://localhost:{port}/hook",
+        f"http://[::1]:{port}/hook",
+        f"http://0.0.0.0:{port}/hook",
+        f"http://2130706433:{port}/hook",
+        f"http://0177.0.0.1:{port}/hook",
+        f"http://127.1:{port}/hook",
+        f"http://[::ffff:127.0.0.1]:{port}/hook",
+        f"http://user:pw@127.0.0.1:{port}/hook",
+        f"ftp://127.0.0.1:{port}/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.7/hook",
+        "http://192.168.1.1/hook",
+        "http://100.64.0.1/hook",
+        "http://[fe80::1]/hook",
+        "http://224.0.0.1/hook",
+        f"http://127.0.0.1:{port}\\@example.com/hook",
+    ]
+    for url in corpus:
+        response = await gateway.submit(sd_job(webhook={"url": url}))
+        assert response.status_code == 422, url
+        assert [e["field"] for e in response.json()["errors"]] == ["webhook.url"], url
+    await asyncio.sleep(1.5)  # a dispatcher poll or two: still nothing may reach the canary
+    assert canary.received == []
+    assert len((await gateway.get("/v1/jobs")).json()["items"]) == 2
