@@ -42,6 +42,8 @@ class AuditLog:
     """Use one per process and engine: `async with AuditLog(engine, signer=...) as audit:`.
 
     `engine` should come from `registry.db.engine.create_engine` (SQLite: WAL, synchronous=FULL).
+    While started, the log keeps one connection of its own: a pooled one on PostgreSQL, a plain
+    `sqlite3` one in its writer thread on SQLite (see `registry.audit.batch_writers`).
     """
 
     def __init__(
