@@ -12,6 +12,7 @@ from typing import TypeVar
 
 import click
 import msgspec
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.settings import Settings
@@ -43,7 +44,18 @@ def cli_actor() -> str:
     return f"cli:{user}"
 
 
-def _run(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+class CouldNotVerifyError(click.ClickException):
+    """Verification did not run (no key, unreadable file, database unreachable): exit 2, so that
+    exit 1 always means tampering was found."""
+
+    exit_code = 2
+
+
+def _run(
+    settings: Settings,
+    work: Callable[[AsyncEngine], Awaitable[T]],
+    failure: type[click.ClickException] = click.ClickException,
+) -> T:
     async def main() -> T:
         engine = create_engine(settings.database_url)
         try:
@@ -54,7 +66,9 @@ def _run(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     try:
         return asyncio.run(main())
     except AuditError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise failure(str(exc)) from exc
+    except (SQLAlchemyError, OSError) as exc:
+        raise failure(f"database {settings.database_url!r}: {exc}") from exc
 
 
 def _moment(value: str | None, option: str) -> dt.datetime | None:
@@ -90,7 +104,8 @@ def audit() -> None:
 )
 @click.pass_obj
 def verify(settings: Settings, checkpoint_file: Path | None, public_key: Path | None) -> None:
-    """Recompute the chain; exit 0 if intact, 1 with the first bad sequence number if not."""
+    """Recompute the chain; exit 0 if intact, 1 with the first bad sequence number if not,
+    2 if it could not verify."""
     try:
         checkpoint = read_checkpoint_file(checkpoint_file) if checkpoint_file else None
         if public_key is not None:
@@ -103,8 +118,12 @@ def verify(settings: Settings, checkpoint_file: Path | None, public_key: Path | 
                     raise
                 verifier = None
     except AuditError as exc:
-        raise click.ClickException(str(exc)) from exc
-    report = _run(settings, lambda engine: verify_chain(engine, verifier=verifier, checkpoint=checkpoint))
+        raise CouldNotVerifyError(str(exc)) from exc
+    report = _run(
+        settings,
+        lambda engine: verify_chain(engine, verifier=verifier, checkpoint=checkpoint),
+        CouldNotVerifyError,
+    )
     for note in report.notes:
         click.echo(f"note: {note}", err=True)
     if report.ok:

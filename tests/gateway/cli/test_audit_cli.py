@@ -94,8 +94,11 @@ def test_purge_reanchors_and_verify_passes_from_the_new_checkpoint(sqlite_url: s
 def test_bad_options_are_precise(sqlite_url: str, tmp_path: Path) -> None:
     assert "is not a date" in _run(sqlite_url, tmp_path, "export", "--since", "yesterday").output
     missing = _run(sqlite_url, tmp_path, "verify", "--from-checkpoint", str(tmp_path / "none.json"))
-    assert missing.exit_code == 1
+    assert missing.exit_code == 2
     assert "cannot read checkpoint file" in missing.output
+    unmigrated = _run(sqlite_url, tmp_path, "verify")
+    assert unmigrated.exit_code == 2
+    assert "no such table: audit_anchors" in unmigrated.output
     assert "is not YYYY-MM" in _run(sqlite_url, tmp_path, "usage", "--month", "2026-13").output
 
 
