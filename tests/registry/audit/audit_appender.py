@@ -1,5 +1,6 @@
 """Child process for the multi-process tests: appends with an `AuditLog` and prints each
 acknowledged sequence number on its own line (flushed), so the parent knows what was committed.
+It prints `ready` once set up and starts appending when a line arrives on stdin.
 
     python audit_appender.py URL TASKS EVENTS_PER_TASK     (EVENTS_PER_TASK 0: until killed)
 """
@@ -30,6 +31,7 @@ async def main(url: str, tasks: int, per_task: int) -> None:
                 i += 1
 
         print("ready", flush=True)
+        await asyncio.to_thread(sys.stdin.readline)  # "go": every child starts at once
         await asyncio.gather(*(writer(task) for task in range(tasks)))
     await engine.dispose()
 

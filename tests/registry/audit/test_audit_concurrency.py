@@ -55,26 +55,40 @@ async def test_append_many_gets_consecutive_numbers(audit_engine: AsyncEngine) -
     assert {event.seq for event in singles}.isdisjoint(event.seq for event in batch)
 
 
-def _spawn(url: str, tasks: int, per_task: int) -> subprocess.Popen[str]:
-    child = subprocess.Popen(
-        [sys.executable, str(APPENDER), url, str(tasks), str(per_task)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert child.stdout is not None
-    assert child.stdout.readline().strip() == "ready"
-    return child
+def _spawn(url: str, tasks: int, per_task: int, count: int = 1) -> list[subprocess.Popen[str]]:
+    """Start `count` appenders, wait until all are ready, then let them go at the same moment."""
+    children = [
+        subprocess.Popen(
+            [sys.executable, str(APPENDER), url, str(tasks), str(per_task)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(count)
+    ]
+    for child in children:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "ready"
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
+    return children
 
 
 async def test_two_processes_appending_at_once_leave_one_chain(
     migrated_url: str, audit_engine: AsyncEngine
 ) -> None:
-    children = [_spawn(migrated_url, 8, 150) for _ in range(2)]
+    children = _spawn(migrated_url, 8, 150, count=2)
     outputs = await asyncio.gather(*(asyncio.to_thread(child.communicate) for child in children))
     assert [child.returncode for child in children] == [0, 0]
     acked = [{int(line) for line in out.split()} for out, _ in outputs]
     assert len(acked[0]) == len(acked[1]) == 1200
     assert acked[0].isdisjoint(acked[1])
+    if audit_engine.dialect.name == "postgresql":  # the advisory lock queues fairly
+        assert min(acked[0]) < max(acked[1])  # the two did interleave
+        assert min(acked[1]) < max(acked[0])
+    # SQLite's lock is a busy-wait: one process may well finish before the other gets a turn.
     assert await _stored_seqs(audit_engine) == list(range(1, 2401))
     assert (await verify_chain(audit_engine, verifier=None)).ok
 
@@ -82,7 +96,7 @@ async def test_two_processes_appending_at_once_leave_one_chain(
 async def test_sigkill_mid_burst_loses_no_acknowledged_event(
     migrated_url: str, audit_engine: AsyncEngine
 ) -> None:
-    child = _spawn(migrated_url, 16, 0)
+    (child,) = _spawn(migrated_url, 16, 0)
     assert child.stdout is not None
     acked: list[int] = []
     while len(acked) < 1500:
@@ -104,7 +118,7 @@ async def test_sigkill_mid_burst_loses_no_acknowledged_event(
 async def test_a_new_appender_continues_the_chain_after_a_kill(
     migrated_url: str, audit_engine: AsyncEngine
 ) -> None:
-    child = _spawn(migrated_url, 4, 0)
+    (child,) = _spawn(migrated_url, 4, 0)
     assert child.stdout is not None
     for _ in range(100):
         await asyncio.to_thread(child.stdout.readline)
