@@ -17,10 +17,11 @@ import httpx
 
 from bench.e2e import jobs_overhead, provider_path
 from bench.e2e.processes import backend, uvicorn_app
-from bench.e2e.site import bootstrap, free_port
+from bench.e2e.site import bootstrap, free_port, postgres_database
 
 GATEWAY_CPU = 0
 OTHER_CPU = 1
+CONCURRENCY = (1, 8, 64)
 
 
 def _token(base: str, env: dict[str, str]) -> str:
@@ -66,25 +67,27 @@ def main(seconds: float | None = None, jobs_at_32: int | None = None) -> None:
         print(f"(b) provider path under wrk ({seconds:g} s per run), fake backend answering ~1 KB")
         rows: list[provider_path.PathFigures] = []
         with backend(env, backend_port, cpu=OTHER_CPU) as direct:
-            for c in (1, 8, 64):
+            for c in CONCURRENCY:
                 rows.append(provider_path.load("backend direct", direct, {}, connections=c, seconds=seconds))
             with uvicorn_app("bench.e2e.apps:forwarder_app", env, cpu=GATEWAY_CPU) as bare:
-                for c in (1, 8, 64):
+                for c in CONCURRENCY:
                     rows.append(
                         provider_path.load(
                             "bare litestar forwarder", bare, {}, connections=c, seconds=seconds
                         )
                     )
-            with uvicorn_app(
-                "bench.e2e.apps:gateway_app", env, cpu=GATEWAY_CPU, port=int(env["BENCH_PORT"])
-            ) as gw:
-                auth = {
-                    "Authorization": f"Bearer {_token(gw, env)}",
-                    "Clearance-Purpose": "commercial_product",
-                }
-                provider_path.load("clearance gateway", gw, auth, connections=1, seconds=2)  # warm-up
-                for c in (1, 8, 64):
-                    rows.append(
-                        provider_path.load("clearance gateway", gw, auth, connections=c, seconds=seconds)
-                    )
+            rows += _gateway_rows("clearance gateway", env, seconds)
+            with postgres_database() as postgres_url:
+                if postgres_url is not None:
+                    pg_env = bootstrap(directory / "pg", backend_url, postgres_url)
+                    rows += _gateway_rows("clearance gateway (PostgreSQL)", pg_env, seconds)
         provider_path.report(rows)
+
+
+def _gateway_rows(name: str, env: dict[str, str], seconds: float) -> list[provider_path.PathFigures]:
+    with uvicorn_app(
+        "bench.e2e.apps:gateway_app", env, cpu=GATEWAY_CPU, port=int(env["BENCH_PORT"])
+    ) as gateway:
+        auth = {"Authorization": f"Bearer {_token(gateway, env)}", "Clearance-Purpose": "commercial_product"}
+        provider_path.load(name, gateway, auth, connections=1, seconds=2)  # warm-up
+        return [provider_path.load(name, gateway, auth, connections=c, seconds=seconds) for c in CONCURRENCY]

@@ -46,15 +46,16 @@ def report(rows: list[PathFigures]) -> None:
             f"{r.p99_ms:>8.2f} {r.errors:>7}"
         )
     for connections in sorted({r.connections for r in rows}):
-        gateway = by.get(("clearance gateway", connections))
         bare = by.get(("bare litestar forwarder", connections))
         direct = by.get(("backend direct", connections))
-        if gateway is None or bare is None or direct is None:
-            continue
-        print(
-            f"  c={connections:<3} gateway/bare throughput "
-            f"{gateway.requests_per_second / bare.requests_per_second:5.2f}"
-            f"   gateway/direct {gateway.requests_per_second / direct.requests_per_second:5.2f}"
-            f"   added at p50 vs direct {gateway.p50_ms - direct.p50_ms:6.2f} ms, vs bare forwarder "
-            f"{gateway.p50_ms - bare.p50_ms:6.2f} ms"
-        )
+        for name in sorted({r.name for r in rows if r.name.startswith("clearance gateway")}):
+            gateway = by.get((name, connections))
+            if gateway is None or bare is None or direct is None:
+                continue
+            print(
+                f"  {name}, c={connections:<3} gateway/bare throughput "
+                f"{gateway.requests_per_second / bare.requests_per_second:5.2f}"
+                f"   gateway/direct {gateway.requests_per_second / direct.requests_per_second:5.2f}"
+                f"   added at p50 vs direct {gateway.p50_ms - direct.p50_ms:6.2f} ms, vs bare forwarder "
+                f"{gateway.p50_ms - bare.p50_ms:6.2f} ms"
+            )

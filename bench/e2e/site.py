@@ -7,9 +7,12 @@ benchmark reads the same `CLEARANCE_*` environment."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import socket
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -95,8 +98,10 @@ def _site(backend_url: str) -> dict[str, Any]:
     }
 
 
-def bootstrap(directory: Path, backend_url: str) -> dict[str, str]:
-    """The environment of every benchmark process, with the bench client's id and secret."""
+def bootstrap(directory: Path, backend_url: str, database_url: str | None = None) -> dict[str, str]:
+    """The environment of every benchmark process, with the bench client's id and secret.
+    The database is SQLite in `directory` unless `database_url` names another (PostgreSQL)."""
+    directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {
         **os.environ,
@@ -111,6 +116,8 @@ def bootstrap(directory: Path, backend_url: str) -> dict[str, str]:
         "BENCH_PORT": str(port),
     }
     env.pop("CLEARANCE_DATABASE_URL", None)
+    if database_url is not None:
+        env["CLEARANCE_DATABASE_URL"] = database_url
     settings = Settings.from_env(env)
     migrate.upgrade(settings.database_url)
     models, _ = ensure_tiny_models(directory / "models")
@@ -135,3 +142,35 @@ async def _client(settings: Settings) -> tuple[str, str]:
         await engine.dispose()
     assert made.client_secret is not None
     return made.client.client_id, made.client_secret
+
+
+POSTGRES_ADMIN_DSN = os.environ.get(
+    "CLEARANCE_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+async def _postgres_admin(sql: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str | None]:
+    """A fresh PostgreSQL database for one run (dropped after), or None when unreachable."""
+    name = f"clearance_bench_{uuid.uuid4().hex[:12]}"
+    try:
+        asyncio.run(_postgres_admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, TimeoutError) as exc:
+        print(f"PostgreSQL unreachable ({exc}); its run is skipped")
+        yield None
+        return
+    base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    try:
+        yield f"{base}/{name}"
+    finally:
+        asyncio.run(_postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
