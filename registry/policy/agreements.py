@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
+
+import msgspec
 
 from registry.catalog.entries import Agreement
 from registry.vocabulary import Purpose
@@ -135,11 +136,11 @@ def covering_agreement(
 _DAY = dt.timedelta(days=1)
 
 
-class UsabilityWindow(NamedTuple):
+class UsabilityWindow(msgspec.Struct, frozen=True, gc=False):
     """How long a judgement that checked some agreements stays what it was: the dates between two
     boundaries of those agreements (valid_from, the day after valid_until, revoked_at: where an
     agreement's answer can change) and, for those usable on such dates, the side of its monthly
-    quota the usage is on."""
+    quota the usage is on. Untracked by the collector: memos hold many."""
 
     since: dt.date | None
     until: dt.date | None
@@ -149,10 +150,10 @@ class UsabilityWindow(NamedTuple):
 
     def holds(self, date: dt.date, usage: Mapping[str, int]) -> bool:
         """True when every checked agreement answers as it did."""
-        since, until, quotas = self
+        since, until = self.since, self.until
         if (since is not None and date < since) or (until is not None and date >= until):
             return False
-        for agreement_id, quota, exhausted in quotas:
+        for agreement_id, quota, exhausted in self.quotas:
             if (usage.get(agreement_id, 0) >= quota) is not exhausted:
                 return False
         return True

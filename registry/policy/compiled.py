@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from registry.catalog.entries import UNKNOWN_LICENSE, LicenseDocument
 from registry.policy.regions import expand_regions
@@ -61,6 +61,13 @@ class CompiledLicense:
     inherits_to_adapters: bool
     inherits_to_finetunes: bool
     restrictions_propagate: bool
+    readers: dict[tuple[Purpose, OutputUse | None], object] = field(
+        default_factory=dict, compare=False, hash=False
+    )
+    """What judging it reads of a party, per purpose and output use (`facts.license_reader`)."""
+    judgements: dict[tuple[object, ...], object] = field(default_factory=dict, compare=False, hash=False)
+    """Judgements of it that name no agreement, shared by every stack it is part of
+    (`judgement_memo.judgement_of`)."""
 
     @classmethod
     def compile(cls, document: LicenseDocument) -> CompiledLicense:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import msgspec
 
 from registry.catalog.entries import Agreement
-from registry.policy.agreements import ALWAYS
 from registry.policy.decision import (
     Effect,
     ObligationDue,
@@ -118,24 +117,6 @@ def _evaluate_on(
     use_cases = request.use_cases
     strict = request.strict
     date, usage = request.date, request.usage_this_month
-    # Most tenants hold no agreement for any license of the stack: then the whole decision but
-    # its id and the tenant's name is what every tenant with the same facts gets.
-    untouched = plan.untouched_by(snapshot.agreements_of(tenant.id), purpose, output_use)
-    if untouched:
-        facts = plan.decision_reader(purpose, output_use).read(profile, (profile.country, regions))
-        decision_key = (purpose, output_use, use_cases, strict, facts)
-        found: RememberedDecision | None = plan.decisions.get(decision_key)  # type: ignore[assignment]
-        if found is not None:
-            made, relied_on = found
-            if relied_on is None or relied_on.window is ALWAYS or relied_on.window.holds(date, usage):
-                if consulted is not None and relied_on is not None:
-                    consulted.extend(relied_on.consulted)
-                return _decision(request, snapshot, plan, runner_id, with_id, tenant.id, made)
-    tenant_part, remembered = tenant_judgement(
-        plan, snapshot, tenant, profile, regions, purpose, output_use, use_cases, date, usage
-    )
-    if consulted is not None:
-        consulted.extend(tenant_part.consulted)
     operator_part: Judgement | None = None
     operator_purpose = purpose
     # The operator is a licensee when it hosts the weights, resells a provider's service, or
@@ -147,19 +128,27 @@ def _evaluate_on(
         )
         if consulted is not None:
             consulted.extend(operator_part.consulted)
-
-    combined_key = (tenant_part, operator_part, strict)
-    combined: Combined | None = plan.combined.get(combined_key) if remembered else None  # type: ignore[assignment]
-    if combined is None:
-        combined = _combine(tenant_part, operator_part, strict, snapshot.operator.id, operator_purpose)
-        if remembered:
-            if len(plan.combined) >= MEMO_LIMIT:
-                plan.combined.clear()
-            plan.combined[combined_key] = combined
+    # Most tenants hold no agreement for any license of the stack that could need one: then the
+    # whole decision, but its id and the tenant's name, is what every tenant with the same facts
+    # gets (beside the same operator judgement).
+    untouched = plan.untouched_by(snapshot.agreements_of(tenant.id), purpose, output_use)
+    if untouched:
+        facts = plan.reader(purpose, output_use).read(profile, (profile.country, regions))
+        operator_said = operator_part.same_as or operator_part if operator_part is not None else None
+        decision_key = (operator_said, purpose, plan.output_key(output_use), use_cases, strict, facts)
+        found: Combined | None = plan.decisions.get(decision_key)  # type: ignore[assignment]
+        if found is not None:
+            return _decision(request, snapshot, plan, runner_id, with_id, tenant.id, found)
+    tenant_part = tenant_judgement(
+        plan, snapshot, tenant, profile, regions, purpose, output_use, use_cases, date, usage
+    )
+    if consulted is not None:
+        consulted.extend(tenant_part.consulted)
+    combined = _combine(tenant_part, operator_part, strict, snapshot.operator.id, operator_purpose)
     if untouched:
         if len(plan.decisions) >= MEMO_LIMIT:
             plan.decisions.clear()
-        plan.decisions[decision_key] = (combined, operator_part)
+        plan.decisions[decision_key] = combined
     return _decision(request, snapshot, plan, runner_id, with_id, tenant.id, combined)
 
 
@@ -172,39 +161,38 @@ def _decision(
     tenant_id: str,
     combined: Combined,
 ) -> PolicyDecision:
-    worst, reasons, obligations, relied, tenant_decision, operator_verdicts = combined
     runner = plan.runner
     return PolicyDecision(
         decision_id=_decision_id(request, snapshot, runner_id, with_id),
-        decision=worst,
+        decision=combined.decision,
         runner_id=runner.id if runner is not None else None,
-        reasons=reasons,
+        reasons=combined.reasons,
         effective_licenses=plan.applied,
-        obligations=obligations,
-        agreements_relied_on=relied,
+        obligations=combined.obligations,
+        agreements_relied_on=combined.relied,
         parties=(
             PartyVerdict(
-                party=Party.TENANT, holder=tenant_id, purpose=request.purpose, decision=tenant_decision
+                party=Party.TENANT, holder=tenant_id, purpose=request.purpose, decision=combined.tenant
             ),
-            *operator_verdicts,
+            *combined.operator,
         ),
         snapshot_version=snapshot.version,
     )
 
 
-Combined = tuple[
-    Decision,
-    tuple[Reason, ...],
-    tuple[ObligationDue, ...],
-    tuple[str, ...],
-    Decision,
-    tuple[PartyVerdict, ...],
-]
-"""The decision, reasons, obligations, agreements relied on, the tenant's own decision and the
-operator's verdict (if judged) that two party judgements make together."""
-RememberedDecision = tuple[Combined, Judgement | None]
-"""A decision remembered on a stack for a tenant's facts, with the operator judgement it relied
-on (valid while that judgement's agreements answer the same way)."""
+class Combined(msgspec.Struct, frozen=True, eq=False, gc=False):
+    """What two party judgements make together: remembered per stack, so untracked by the
+    collector (no cycles) and hashed by identity."""
+
+    decision: Decision
+    reasons: tuple[Reason, ...]
+    obligations: tuple[ObligationDue, ...]
+    relied: tuple[str, ...]
+    """Agreements relied on, sorted."""
+    tenant: Decision
+    """The tenant's own decision."""
+    operator: tuple[PartyVerdict, ...]
+    """The operator's verdict, when it is judged."""
 
 
 def _party_decision(part: Judgement, strict: bool) -> Decision:
@@ -240,7 +228,7 @@ def _combine(
         obligations = tuple(dict.fromkeys(obligations))
     if worst is Decision.ALLOW and obligations:
         worst = Decision.ALLOW_WITH_OBLIGATIONS
-    return worst, reasons, obligations, tuple(sorted(relied)), tenant_decision, operator_verdicts
+    return Combined(worst, reasons, obligations, tuple(sorted(relied)), tenant_decision, operator_verdicts)
 
 
 def _error_decision(

@@ -27,6 +27,8 @@ from registry.terms import (
 )
 from registry.vocabulary import OutputUse, Purpose
 
+_READERS: dict[tuple[object, ...], FactReader] = {}
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class FactReader:
@@ -39,8 +41,16 @@ class FactReader:
 
     @classmethod
     def of(cls, fields: Iterable[str], registries: Iterable[str], territory: bool) -> FactReader:
+        """One shared reader per distinct set of facts (there are few)."""
         names = tuple(sorted(set(fields)))
-        return cls(names, frozenset(registries), territory, attrgetter(*names) if names else None)
+        key = (names, tuple(sorted(set(registries))), territory)
+        found = _READERS.get(key)
+        if found is None:
+            found = cls(names, frozenset(key[1]), territory, attrgetter(*names) if names else None)
+            if len(_READERS) >= 4_096:
+                _READERS.clear()
+            _READERS[key] = found
+        return found
 
     def merged(self, others: Iterable[FactReader]) -> FactReader:
         fields, registries, territory = set(self.fields), set(self.registries), self.territory
@@ -56,9 +66,16 @@ class FactReader:
         get = self._get
         return (
             get(profile) if get is not None else None,
-            self.registries.intersection(profile.registrations) if self.registries else None,
+            _registered(self.registries, profile.registrations) if self.registries else None,
             territory if self.territory else None,
         )
+
+
+def _registered(registries: frozenset[str], registrations: tuple[str, ...]) -> tuple[str, ...]:
+    """The registries read that the party registered with, as a tuple (which the collector stops
+    tracking, unlike a set: memo keys are kept long)."""
+    found = registries.intersection(registrations)
+    return tuple(sorted(found)) if found else ()
 
 
 NOTHING = FactReader.of((), (), False)
@@ -92,6 +109,13 @@ def _plan_facts(plan: GrantPlan | None, fields: set[str], registries: set[str]) 
 def license_reader(lic: CompiledLicense, purpose: Purpose, output_use: OutputUse | None) -> FactReader:
     """What `judge.judge_license_terms` reads of a party for this purpose and output use (an
     upper bound: it may read less, e.g. when a use restriction already forbids)."""
+    found = lic.readers.get((purpose, output_use))
+    if found is None:
+        found = lic.readers[(purpose, output_use)] = _license_reader(lic, purpose, output_use)
+    return found  # type: ignore[return-value]
+
+
+def _license_reader(lic: CompiledLicense, purpose: Purpose, output_use: OutputUse | None) -> FactReader:
     if lic.unknown:
         return NOTHING
     fields: set[str] = set()

@@ -5,8 +5,10 @@ A remembered judgement is reused only while the agreements it checked answer the
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+import msgspec
 
 from registry.catalog.entries import Agreement
 from registry.policy.agreements import (
@@ -18,16 +20,17 @@ from registry.policy.agreements import (
 )
 from registry.policy.conditions import PartyContext
 from registry.policy.decision import ObligationDue, Party, Reason
-from registry.policy.facts import FactReader, license_reader
+from registry.policy.facts import license_reader
 from registry.policy.judge import PERMIT_, Verdict, judge_license_terms
 from registry.policy.snapshot import LicenseUse
 from registry.vocabulary import OutputUse, Purpose, UseCase
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Judgement:
+class Judgement(msgspec.Struct, frozen=True, eq=False, gc=False):
     """What one license (or a whole stack of them) said about a party in one situation; compared
-    and hashed by identity, so remembered judgements can key further memos cheaply."""
+    and hashed by identity, so remembered judgements can key further memos cheaply, and never
+    tracked by the collector (they form no cycles), so memos full of them cost collections
+    nothing."""
 
     reasons: tuple[Reason, ...]
     obligations: tuple[ObligationDue, ...]
@@ -35,9 +38,12 @@ class Judgement:
     worst: int
     window: UsabilityWindow
     consulted: tuple[Agreement, ...]
+    same_as: Judgement | None = None
+    """An earlier judgement saying exactly the same over another window of dates: memos keyed by
+    judgements use it, so a decision made beside one serves beside the other."""
 
 
-_JUDGEMENTS_PER_USE = 512
+_JUDGEMENTS_PER_USE = 4_096
 
 
 def judge_license(
@@ -75,7 +81,9 @@ def judgement_of(
     if ctx.party is Party.OPERATOR:
         key: tuple[object, ...] | None = (ctx.key, use_cases, output_use, grants_apply)
     elif _agreements_never_matter(use, index, ctx.purpose, output_use, grants_apply):
-        reader = _reader(use, ctx.purpose, output_use)
+        lic = use.license
+        assert lic is not None
+        reader = license_reader(lic, ctx.purpose, output_use)
         key = (
             ctx.party,
             ctx.purpose,
@@ -90,16 +98,84 @@ def judgement_of(
         key = None
     memo = use.memo
     if key is not None:
-        found = memo.get(key)
+        found = recall(memo, key, date, usage)
         if found is not None:
-            judgement: Judgement = found  # type: ignore[assignment]
-            if judgement.window.holds(date, usage):
-                return judgement
+            return found
+        if ctx.party is Party.TENANT:
+            judgement = _shared_tenant_judgement(
+                use, key, ctx, index, usage, date, use_cases, output_use, grants_apply
+            )
+            remember(memo, key, judgement, _JUDGEMENTS_PER_USE)
+            return judgement
+    judgement = _judge(use, ctx, index, usage, date, use_cases, output_use, grants_apply)
+    if key is not None:
+        remember(memo, key, judgement, _JUDGEMENTS_PER_USE)
+    return judgement
+
+
+def _shared_tenant_judgement(
+    use: LicenseUse,
+    key: tuple[object, ...],
+    ctx: PartyContext,
+    index: HolderAgreements,
+    usage: Mapping[str, int],
+    date: dt.date,
+    use_cases: frozenset[UseCase],
+    output_use: OutputUse | None,
+    grants_apply: bool,
+) -> Judgement:
+    """A tenant judgement that no agreement takes part in reads nothing of the stack but which
+    artifacts the license applies to (named in its reasons) and whether its use restrictions
+    bind: made once per license, and given each stack's artifacts."""
+    lic = use.license
+    assert lic is not None
+    shared_key = (use.restrictions_bind, key)
+    shared: Judgement | None = lic.judgements.get(shared_key)  # type: ignore[assignment]
+    if shared is None:
+        judgement = _judge(use, ctx, index, usage, date, use_cases, output_use, grants_apply)
+        if len(lic.judgements) >= _JUDGEMENTS_PER_USE:
+            lic.judgements.clear()
+        lic.judgements[shared_key] = judgement
+        return judgement
+    artifacts = use.artifacts
+    return Judgement(
+        reasons=tuple(
+            r
+            if r.artifacts == artifacts
+            else Reason(
+                party=r.party,
+                effect=r.effect,
+                clause=r.clause,
+                message=r.message,
+                license=r.license,
+                artifacts=artifacts,
+                agreements=r.agreements,
+            )
+            for r in shared.reasons
+        ),
+        obligations=shared.obligations,
+        agreements=shared.agreements,
+        worst=shared.worst,
+        window=ALWAYS,
+        consulted=(),
+    )
+
+
+def _judge(
+    use: LicenseUse,
+    ctx: PartyContext,
+    index: HolderAgreements,
+    usage: Mapping[str, int],
+    date: dt.date,
+    use_cases: frozenset[UseCase],
+    output_use: OutputUse | None,
+    grants_apply: bool,
+) -> Judgement:
     consulted: list[Agreement] = []
     verdict = Verdict(ctx, index, usage, consulted)
     judge_license_terms(use, verdict, date, use_cases, output_use, grants_apply)
     reasons = tuple(verdict.reasons)
-    judgement = Judgement(
+    return Judgement(
         reasons=reasons,
         obligations=tuple(verdict.obligations),
         agreements=tuple(dict.fromkeys(a for r in reasons for a in r.agreements if r.effect is PERMIT_)),
@@ -107,21 +183,68 @@ def judgement_of(
         window=usability_window(consulted, date, usage) if consulted else ALWAYS,
         consulted=tuple(consulted),
     )
-    if key is not None:
-        if len(memo) >= _JUDGEMENTS_PER_USE:
-            memo.clear()
-        memo[key] = judgement
-    return judgement
 
 
-def _reader(use: LicenseUse, purpose: Purpose, output_use: OutputUse | None) -> FactReader:
-    key = ("reader", purpose, output_use)
-    found = use.memo.get(key)
+class _Dated:
+    """The judgements remembered under one key that checked agreements, by the first day of
+    their window: requests spread over many dates (agreements start and end on different days)
+    find theirs by bisection."""
+
+    __slots__ = ("judgements", "starts")
+
+    def __init__(self) -> None:
+        self.starts: list[dt.date] = []
+        self.judgements: list[Judgement] = []
+
+    def find(self, date: dt.date, usage: Mapping[str, int]) -> Judgement | None:
+        i = bisect_right(self.starts, date) - 1
+        if i >= 0:
+            found = self.judgements[i]
+            if found.window.holds(date, usage):
+                return found
+        return None
+
+    def add(self, judgement: Judgement) -> None:
+        start = judgement.window.since or dt.date.min
+        i = bisect_left(self.starts, start)
+        if i < len(self.starts) and self.starts[i] == start:
+            self.judgements[i] = judgement
+        elif len(self.starts) < _WINDOWS_PER_KEY:
+            self.starts.insert(i, start)
+            self.judgements.insert(i, judgement)
+
+
+_WINDOWS_PER_KEY = 64
+
+
+def recall(
+    memo: dict[tuple[object, ...], object], key: tuple[object, ...], date: dt.date, usage: Mapping[str, int]
+) -> Judgement | None:
+    """The judgement remembered under `key` that still holds on `date` with `usage`."""
+    found = memo.get(key)
     if found is None:
-        lic = use.license
-        assert lic is not None
-        found = use.memo[key] = license_reader(lic, purpose, output_use)
-    return found  # type: ignore[return-value]
+        return None
+    if type(found) is _Dated:
+        return found.find(date, usage)
+    judgement: Judgement = found  # type: ignore[assignment]
+    return judgement if judgement.window is ALWAYS or judgement.window.holds(date, usage) else None
+
+
+def remember(
+    memo: dict[tuple[object, ...], object],
+    key: tuple[object, ...],
+    judgement: Judgement,
+    limit: int,
+) -> None:
+    if len(memo) >= limit:
+        memo.clear()
+    if judgement.window is ALWAYS:
+        memo[key] = judgement
+        return
+    dated = memo.get(key)
+    if type(dated) is not _Dated:
+        dated = memo[key] = _Dated()
+    dated.add(judgement)
 
 
 def _agreements_never_matter(

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from itertools import chain
+
+import msgspec
 
 from registry.catalog.entries import Tenant, TenantProfile
 from registry.policy.agreements import ALWAYS, HolderAgreements, could_cover, usability_window
@@ -22,7 +23,7 @@ from registry.policy.conditions import PartyContext
 from registry.policy.creator import judge_creator
 from registry.policy.decision import Party
 from registry.policy.judge import Verdict
-from registry.policy.judgement_memo import Judgement, judgement_of
+from registry.policy.judgement_memo import Judgement, judgement_of, recall, remember
 from registry.policy.regions import expand_regions
 from registry.policy.snapshot import CatalogSnapshot
 from registry.policy.stack import MEMO_LIMIT, StackPlan
@@ -31,8 +32,7 @@ from registry.vocabulary import COMMERCIAL_PURPOSES, OutputUse, Purpose, UseCase
 NO_AGREEMENTS = HolderAgreements()
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class StackJudgement:
+class StackJudgement(msgspec.Struct, frozen=True, eq=False, gc=False):
     """A tenant's judgement on a stack for given facts, assuming none of its agreements covers
     a license of the stack (`whole`), and the parts it is made of, to swap the licenses a
     tenant's agreements do cover."""
@@ -54,11 +54,11 @@ def tenant_judgement(
     use_cases: frozenset[UseCase],
     date: dt.date,
     usage: Mapping[str, int],
-) -> tuple[Judgement, bool]:
-    """The tenant's judgement on the stack, and whether it is the remembered one shared by every
-    tenant with the same facts (False: some license was judged against its own agreements)."""
+) -> Judgement:
+    """The tenant's judgement on the stack: the one remembered for every tenant with the same
+    facts, unless some license is judged against the tenant's own agreements."""
     facts = plan.reader(purpose, output_use).read(profile, (profile.country, regions))
-    key = (purpose, output_use, use_cases, facts)
+    key = (purpose, plan.output_key(output_use), use_cases, facts)
     entry: StackJudgement | None = plan.tenant_parts.get(key)  # type: ignore[assignment]
     ctx: PartyContext | None = None
     if entry is None:
@@ -72,7 +72,7 @@ def tenant_judgement(
         _remember(plan.tenant_parts, key, entry)
     index = snapshot.agreements_of(tenant.id)
     if plan.untouched_by(index, purpose, output_use):
-        return entry.whole, True
+        return entry.whole
     if ctx is None:
         ctx = tenant_context(tenant.id, profile, regions, purpose)
     parts = list(entry.per_use)
@@ -81,7 +81,7 @@ def tenant_judgement(
         if lic is not None and could_cover(index, lic.family, use.coverage, purpose):
             parts[i] = judgement_of(use, ctx, index, usage, date, use_cases, output_use, grants_apply)
     parts.append(entry.creators)
-    return combine_judgements(parts, date, usage), False
+    return combine_judgements(parts, date, usage)
 
 
 def operator_judgement(
@@ -101,8 +101,8 @@ def operator_judgement(
     reader = plan.reader(purpose, None)
     around = (*regions, *_country(tenant_profile)) if reader.territory else ()
     key = (purpose, use_cases, reader.read(profile, around))
-    found: Judgement | None = plan.operator_parts.get(key)  # type: ignore[assignment]
-    if found is not None and (found.window is ALWAYS or found.window.holds(date, usage)):
+    found = recall(plan.operator_parts, key, date, usage)
+    if found is not None:
         return found
     charges = plan.operator_charges
     ctx = PartyContext(
@@ -122,7 +122,14 @@ def operator_judgement(
     ]
     parts.append(_creators(plan, snapshot, ctx, index, usage, None))
     judgement = combine_judgements(parts, date, usage)
-    _remember(plan.operator_parts, key, judgement)
+    if judgement.window is not ALWAYS:
+        said = (judgement.reasons, judgement.obligations, judgement.agreements, judgement.worst)
+        if len(plan.operator_sayings) >= MEMO_LIMIT:
+            plan.operator_sayings.clear()
+        first = plan.operator_sayings.setdefault(said, judgement)
+        if first is not judgement:
+            judgement = msgspec.structs.replace(judgement, same_as=first)
+    remember(plan.operator_parts, key, judgement, MEMO_LIMIT)
     return judgement
 
 

@@ -11,6 +11,7 @@ license being judged again.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from registry.catalog.entries import Runner
 from registry.policy.agreements import HolderAgreements
@@ -48,12 +49,15 @@ class StackPlan:
     uses: tuple[tuple[LicenseUse, bool], ...]
     """Every license use judged for a party, in order, with whether its grants apply."""
     readers: dict[tuple[object, ...], FactReader] = field(default_factory=dict)
+    output_keys: dict[OutputUse, OutputUse | None] = field(default_factory=dict)
     curables: dict[tuple[object, ...], Curable] = field(default_factory=dict)
     tenant_parts: dict[tuple[object, ...], object] = field(default_factory=dict)
     operator_parts: dict[tuple[object, ...], object] = field(default_factory=dict)
-    combined: dict[tuple[object, ...], object] = field(default_factory=dict)
+    operator_sayings: dict[tuple[object, ...], Any] = field(default_factory=dict)
+    """The first operator judgement per content (reasons, obligations, agreements, severity)."""
     decisions: dict[tuple[object, ...], object] = field(default_factory=dict)
-    """Whole decisions for tenants without agreements on the stack, by their facts."""
+    """Whole decisions for tenants without agreements on the stack, by the operator judgement
+    and the tenant's facts."""
 
     def untouched_by(self, index: HolderAgreements, purpose: Purpose, output_use: OutputUse | None) -> bool:
         """True when none of the holder's agreements granting `purpose` names a family or
@@ -94,6 +98,21 @@ class StackPlan:
             found = self.curables[key] = (frozenset(families), frozenset(artifacts))
         return found
 
+    def output_key(self, output_use: OutputUse) -> OutputUse | None:
+        """`output_use` where a license (or creator flag) of the stack speaks about it, else None:
+        tenants using outputs in ways nothing here mentions are judged alike."""
+        found = self.output_keys.get(output_use, self)
+        if found is self:
+            licenses = self.licenses
+            speaks = bool(licenses is not None and licenses.creators and not self.provider_terms) or any(
+                use.license is not None
+                and (output_use in use.license.output_plans or use.license.territory_covers_outputs)
+                for use, grants_apply in self.uses
+                if grants_apply
+            )
+            found = self.output_keys[output_use] = output_use if speaks else None
+        return found  # type: ignore[return-value]
+
     def reader(self, purpose: Purpose, output_use: OutputUse | None) -> FactReader:
         """All that the judgements of every license of the stack read of a party."""
         key = (purpose, output_use)
@@ -107,20 +126,6 @@ class StackPlan:
                 if grants_apply:
                     readers.append(license_reader(lic, purpose, output_use))
             found = self.readers[key] = NOTHING.merged(readers)
-        return found
-
-    def decision_reader(self, purpose: Purpose, output_use: OutputUse) -> FactReader:
-        """What a whole decision on the stack reads of the tenant: its own licenses' facts and,
-        when the operator's licenses look at territory, the tenant's country and regions."""
-        key = ("decision", purpose, output_use)
-        found = self.readers.get(key)
-        if found is None:
-            tenant = self.reader(purpose, output_use)
-            territory = tenant.territory
-            if self.operator_judged and not territory:
-                operator_purpose = Purpose.HOSTED_SERVICE if self.operator_charges else purpose
-                territory = self.reader(operator_purpose, None).territory
-            found = self.readers[key] = FactReader.of(tenant.fields, tenant.registries, territory)
         return found
 
 
