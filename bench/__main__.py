@@ -19,7 +19,7 @@ def main(argv: list[str]) -> int:
         try:
             module = importlib.import_module(f"bench.{name}")
             module.main()
-        except Exception as exc:  # noqa: BLE001 - report and go on with the other benchmarks
+        except Exception as exc:  # report and go on with the other benchmarks
             print(f"bench.{name} failed: {exc!r}", flush=True)
             failed.append(name)
         print(f"(bench.{name} took {time.perf_counter() - started:.1f} s)", flush=True)

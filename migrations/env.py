@@ -44,7 +44,7 @@ def _run_in_fresh_loop(url: str) -> None:
     def target() -> None:
         try:
             asyncio.run(_run_async(url))
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+        except BaseException as exc:
             error.append(exc)
 
     thread = threading.Thread(target=target)

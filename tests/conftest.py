@@ -52,7 +52,7 @@ def postgres_url() -> Iterator[str]:
     name = f"clearance_t_{uuid.uuid4().hex[:16]}"
     try:
         asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         _postgres_unreachable(exc)
     try:
         yield _postgres_url(name)

@@ -48,10 +48,19 @@ class _LazyGroup(click.Group):
 
 
 @click.group(cls=_LazyGroup)
-@click.option("--data-dir", envvar="CLEARANCE_DATA_DIR", type=click.Path(), default=None,
-              help="Data directory (default .clearance; env CLEARANCE_DATA_DIR).")
-@click.option("--database-url", envvar="CLEARANCE_DATABASE_URL", default=None,
-              help="SQLAlchemy async URL (env CLEARANCE_DATABASE_URL).")
+@click.option(
+    "--data-dir",
+    envvar="CLEARANCE_DATA_DIR",
+    type=click.Path(),
+    default=None,
+    help="Data directory (default .clearance; env CLEARANCE_DATA_DIR).",
+)
+@click.option(
+    "--database-url",
+    envvar="CLEARANCE_DATABASE_URL",
+    default=None,
+    help="SQLAlchemy async URL (env CLEARANCE_DATABASE_URL).",
+)
 @click.pass_context
 def main(ctx: click.Context, data_dir: str | None, database_url: str | None) -> None:
     """Clearance: a license-aware registry and gateway for image-generation models."""
