@@ -80,6 +80,8 @@ class JobExecutor(QueueStats):
         self._running: dict[str, tuple[str, asyncio.Task[None]]] = {}
         self._tenant_running: Counter[str] = Counter()
         self._finished: dict[str, asyncio.Event] = {}
+        self._unrecorded: dict[str, tuple[str, int, str | None]] = {}
+        """Jobs whose end could not be written yet (database down), retried by maintenance."""
         self._maintenance: asyncio.Task[None] | None = None
         self._closing = False
 
@@ -230,14 +232,20 @@ class JobExecutor(QueueStats):
             )
             self.store.save(row.tenant_id, row.id, index, image.png, provenance)
 
+    def notify(self) -> None:
+        """Wake the delivery workers: something was just enqueued in the outbox."""
+        self._notify()
+
     async def _finish(self, job_id: str, status: str, *, images: int = 0, error: str | None = None) -> None:
         try:
             row = await self.transitions.finish(job_id, status, now=self._clock(), images=images, error=error)
         except Exception:
-            log.exception(
-                "job %s could not be recorded as %s; its lease will expire and recover it", job_id, status
-            )
+            # Retried by the maintenance loop; meanwhile the lease is still renewed, so no other
+            # gateway fails a job whose images were already stored.
+            log.exception("job %s could not be recorded as %s; retrying", job_id, status)
+            self._unrecorded[job_id] = (status, images, error)
             return
+        self._unrecorded.pop(job_id, None)
         if row is not None:
             self._notify()
             self.hub.publish(job_id, TERMINAL_EVENT[status], msgspec.to_builtins(job_view(row)))
@@ -262,6 +270,8 @@ class JobExecutor(QueueStats):
             await asyncio.sleep(interval)
 
     async def maintain_once(self) -> None:
+        for job_id, (status, images, error) in list(self._unrecorded.items()):
+            await self._finish(job_id, status, images=images, error=error)
         now = self._clock()
         async with self.sessions() as session, session.begin():
             await session.execute(

@@ -129,6 +129,8 @@ class JobService:
                 await self.idempotency.abandon(auth.tenant_id, idempotency_key)
             raise
         self.executor.enqueue(admitted.row, admitted.task)
+        if admitted.row.webhook is not None:
+            self.executor.notify()  # `job.queued` may be waiting in the outbox
         if wait_s > 0 and await self.executor.wait(admitted.row.id, wait_s):
             return Submission(job=await self.get(auth, admitted.row.id), finished=True)
         return Submission(job=job_view(admitted.row))
