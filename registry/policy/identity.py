@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from typing import Any
 
 import msgspec
 
@@ -24,21 +25,26 @@ def canonical_request(request: PolicyRequest) -> bytes:
 
 def derive_decision_id(request: PolicyRequest, snapshot_version: str, runner_id: str | None) -> str:
     """uuid5 (RFC 9562) over the snapshot version, the chosen runner and the canonical request."""
-    digest = hashlib.sha1(  # noqa: S324 - uuid5 is defined on SHA-1; not a security use
-        DECISION_NAMESPACE.bytes
-        + snapshot_version.encode()
-        + b"\x00"
-        + (runner_id or "").encode()
-        + b"\x00"
-        + canonical_request(request)
-    ).digest()
-    return _uuid5_text(digest)
+    prefix = _PREFIXES.get(snapshot_version)
+    if prefix is None:
+        prefix = hashlib.sha1(DECISION_NAMESPACE.bytes + snapshot_version.encode() + b"\x00")  # noqa: S324
+        if len(_PREFIXES) >= 64:
+            _PREFIXES.clear()
+        _PREFIXES[snapshot_version] = prefix
+    hashed = prefix.copy()  # uuid5 is defined on SHA-1; not a security use
+    hashed.update((runner_id or "").encode() + b"\x00" + canonical_request(request))
+    return _uuid5_text(hashed.digest())
+
+
+_PREFIXES: dict[str, Any] = {}
+"""SHA-1 state after the namespace and snapshot version, per version (they are few)."""
 
 
 def _uuid5_text(digest: bytes) -> str:
-    """`str(uuid.UUID(bytes=digest[:16], version=5))` without building a UUID object."""
-    raw = bytearray(digest[:16])
-    raw[6] = (raw[6] & 0x0F) | 0x50
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    text = raw.hex()
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    """`str(uuid.UUID(bytes=digest[:16], version=5))` without building a UUID object: the version
+    nibble becomes 5, the variant bits 10."""
+    text = digest[:16].hex()
+    return f"{text[:8]}-{text[8:12]}-5{text[13:16]}-{_VARIANT[text[16]]}{text[17:20]}-{text[20:32]}"
+
+
+_VARIANT = {f"{n:x}": f"{(n & 0x3) | 0x8:x}" for n in range(16)}

@@ -98,9 +98,10 @@ def operator_judgement(
     charges); the regions it serves are the tenant's end-user regions and country."""
     operator = snapshot.operator
     profile = operator.profile
-    reader = plan.reader(purpose, None)
-    around = (*regions, *_country(tenant_profile)) if reader.territory else ()
-    key = (purpose, use_cases, reader.read(profile, around))
+    # The operator's profile is the snapshot's, the same for every request: only the territory
+    # it serves (the tenant's regions and country) varies.
+    around = (*regions, *_country(tenant_profile)) if plan.reader(purpose, None).territory else None
+    key = (purpose, use_cases, around)
     found = recall(plan.operator_parts, key, date, usage)
     if found is not None:
         return found
