@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from bench.e2e import jobs_overhead, provider_path
+from bench.e2e.lean import LEAN_PATH
 from bench.e2e.processes import backend, uvicorn_app
 from bench.e2e.site import bootstrap, free_port, postgres_database
 
@@ -77,6 +78,7 @@ def main(seconds: float | None = None, jobs_at_32: int | None = None) -> None:
                         )
                     )
             rows += _gateway_rows("clearance gateway", env, seconds)
+            rows += _gateway_rows("lean prototype (bench/e2e/lean.py)", env, seconds, lean=True)
             with postgres_database() as postgres_url:
                 if postgres_url is not None:
                     pg_env = bootstrap(directory / "pg", backend_url, postgres_url)
@@ -84,10 +86,15 @@ def main(seconds: float | None = None, jobs_at_32: int | None = None) -> None:
         provider_path.report(rows)
 
 
-def _gateway_rows(name: str, env: dict[str, str], seconds: float) -> list[provider_path.PathFigures]:
-    with uvicorn_app(
-        "bench.e2e.apps:gateway_app", env, cpu=GATEWAY_CPU, port=int(env["BENCH_PORT"])
-    ) as gateway:
+def _gateway_rows(
+    name: str, env: dict[str, str], seconds: float, *, lean: bool = False
+) -> list[provider_path.PathFigures]:
+    factory = "bench.e2e.lean:lean_gateway_app" if lean else "bench.e2e.apps:gateway_app"
+    path = LEAN_PATH if lean else None
+    with uvicorn_app(factory, env, cpu=GATEWAY_CPU, port=int(env["BENCH_PORT"])) as gateway:
         auth = {"Authorization": f"Bearer {_token(gateway, env)}", "Clearance-Purpose": "commercial_product"}
-        provider_path.load(name, gateway, auth, connections=1, seconds=2)  # warm-up
-        return [provider_path.load(name, gateway, auth, connections=c, seconds=seconds) for c in CONCURRENCY]
+        provider_path.load(name, gateway, auth, connections=1, seconds=2, path=path)  # warm-up
+        return [
+            provider_path.load(name, gateway, auth, connections=c, seconds=seconds, path=path)
+            for c in CONCURRENCY
+        ]

@@ -26,11 +26,19 @@ class PathFigures:
     result: LoadResult
 
 
-def load(name: str, base: str, headers: dict[str, str], *, connections: int, seconds: float) -> PathFigures:
+def load(
+    name: str,
+    base: str,
+    headers: dict[str, str],
+    *,
+    connections: int,
+    seconds: float,
+    path: str | None = None,
+) -> PathFigures:
     merged = {"Content-Type": "application/json", **headers}
     target = GENERATIONS
-    if name == "backend direct":
-        target = Target(name=target.name, method="POST", path="/v1/images/generations", body=target.body)
+    if path is not None:
+        target = Target(name=target.name, method="POST", path=path, body=target.body)
     return PathFigures(
         name, connections, run_load(base, target, merged, seconds=seconds, connections=connections)
     )
@@ -48,7 +56,7 @@ def report(rows: list[PathFigures]) -> None:
     for connections in sorted({r.connections for r in rows}):
         bare = by.get(("bare litestar forwarder", connections))
         direct = by.get(("backend direct", connections))
-        for name in sorted({r.name for r in rows if r.name.startswith("clearance gateway")}):
+        for name in sorted({r.name for r in rows} - {"backend direct", "bare litestar forwarder"}):
             gateway = by.get((name, connections))
             if gateway is None or bare is None or direct is None:
                 continue
