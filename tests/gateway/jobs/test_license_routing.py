@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from gateway.jobs.tiny_catalog import TINY_FLUX2, TINY_FLUX2_TURBO
-from registry.audit import EventKind, EventQuery, query_events
+from registry.audit import EventKind, EventQuery, monthly_usage, query_events
 from registry.db.engine import create_engine, session_factory
 from registry.delivery.tables import OutboxMessageRow
 from registry.jobs.tables import UsageCounterRow
@@ -96,6 +96,8 @@ async def test_quota_is_reserved_per_agreement_and_exhaustion_is_a_403(gateway: 
                     select(OutboxMessageRow).where(OutboxMessageRow.kind == "licensor_usage")
                 )
             ).all()
+            year, month = (int(part) for part in first["created_at"][:7].split("-"))
+            usage = await monthly_usage(session, year, month, tenant=STUDIO)
     finally:
         await engine.dispose()
     assert counter is not None
@@ -104,3 +106,5 @@ async def test_quota_is_reserved_per_agreement_and_exhaustion_is_a_403(gateway: 
         [(first["id"], '{"number_of_generations":4}'), (fits["id"], '{"number_of_generations":2}')]
     )
     assert {r.target_url for r in reports} == {"https://api.bfl.ai/v1/licenses/models/flux-2-dev/usage"}
+    assert usage.agreements[STUDIO_AGREEMENT].images == 6  # from the job.outcome events alone
+    assert usage.artifacts[TINY_FLUX2_TURBO].jobs == 2
