@@ -8,8 +8,13 @@ by sha256, so the runner verifies the bytes it loads exactly as it would for rea
 
 from __future__ import annotations
 
+from typing import Any
+
+import msgspec
+
 from registry.catalog.entries import (
     Artifact,
+    Catalog,
     InferenceSettings,
     LocalSource,
     SourceFile,
@@ -78,3 +83,104 @@ def tiny_artifacts(models: TinyModelSet) -> tuple[Artifact, ...]:
             ),
         ),
     )
+
+
+HOBBY = "hobby"
+"""An individual without agreements: FLUX [dev] non-commercial terms only."""
+STUDIO = "studio"
+"""A company with a BFL commercial agreement (quota 6 images a month, usage metering)."""
+LOCAL_FLUX2 = "local-flux2"
+PROVIDER_FLUX2 = "provider-flux2"
+LOCAL_SD = "local-sd"
+STUDIO_AGREEMENT = "studio-bfl-flux2"
+BFL_USAGE_URL = "https://api.bfl.ai/v1/licenses/models/flux-2-dev/usage"
+
+
+def _site(provider_url: str | None) -> dict[str, Any]:
+    company = {
+        "organisation_type": "company",
+        "country": "US",
+        "end_user_regions": ["US"],
+        "annual_revenue_usd": 300000,
+        "monthly_active_users": 1000,
+        "image_generation_core_business": False,
+    }
+    return {
+        "operator": {"id": "operator", "name": "Test operator", "profile": company, "charges_tenants": False},
+        "tenants": [
+            {
+                "id": HOBBY,
+                "name": "Hobbyist",
+                "profile": {"organisation_type": "individual", "country": "US"},
+            },
+            {"id": STUDIO, "name": "Studio", "profile": company},
+        ],
+        "runners": [
+            {
+                "id": LOCAL_FLUX2,
+                "kind": "local_diffusers",
+                "host": "operator",
+                "artifacts": [TINY_FLUX2, TINY_FLUX2_TURBO],
+                "price_per_image_usd": 0.001,
+                "capacity": 1,
+                "config": {"device": "cpu"},
+            },
+            {
+                "id": PROVIDER_FLUX2,
+                "kind": "openai_images",
+                "host": "provider",
+                "provider": "loopback-images",
+                "service_terms": "bfl-api-terms@1",
+                "artifacts": [TINY_FLUX2],
+                "endpoint": provider_url or "http://127.0.0.1:9/v1",
+                "price_per_image_usd": 0.01,
+                "capacity": 4,
+            },
+            {
+                "id": LOCAL_SD,
+                "kind": "local_diffusers",
+                "host": "operator",
+                "artifacts": [TINY_SD],
+                "price_per_megapixel_usd": 0.5,
+                "capacity": 1,
+                "config": {"device": "cpu"},
+            },
+        ],
+        "agreements": [
+            {
+                "id": "operator-bfl-hosting",
+                "holder": "operator",
+                "licensor": "Black Forest Labs Inc.",
+                "covers": {"license_families": ["flux-dev-ncl"]},
+                "purposes": ["commercial_internal", "commercial_product", "hosted_service"],
+                "valid_from": "2025-01-01",
+            },
+            {
+                "id": STUDIO_AGREEMENT,
+                "holder": STUDIO,
+                "licensor": "Black Forest Labs Inc.",
+                "covers": {"license_families": ["flux-dev-ncl"]},
+                "purposes": ["commercial_internal", "commercial_product"],
+                "valid_from": "2025-01-01",
+                "monthly_quota": 6,
+                "obligations": [
+                    {
+                        "kind": "usage_metering",
+                        "clause": "Self-Hosted Commercial License (usage reporting)",
+                        "url": BFL_USAGE_URL,
+                    }
+                ],
+            },
+        ],
+    }
+
+
+def tiny_site_catalog(models: TinyModelSet, *, provider_url: str | None = None) -> Catalog:
+    """The tiny artifacts with an operator, two tenants and runners, to load beside the built-in
+    catalog: `hobby` (an individual, no agreement) and `studio` (a company with a BFL commercial
+    agreement, quota 6 images a month, usage metering); `local-flux2` and `local-sd` run in
+    process; `provider-flux2` (only with `provider_url`, an OpenAI-Images-compatible endpoint)
+    serves the tiny FLUX.2 model under BFL's API terms, which include commercial use."""
+    site = msgspec.convert(_site(provider_url), Catalog)
+    runners = tuple(r for r in site.runners if provider_url is not None or r.id != PROVIDER_FLUX2)
+    return msgspec.structs.replace(site, artifacts=tiny_artifacts(models), runners=runners)

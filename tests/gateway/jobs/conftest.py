@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import pytest
 import torch
 from litestar import Litestar
@@ -23,7 +22,20 @@ from litestar.testing import AsyncTestClient
 from gateway.app import create_app
 from gateway.jobs.pool import RunnerPool, default_factory
 from gateway.jobs.runtime import JobsRuntime, provider_keys
-from gateway.jobs.tiny_catalog import FLUX_DEV_NCL, TINY_FLUX2, TINY_FLUX2_TURBO, TINY_SD, tiny_artifacts
+from gateway.jobs.tiny_catalog import (
+    BFL_USAGE_URL,
+    FLUX_DEV_NCL,
+    HOBBY,
+    LOCAL_FLUX2,
+    LOCAL_SD,
+    PROVIDER_FLUX2,
+    STUDIO,
+    STUDIO_AGREEMENT,
+    TINY_FLUX2,
+    TINY_FLUX2_TURBO,
+    TINY_SD,
+    tiny_site_catalog,
+)
 from gateway.settings import Settings
 from registry.catalog.builtin import load_builtin_catalog
 from registry.catalog.entries import Catalog
@@ -39,95 +51,7 @@ from tests.gateway.jobs.fake_provider import FakeImagesProvider
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 torch.set_num_threads(2)
 
-HOBBY = "hobby"
-"""An individual without agreements: FLUX [dev] non-commercial terms only."""
-STUDIO = "studio"
-"""A company with a BFL commercial agreement (quota 6 images a month, usage metering)."""
-LOCAL_FLUX2 = "local-flux2"
-PROVIDER_FLUX2 = "provider-flux2"
-LOCAL_SD = "local-sd"
-STUDIO_AGREEMENT = "studio-bfl-flux2"
 PROVIDER_KEY = "test-provider-key"
-BFL_USAGE_URL = "https://api.bfl.ai/v1/licenses/models/flux-2-dev/usage"
-
-
-def site_catalog(provider_url: str) -> dict[str, Any]:
-    company = {
-        "organisation_type": "company",
-        "country": "US",
-        "end_user_regions": ["US"],
-        "annual_revenue_usd": 300000,
-        "monthly_active_users": 1000,
-        "image_generation_core_business": False,
-    }
-    return {
-        "operator": {"id": "operator", "name": "Test operator", "profile": company, "charges_tenants": False},
-        "tenants": [
-            {
-                "id": HOBBY,
-                "name": "Hobbyist",
-                "profile": {"organisation_type": "individual", "country": "US"},
-            },
-            {"id": STUDIO, "name": "Studio", "profile": company},
-        ],
-        "runners": [
-            {
-                "id": LOCAL_FLUX2,
-                "kind": "local_diffusers",
-                "host": "operator",
-                "artifacts": [TINY_FLUX2, TINY_FLUX2_TURBO],
-                "price_per_image_usd": 0.001,
-                "capacity": 1,
-                "config": {"device": "cpu"},
-            },
-            {
-                "id": PROVIDER_FLUX2,
-                "kind": "openai_images",
-                "host": "provider",
-                "provider": "loopback-images",
-                "service_terms": "bfl-api-terms@1",
-                "artifacts": [TINY_FLUX2],
-                "endpoint": provider_url,
-                "price_per_image_usd": 0.01,
-                "capacity": 4,
-            },
-            {
-                "id": LOCAL_SD,
-                "kind": "local_diffusers",
-                "host": "operator",
-                "artifacts": [TINY_SD],
-                "price_per_megapixel_usd": 0.5,
-                "capacity": 1,
-                "config": {"device": "cpu"},
-            },
-        ],
-        "agreements": [
-            {
-                "id": "operator-bfl-hosting",
-                "holder": "operator",
-                "licensor": "Black Forest Labs Inc.",
-                "covers": {"license_families": ["flux-dev-ncl"]},
-                "purposes": ["commercial_internal", "commercial_product", "hosted_service"],
-                "valid_from": "2025-01-01",
-            },
-            {
-                "id": STUDIO_AGREEMENT,
-                "holder": STUDIO,
-                "licensor": "Black Forest Labs Inc.",
-                "covers": {"license_families": ["flux-dev-ncl"]},
-                "purposes": ["commercial_internal", "commercial_product"],
-                "valid_from": "2025-01-01",
-                "monthly_quota": 6,
-                "obligations": [
-                    {
-                        "kind": "usage_metering",
-                        "clause": "Self-Hosted Commercial License (usage reporting)",
-                        "url": BFL_USAGE_URL,
-                    }
-                ],
-            },
-        ],
-    }
 
 
 @dataclass
@@ -151,8 +75,7 @@ async def _seed(url: str, catalog: Catalog) -> None:
 
 
 def build_catalog(models: TinyModelSet, provider_url: str) -> Catalog:
-    site = msgspec.convert(site_catalog(provider_url), Catalog)
-    return msgspec.structs.replace(site, artifacts=tiny_artifacts(models))
+    return tiny_site_catalog(models, provider_url=provider_url)
 
 
 def seed_database(url: str, catalog: Catalog) -> None:
@@ -294,4 +217,14 @@ def today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
-__all__ = ["FLUX_DEV_NCL", "TINY_FLUX2_TURBO"]
+__all__ = [
+    "BFL_USAGE_URL",
+    "FLUX_DEV_NCL",
+    "HOBBY",
+    "LOCAL_FLUX2",
+    "LOCAL_SD",
+    "PROVIDER_FLUX2",
+    "STUDIO",
+    "STUDIO_AGREEMENT",
+    "TINY_FLUX2_TURBO",
+]
