@@ -6,7 +6,16 @@ import datetime as dt
 import json
 from typing import Any
 
-from tests.gateway.jobs.conftest import HOBBY, LOCAL_SD, STUDIO, Gateway, JobsWorld, open_gateway, sd_job
+from tests.gateway.jobs.conftest import (
+    HOBBY,
+    LOCAL_SD,
+    STUDIO,
+    Gateway,
+    JobsWorld,
+    flux2_job,
+    open_gateway,
+    sd_job,
+)
 
 
 def parse_sse(text: str) -> list[tuple[str, dict[str, Any]]]:
@@ -107,3 +116,18 @@ async def test_scopes_are_enforced(gateway: Gateway) -> None:
     read_only = await gateway.headers(STUDIO, "jobs:read")
     assert (await gateway.http.post("/v1/jobs", json=sd_job(), headers=read_only)).status_code == 403
     assert (await gateway.http.post("/v1/jobs", json=sd_job())).status_code == 401
+
+
+async def test_a_tenant_at_its_concurrency_limit_waits_even_with_idle_runners(
+    jobs_world: JobsWorld, tmp_path: Any
+) -> None:
+    async with open_gateway(jobs_world, tmp_path, job_concurrency=1) as gateway:
+        first = (await gateway.submit(sd_job(steps=20))).json()
+        second = (await gateway.submit(flux2_job())).json()  # another runner, idle
+        first_done = await gateway.wait_for(first["id"])
+        second_done = await gateway.wait_for(second["id"])
+        assert first_done["status"] == second_done["status"] == "succeeded"
+        started = dt.datetime.fromisoformat(second_done["started_at"])
+        assert started >= dt.datetime.fromisoformat(first_done["finished_at"])
+        other_tenant = (await gateway.submit(sd_job(), tenant=HOBBY, Prefer="wait=60")).json()
+        assert other_tenant["status"] == "succeeded"
