@@ -1,6 +1,6 @@
 """The OpenAI Images API's request and response bodies, as far as Clearance honours them.
 
-Fields OpenAI defines but that have no meaning here (`quality`, `style`) are validated against
+Fields OpenAI defines but that have no meaning here (`quality`, `style`, `moderation`) are validated against
 OpenAI's values and otherwise ignored; a field OpenAI does not define is refused (422) unless it
 is one of Clearance's own extensions (sent with the client's `extra_body`).
 """
@@ -15,7 +15,7 @@ from gateway.jobs.schemas import AdapterRequest
 from registry.vocabulary import OutputUse, Purpose, UseCase
 
 ResponseFormat = Literal["b64_json", "url"]
-Quality = Literal["auto", "standard", "hd", "low", "medium", "high"]
+Quality = Literal["auto", "standard", "hd", "low", "medium", "high", "xhigh", "max"]
 Style = Literal["vivid", "natural"]
 
 
@@ -31,6 +31,10 @@ class ImagesRequest(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fi
     """`b64_json` by default: image URLs need the same bearer token to be read."""
     quality: Quality | None = None
     style: Style | None = None
+    output_format: Literal["png"] | None = None
+    """Images are PNG (with their provenance); another format is refused, not converted."""
+    moderation: Literal["auto", "low"] | None = None
+    """Accepted and ignored: the licenses' content-filter obligations are the tenant's."""
     user: Annotated[str, msgspec.Meta(max_length=256)] | None = None
     """Recorded nowhere but accepted: the tenant and client come from the token."""
     # Clearance extensions (openai client: `extra_body={...}`).

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -87,7 +88,7 @@ def _run_shell(lines: list[str]) -> str:
     return result.stdout
 
 
-def _scenarios(run: DemoRun) -> dict[str, tuple[int, dict[str, object]]]:
+def _scenarios(run: DemoRun) -> dict[str, tuple[int, dict[str, Any]]]:
     """Each printed scenario run with the printed token lines: its status and JSON body."""
     shell = run.block(SHELL_MARK, PYTHON_MARK)
     first = next(i for i, line in enumerate(shell) if line.startswith("# ("))
@@ -124,10 +125,10 @@ def test_the_demo_serves_its_three_scenarios_and_reruns_idempotently(tmp_path: P
         allowed, denied, licensed = results["a"][1], results["b"][1], results["c"][1]
         assert allowed["status"] == "succeeded"
         assert denied["type"] == "urn:clearance:problem:license-denied"
-        assert any(r["clause"] and r["license"] == "flux-dev-ncl@2.0" for r in denied["reasons"])  # type: ignore[index, union-attr]
+        assert any(r["clause"] and r["license"] == "flux-dev-ncl@2.0" for r in denied["reasons"])
         assert denied["alternatives"]
         assert licensed["status"] == "succeeded"
-        assert licensed["decision"]["agreements"]  # type: ignore[index]
+        assert licensed["decision"]["agreements"]
 
         script = "\n".join(run.block(PYTHON_MARK, END_MARK))
         printed = subprocess.run(

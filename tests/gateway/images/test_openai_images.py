@@ -11,28 +11,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import msgspec
 import openai
 import pytest
 from PIL import Image
 
 from gateway.app import create_app
+from gateway.demo.catalog import HOBBY, LOCAL_FLUX2, STUDIO, STUDIO_AGREEMENT, demo_catalog
+from gateway.demo.models import ensure_tiny_models
+from gateway.demo.setup import load_demo_catalog
 from gateway.jobs.tiny_catalog import TINY_FLUX2, TINY_FLUX2_TURBO, TINY_SD
 from registry.audit import EventKind, EventQuery, query_events
+from registry.db import migrate
 from registry.db.engine import create_engine, session_factory
-from tests.gateway.auth.conftest import create_client
+from tests.gateway.auth.conftest import create_client, make_settings
 from tests.gateway.images.loopback_server import LoopbackServer
-from tests.gateway.jobs.conftest import (
-    HOBBY,
-    LOCAL_FLUX2,
-    STUDIO,
-    STUDIO_AGREEMENT,
-    JobsWorld,
-    build_catalog,
-    copy_database,
-    jobs_settings,
-    seed_database,
-)
-from tests.gateway.jobs.fake_provider import FakeImagesProvider
 
 COMMERCIAL = {"Clearance-Purpose": "commercial_product", "Clearance-Output-Use": "publish"}
 
@@ -48,27 +41,19 @@ class Served:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JobsWorld]:
-    from runners.task import ModelFamily
-    from runners.tiny import build_tiny_models
-
-    root = tmp_path_factory.mktemp("images-world")
-    models = build_tiny_models(
-        root / "models", families=(ModelFamily.FLUX2, ModelFamily.SD1), adapters_per_family=1
-    )
-    provider = FakeImagesProvider().start()
-    catalog = build_catalog(models, provider.base_url)
-    template = root / "template.db"
-    seed_database(f"sqlite+aiosqlite:///{template}", catalog)
-    yield JobsWorld(models, provider, template, catalog, {})
-    provider.stop()
-
-
-@pytest.fixture(scope="module")
-def served(world: JobsWorld, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The demo's catalog (tiny FLUX.2 + Turbo and SD under their real licenses, a hobbyist and a
+    licensed studio), except that the hobbyist has no default purpose."""
     directory: Path = tmp_path_factory.mktemp("images-gateway")
-    url = copy_database(world, directory)
-    settings = jobs_settings(world, directory, url)
+    url = f"sqlite+aiosqlite:///{directory / 'clearance.db'}"
+    settings = make_settings(directory, url)
+    migrate.upgrade(url)
+    models, _ = ensure_tiny_models(directory / "models")
+    site = demo_catalog(models)
+    tenants = tuple(
+        msgspec.structs.replace(t, default_purpose=None) if t.id == HOBBY else t for t in site.tenants
+    )
+    asyncio.run(load_demo_catalog(settings, msgspec.structs.replace(site, tenants=tenants)))
     tokens = {}
     with LoopbackServer(create_app(settings)) as server:
         for tenant in (HOBBY, STUDIO):
@@ -82,6 +67,11 @@ def served(world: JobsWorld, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             assert response.status_code == 200, response.text
             tokens[tenant] = response.json()["access_token"]
         yield Served(server.base_url, url, tokens)
+
+
+def _data(result: openai.types.ImagesResponse) -> list[openai.types.Image]:
+    assert result.data is not None
+    return result.data
 
 
 def _png(b64: str | None) -> Image.Image:
@@ -98,8 +88,8 @@ def test_the_licensed_tenant_gets_b64_images_from_the_self_hosted_runner(served:
         extra_headers=COMMERCIAL,
         extra_body={"steps": 2, "seed": 7},
     )
-    assert len(result.data) == 2
-    assert _png(result.data[0].b64_json).size == (32, 32)
+    assert len(_data(result)) == 2
+    assert _png(_data(result)[0].b64_json).size == (32, 32)
     extra = result.model_extra or {}
     job = httpx.get(
         f"{served.base_url}/v1/jobs/{extra['job_id']}",
@@ -142,6 +132,8 @@ def test_a_commercial_request_without_agreement_is_a_permission_error_with_claus
 
 def test_the_tenants_default_purpose_and_url_responses(served: Served) -> None:
     """Without a declared purpose the tenant's default applies; the hobbyist has none: 422."""
+    studio = served.client(STUDIO).images.generate(model=TINY_FLUX2, prompt="a red bicycle", size="32x32")
+    assert _data(studio)[0].b64_json
     with pytest.raises(openai.UnprocessableEntityError) as caught:
         served.client(HOBBY).images.generate(model=TINY_SD, prompt="a red bicycle", size="32x32")
     assert caught.value.code == "invalid_request"
@@ -153,7 +145,7 @@ def test_the_tenants_default_purpose_and_url_responses(served: Served) -> None:
         response_format="url",
         extra_headers={"Clearance-Purpose": "personal"},
     )
-    url = result.data[0].url
+    url = _data(result)[0].url
     assert url is not None
     assert url.startswith(served.base_url + "/v1/jobs/")
     png = httpx.get(url, headers={"Authorization": f"Bearer {served.tokens[HOBBY]}"})
@@ -180,7 +172,7 @@ def test_the_tenants_default_purpose_and_url_responses(served: Served) -> None:
 def test_bad_input_names_the_field(served: Served, kwargs: dict[str, object], param: str) -> None:
     arguments: dict[str, object] = {"model": TINY_SD, "prompt": "a red bicycle", **kwargs}
     with pytest.raises(openai.UnprocessableEntityError) as caught:
-        served.client(STUDIO).images.generate(**arguments)  # type: ignore[arg-type]
+        served.client(STUDIO).images.generate(**arguments)  # type: ignore[call-overload]
     assert getattr(caught.value, "param", None) == param, caught.value.body
     assert caught.value.response.headers["content-type"].startswith("application/problem+json")
 
