@@ -11,6 +11,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
@@ -47,7 +48,17 @@ class JobsController(Controller):
     tags = ["jobs"]
     dependencies = {"jobs": Provide(provide_job_service, sync_to_thread=False)}
 
-    @post("/", opt={"scope": Scope.JOBS_WRITE}, status_code=202)
+    @post(
+        "/",
+        opt={"scope": Scope.JOBS_WRITE},
+        status_code=202,
+        responses={
+            200: ResponseSpec(data_container=JobView, description="The job ended within `Prefer: wait=N`."),
+            403: ResponseSpec(
+                data_container=dict[str, Any], description="No runner is permitted (problem details)."
+            ),
+        },
+    )
     async def submit(
         self,
         request: Request[Any, Any, Any],

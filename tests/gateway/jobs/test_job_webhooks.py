@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -84,9 +85,7 @@ async def test_job_events_arrive_signed_with_the_tenant_secret(
         await ssrf_corpus_is_refused(gateway, canary)
 
 
-def job_time(job: dict[str, object]) -> object:
-    import datetime as dt
-
+def job_time(job: dict[str, object]) -> dt.datetime:
     return dt.datetime.fromisoformat(str(job["created_at"]))
 
 
