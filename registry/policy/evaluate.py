@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import msgspec
 
-from registry.catalog.entries import Agreement
+from registry.catalog.entries import Agreement, TenantProfile
 from registry.policy.decision import (
     Effect,
     ObligationDue,
@@ -22,7 +22,7 @@ from registry.policy.decision import (
     Reason,
 )
 from registry.policy.identity import derive_decision_id
-from registry.policy.judgement_memo import Judgement
+from registry.policy.judgement_memo import Judgement, recall
 from registry.policy.party import operator_judgement, tenant_judgement
 from registry.policy.request import PolicyRequest
 from registry.policy.snapshot import CatalogSnapshot
@@ -97,7 +97,9 @@ def _evaluate_on(
     with_id: bool,
     consulted: list[Agreement] | None = None,
 ) -> PolicyDecision:
-    plan = stack_plan(snapshot, request.model_id, request.adapter_ids, runner_id)
+    plan = snapshot.stack_plans.get((request.model_id, request.adapter_ids, runner_id))
+    if plan is None:
+        plan = stack_plan(snapshot, request.model_id, request.adapter_ids, runner_id)
     tenant = snapshot.tenants.get(request.tenant_id)
     if tenant is None or tenant.retired or plan.errors or plan.license_errors:
         errors: list[str] = []
@@ -117,25 +119,39 @@ def _evaluate_on(
     use_cases = request.use_cases
     strict = request.strict
     date, usage = request.date, request.usage_this_month
+    view = plan.views.get((purpose, output_use))
+    if view is None:
+        view = plan.view(purpose, output_use)
     operator_part: Judgement | None = None
     operator_purpose = purpose
     # The operator is a licensee when it hosts the weights, resells a provider's service, or
     # charges its tenants for generation on whatever runner (payment arising from the model).
     if plan.operator_judged:
-        operator_purpose = Purpose.HOSTED_SERVICE if plan.operator_charges else purpose
-        operator_part = operator_judgement(
-            plan, snapshot, operator_purpose, regions, profile, use_cases, date, usage
-        )
+        operator_purpose = view.operator_purpose
+        # Its profile is the snapshot's, the same for every request: only the territory it
+        # serves (the tenant's regions and country) varies.
+        around = (*regions, *_country(profile)) if view.operator_territory else None
+        operator_key = (operator_purpose, use_cases, around)
+        operator_part = recall(plan.operator_parts, operator_key, date, usage)
+        if operator_part is None:
+            operator_part = operator_judgement(
+                plan, snapshot, operator_key, operator_purpose, regions, profile, use_cases, date, usage
+            )
         if consulted is not None:
             consulted.extend(operator_part.consulted)
     # Most tenants hold no agreement for any license of the stack that could need one: then the
     # whole decision, but its id and the tenant's name, is what every tenant with the same facts
     # gets (beside the same operator judgement).
-    untouched = plan.untouched_by(snapshot.agreements_of(tenant.id), purpose, output_use)
+    index = snapshot.agreements_of(tenant.id)
+    families = index.families.get(purpose)
+    artifacts = index.artifacts.get(purpose)
+    untouched = (families is None or view.curable_families.isdisjoint(families)) and (
+        artifacts is None or view.curable_artifacts.isdisjoint(artifacts)
+    )
     if untouched:
-        facts = plan.reader(purpose, output_use).read(profile, (profile.country, regions))
+        facts = view.reader.read(profile, (profile.country, regions))
         operator_said = operator_part.same_as or operator_part if operator_part is not None else None
-        decision_key = (operator_said, purpose, plan.output_key(output_use), use_cases, strict, facts)
+        decision_key = (operator_said, purpose, view.output_key, use_cases, strict, facts)
         found: Combined | None = plan.decisions.get(decision_key)  # type: ignore[assignment]
         if found is not None:
             return _decision(request, snapshot, plan, runner_id, with_id, tenant.id, found)
@@ -257,3 +273,7 @@ def _decision_id(
     if request.decision_id is not None:
         return request.decision_id
     return derive_decision_id(request, snapshot.version, runner_id) if with_id else ""
+
+
+def _country(profile: TenantProfile) -> tuple[str, ...]:
+    return (profile.country,) if profile.country else ()

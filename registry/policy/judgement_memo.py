@@ -1,6 +1,9 @@
-"""Judgements remembered on a license use, for the situations that repeat from one request to
-the next: the operator's (the same party every time) and those that read nothing of the tenant.
-A remembered judgement is reused only while the agreements it checked answer the same way."""
+"""Judgements of one license remembered for the situations that repeat from one request to the
+next: the operator's (the same party every time, remembered per window of dates in which the
+agreements it checked answer the same way) and a tenant's whenever none of its agreements can
+change it (then it depends only on the facts its `FactReader` reads, and is shared by every
+stack the license is part of). Judgements that rely on a tenant's own agreements are made
+afresh."""
 
 from __future__ import annotations
 

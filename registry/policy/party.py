@@ -23,7 +23,7 @@ from registry.policy.conditions import PartyContext
 from registry.policy.creator import judge_creator
 from registry.policy.decision import Party
 from registry.policy.judge import Verdict
-from registry.policy.judgement_memo import Judgement, judgement_of, recall, remember
+from registry.policy.judgement_memo import Judgement, judgement_of, remember
 from registry.policy.regions import expand_regions
 from registry.policy.snapshot import CatalogSnapshot
 from registry.policy.stack import MEMO_LIMIT, StackPlan
@@ -87,6 +87,7 @@ def tenant_judgement(
 def operator_judgement(
     plan: StackPlan,
     snapshot: CatalogSnapshot,
+    key: tuple[object, ...],
     purpose: Purpose,
     regions: tuple[str, ...],
     tenant_profile: TenantProfile,
@@ -95,16 +96,10 @@ def operator_judgement(
     usage: Mapping[str, int],
 ) -> Judgement:
     """The operator's judgement as a licensee on the stack, for `purpose` (hosted_service when it
-    charges); the regions it serves are the tenant's end-user regions and country."""
+    charges), when none remembered under `key` holds; the regions it serves are the tenant's
+    end-user regions and country."""
     operator = snapshot.operator
     profile = operator.profile
-    # The operator's profile is the snapshot's, the same for every request: only the territory
-    # it serves (the tenant's regions and country) varies.
-    around = (*regions, *_country(tenant_profile)) if plan.reader(purpose, None).territory else None
-    key = (purpose, use_cases, around)
-    found = recall(plan.operator_parts, key, date, usage)
-    if found is not None:
-        return found
     charges = plan.operator_charges
     ctx = PartyContext(
         party=Party.OPERATOR,

@@ -28,6 +28,22 @@ Curable = tuple[frozenset[str], frozenset[str]]
 """License families and artifact ids an agreement would name to change a judgement."""
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class PurposeView:
+    """A stack seen by requests of one purpose and output use."""
+
+    reader: FactReader
+    """What the tenant's judgements read of it."""
+    output_key: OutputUse | None
+    """See `StackPlan.output_key`."""
+    curable_families: frozenset[str]
+    curable_artifacts: frozenset[str]
+    """See `StackPlan.curable`."""
+    operator_purpose: Purpose
+    operator_territory: bool
+    """Whether the operator's judgements read the territory it serves."""
+
+
 @dataclass(slots=True, eq=False)
 class StackPlan:
     """What the snapshot says about one stack on one runner, for every request that names it."""
@@ -58,6 +74,24 @@ class StackPlan:
     decisions: dict[tuple[object, ...], object] = field(default_factory=dict)
     """Whole decisions for tenants without agreements on the stack, by the operator judgement
     and the tenant's facts."""
+    views: dict[tuple[Purpose, OutputUse], PurposeView] = field(default_factory=dict)
+
+    def view(self, purpose: Purpose, output_use: OutputUse) -> PurposeView:
+        """What a request for this purpose and output use needs of the stack, in one lookup."""
+        key = (purpose, output_use)
+        found = self.views.get(key)
+        if found is None:
+            operator_purpose = Purpose.HOSTED_SERVICE if self.operator_charges else purpose
+            families, artifacts = self.curable(purpose, output_use)
+            found = self.views[key] = PurposeView(
+                reader=self.reader(purpose, output_use),
+                output_key=self.output_key(output_use),
+                curable_families=families,
+                curable_artifacts=artifacts,
+                operator_purpose=operator_purpose,
+                operator_territory=self.operator_judged and self.reader(operator_purpose, None).territory,
+            )
+        return found
 
     def untouched_by(self, index: HolderAgreements, purpose: Purpose, output_use: OutputUse | None) -> bool:
         """True when none of the holder's agreements granting `purpose` names a family or
