@@ -120,19 +120,29 @@ class JobsController(Controller):
         )
 
     @get("/{job_id:str}/events", opt={"scope": Scope.JOBS_READ})
-    async def events(self, job_id: str, auth: AuthContext, jobs: JobService) -> ServerSentEvent:
+    async def events(
+        self,
+        job_id: str,
+        auth: AuthContext,
+        jobs: JobService,
+        last_event_id: str | None = Parameter(header="Last-Event-ID", default=None),
+    ) -> ServerSentEvent:
         """Server-Sent Events: queued (with position), started, progress per step, each image,
-        then completed, failed, canceled or aborted."""
-        stream = jobs.events(auth, job_id)
-        first = await anext(stream)  # a foreign or unknown job answers 404 before streaming
+        then completed, failed, canceled or aborted. `Last-Event-ID` resumes after that event."""
+        after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+        stream = jobs.events(auth, job_id, after=after)
+        first = await anext(stream, None)  # a foreign or unknown job answers 404 before streaming
 
         async def messages() -> AsyncIterator[ServerSentEventMessage]:
-            number = 1
-            yield ServerSentEventMessage(
-                event=first[0], data=msgspec.json.encode(first[1]).decode(), id=number
-            )
-            async for type_, data in stream:
-                number += 1
-                yield ServerSentEventMessage(event=type_, data=msgspec.json.encode(data).decode(), id=number)
+            if first is None:
+                return
+            yield _message(first)
+            async for item in stream:
+                yield _message(item)
 
         return ServerSentEvent(messages(), headers={"Cache-Control": "no-store"})
+
+
+def _message(item: tuple[int, str, dict[str, Any]]) -> ServerSentEventMessage:
+    number, type_, data = item
+    return ServerSentEventMessage(event=type_, data=msgspec.json.encode(data).decode(), id=number)

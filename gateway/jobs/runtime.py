@@ -4,11 +4,16 @@ webhook and licensor-report workers. Built without I/O in `create_app`, started 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import datetime as dt
+import functools
 import logging
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
+
+import anyio
 
 from gateway.catalog.cache import CatalogCache, CatalogRevision
 from gateway.delivery.config import image_store, licensor_credentials, outbound_policy, retry_schedule
@@ -27,6 +32,8 @@ from gateway.webhooks import WebhookDispatcher
 from registry.delivery.idempotency import IdempotencyStore
 
 log = logging.getLogger(__name__)
+
+HOUSEKEEPING_SECONDS = 3600.0
 
 
 def job_limits(settings: Settings) -> JobLimits:
@@ -83,6 +90,19 @@ class JobsRuntime:
     async def _revision(self) -> CatalogRevision:
         return await self.catalog.current()
 
+    async def _housekeeping(self) -> None:
+        """Hourly: images past their retention, idempotency keys past 24 hours."""
+        while True:
+            now = dt.datetime.now(dt.UTC)
+            try:
+                purged = await anyio.to_thread.run_sync(functools.partial(self.store.purge_expired, now=now))
+                keys = await self.service.idempotency.purge(now=now)
+                if purged or keys:
+                    log.info("purged %d expired images and %d idempotency keys", purged, keys)
+            except Exception as exc:  # the database may be down; next hour again
+                log.warning("jobs housekeeping failed: %s", exc)
+            await asyncio.sleep(HOUSEKEEPING_SECONDS)
+
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: Any = None) -> AsyncIterator[None]:
         runtime = self.runtime
@@ -130,9 +150,13 @@ class JobsRuntime:
         self.webhooks.start()
         self.reports.start()
         self.executor.start()
+        housekeeping = asyncio.create_task(self._housekeeping(), name="jobs-housekeeping")
         try:
             yield
         finally:
+            housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await housekeeping
             await self.executor.stop()
             for worker in (self.webhooks, self.reports):
                 await worker.stop()

@@ -199,28 +199,37 @@ class JobService:
         except ImageNotFoundError as exc:
             raise JobNotFoundError(f"{job_id}/images/{index}") from exc
 
-    async def events(self, auth: AuthContext, job_id: str) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-        """The job's events as (type, data), ending with its terminal event."""
+    async def events(
+        self, auth: AuthContext, job_id: str, *, after: int = 0
+    ) -> AsyncIterator[tuple[int, str, dict[str, Any]]]:
+        """The job's events as (number, type, data), ending with its terminal event; `after` is
+        the last number a reconnecting client saw (SSE `Last-Event-ID`)."""
         row = await self._row(auth, job_id)
         if self.hub.knows(job_id):
-            async for event in self.hub.follow(job_id):
-                yield event.type, event.data
+            async for event in self.hub.follow(job_id, after):
+                yield event.seq, event.type, event.data
             return
         # Not executed here (another gateway, or before a restart): follow the row.
+        number = after
         last = None
         while True:
             if row.status != last:
                 last = row.status
+                number += 1
                 if row.status == "queued":
-                    yield "queued", {"job_id": job_id, "position": self.executor.queue_position(job_id)}
+                    yield (
+                        number,
+                        "queued",
+                        {"job_id": job_id, "position": self.executor.queue_position(job_id)},
+                    )
                 elif row.status == "running":
-                    yield "started", {"job_id": job_id, "runner": row.runner_id}
+                    yield number, "started", {"job_id": job_id, "runner": row.runner_id}
                 else:
-                    yield TERMINAL_EVENT[row.status], msgspec.to_builtins(job_view(row))
+                    yield number, TERMINAL_EVENT[row.status], msgspec.to_builtins(job_view(row))
                     return
             if self.hub.knows(job_id):  # recovered into this process meanwhile
                 async for event in self.hub.follow(job_id):
-                    yield event.type, event.data
+                    yield number + event.seq, event.type, event.data
                 return
             await asyncio.sleep(0.5)
             row = await self._row(auth, job_id)

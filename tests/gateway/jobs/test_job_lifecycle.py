@@ -44,6 +44,9 @@ async def test_events_stream_queued_started_progress_image_completed(gateway: Ga
     assert events[-1][1]["status"] == "succeeded"
     again = parse_sse((await gateway.get(job["links"]["events"])).text)  # a late client sees it all
     assert [k for k, _ in again] == kinds
+    headers = {**await gateway.headers(), "Last-Event-ID": str(len(kinds) - 1)}
+    resumed = parse_sse((await gateway.http.get(job["links"]["events"], headers=headers)).text)
+    assert [k for k, _ in resumed] == ["completed"]
 
 
 async def test_paused_runner_queues_then_cancel_and_deadline_end_jobs(gateway: Gateway) -> None:
