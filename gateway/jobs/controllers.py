@@ -19,6 +19,7 @@ from gateway.auth.context import AuthContext
 from gateway.auth.scopes import Scope
 from gateway.jobs.schemas import JobPage, JobRequest, JobView
 from gateway.jobs.service import JobFilter, JobService
+from registry.delivery.outbox import MessageState
 
 JOBS_RUNTIME_STATE_KEY = "jobs_runtime"
 _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d+)", re.IGNORECASE)
@@ -100,7 +101,7 @@ class JobsController(Controller):
         since: dt.datetime | None = None,
     ) -> JobPage:
         """The tenant's jobs, newest first."""
-        return await jobs.list(
+        return await jobs.list_jobs(
             auth, limit=limit, cursor=cursor, filters=JobFilter(status=status, model=model, since=since)
         )
 
@@ -111,6 +112,13 @@ class JobsController(Controller):
     @post("/{job_id:str}/cancel", opt={"scope": Scope.JOBS_WRITE}, status_code=202)
     async def cancel(self, job_id: str, auth: AuthContext, jobs: JobService) -> JobView:
         return await jobs.cancel(auth, job_id)
+
+    @get("/{job_id:str}/webhooks", opt={"scope": Scope.JOBS_READ})
+    async def webhook_deliveries(
+        self, job_id: str, auth: AuthContext, jobs: JobService
+    ) -> list[MessageState]:
+        """The job's webhook delivery log (events, attempts, status codes, errors)."""
+        return await jobs.webhook_deliveries(auth, job_id)
 
     @get("/{job_id:str}/images/{index:int}", opt={"scope": Scope.JOBS_READ}, media_type="image/png")
     async def image(self, job_id: str, index: int, auth: AuthContext, jobs: JobService) -> Response[bytes]:

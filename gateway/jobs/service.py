@@ -26,6 +26,7 @@ from gateway.jobs.lifecycle import TERMINAL
 from gateway.jobs.schemas import JobPage, JobRequest, JobView
 from gateway.jobs.views import job_view
 from gateway.storage import ImageNotFoundError, ImageStore
+from gateway.webhooks import WEBHOOK_KIND
 from registry.delivery.idempotency import (
     Conflict,
     IdempotencyStore,
@@ -33,6 +34,7 @@ from registry.delivery.idempotency import (
     Replay,
     hash_request_body,
 )
+from registry.delivery.outbox import MessageState, messages_for_job
 from registry.jobs.tables import JobRow
 
 MAX_PAGE = 100
@@ -145,7 +147,7 @@ class JobService:
     async def get(self, auth: AuthContext, job_id: str) -> JobView:
         return job_view(await self._row(auth, job_id))
 
-    async def list(
+    async def list_jobs(
         self,
         auth: AuthContext,
         *,
@@ -187,6 +189,12 @@ class JobService:
             async with self.sessions() as session, session.begin():
                 await session.execute(update(JobRow).where(JobRow.id == job_id).values(cancel_requested=True))
         return job_view(await self._row(auth, job_id))
+
+    async def webhook_deliveries(self, auth: AuthContext, job_id: str) -> list[MessageState]:
+        """The job's webhook delivery log: each event sent, with every attempt."""
+        await self._row(auth, job_id)
+        async with self.sessions() as session:
+            return await messages_for_job(session, job_id, kind=WEBHOOK_KIND)
 
     async def image(self, auth: AuthContext, job_id: str, index: int) -> bytes:
         row = await self._row(auth, job_id)

@@ -75,6 +75,9 @@ async def test_job_events_arrive_signed_with_the_tenant_secret(
             assert json.loads(delivery.body)["data"]["id"] == job["id"]
         final = next(json.loads(r.body) for r in receiver.received if b"job.succeeded" in r.body)
         assert final["data"]["images"] == job["images"]
+        deliveries = (await gateway.get(f"/v1/jobs/{job['id']}/webhooks")).json()
+        assert sorted(d["event_type"] for d in deliveries) == ["job.queued", "job.started", "job.succeeded"]
+        assert all(d["delivered_at"] and d["log"][0]["status_code"] == 204 for d in deliveries)
 
         terminal_only = (
             await gateway.submit(sd_job(webhook={"url": f"{receiver.base}/t"}), Prefer="wait=60")
