@@ -213,8 +213,10 @@ class _Dated:
         if i < len(self.starts) and self.starts[i] == start:
             self.judgements[i] = judgement
         elif len(self.starts) < _WINDOWS_PER_KEY:
-            self.starts.insert(i, start)
+            # judgements first: a thread reading in between finds a judgement of the same key,
+            # which `find` still checks, never an index past the end
             self.judgements.insert(i, judgement)
+            self.starts.insert(i, start)
 
 
 _WINDOWS_PER_KEY = 64
