@@ -181,3 +181,17 @@ def test_an_invalid_token_is_an_authentication_error(served: Served) -> None:
     client = openai.OpenAI(api_key="not-a-token", base_url=f"{served.base_url}/v1", max_retries=0)
     with pytest.raises(openai.AuthenticationError):
         client.images.generate(model=TINY_SD, prompt="a red bicycle")
+
+
+def test_a_retry_with_the_same_idempotency_key_answers_from_the_same_job(served: Served) -> None:
+    def generate() -> openai.types.ImagesResponse:
+        return served.client(STUDIO).images.generate(
+            model=TINY_SD,
+            prompt="a red bicycle",
+            size="32x32",
+            extra_headers={"Idempotency-Key": "images-retry-1"},
+        )
+
+    first, again = generate(), generate()
+    assert (first.model_extra or {})["job_id"] == (again.model_extra or {})["job_id"]
+    assert _data(first)[0].b64_json == _data(again)[0].b64_json
