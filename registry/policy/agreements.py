@@ -28,27 +28,35 @@ class HolderAgreements:
 
     @classmethod
     def index(cls, agreements: Iterable[Agreement]) -> HolderAgreements:
-        index = cls()
+        by_family: dict[str, list[Agreement]] = {}
+        by_artifact: dict[str, list[Agreement]] = {}
+        family_purposes: dict[Purpose, set[str]] = {}
+        artifact_purposes: dict[Purpose, set[str]] = {}
         for agreement in agreements:
-            families = agreement.covers.license_families
-            if families:
-                for family in families:
-                    index.by_family.setdefault(family, []).append(agreement)
+            covers = agreement.covers
+            names = covers.license_families
+            if names:
+                by_key, by_purpose = by_family, family_purposes
             else:
-                for artifact in agreement.covers.artifacts:
-                    index.by_artifact.setdefault(artifact, []).append(agreement)
-        index.families = _keys_by_purpose(index.by_family)
-        index.artifacts = _keys_by_purpose(index.by_artifact)
-        return index
-
-
-def _keys_by_purpose(by_key: dict[str, list[Agreement]]) -> dict[Purpose, frozenset[str]]:
-    keys: dict[Purpose, set[str]] = {}
-    for key, agreements in by_key.items():
-        for agreement in agreements:
+                names, by_key, by_purpose = covers.artifacts, by_artifact, artifact_purposes
+            for name in names:
+                held = by_key.get(name)
+                if held is None:
+                    by_key[name] = [agreement]
+                else:
+                    held.append(agreement)
             for purpose in agreement.purposes:
-                keys.setdefault(purpose, set()).add(key)
-    return {purpose: frozenset(found) for purpose, found in keys.items()}
+                keys = by_purpose.get(purpose)
+                if keys is None:
+                    by_purpose[purpose] = set(names)
+                else:
+                    keys.update(names)
+        return cls(
+            by_family,
+            by_artifact,
+            {p: frozenset(k) for p, k in family_purposes.items()},
+            {p: frozenset(k) for p, k in artifact_purposes.items()},
+        )
 
 
 def could_cover(

@@ -76,11 +76,12 @@ def judgement_of(
     output_use: OutputUse | None,
     grants_apply: bool = True,
 ) -> Judgement:
-    """All a license says about this party (see `judge.judge_license_terms`), remembered on the
-    license use where it repeats: the operator is the same party in every request; for a tenant
-    whose agreements cannot change the judgement, it is the same for every tenant with the same
-    facts (those its `FactReader` reads: a revenue, a registration, a country). Judgements that
-    rely on a tenant's own agreements are made afresh."""
+    """All a license says about this party (see `judge.judge_license_terms`), remembered where
+    it repeats: the operator is the same party in every request (remembered on the license use);
+    for a tenant whose agreements cannot change the judgement, it is the same for every tenant
+    with the same facts (those its `FactReader` reads: a revenue, a registration, a country),
+    remembered on the license for every stack it is part of. Judgements that rely on a tenant's
+    own agreements are made afresh."""
     if ctx.party is Party.OPERATOR:
         key: tuple[object, ...] | None = (ctx.key, use_cases, output_use, grants_apply)
     elif _agreements_never_matter(use, index, ctx.purpose, output_use, grants_apply):
@@ -99,20 +100,18 @@ def judgement_of(
         )
     else:
         key = None
+    if key is None:
+        return _judge(use, ctx, index, usage, date, use_cases, output_use, grants_apply)
+    if ctx.party is Party.TENANT:
+        return _shared_tenant_judgement(
+            use, key, ctx, index, usage, date, use_cases, output_use, grants_apply
+        )
     memo = use.memo
-    if key is not None:
-        found = recall(memo, key, date, usage)
-        if found is not None:
-            return found
-        if ctx.party is Party.TENANT:
-            judgement = _shared_tenant_judgement(
-                use, key, ctx, index, usage, date, use_cases, output_use, grants_apply
-            )
-            remember(memo, key, judgement, _JUDGEMENTS_PER_USE)
-            return judgement
+    found = recall(memo, key, date, usage)
+    if found is not None:
+        return found
     judgement = _judge(use, ctx, index, usage, date, use_cases, output_use, grants_apply)
-    if key is not None:
-        remember(memo, key, judgement, _JUDGEMENTS_PER_USE)
+    remember(memo, key, judgement, _JUDGEMENTS_PER_USE)
     return judgement
 
 
@@ -188,16 +187,14 @@ def _judge(
     )
 
 
-class _Dated:
+class _Dated(msgspec.Struct, gc=False):
     """The judgements remembered under one key that checked agreements, by the first day of
     their window: requests spread over many dates (agreements start and end on different days)
-    find theirs by bisection."""
+    find theirs by bisection. Tuples, replaced whole, so that nothing here is tracked by the
+    collector and a thread reading meanwhile never indexes past the end."""
 
-    __slots__ = ("judgements", "starts")
-
-    def __init__(self) -> None:
-        self.starts: list[dt.date] = []
-        self.judgements: list[Judgement] = []
+    starts: tuple[dt.date, ...] = ()
+    judgements: tuple[Judgement, ...] = ()
 
     def find(self, date: dt.date, usage: Mapping[str, int]) -> Judgement | None:
         i = bisect_right(self.starts, date) - 1
@@ -209,14 +206,15 @@ class _Dated:
 
     def add(self, judgement: Judgement) -> None:
         start = judgement.window.since or dt.date.min
-        i = bisect_left(self.starts, start)
-        if i < len(self.starts) and self.starts[i] == start:
-            self.judgements[i] = judgement
-        elif len(self.starts) < _WINDOWS_PER_KEY:
+        starts, judgements = self.starts, self.judgements
+        i = bisect_left(starts, start)
+        if i < len(starts) and starts[i] == start:
+            self.judgements = (*judgements[:i], judgement, *judgements[i + 1 :])
+        elif len(starts) < _WINDOWS_PER_KEY:
             # judgements first: a thread reading in between finds a judgement of the same key,
-            # which `find` still checks, never an index past the end
-            self.judgements.insert(i, judgement)
-            self.starts.insert(i, start)
+            # which `find` still checks
+            self.judgements = (*judgements[:i], judgement, *judgements[i:])
+            self.starts = (*starts[:i], start, *starts[i:])
 
 
 _WINDOWS_PER_KEY = 64
