@@ -4,6 +4,11 @@
 (b) the provider path under wrk at c=1, 8, 64 beside the backend direct and a bare forwarder.
 The gateway runs as one uvicorn worker pinned to CPU 0; the backend and wrk use CPU 1.
 Targets (issue 7): >= 3,000 requests/s at c=8 and < 1 ms added at the median at c=1.
+
+Environment: `BENCH_E2E_ONLY=provider` runs part (b) alone (`jobs` runs part (a) alone);
+`BENCH_E2E_POSTGRES=on|off` (default on) runs the gateway on PostgreSQL too, `on` failing when
+PostgreSQL is unreachable instead of skipping it; `BENCH_E2E_LEAN=on|off` (default on) runs the
+lean prototype beside the gateway; `BENCH_E2E_SECONDS` is the length of each wrk run.
 """
 
 from __future__ import annotations
@@ -36,9 +41,21 @@ def _token(base: str, env: dict[str, str]) -> str:
     return token
 
 
+def _switch(name: str, default: str) -> bool:
+    value = os.environ.get(name, default).strip().lower()
+    if value not in ("on", "off"):
+        raise SystemExit(f"{name} must be 'on' or 'off', not {value!r}")
+    return value == "on"
+
+
 def main(seconds: float | None = None, jobs_at_32: int | None = None) -> None:
     seconds = seconds or float(os.environ.get("BENCH_E2E_SECONDS", "8"))
     jobs_at_32 = jobs_at_32 or int(os.environ.get("BENCH_E2E_JOBS", "160"))
+    only = os.environ.get("BENCH_E2E_ONLY", "").strip().lower()
+    if only not in ("", "provider", "jobs"):
+        raise SystemExit(f"BENCH_E2E_ONLY must be 'provider' or 'jobs', not {only!r}")
+    with_postgres = _switch("BENCH_E2E_POSTGRES", "on")
+    with_lean = _switch("BENCH_E2E_LEAN", "on")
     print(
         f"bench.e2e: {os.cpu_count()} CPUs; gateway pinned to CPU {GATEWAY_CPU}, "
         f"load and backend to CPU {OTHER_CPU}"
@@ -53,37 +70,54 @@ def main(seconds: float | None = None, jobs_at_32: int | None = None) -> None:
         env["BENCH_RUNNER_LOG"] = str(directory / "runner-times.jsonl")
         print(f"set-up (migrate, tiny models, catalog, client): {time.perf_counter() - started:.1f} s")
 
-        print(
-            "(a) gateway overhead per job, tiny FLUX.2 (2 steps, 32x32), POST /v1/jobs with Prefer: wait=60"
-        )
-        with uvicorn_app(
-            "bench.e2e.apps:timed_gateway_app", env, cpu=GATEWAY_CPU, port=int(env["BENCH_PORT"])
-        ) as base:
-            token = _token(base, env)
-            log = Path(env["BENCH_RUNNER_LOG"])
-            for clients, jobs in ((1, 40), (32, jobs_at_32)):
-                log.write_text("")
-                jobs_overhead.report(jobs_overhead.measure(base, token, log, clients=clients, jobs=jobs))
+        if only != "provider":
+            _jobs_part(env, jobs_at_32)
+        if only != "jobs":
+            _provider_part(env, directory, backend_port, backend_url, seconds, with_postgres, with_lean)
 
-        print(f"(b) provider path under wrk ({seconds:g} s per run), fake backend answering ~1 KB")
-        rows: list[provider_path.PathFigures] = []
-        with backend(env, backend_port, cpu=OTHER_CPU) as direct:
+
+def _jobs_part(env: dict[str, str], jobs_at_32: int) -> None:
+    print("(a) gateway overhead per job, tiny FLUX.2 (2 steps, 32x32), POST /v1/jobs with Prefer: wait=60")
+    with uvicorn_app(
+        "bench.e2e.apps:timed_gateway_app", env, cpu=GATEWAY_CPU, port=int(env["BENCH_PORT"])
+    ) as base:
+        token = _token(base, env)
+        log = Path(env["BENCH_RUNNER_LOG"])
+        for clients, jobs in ((1, 40), (32, jobs_at_32)):
+            log.write_text("")
+            jobs_overhead.report(jobs_overhead.measure(base, token, log, clients=clients, jobs=jobs))
+
+
+def _provider_part(
+    env: dict[str, str],
+    directory: Path,
+    backend_port: int,
+    backend_url: str,
+    seconds: float,
+    with_postgres: bool,
+    with_lean: bool,
+) -> None:
+    print(f"(b) provider path under wrk ({seconds:g} s per run), fake backend answering ~1 KB")
+    rows: list[provider_path.PathFigures] = []
+    with backend(env, backend_port, cpu=OTHER_CPU) as direct:
+        for c in CONCURRENCY:
+            rows.append(provider_path.load("backend direct", direct, {}, connections=c, seconds=seconds))
+        with uvicorn_app("bench.e2e.apps:forwarder_app", env, cpu=GATEWAY_CPU) as bare:
             for c in CONCURRENCY:
-                rows.append(provider_path.load("backend direct", direct, {}, connections=c, seconds=seconds))
-            with uvicorn_app("bench.e2e.apps:forwarder_app", env, cpu=GATEWAY_CPU) as bare:
-                for c in CONCURRENCY:
-                    rows.append(
-                        provider_path.load(
-                            "bare litestar forwarder", bare, {}, connections=c, seconds=seconds
-                        )
-                    )
-            rows += _gateway_rows("clearance gateway", env, seconds)
+                rows.append(
+                    provider_path.load("bare litestar forwarder", bare, {}, connections=c, seconds=seconds)
+                )
+        rows += _gateway_rows("clearance gateway", env, seconds)
+        if with_lean:
             rows += _gateway_rows("lean prototype (bench/e2e/lean.py)", env, seconds, lean=True)
-            with postgres_database() as postgres_url:
+        if with_postgres:
+            with postgres_database(required=os.environ.get("BENCH_E2E_POSTGRES") == "on") as postgres_url:
                 if postgres_url is not None:
                     pg_env = bootstrap(directory / "pg", backend_url, postgres_url)
                     rows += _gateway_rows("clearance gateway (PostgreSQL)", pg_env, seconds)
-        provider_path.report(rows)
+        else:
+            print("PostgreSQL run off (BENCH_E2E_POSTGRES=off)")
+    provider_path.report(rows)
 
 
 def _gateway_rows(
