@@ -37,11 +37,12 @@ from gateway.jobs.resolve import ResolvedJob, RunnerCannotServeError, build_task
 from gateway.jobs.schemas import JobRequest
 from gateway.webhooks import WebhookSubscription, enqueue_webhook
 from gateway.webhooks.events import WebhookFilterError
-from registry.audit import AuditLog, EventKind, NewEvent, append_in_session
+from registry.audit import AuditLog, EventKind, NewEvent
 from registry.catalog.entries import OPERATOR, Agreement
 from registry.catalog.entries import Runner as RunnerEntry
 from registry.jobs import quota
 from registry.jobs.tables import JobRow
+from registry.jobs.writer import JobWriter, WorkContext
 from registry.netguard import OutboundPolicy, UnsafeUrlError, vet_url
 from registry.policy import PolicyDecision, PolicyRequest, rank_key
 from runners.protocol import RunnerLimits
@@ -92,6 +93,7 @@ class Dispatcher:
     rate_limiter: TenantRateLimiter
     stats: QueueStats
     owner: str
+    writer: JobWriter
     strict_policy: bool = False
     audit_log: Callable[[], AuditLog | None] = lambda: None
     _pool_revision: int = -1
@@ -105,7 +107,10 @@ class Dispatcher:
         now: dt.datetime,
         idempotency_key: str | None = None,
         on_admitted: OnAdmitted | None = None,
+        start_at_once: bool = False,
     ) -> Admitted:
+        """Admit the job durably. With `start_at_once` (the submitter waits for the result) and
+        a free runner, the job is admitted already `running`, saving the start's durable write."""
         retry_after = self.rate_limiter.take(auth.tenant_id, now=now.timestamp())
         if retry_after is not None:
             raise RetryLaterError(
@@ -140,9 +145,12 @@ class Dispatcher:
         job_id = new_job_id()
         month = quota.usage_month(now)
         quotas = _quotas(snapshot.agreements.get(auth.tenant_id, []), snapshot.agreements.get(OPERATOR, []))
+        limited = [a for a, q in quotas.items() if q is not None]
         for attempt in range(2):
-            async with self.sessions() as session:
-                usage = await quota.usage_of(session, quotas, month)
+            usage: dict[str, int] = {}
+            if limited:  # agreements without a quota need no counter read before deciding
+                async with self.sessions() as session:
+                    usage = await quota.usage_of(session, limited, month)
             policy_request = PolicyRequest(
                 tenant_id=auth.tenant_id,
                 model_id=resolved.model.id,
@@ -177,6 +185,7 @@ class Dispatcher:
                     idempotency_key,
                     on_admitted,
                     purpose.value,
+                    start_at_once,
                 )
             except quota.QuotaExhaustedError as exc:
                 if attempt == 0:
@@ -326,6 +335,7 @@ class Dispatcher:
         idempotency_key: str | None,
         on_admitted: OnAdmitted | None,
         purpose: str,
+        start_at_once: bool,
     ) -> JobRow:
         decision = choice.decision
         reservations = {a: resolved.num_images for a in decision.agreements_relied_on}
@@ -366,24 +376,42 @@ class Dispatcher:
             decision_id=decision.decision_id,
             job_id=job_id,
         )
-        try:
-            async with self.sessions() as session, session.begin():
-                session.add(row)
-                await session.flush()
-                await quota.reserve(session, reservations, quotas, month)
-                if webhook is not None:
+        # Waited for and handed straight to a runner (healthy, idle, tenant under its limit):
+        # the row is written `running` here, so the job needs no third durable write for its
+        # start. A crash before it ends finds it running and recovery fails it with its reason,
+        # as for any job that had started.
+        started = start_at_once and not choice.queued_behind
+        queued_data = webhook_data(row) if webhook is not None else None
+        if started:
+            row.status = "running"
+            row.started_at = now
+        started_data = webhook_data(row) if webhook is not None and started else None
+
+        async def admit(context: WorkContext) -> JobRow:
+            session = context.session
+            session.add(row)
+            await session.flush()
+            await quota.reserve(session, reservations, quotas, month)
+            if webhook is not None:
+                for event_type, data in (("job.queued", queued_data), ("job.started", started_data)):
+                    if data is None:
+                        continue
                     await enqueue_webhook(
                         session,
                         webhook,
                         tenant_id=auth.tenant_id,
                         job_id=job_id,
-                        event_type="job.queued",
-                        data=webhook_data(row),
+                        event_type=event_type,
+                        data=data,
                         now=now,
                     )
-                if on_admitted is not None:
-                    await on_admitted(session, row)
-                await append_in_session(session, [event])
+            if on_admitted is not None:
+                await on_admitted(session, row)
+            context.events.append(event)  # appended last in the batch, under the chain lock
+            return row
+
+        try:
+            await self.writer.run(admit)
         except quota.QuotaExhaustedError:
             raise
         except (SQLAlchemyError, OSError) as exc:

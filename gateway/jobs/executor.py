@@ -28,9 +28,11 @@ from gateway.jobs.dispatch import QueueStats
 from gateway.jobs.events import JobEventHub
 from gateway.jobs.lifecycle import ACTIVE, JobTransitions
 from gateway.jobs.pool import RunnerPool
+from gateway.jobs.schemas import JobView
 from gateway.jobs.views import job_view
 from gateway.storage import ArtifactProvenance, ImageStore, Provenance
 from registry.jobs.tables import JobRow
+from registry.jobs.writer import JobWriter
 from runners.errors import RunnerError, TaskCanceledError
 from runners.task import GenerationResult, GenerationTask, ProgressEvent
 
@@ -50,12 +52,22 @@ class _Queued:
     runner_id: str
     task: GenerationTask
     deadline: dt.datetime | None
+    row: JobRow
+    """The row as admitted (or recovered): its admission-time columns never change, so the
+    transitions and the image provenance use it instead of reading it back."""
+
+
+class _Ending(asyncio.Event):
+    """Set when the job ended; `view` is the job as it ended (no read-back for waiters)."""
+
+    view: JobView | None = None
 
 
 class JobExecutor(QueueStats):
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
+        writer: JobWriter,
         pool: RunnerPool,
         hub: JobEventHub,
         store: ImageStore,
@@ -72,15 +84,15 @@ class JobExecutor(QueueStats):
         self.store = store
         self.limits = limits
         self.owner = owner
-        self.transitions = JobTransitions(sessions)
+        self.transitions = JobTransitions(writer)
         self._catalog = catalog
         self._notify = notify
         self._clock = clock
         self._lanes: dict[str, deque[_Queued]] = {}
         self._running: dict[str, tuple[str, asyncio.Task[None]]] = {}
         self._tenant_running: Counter[str] = Counter()
-        self._finished: dict[str, asyncio.Event] = {}
-        self._unrecorded: dict[str, tuple[str, int, str | None]] = {}
+        self._finished: dict[str, _Ending] = {}
+        self._unrecorded: dict[str, tuple[str, int, str | None, JobRow | None]] = {}
         """Jobs whose end could not be written yet (database down), retried by maintenance."""
         self._maintenance: asyncio.Task[None] | None = None
         self._closing = False
@@ -95,20 +107,25 @@ class JobExecutor(QueueStats):
     # --- submission -------------------------------------------------------------------------
     def enqueue(self, row: JobRow, task: GenerationTask) -> None:
         lane = self._lanes.setdefault(row.runner_id, deque())
-        lane.append(_Queued(row.id, row.tenant_id, row.runner_id, task, row.deadline_at))
-        self._finished.setdefault(row.id, asyncio.Event())
+        lane.append(_Queued(row.id, row.tenant_id, row.runner_id, task, row.deadline_at, row))
+        self._finished.setdefault(row.id, _Ending())
         self.hub.open(row.id)
         self.hub.publish(row.id, "queued", {"job_id": row.id, "position": len(lane), "runner": row.runner_id})
         self._pump(row.runner_id)
 
     async def wait(self, job_id: str, seconds: float) -> bool:
         """True when the job ended within `seconds` (it must run in this process)."""
+        return await self.wait_ended(job_id, seconds) is not None
+
+    async def wait_ended(self, job_id: str, seconds: float) -> JobView | None:
+        """The job as it ended, when it ended within `seconds` in this process; else None."""
         event = self._finished.get(job_id)
         if event is None:
-            return False
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), seconds)
-        return event.is_set()
+            return None
+        if not event.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), seconds)
+        return event.view if event.is_set() else None
 
     def queue_position(self, job_id: str) -> int | None:
         for lane in self._lanes.values():
@@ -123,7 +140,7 @@ class JobExecutor(QueueStats):
             for item in lane:
                 if item.job_id == job_id:
                     lane.remove(item)
-                    await self._finish(job_id, "canceled", error="canceled by the client")
+                    await self._finish(job_id, "canceled", error="canceled by the client", row=item.row)
                     return True
         running = self._running.get(job_id)
         if running is not None:
@@ -165,16 +182,24 @@ class JobExecutor(QueueStats):
             self._pump(runner_id)
 
     async def _abort(self, item: _Queued) -> None:
-        await self._finish(item.job_id, "aborted", error="the deadline passed before the job started")
+        await self._finish(
+            item.job_id, "aborted", error="the deadline passed before the job started", row=item.row
+        )
 
     async def _run(self, item: _Queued) -> None:
         pooled = self.pool.get(item.runner_id)
         assert pooled is not None
+        row: JobRow | None = item.row
         try:
-            row = await self.transitions.start(item.job_id, owner=self.owner, now=self._clock())
-            if row is None:
-                return
-            self._notify()
+            if item.row.status != "running":  # admitted queued, or recovered: start it durably
+                row = await self.transitions.start(
+                    item.job_id, owner=self.owner, now=self._clock(), row=item.row
+                )
+                if row is None:
+                    return
+            assert row is not None
+            if row.webhook:
+                self._notify()  # `job.started` is in the outbox
             self.hub.publish(item.job_id, "started", {"job_id": item.job_id, "runner": item.runner_id})
 
             def progress(event: ProgressEvent) -> None:
@@ -197,16 +222,16 @@ class JobExecutor(QueueStats):
                         "url": f"/v1/jobs/{item.job_id}/images/{index}",
                     },
                 )
-            await self._finish(item.job_id, "succeeded", images=len(result.images))
+            await self._finish(item.job_id, "succeeded", images=len(result.images), row=row)
         except TaskCanceledError:
-            await self._finish(item.job_id, "canceled", error="canceled by the client")
+            await self._finish(item.job_id, "canceled", error="canceled by the client", row=row)
         except RunnerError as exc:
-            await self._finish(item.job_id, "failed", error=f"{type(exc).__name__}: {exc}")
+            await self._finish(item.job_id, "failed", error=f"{type(exc).__name__}: {exc}", row=row)
         except asyncio.CancelledError:
             raise  # shutdown: `stop` ends the job
         except Exception as exc:
             log.exception("job %s failed", item.job_id)
-            await self._finish(item.job_id, "failed", error=f"internal error: {type(exc).__name__}")
+            await self._finish(item.job_id, "failed", error=f"internal error: {type(exc).__name__}", row=row)
         finally:
             pooled.running -= 1
             self._tenant_running[item.tenant_id] -= 1
@@ -236,21 +261,34 @@ class JobExecutor(QueueStats):
         """Wake the delivery workers: something was just enqueued in the outbox."""
         self._notify()
 
-    async def _finish(self, job_id: str, status: str, *, images: int = 0, error: str | None = None) -> None:
+    async def _finish(
+        self,
+        job_id: str,
+        status: str,
+        *,
+        images: int = 0,
+        error: str | None = None,
+        row: JobRow | None = None,
+    ) -> None:
         try:
-            row = await self.transitions.finish(job_id, status, now=self._clock(), images=images, error=error)
+            ended = await self.transitions.finish(
+                job_id, status, now=self._clock(), images=images, error=error, row=row
+            )
         except Exception:
             # Retried by the maintenance loop; meanwhile the lease is still renewed, so no other
             # gateway fails a job whose images were already stored.
             log.exception("job %s could not be recorded as %s; retrying", job_id, status)
-            self._unrecorded[job_id] = (status, images, error)
+            self._unrecorded[job_id] = (status, images, error, row)
             return
         self._unrecorded.pop(job_id, None)
-        if row is not None:
+        view = None
+        if ended is not None:
+            view = job_view(ended)
             self._notify()
-            self.hub.publish(job_id, TERMINAL_EVENT[status], msgspec.to_builtins(job_view(row)))
+            self.hub.publish(job_id, TERMINAL_EVENT[status], msgspec.to_builtins(view))
         event = self._finished.pop(job_id, None)
         if event is not None:
+            event.view = view
             event.set()
 
     # --- leases and recovery ----------------------------------------------------------------
@@ -270,8 +308,8 @@ class JobExecutor(QueueStats):
             await asyncio.sleep(interval)
 
     async def maintain_once(self) -> None:
-        for job_id, (status, images, error) in list(self._unrecorded.items()):
-            await self._finish(job_id, status, images=images, error=error)
+        for job_id, (status, images, error, row) in list(self._unrecorded.items()):
+            await self._finish(job_id, status, images=images, error=error, row=row)
         now = self._clock()
         async with self.sessions() as session, session.begin():
             await session.execute(
@@ -362,8 +400,17 @@ class JobExecutor(QueueStats):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
             await self._finish(job_id, "failed", error="the gateway shut down while the job was running")
+        # Jobs admitted `running` (to start at once) that still wait in a lane never started:
+        # they go back to queued with the others, so another gateway runs them.
+        waiting = [i.job_id for lane in self._lanes.values() for i in lane if i.row.status == "running"]
         try:
             async with self.sessions() as session, session.begin():
+                if waiting:
+                    await session.execute(
+                        update(JobRow)
+                        .where(JobRow.id.in_(waiting), JobRow.status == "running")
+                        .values(status="queued", started_at=None)
+                    )
                 await session.execute(
                     update(JobRow)
                     .where(JobRow.owner == self.owner, JobRow.status == "queued")

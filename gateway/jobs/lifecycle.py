@@ -14,14 +14,15 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.jobs.views import job_view
 from gateway.webhooks import WebhookSubscription, enqueue_webhook
-from registry.audit import JobOutcome, append_in_session, job_outcome_event
+from registry.audit import JobOutcome, job_outcome_event
 from registry.delivery.licensor_usage import enqueue_usage_report
 from registry.jobs import quota
 from registry.jobs.tables import JobRow
+from registry.jobs.writer import JobWriter, WorkContext
 from registry.vocabulary import ObligationKind
 
 ACTIVE = ("queued", "running")
@@ -46,11 +47,20 @@ def job_cost(row: JobRow, images: int) -> float | None:
 
 @dataclass
 class JobTransitions:
-    sessions: async_sessionmaker[AsyncSession]
+    """Each transition is one unit of work for the `JobWriter`: batched with the other jobs'
+    transitions into one transaction and one commit, and answered once durable. A caller that
+    holds the job's row (the executor keeps the admitted one) passes it, so no read follows the
+    conditional UPDATE; without it the row is read in the same transaction."""
 
-    async def start(self, job_id: str, *, owner: str, now: dt.datetime) -> JobRow | None:
+    writer: JobWriter
+
+    async def start(
+        self, job_id: str, *, owner: str, now: dt.datetime, row: JobRow | None = None
+    ) -> JobRow | None:
         """queued -> running; None when the job is no longer queued (canceled meanwhile)."""
-        async with self.sessions() as session, session.begin():
+
+        async def started(context: WorkContext) -> JobRow | None:
+            session = context.session
             result = await session.execute(
                 update(JobRow)
                 .where(JobRow.id == job_id, JobRow.status == "queued")
@@ -58,43 +68,62 @@ class JobTransitions:
             )
             if getattr(result, "rowcount", 0) != 1:
                 return None
-            row = await session.get(JobRow, job_id, populate_existing=True)
-            assert row is not None
-            if row.webhook:
+            known = await _known(session, job_id, row)
+            known.status, known.started_at, known.owner, known.heartbeat_at = "running", now, owner, now
+            if known.webhook:
                 await enqueue_webhook(
                     session,
-                    msgspec.convert(row.webhook, WebhookSubscription),
-                    tenant_id=row.tenant_id,
-                    job_id=row.id,
+                    msgspec.convert(known.webhook, WebhookSubscription),
+                    tenant_id=known.tenant_id,
+                    job_id=known.id,
                     event_type="job.started",
-                    data=webhook_data(row),
+                    data=webhook_data(known),
                     now=now,
                 )
-            return row
+            return known
+
+        return await self.writer.run(started)
 
     async def finish(
-        self, job_id: str, status: str, *, now: dt.datetime, images: int = 0, error: str | None = None
+        self,
+        job_id: str,
+        status: str,
+        *,
+        now: dt.datetime,
+        images: int = 0,
+        error: str | None = None,
+        row: JobRow | None = None,
     ) -> JobRow | None:
         """Active -> `status` with its outcome event; None when another transition won."""
         assert status in TERMINAL
-        async with self.sessions() as session, session.begin():
+        cost = job_cost(row, images) if row is not None and status == "succeeded" else None
+
+        async def finished(context: WorkContext) -> JobRow | None:
+            session = context.session
+            values: dict[str, Any] = {"status": status, "images": images, "error": error, "finished_at": now}
+            if row is not None and status == "succeeded":
+                values["cost_usd"] = cost
             # The write comes first: on SQLite it takes the write lock before anything is read.
             result = await session.execute(
-                update(JobRow)
-                .where(JobRow.id == job_id, JobRow.status.in_(ACTIVE))
-                .values(status=status, images=images, error=error, finished_at=now)
+                update(JobRow).where(JobRow.id == job_id, JobRow.status.in_(ACTIVE)).values(**values)
             )
             if getattr(result, "rowcount", 0) != 1:
                 return None
-            row = await session.get(JobRow, job_id, populate_existing=True)
-            assert row is not None
+            known = await _known(session, job_id, row)
+            known.status, known.images, known.error, known.finished_at = status, images, error, now
             if status == "succeeded":
-                row.cost_usd = job_cost(row, images)
-                await session.flush()
-            await self._consequences(session, row, now)
-            return row
+                if row is None:
+                    known.cost_usd = job_cost(known, images)
+                    await session.flush()
+                else:
+                    known.cost_usd = cost
+            await self._consequences(context, known, now)
+            return known
 
-    async def _consequences(self, session: AsyncSession, row: JobRow, now: dt.datetime) -> None:
+        return await self.writer.run(finished)
+
+    async def _consequences(self, context: WorkContext, row: JobRow, now: dt.datetime) -> None:
+        session = context.session
         reserved: dict[str, int] = dict(row.reservations or {})
         unused = {agreement: amount - row.images for agreement, amount in reserved.items()}
         await quota.release(session, unused, row.usage_month)
@@ -145,4 +174,13 @@ class JobTransitions:
             client_id=row.client_id,
             decision_id=row.decision_id,
         )
-        await append_in_session(session, [event])  # last: it holds the chain lock until commit
+        context.events.append(event)  # appended last in the batch: it holds the chain lock until commit
+
+
+async def _known(session: AsyncSession, job_id: str, row: JobRow | None) -> JobRow:
+    """The job's row: the caller's copy (its admission-time columns never change), else read."""
+    if row is not None:
+        return row
+    read = await session.get(JobRow, job_id, populate_existing=True)
+    assert read is not None
+    return read

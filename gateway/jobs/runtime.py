@@ -30,6 +30,7 @@ from gateway.runtime import GatewayRuntime, NotStartedError
 from gateway.settings import Settings, SettingsError
 from gateway.webhooks import WebhookDispatcher
 from registry.delivery.idempotency import IdempotencyStore
+from registry.jobs.writer import JobWriter
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class JobsRuntime:
         self.hub = JobEventHub()
         self._service: JobService | None = None
         self.executor: JobExecutor | None = None
+        self.writer: JobWriter | None = None
         self.webhooks: WebhookDispatcher | None = None
         self.reports: OutboxWorker | None = None
 
@@ -113,8 +115,10 @@ class JobsRuntime:
         self.reports = OutboxWorker(
             sessions, OutboundPoster(self.outbound), licensor_credentials(settings), schedule=schedule
         )
+        self.writer = JobWriter(sessions)
         self.executor = JobExecutor(
             sessions,
+            self.writer,
             self.pool,
             self.hub,
             self.store,
@@ -131,6 +135,7 @@ class JobsRuntime:
             rate_limiter=TenantRateLimiter(self.limits.rate_per_minute),
             stats=self.executor,
             owner=self.owner,
+            writer=self.writer,
             strict_policy=settings.strict_policy,
             audit_log=lambda: runtime.audit_log,
         )
@@ -158,6 +163,7 @@ class JobsRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await housekeeping
             await self.executor.stop()
+            await self.writer.close()
             for worker in (self.webhooks, self.reports):
                 await worker.stop()
                 await worker.poster.close()

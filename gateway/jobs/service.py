@@ -124,7 +124,13 @@ class JobService:
         try:
             revision = await self.catalog.current()
             admitted: Admitted = await self.dispatcher.admit(
-                auth, request, revision, now=now, idempotency_key=idempotency_key, on_admitted=on_admitted
+                auth,
+                request,
+                revision,
+                now=now,
+                idempotency_key=idempotency_key,
+                on_admitted=on_admitted,
+                start_at_once=wait_s > 0,
             )
         except BaseException:
             if idempotency_key is not None:
@@ -133,8 +139,10 @@ class JobService:
         self.executor.enqueue(admitted.row, admitted.task)
         if admitted.row.webhook is not None:
             self.executor.notify()  # `job.queued` may be waiting in the outbox
-        if wait_s > 0 and await self.executor.wait(admitted.row.id, wait_s):
-            return Submission(job=await self.get(auth, admitted.row.id), finished=True)
+        if wait_s > 0:
+            ended = await self.executor.wait_ended(admitted.row.id, wait_s)
+            if ended is not None:  # the job as its completion batch committed it: no read-back
+                return Submission(job=ended, finished=True)
         return Submission(job=job_view(admitted.row))
 
     async def _row(self, auth: AuthContext, job_id: str) -> JobRow:

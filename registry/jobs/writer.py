@@ -1,0 +1,143 @@
+"""`JobWriter`: group commit for the job lifecycle's durable writes.
+
+Each job needs two durable writes on its hot path (admission: job row, quota reservation and
+decision event; completion: final state, quota release, outbox and outcome event). Committed one
+by one, every write pays its own transaction, fsync and turn at the audit chain's lock, so
+concurrent requests queue behind each other and throughput stays flat. Here concurrent writes
+queue instead; one writer task runs everything queued so far in ONE transaction, appends all
+their audit events at its end (`append_in_session`, under the chain lock, once) and commits once.
+Each caller is answered only after the commit that holds its work: an acknowledged write is
+durable, exactly as if it had had its own transaction.
+
+A unit of work that raises (a quota without room, a constraint) would leave its partial writes in
+the shared transaction, so the whole batch is rolled back and each unit is then run in a
+transaction of its own: the failing one gets its exception, the others commit. Units of work must
+therefore be re-runnable: they build their statements from what they captured, not from what an
+earlier run wrote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from registry.audit import NewEvent, append_in_session
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass
+class WorkContext:
+    """What a unit of work gets: the batch's session and a list for its audit events (appended
+    by the writer, all units' together, last in the transaction)."""
+
+    session: AsyncSession
+    events: list[NewEvent] = field(default_factory=list)
+
+
+Work = Callable[[WorkContext], Awaitable[T]]
+
+
+@dataclass
+class _Pending(Generic[T]):
+    work: Work[T]
+    answer: asyncio.Future[T]
+
+
+_STOP = object()
+
+
+class JobWriter:
+    """One per process and database: `writer = JobWriter(sessions)`; `await writer.run(work)`.
+
+    The writer task starts with the first `run` in the running event loop; `close()` finishes
+    what is queued and stops it (a later `run` starts it again).
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, max_batch: int = 512) -> None:
+        self.sessions = sessions
+        self.max_batch = max_batch
+        self._queue: asyncio.Queue[_Pending[Any] | object] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0
+        """Transactions committed so far (for benchmarks and tests of the batching)."""
+        self.units = 0
+        """Units of work committed so far."""
+
+    async def run(self, work: Work[T]) -> T:
+        """Run `work` in the next batch's transaction; returns its result once committed."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._write(), name="job-writer")
+        answer: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(work, answer))
+        return await answer
+
+    async def close(self) -> None:
+        if self._task is None:
+            return
+        self._queue.put_nowait(_STOP)
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    async def _write(self) -> None:
+        while True:
+            item = await self._queue.get()
+            batch: list[_Pending[Any]] = []
+            stopping = False
+            while True:
+                if item is _STOP:
+                    stopping = True
+                else:
+                    assert isinstance(item, _Pending)
+                    batch.append(item)
+                if stopping or len(batch) >= self.max_batch or self._queue.empty():
+                    break
+                item = self._queue.get_nowait()
+            if batch:
+                await self._commit(batch)
+            if stopping:
+                return
+
+    async def _commit(self, batch: list[_Pending[Any]]) -> None:
+        live = [p for p in batch if not p.answer.done()]  # a caller may have been cancelled
+        if not live:
+            return
+        try:
+            results = await self._transaction(live)
+        except Exception as exc:
+            if len(live) == 1:
+                live[0].answer.set_exception(exc)
+                return
+            log.debug("job writer batch of %d rolled back (%s); running each alone", len(live), exc)
+            for pending in live:
+                try:
+                    [result] = await self._transaction([pending])
+                except Exception as solo:
+                    if not pending.answer.done():
+                        pending.answer.set_exception(solo)
+                else:
+                    if not pending.answer.done():
+                        pending.answer.set_result(result)
+            return
+        for pending, result in zip(live, results, strict=True):
+            if not pending.answer.done():
+                pending.answer.set_result(result)
+
+    async def _transaction(self, batch: list[_Pending[Any]]) -> list[Any]:
+        async with self.sessions() as session, session.begin():
+            context = WorkContext(session)
+            results = [await pending.work(context) for pending in batch]
+            if context.events:
+                await append_in_session(session, context.events)  # last: holds the chain lock
+        self.batches += 1
+        self.units += len(batch)
+        return results
