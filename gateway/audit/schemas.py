@@ -9,6 +9,7 @@ import msgspec
 from litestar.params import Parameter
 
 from gateway.api.errors import InvalidQueryError
+from gateway.api.instants import utc_instant
 from registry.audit import AppendedEvent, EventQuery
 from registry.audit.query import MAX_PAGE
 
@@ -67,14 +68,11 @@ def event_query(
 ) -> EventQuery:
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidQueryError(f"limit: between 1 and {MAX_PAGE}, not {limit}")
-    for name, value in (("since", since), ("until", until)):
-        if value is not None and value.tzinfo is None:
-            raise InvalidQueryError(f"{name}: give a time zone (e.g. 2026-01-01T00:00:00Z)")
     return EventQuery(
         tenant=tenant,
         kind=kind,
-        since=since,
-        until=until,
+        since=utc_instant("since", since),
+        until=utc_instant("until", until),
         cursor=cursor,
         limit=limit,
         newest_first=newest_first,
@@ -88,4 +86,6 @@ def parse_month(month: str) -> tuple[int, int]:
         parsed = dt.datetime.strptime(month, "%Y-%m")
     except ValueError as exc:
         raise InvalidQueryError(f"month: {month!r} is not YYYY-MM") from exc
+    if (parsed.year, parsed.month) == (dt.MAXYEAR, 12):  # its end, the next month, is not a date
+        raise InvalidQueryError(f"month: {month!r} is after the last reportable month")
     return parsed.year, parsed.month

@@ -15,6 +15,7 @@ from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
+from gateway.api.instants import utc_instant
 from gateway.auth.context import AuthContext
 from gateway.auth.scopes import Scope
 from gateway.jobs.schemas import JobPage, JobRequest, JobView
@@ -102,7 +103,10 @@ class JobsController(Controller):
     ) -> JobPage:
         """The tenant's jobs, newest first."""
         return await jobs.list_jobs(
-            auth, limit=limit, cursor=cursor, filters=JobFilter(status=status, model=model, since=since)
+            auth,
+            limit=limit,
+            cursor=cursor,
+            filters=JobFilter(status=status, model=model, since=utc_instant("since", since)),
         )
 
     @get("/{job_id:str}", opt={"scope": Scope.JOBS_READ})
