@@ -100,8 +100,8 @@ def judgement_of(
         )
     else:
         key = None
-    if key is None:
-        return _judge(use, ctx, index, usage, date, use_cases, output_use, grants_apply)
+    if key is None:  # not remembered: its window is not needed
+        return _judge(use, ctx, index, usage, date, use_cases, output_use, grants_apply, windowed=False)
     if ctx.party is Party.TENANT:
         return _shared_tenant_judgement(
             use, key, ctx, index, usage, date, use_cases, output_use, grants_apply
@@ -172,6 +172,8 @@ def _judge(
     use_cases: frozenset[UseCase],
     output_use: OutputUse | None,
     grants_apply: bool,
+    *,
+    windowed: bool = True,
 ) -> Judgement:
     consulted: list[Agreement] = []
     verdict = Verdict(ctx, index, usage, consulted)
@@ -182,7 +184,7 @@ def _judge(
         obligations=tuple(verdict.obligations),
         agreements=tuple(dict.fromkeys(a for r in reasons for a in r.agreements if r.effect is PERMIT_)),
         worst=verdict.worst,
-        window=usability_window(consulted, date, usage) if consulted else ALWAYS,
+        window=usability_window(consulted, date, usage) if consulted and windowed else ALWAYS,
         consulted=tuple(consulted),
     )
 

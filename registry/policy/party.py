@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from itertools import chain
 
 import msgspec
@@ -81,7 +82,7 @@ def tenant_judgement(
         if lic is not None and could_cover(index, lic.family, use.coverage, purpose):
             parts[i] = judgement_of(use, ctx, index, usage, date, use_cases, output_use, grants_apply)
     parts.append(entry.creators)
-    return combine_judgements(parts, date, usage)
+    return combine_judgements(parts, date, usage, remembered=False)
 
 
 def operator_judgement(
@@ -144,15 +145,18 @@ def tenant_context(
     )
 
 
-def combine_judgements(parts: Sequence[Judgement], date: dt.date, usage: Mapping[str, int]) -> Judgement:
-    """The judgements of several licenses of one party, in order, as one."""
+def combine_judgements(
+    parts: Sequence[Judgement], date: dt.date, usage: Mapping[str, int], *, remembered: bool = True
+) -> Judgement:
+    """The judgements of several licenses of one party, in order, as one; its window of dates
+    is worked out only when it is to be `remembered`."""
     consulted = tuple(chain.from_iterable(p.consulted for p in parts))
     return Judgement(
         reasons=tuple(chain.from_iterable(p.reasons for p in parts)),
         obligations=tuple(chain.from_iterable(p.obligations for p in parts)),
         agreements=tuple(dict.fromkeys(chain.from_iterable(p.agreements for p in parts))),
         worst=max((p.worst for p in parts), default=0),
-        window=usability_window(consulted, date, usage) if consulted else ALWAYS,
+        window=usability_window(consulted, date, usage) if consulted and remembered else ALWAYS,
         consulted=consulted,
     )
 
@@ -198,5 +202,7 @@ def _country(profile: TenantProfile) -> tuple[str, ...]:
     return (profile.country,) if profile.country else ()
 
 
+@lru_cache(maxsize=1_024)
 def _regions(country: str | None, regions: tuple[str, ...]) -> frozenset[str]:
+    """Expanded regions of a party (few distinct ones: remembered)."""
     return expand_regions((country, *regions) if country else regions)
