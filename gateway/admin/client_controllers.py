@@ -61,5 +61,6 @@ class ClientAdminController(Controller):
 
     @delete("/{client_id:str}", opt=ADMIN, status_code=200)
     async def disable_client(self, client_id: str, clients: ClientAdmin) -> ClientView:
-        """Disabled clients get no new tokens; the ones already issued expire on their own."""
+        """A disabled client gets no new tokens, and the ones already issued are refused: at once
+        by this process, within CLEARANCE_STATE_SYNC_SECONDS by the others."""
         return await clients.disable(client_id)

@@ -7,6 +7,7 @@ no listing or audit record ever carries it (nor its hash).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -58,10 +59,20 @@ def _audited(view: ClientView | None) -> dict[str, Any] | None:
 
 
 class ClientAdmin:
-    def __init__(self, session: AsyncSession, actor: Actor, hasher: ClientSecretHasher) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        hasher: ClientSecretHasher,
+        *,
+        on_disable: Callable[[str], None] | None = None,
+    ) -> None:
         self.session = session
         self.actor = actor
         self.hasher = hasher
+        self._on_disable = on_disable
+        """Told the client id once a disable is committed, so this process refuses the client's
+        outstanding tokens at once instead of at the next state sync."""
 
     async def list(self, tenant_id: str | None = None) -> list[ClientView]:
         statement = select(OAuthClientRecord).order_by(
@@ -128,6 +139,8 @@ class ClientAdmin:
         after = client_view(record)
         if after != before:
             await self._commit("client.disable", record, before, after)
+        if self._on_disable is not None:
+            self._on_disable(record.client_id)
         return after
 
     async def _commit(

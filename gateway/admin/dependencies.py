@@ -19,4 +19,6 @@ def provide_catalog_admin(
 
 
 def provide_client_admin(db_session: AsyncSession, auth: AuthContext, runtime: GatewayRuntime) -> ClientAdmin:
-    return ClientAdmin(db_session, Actor.of(auth), runtime.secret_hasher)
+    return ClientAdmin(
+        db_session, Actor.of(auth), runtime.secret_hasher, on_disable=runtime.disabled_clients.add
+    )
