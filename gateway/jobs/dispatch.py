@@ -14,10 +14,10 @@ import math
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import msgspec
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -389,9 +389,12 @@ class Dispatcher:
 
         async def admit(context: WorkContext) -> JobRow:
             session = context.session
-            session.add(row)
-            await session.flush()
-            await quota.reserve(session, reservations, quotas, month)
+            context.insert(_JOBS, _row_values(row))  # one INSERT for the whole batch
+            limited = {a: n for a, n in reservations.items() if quotas.get(a) is not None}
+            await quota.reserve(session, limited, quotas, month)  # conditional: checked per job
+            for agreement_id, amount in reservations.items():
+                if agreement_id not in limited:  # no quota: counted once per batch
+                    context.add_usage(agreement_id, month, amount)
             if webhook is not None:
                 for event_type, data in (("job.queued", queued_data), ("job.started", started_data)):
                     if data is None:
@@ -444,6 +447,13 @@ class Dispatcher:
             )
         except Exception:
             log.exception("denial %s not audited", decision.decision_id)
+
+
+_JOBS = cast(Table, JobRow.__table__)
+
+
+def _row_values(row: JobRow) -> dict[str, Any]:
+    return {column.key: getattr(row, column.key) for column in _JOBS.columns}
 
 
 def _quotas(*groups: list[Agreement]) -> dict[str, int | None]:

@@ -26,7 +26,7 @@ from gateway.catalog.cache import CatalogRevision
 from gateway.jobs.config import JobLimits
 from gateway.jobs.dispatch import QueueStats
 from gateway.jobs.events import JobEventHub
-from gateway.jobs.lifecycle import ACTIVE, JobTransitions
+from gateway.jobs.lifecycle import ACTIVE, JobTransitions, outbox_written
 from gateway.jobs.pool import RunnerPool
 from gateway.jobs.schemas import JobView
 from gateway.jobs.views import job_view
@@ -284,7 +284,8 @@ class JobExecutor(QueueStats):
         view = None
         if ended is not None:
             view = job_view(ended)
-            self._notify()
+            if outbox_written(ended):
+                self._notify()
             self.hub.publish(job_id, TERMINAL_EVENT[status], msgspec.to_builtins(view))
         event = self._finished.pop(job_id, None)
         if event is not None:

@@ -45,6 +45,18 @@ def job_cost(row: JobRow, images: int) -> float | None:
     return None
 
 
+def outbox_written(row: JobRow) -> bool:
+    """Whether the outcome of `row` enqueued outbox messages (a webhook or a licensor usage
+    report): only then are the delivery workers woken, since each wake-up is a claiming write
+    transaction that would otherwise contend with the job writes for nothing."""
+    if row.webhook:
+        return True
+    if row.status != "succeeded" or row.images <= 0:
+        return False
+    obligations = (row.decision or {}).get("obligations", [])
+    return any(o.get("kind") == ObligationKind.USAGE_METERING.value for o in obligations)
+
+
 @dataclass
 class JobTransitions:
     """Each transition is one unit of work for the `JobWriter`: batched with the other jobs'

@@ -69,6 +69,24 @@ async def reserve(
             raise QuotaExhaustedError(agreement_id, month, quota or 0, amount)
 
 
+async def add_usage(session: AsyncSession, amounts: Mapping[tuple[str, str], int]) -> None:
+    """Add images to counters of agreements without a quota, `{(agreement, month): n}`, in the
+    caller's transaction: nothing to check, so a batch of jobs needs one statement per counter."""
+    months: dict[str, list[str]] = {}
+    for agreement_id, month in amounts:
+        months.setdefault(month, []).append(agreement_id)
+    for month, agreement_ids in sorted(months.items()):
+        await _ensure_rows(session, sorted(agreement_ids), month)
+    for (agreement_id, month), amount in sorted(amounts.items()):
+        if amount == 0:
+            continue
+        await session.execute(
+            update(UsageCounterRow)
+            .where(UsageCounterRow.agreement_id == agreement_id, UsageCounterRow.month == month)
+            .values(used=UsageCounterRow.used + amount)
+        )
+
+
 async def release(session: AsyncSession, amounts: Mapping[str, int], month: str) -> None:
     """Give back images reserved by a job that produced fewer (in the caller's transaction)."""
     for agreement_id in sorted(amounts):

@@ -21,13 +21,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry.audit import NewEvent, append_in_session
+from registry.jobs import quota
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +39,22 @@ T = TypeVar("T")
 
 @dataclass
 class WorkContext:
-    """What a unit of work gets: the batch's session and a list for its audit events (appended
-    by the writer, all units' together, last in the transaction)."""
+    """What a unit of work gets: the batch's session, and what the writer does once for all
+    the batch's units at its end: rows to insert (one multi-row INSERT per table), unconditional
+    additions to usage counters (one UPDATE per agreement and month) and audit events (one
+    append, last, under the chain lock). Conditional statements whose outcome the unit needs (a
+    quota's `used + n <= quota`, a status transition) it runs itself on `session`."""
 
     session: AsyncSession
     events: list[NewEvent] = field(default_factory=list)
+    rows: dict[Table, list[dict[str, Any]]] = field(default_factory=dict)
+    usage: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def insert(self, table: Table, values: dict[str, Any]) -> None:
+        self.rows.setdefault(table, []).append(values)
+
+    def add_usage(self, agreement_id: str, month: str, amount: int) -> None:
+        self.usage[(agreement_id, month)] += amount
 
 
 Work = Callable[[WorkContext], Awaitable[T]]
@@ -136,6 +150,10 @@ class JobWriter:
         async with self.sessions() as session, session.begin():
             context = WorkContext(session)
             results = [await pending.work(context) for pending in batch]
+            for table, rows in context.rows.items():
+                await session.execute(insert(table), rows)
+            if context.usage:
+                await quota.add_usage(session, context.usage)
             if context.events:
                 await append_in_session(session, context.events)  # last: holds the chain lock
         self.batches += 1
