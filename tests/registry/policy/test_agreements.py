@@ -7,11 +7,11 @@ import datetime as dt
 
 import msgspec
 import pytest
-from conftest import make_request
 
 from registry.catalog.entries import AgreementCoverage, Catalog, Operator
 from registry.policy import CatalogSnapshot, Party, PolicyEngine, evaluate
 from registry.vocabulary import Decision
+from tests.registry.policy.conftest import make_request
 
 FLUX2 = "black-forest-labs/FLUX.2-dev"
 TURBO = "fal/FLUX.2-dev-Turbo"

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import msgspec
 import pytest
-from conftest import Decide, make_request
 
 from registry.catalog.entries import Artifact, Catalog
 from registry.policy import AppliedVia, CatalogSnapshot, evaluate, evaluate_runners
 from registry.vocabulary import ArtifactKind, Decision
+from tests.registry.policy.conftest import Decide, make_request
 
 FLUX2 = "black-forest-labs/FLUX.2-dev"
 TURBO = "fal/FLUX.2-dev-Turbo"

@@ -5,10 +5,9 @@ from __future__ import annotations
 import hashlib
 import uuid
 
-from conftest import make_request
-
 from registry.policy import derive_decision_id
 from registry.policy.identity import DECISION_NAMESPACE, _uuid5_text, canonical_request
+from tests.registry.policy.conftest import make_request
 
 
 def test_uuid_text_matches_the_standard_library() -> None:

@@ -6,13 +6,13 @@ import datetime as dt
 import random
 
 import msgspec
-from conftest import load_catalog
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from registry.catalog.entries import Agreement, AgreementCoverage, Catalog
 from registry.policy import CatalogSnapshot, PolicyEngine, PolicyRequest, evaluate
 from registry.vocabulary import ArtifactKind, Decision, OutputUse, Purpose, UseCase
+from tests.registry.policy.conftest import load_catalog
 
 CATALOG = load_catalog()
 SNAPSHOT = CatalogSnapshot.build(CATALOG)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import pytest
-from conftest import Decide
 
 from registry.policy import PolicyDecision
+from tests.registry.policy.conftest import Decide
 
 FLUX2 = "black-forest-labs/FLUX.2-dev"
 TURBO = "fal/FLUX.2-dev-Turbo"

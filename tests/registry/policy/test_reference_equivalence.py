@@ -8,13 +8,13 @@ import datetime as dt
 import random
 
 import pytest
-from conftest import load_catalog
 from policy_reference import reference_evaluate
 
 from bench.policy import generate_catalog, generate_requests
 from registry.catalog.entries import Catalog, TenantProfile
 from registry.policy import CatalogSnapshot, PolicyEngine, PolicyRequest, evaluate
 from registry.vocabulary import ArtifactKind, OrganisationType, OutputUse, Purpose, UseCase
+from tests.registry.policy.conftest import load_catalog
 
 REGIONS = ["US", "CA", "DE", "FR", "GB", "KR", "JP", "EU", "CN"]
 
