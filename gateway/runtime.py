@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway.auth.external_issuers import ExternalIssuer, JwksCache
+from gateway.auth.tenant_status import TenantStatus
 from gateway.auth.token_validation import AccessTokenValidator
 from gateway.oauth.access_tokens import AccessTokenIssuer
 from gateway.oauth.assertion_replay import AssertionReplayCache
@@ -47,6 +48,7 @@ class GatewayRuntime:
         self.keyring = SigningKeyring()
         self.revocations = RevocationList()
         self.disabled_clients = DisabledClients()
+        self.tenant_status = TenantStatus(lambda: self.sessions)
         self.replay_cache = AssertionReplayCache()
         self._custom_auth_events = auth_events is not None
         self.auth_events: AuthEventRecorder = auth_events or LoggingAuthEventRecorder()
@@ -72,6 +74,7 @@ class GatewayRuntime:
             keyring=self.keyring,
             revocations=self.revocations,
             disabled_clients=self.disabled_clients,
+            tenant_status=self.tenant_status,
             issuer=settings.issuer,
             audience=settings.audience,
             leeway_seconds=settings.clock_leeway_seconds,
@@ -158,6 +161,7 @@ class GatewayRuntime:
                 self.keyring.replace(await load_signing_keys(session, self._sealer, now))
                 await self.revocations.sync(session, now)
                 await self.disabled_clients.sync(session)
+            self.tenant_status.forget()
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             log.warning("database unavailable for state sync: %s", exc)
             return False

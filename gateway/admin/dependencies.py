@@ -13,9 +13,13 @@ from gateway.runtime import GatewayRuntime
 
 
 def provide_catalog_admin(
-    db_session: AsyncSession, auth: AuthContext, catalog_cache: CatalogCache
+    db_session: AsyncSession, auth: AuthContext, catalog_cache: CatalogCache, runtime: GatewayRuntime
 ) -> CatalogAdmin:
-    return CatalogAdmin(db_session, Actor.of(auth), on_change=catalog_cache.invalidate)
+    def on_change() -> None:
+        catalog_cache.invalidate()
+        runtime.tenant_status.forget()  # a tenant created or retired here counts from now
+
+    return CatalogAdmin(db_session, Actor.of(auth), on_change=on_change)
 
 
 def provide_client_admin(db_session: AsyncSession, auth: AuthContext, runtime: GatewayRuntime) -> ClientAdmin:

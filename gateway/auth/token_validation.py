@@ -17,6 +17,7 @@ from gateway.auth.context import AuthContext
 from gateway.auth.errors import InvalidTokenError
 from gateway.auth.external_issuers import ExternalIssuer
 from gateway.auth.jwt_claims import check_audience, check_header, check_time_claims, peek, string_claim
+from gateway.auth.tenant_status import TenantStatus
 from gateway.oauth.disabled_clients import DisabledClients
 from gateway.oauth.keyring import SIGNING_ALGORITHM, SigningKeyring
 from gateway.oauth.revocation import RevocationList
@@ -33,6 +34,7 @@ class AccessTokenValidator:
         keyring: SigningKeyring,
         revocations: RevocationList,
         disabled_clients: DisabledClients | None = None,
+        tenant_status: TenantStatus | None = None,
         issuer: str,
         audience: str,
         leeway_seconds: float,
@@ -44,6 +46,8 @@ class AccessTokenValidator:
         self._keyring = keyring
         self._revocations = revocations
         self._disabled_clients = disabled_clients if disabled_clients is not None else DisabledClients()
+        self._tenant_status = tenant_status
+        """Checks the tenant an external issuer's claim names (ours come from a client row)."""
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway_seconds
@@ -69,8 +73,11 @@ class AccessTokenValidator:
             raise InvalidTokenError("expired")
         if context.token_id and self._revocations.is_revoked(context.token_id):
             raise InvalidTokenError("revoked")
-        if context.issuer == self._issuer and context.client_id in self._disabled_clients:
-            raise InvalidTokenError("client disabled")
+        if context.issuer == self._issuer:
+            if context.client_id in self._disabled_clients:
+                raise InvalidTokenError("client disabled")
+        elif self._tenant_status is not None and not await self._tenant_status.is_active(context.tenant_id):
+            raise InvalidTokenError("unknown or retired tenant")
         return context
 
     def validate_own(self, token: str) -> AuthContext:

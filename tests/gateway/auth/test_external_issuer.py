@@ -15,10 +15,12 @@ from aiohttp import web
 from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
 from litestar.testing import AsyncTestClient
+from sqlalchemy import update
 
 from gateway.app import create_app
 from gateway.runtime import GatewayRuntime
-from tests.gateway.auth.conftest import ISSUER, make_settings
+from registry.db.catalog_tables import TenantRow
+from tests.gateway.auth.conftest import ISSUER, OTHER_TENANT, create_client, fetch_token, make_settings
 
 IDP = "https://idp.example.com/"
 AUDIENCE = "clearance-api"
@@ -170,3 +172,35 @@ async def test_idp_rotation_is_picked_up_on_unknown_kid(
     await asyncio.sleep(0.6)  # past the minimum refresh interval (not a timing assertion)
     assert (await _me(http, idp_token(new_key))).status_code == 200
     assert runtime.external_issuers[IDP].jwks.fetch_count == 2
+
+
+async def test_external_token_naming_a_tenant_that_does_not_exist_is_refused(
+    http: Any, idp_key: RSAKey
+) -> None:
+    response = await _me(http, idp_token(idp_key, org="initech"))
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in response.headers["www-authenticate"]
+
+
+async def test_external_token_of_a_tenant_retired_here_is_refused_at_once(http: Any, idp_key: RSAKey) -> None:
+    token = idp_token(idp_key, org=OTHER_TENANT)
+    assert (await _me(http, token)).status_code == 200
+    runtime: GatewayRuntime = http.runtime
+    admin = await create_client(runtime.settings, scopes="admin")
+    bearer = {"Authorization": f"Bearer {await fetch_token(http, admin)}"}
+    retired = await http.delete(f"/admin/tenants/{OTHER_TENANT}", headers=bearer)
+    assert retired.status_code == 200, retired.text
+    assert (await _me(http, token)).status_code == 401
+
+
+async def test_external_token_of_a_tenant_retired_elsewhere_is_refused_after_the_state_sync(
+    http: Any, idp_key: RSAKey
+) -> None:
+    token = idp_token(idp_key, org=OTHER_TENANT)
+    assert (await _me(http, token)).status_code == 200
+    runtime: GatewayRuntime = http.runtime
+    async with runtime.sessions() as session:  # another process (the CLI) retires it
+        await session.execute(update(TenantRow).where(TenantRow.id == OTHER_TENANT).values(retired=True))
+        await session.commit()
+    assert await runtime.sync_state()
+    assert (await _me(http, token)).status_code == 401
