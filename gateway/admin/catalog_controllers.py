@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from litestar import Controller, delete, get, post, put
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 
 from gateway.admin.catalog_service import CatalogAdmin, today
 from gateway.admin.dependencies import provide_catalog_admin
@@ -40,30 +40,36 @@ class LicenseAdminController(Controller):
     dependencies = _DEPENDENCIES
 
     @get("/", opt=ADMIN)
-    async def list_licenses(self, admin: CatalogAdmin) -> list[LicenseDocument]:
+    async def list_licenses(self, admin: NamedDependency[CatalogAdmin]) -> list[LicenseDocument]:
         return list((await admin.catalog()).licenses)
 
     @post("/", opt=ADMIN)
-    async def create_license(self, data: LicenseDocument, admin: CatalogAdmin) -> LicenseDocument:
+    async def create_license(
+        self, data: LicenseDocument, admin: NamedDependency[CatalogAdmin]
+    ) -> LicenseDocument:
         """A new license, or a new version of one (a version's terms are fixed once used)."""
         result: LicenseDocument = await admin.create("licenses", data)
         return result
 
     @get("/{key:str}/{version:str}", opt=ADMIN)
-    async def get_license(self, key: str, version: str, admin: CatalogAdmin) -> LicenseDocument:
+    async def get_license(
+        self, key: str, version: str, admin: NamedDependency[CatalogAdmin]
+    ) -> LicenseDocument:
         result: LicenseDocument = await admin.find("licenses", f"{key}@{version}")
         return result
 
     @put("/{key:str}/{version:str}", opt=ADMIN)
     async def update_license(
-        self, key: str, version: str, data: LicenseDocument, admin: CatalogAdmin
+        self, key: str, version: str, data: LicenseDocument, admin: NamedDependency[CatalogAdmin]
     ) -> LicenseDocument:
         """Metadata may change; terms only while no artifact or runner uses the version (409)."""
         result: LicenseDocument = await admin.update("licenses", f"{key}@{version}", data)
         return result
 
     @delete("/{key:str}/{version:str}", opt=ADMIN, status_code=200)
-    async def retire_license(self, key: str, version: str, admin: CatalogAdmin) -> LicenseDocument:
+    async def retire_license(
+        self, key: str, version: str, admin: NamedDependency[CatalogAdmin]
+    ) -> LicenseDocument:
         result: LicenseDocument = await admin.change("licenses", f"{key}@{version}", "retire", retired=True)
         return result
 
@@ -74,26 +80,28 @@ class ArtifactAdminController(Controller):
     dependencies = _DEPENDENCIES
 
     @get("/", opt=ADMIN)
-    async def list_artifacts(self, admin: CatalogAdmin) -> list[Artifact]:
+    async def list_artifacts(self, admin: NamedDependency[CatalogAdmin]) -> list[Artifact]:
         return list((await admin.catalog()).artifacts)
 
     @post("/", opt=ADMIN)
-    async def create_artifact(self, data: Artifact, admin: CatalogAdmin) -> Artifact:
+    async def create_artifact(self, data: Artifact, admin: NamedDependency[CatalogAdmin]) -> Artifact:
         result: Artifact = await admin.create("artifacts", data)
         return result
 
     @get("/{artifact_id:path}", opt=ADMIN)
-    async def get_artifact(self, artifact_id: str, admin: CatalogAdmin) -> Artifact:
+    async def get_artifact(self, artifact_id: str, admin: NamedDependency[CatalogAdmin]) -> Artifact:
         result: Artifact = await admin.find("artifacts", _path_id(artifact_id))
         return result
 
     @put("/{artifact_id:path}", opt=ADMIN)
-    async def update_artifact(self, artifact_id: str, data: Artifact, admin: CatalogAdmin) -> Artifact:
+    async def update_artifact(
+        self, artifact_id: str, data: Artifact, admin: NamedDependency[CatalogAdmin]
+    ) -> Artifact:
         result: Artifact = await admin.update("artifacts", _path_id(artifact_id), data)
         return result
 
     @delete("/{artifact_id:path}", opt=ADMIN, status_code=200)
-    async def retire_artifact(self, artifact_id: str, admin: CatalogAdmin) -> Artifact:
+    async def retire_artifact(self, artifact_id: str, admin: NamedDependency[CatalogAdmin]) -> Artifact:
         result: Artifact = await admin.change("artifacts", _path_id(artifact_id), "retire", retired=True)
         return result
 
@@ -104,32 +112,36 @@ class TenantAdminController(Controller):
     dependencies = _DEPENDENCIES
 
     @get("/", opt=ADMIN)
-    async def list_tenants(self, admin: CatalogAdmin) -> list[Tenant]:
+    async def list_tenants(self, admin: NamedDependency[CatalogAdmin]) -> list[Tenant]:
         return list((await admin.catalog()).tenants)
 
     @post("/", opt=ADMIN)
-    async def create_tenant(self, data: Tenant, admin: CatalogAdmin) -> Tenant:
+    async def create_tenant(self, data: Tenant, admin: NamedDependency[CatalogAdmin]) -> Tenant:
         result: Tenant = await admin.create("tenants", data)
         return result
 
     @get("/{tenant_id:str}", opt=ADMIN)
-    async def get_tenant(self, tenant_id: str, admin: CatalogAdmin) -> Tenant:
+    async def get_tenant(self, tenant_id: str, admin: NamedDependency[CatalogAdmin]) -> Tenant:
         result: Tenant = await admin.find("tenants", tenant_id)
         return result
 
     @put("/{tenant_id:str}", opt=ADMIN)
-    async def update_tenant(self, tenant_id: str, data: Tenant, admin: CatalogAdmin) -> Tenant:
+    async def update_tenant(
+        self, tenant_id: str, data: Tenant, admin: NamedDependency[CatalogAdmin]
+    ) -> Tenant:
         result: Tenant = await admin.update("tenants", tenant_id, data)
         return result
 
     @put("/{tenant_id:str}/profile", opt=ADMIN)
-    async def update_profile(self, tenant_id: str, data: TenantProfile, admin: CatalogAdmin) -> Tenant:
+    async def update_profile(
+        self, tenant_id: str, data: TenantProfile, admin: NamedDependency[CatalogAdmin]
+    ) -> Tenant:
         """The facts the policy judges a tenant on (revenue, users, regions, organisation type)."""
         result: Tenant = await admin.change("tenants", tenant_id, "profile.update", profile=data)
         return result
 
     @delete("/{tenant_id:str}", opt=ADMIN, status_code=200)
-    async def retire_tenant(self, tenant_id: str, admin: CatalogAdmin) -> Tenant:
+    async def retire_tenant(self, tenant_id: str, admin: NamedDependency[CatalogAdmin]) -> Tenant:
         result: Tenant = await admin.change("tenants", tenant_id, "retire", retired=True)
         return result
 
@@ -140,28 +152,32 @@ class AgreementAdminController(Controller):
     dependencies = _DEPENDENCIES
 
     @get("/", opt=ADMIN)
-    async def list_agreements(self, admin: CatalogAdmin, holder: str | None = None) -> list[Agreement]:
+    async def list_agreements(
+        self, admin: NamedDependency[CatalogAdmin], holder: str | None = None
+    ) -> list[Agreement]:
         agreements = (await admin.catalog()).agreements
         return [a for a in agreements if holder is None or a.holder == holder]
 
     @post("/", opt=ADMIN)
-    async def create_agreement(self, data: Agreement, admin: CatalogAdmin) -> Agreement:
+    async def create_agreement(self, data: Agreement, admin: NamedDependency[CatalogAdmin]) -> Agreement:
         result: Agreement = await admin.create("agreements", data)
         return result
 
     @get("/{agreement_id:path}", opt=ADMIN)
-    async def get_agreement(self, agreement_id: str, admin: CatalogAdmin) -> Agreement:
+    async def get_agreement(self, agreement_id: str, admin: NamedDependency[CatalogAdmin]) -> Agreement:
         result: Agreement = await admin.find("agreements", _path_id(agreement_id))
         return result
 
     @put("/{agreement_id:path}", opt=ADMIN)
-    async def update_agreement(self, agreement_id: str, data: Agreement, admin: CatalogAdmin) -> Agreement:
+    async def update_agreement(
+        self, agreement_id: str, data: Agreement, admin: NamedDependency[CatalogAdmin]
+    ) -> Agreement:
         result: Agreement = await admin.update("agreements", _path_id(agreement_id), data)
         return result
 
     @delete("/{agreement_id:path}", opt=ADMIN, status_code=200)
     async def revoke_agreement(
-        self, agreement_id: str, admin: CatalogAdmin, on: dt.date | None = None
+        self, agreement_id: str, admin: NamedDependency[CatalogAdmin], on: dt.date | None = None
     ) -> Agreement:
         """Revoke from `on` (default today, UTC); the agreement stops counting that day."""
         result: Agreement = await admin.change(
@@ -176,26 +192,28 @@ class RunnerAdminController(Controller):
     dependencies = _DEPENDENCIES
 
     @get("/", opt=ADMIN)
-    async def list_runners(self, admin: CatalogAdmin) -> list[Runner]:
+    async def list_runners(self, admin: NamedDependency[CatalogAdmin]) -> list[Runner]:
         return list((await admin.catalog()).runners)
 
     @post("/", opt=ADMIN)
-    async def create_runner(self, data: Runner, admin: CatalogAdmin) -> Runner:
+    async def create_runner(self, data: Runner, admin: NamedDependency[CatalogAdmin]) -> Runner:
         result: Runner = await admin.create("runners", data)
         return result
 
     @get("/{runner_id:path}", opt=ADMIN)
-    async def get_runner(self, runner_id: str, admin: CatalogAdmin) -> Runner:
+    async def get_runner(self, runner_id: str, admin: NamedDependency[CatalogAdmin]) -> Runner:
         result: Runner = await admin.find("runners", _path_id(runner_id))
         return result
 
     @put("/{runner_id:path}", opt=ADMIN)
-    async def update_runner(self, runner_id: str, data: Runner, admin: CatalogAdmin) -> Runner:
+    async def update_runner(
+        self, runner_id: str, data: Runner, admin: NamedDependency[CatalogAdmin]
+    ) -> Runner:
         result: Runner = await admin.update("runners", _path_id(runner_id), data)
         return result
 
     @delete("/{runner_id:path}", opt=ADMIN, status_code=200)
-    async def disable_runner(self, runner_id: str, admin: CatalogAdmin) -> Runner:
+    async def disable_runner(self, runner_id: str, admin: NamedDependency[CatalogAdmin]) -> Runner:
         result: Runner = await admin.change("runners", _path_id(runner_id), "disable", enabled=False)
         return result
 
@@ -206,11 +224,11 @@ class OperatorAdminController(Controller):
     dependencies = _DEPENDENCIES
 
     @get("/", opt=ADMIN)
-    async def get_operator(self, admin: CatalogAdmin) -> Operator:
+    async def get_operator(self, admin: NamedDependency[CatalogAdmin]) -> Operator:
         result: Operator = await admin.find("operator", "operator")
         return result
 
     @put("/", opt=ADMIN)
-    async def update_operator(self, data: Operator, admin: CatalogAdmin) -> Operator:
+    async def update_operator(self, data: Operator, admin: NamedDependency[CatalogAdmin]) -> Operator:
         """The operator's profile: it is a licensee itself whenever its runners host weights."""
         return await admin.put_operator(data)

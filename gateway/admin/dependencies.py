@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.actor import Actor
@@ -13,7 +14,10 @@ from gateway.runtime import GatewayRuntime
 
 
 def provide_catalog_admin(
-    db_session: AsyncSession, auth: AuthContext, catalog_cache: CatalogCache, runtime: GatewayRuntime
+    db_session: NamedDependency[AsyncSession],
+    auth: NamedDependency[AuthContext],
+    catalog_cache: NamedDependency[CatalogCache],
+    runtime: NamedDependency[GatewayRuntime],
 ) -> CatalogAdmin:
     def on_change() -> None:
         catalog_cache.invalidate()
@@ -22,7 +26,11 @@ def provide_catalog_admin(
     return CatalogAdmin(db_session, Actor.of(auth), on_change=on_change)
 
 
-def provide_client_admin(db_session: AsyncSession, auth: AuthContext, runtime: GatewayRuntime) -> ClientAdmin:
+def provide_client_admin(
+    db_session: NamedDependency[AsyncSession],
+    auth: NamedDependency[AuthContext],
+    runtime: NamedDependency[GatewayRuntime],
+) -> ClientAdmin:
     return ClientAdmin(
         db_session, Actor.of(auth), runtime.secret_hasher, on_disable=runtime.disabled_clients.add
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 import anyio
 import msgspec
 from litestar import Controller, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 
 from gateway.admin.catalog_controllers import ADMIN
 from gateway.admin.catalog_service import CatalogAdmin
@@ -61,7 +61,10 @@ class ImportAdminController(Controller):
 
     @post("/hf", opt=ADMIN, summary="Import a Hugging Face repository into the catalog")
     async def import_hf_repo(
-        self, data: HfImportRequest, admin: CatalogAdmin, runtime: GatewayRuntime
+        self,
+        data: HfImportRequest,
+        admin: NamedDependency[CatalogAdmin],
+        runtime: NamedDependency[GatewayRuntime],
     ) -> HfImportResult:
         settings = runtime.settings
         local_dir = local_snapshot(settings, data.local_dir) if data.local_dir is not None else None

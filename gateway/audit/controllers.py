@@ -11,6 +11,7 @@ from typing import Literal
 
 import msgspec
 from litestar import Controller, get
+from litestar.di import NamedDependency
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,8 +48,8 @@ class TenantAuditController(Controller):
     @get("/", opt={"scope": Scope.AUDIT_READ}, summary="The caller's tenant's audit trail")
     async def tenant_audit(
         self,
-        auth: AuthContext,
-        db_session: AsyncSession,
+        auth: NamedDependency[AuthContext],
+        db_session: NamedDependency[AsyncSession],
         kind: str | None = None,
         since: dt.datetime | None = None,
         until: dt.datetime | None = None,
@@ -82,7 +83,7 @@ class AdminAuditController(Controller):
     @get("/", opt=ADMIN, summary="Every tenant's audit events")
     async def admin_audit(
         self,
-        db_session: AsyncSession,
+        db_session: NamedDependency[AsyncSession],
         tenant: str | None = None,
         kind: str | None = None,
         since: dt.datetime | None = None,
@@ -113,7 +114,7 @@ class AdminAuditController(Controller):
         return await _page(db_session, query)
 
     @get("/verify", opt=ADMIN, summary="Recompute the hash chain and check signed checkpoints")
-    async def verify(self, runtime: GatewayRuntime) -> VerificationReport:
+    async def verify(self, runtime: NamedDependency[GatewayRuntime]) -> VerificationReport:
         try:
             verifier = load_verifier(runtime.settings.data_dir)
         except AuditError:
@@ -123,7 +124,7 @@ class AdminAuditController(Controller):
     @get("/export", opt=ADMIN, summary="Stream events as JSON Lines or CSV")
     async def export(
         self,
-        runtime: GatewayRuntime,
+        runtime: NamedDependency[GatewayRuntime],
         format: Literal["jsonl", "csv"] = "jsonl",
         tenant: str | None = None,
         kind: str | None = None,
@@ -177,6 +178,8 @@ class UsageReportController(Controller):
     tags = ["admin", "audit"]
 
     @get("/usage", opt=ADMIN, summary="Monthly usage from job outcomes in the audit log")
-    async def usage(self, db_session: AsyncSession, month: str, tenant: str | None = None) -> MonthlyUsage:
+    async def usage(
+        self, db_session: NamedDependency[AsyncSession], month: str, tenant: str | None = None
+    ) -> MonthlyUsage:
         year, number = parse_month(month)
         return await monthly_usage(db_session, year, number, tenant=tenant)

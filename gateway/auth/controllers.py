@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 from litestar import Controller, get
+from litestar.di import NamedDependency
 
 from gateway.auth.context import AuthContext
 
@@ -21,7 +22,7 @@ class IdentityController(Controller):
     tags = ["identity"]
 
     @get("/", summary="The authenticated caller")
-    async def me(self, auth: AuthContext) -> CallerIdentity:
+    async def me(self, auth: NamedDependency[AuthContext]) -> CallerIdentity:
         return CallerIdentity(
             subject=auth.subject,
             client_id=auth.client_id,

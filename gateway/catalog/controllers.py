@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from litestar import Controller, MediaType, Response, get
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 
 from gateway.api.errors import ResourceNotFoundError
 from gateway.auth.context import AuthContext
@@ -37,7 +37,10 @@ class ModelsController(Controller):
 
     @get("/", opt=_READ, summary="Models as the caller's tenant sees them")
     async def list_models(
-        self, auth: AuthContext, catalog: CatalogRevision, today: dt.date
+        self,
+        auth: NamedDependency[AuthContext],
+        catalog: NamedDependency[CatalogRevision],
+        today: NamedDependency[dt.date],
     ) -> Response[list[ModelView]]:
         """Every model, adapter and component, with its effective licenses and the purposes the
         caller's tenant may use it for today."""
@@ -46,7 +49,11 @@ class ModelsController(Controller):
 
     @get("/{model_id:path}", opt=_READ, summary="One model as the caller's tenant sees it")
     async def get_model(
-        self, model_id: str, auth: AuthContext, catalog: CatalogRevision, today: dt.date
+        self,
+        model_id: str,
+        auth: NamedDependency[AuthContext],
+        catalog: NamedDependency[CatalogRevision],
+        today: NamedDependency[dt.date],
     ) -> ModelView:
         found = tenant_models(catalog, auth.tenant_id, today).get(_path_id(model_id))
         if found is None:
@@ -60,7 +67,7 @@ class LicensesController(Controller):
     dependencies = {"catalog": Provide(provide_catalog)}
 
     @get("/{key:str}", opt=_READ, summary="A license's versions, or one version as key@version")
-    async def get_license(self, key: str, catalog: CatalogRevision) -> LicenseVersions:
+    async def get_license(self, key: str, catalog: NamedDependency[CatalogRevision]) -> LicenseVersions:
         """`flux-dev-ncl` gives every version of the license; `flux-dev-ncl@2.0` only that one."""
         name, _, version = key.partition("@")
         versions = tuple(
@@ -79,12 +86,14 @@ class AgreementsController(Controller):
     dependencies = {"catalog": Provide(provide_catalog)}
 
     @get("/", opt=_READ, summary="The caller's tenant's agreements")
-    async def list_agreements(self, auth: AuthContext, catalog: CatalogRevision) -> list[Agreement]:
+    async def list_agreements(
+        self, auth: NamedDependency[AuthContext], catalog: NamedDependency[CatalogRevision]
+    ) -> list[Agreement]:
         return [a for a in catalog.catalog.agreements if a.holder == auth.tenant_id]
 
     @get("/{agreement_id:path}", opt=_READ, summary="One of the caller's tenant's agreements")
     async def get_agreement(
-        self, agreement_id: str, auth: AuthContext, catalog: CatalogRevision
+        self, agreement_id: str, auth: NamedDependency[AuthContext], catalog: NamedDependency[CatalogRevision]
     ) -> Agreement:
         wanted = _path_id(agreement_id)
         for agreement in catalog.catalog.agreements:

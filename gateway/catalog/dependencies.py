@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.catalog.cache import CatalogCache, CatalogRevision
@@ -14,7 +15,7 @@ from gateway.runtime import GatewayRuntime
 CATALOG_CACHE_STATE_KEY = "catalog_cache"
 
 
-def provide_catalog_cache(state: State, runtime: GatewayRuntime) -> CatalogCache:
+def provide_catalog_cache(state: State, runtime: NamedDependency[GatewayRuntime]) -> CatalogCache:
     """One cache per app, created on first use (so `create_app` stays free of it)."""
     cache = state.get(CATALOG_CACHE_STATE_KEY)
     if cache is None:
@@ -24,7 +25,7 @@ def provide_catalog_cache(state: State, runtime: GatewayRuntime) -> CatalogCache
     return cache
 
 
-async def provide_catalog(catalog_cache: CatalogCache) -> CatalogRevision:
+async def provide_catalog(catalog_cache: NamedDependency[CatalogCache]) -> CatalogRevision:
     """The current revision; 503 (not 500) when the first snapshot cannot be read."""
     try:
         return await catalog_cache.current()

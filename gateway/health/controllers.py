@@ -7,6 +7,7 @@ import asyncio
 
 import msgspec
 from litestar import Controller, get
+from litestar.di import NamedDependency
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -29,7 +30,7 @@ class HealthController(Controller):
         return HealthStatus(status="ok")
 
     @get("/ready", summary="Readiness probe: 503 when the database is unreachable")
-    async def ready(self, runtime: GatewayRuntime) -> HealthStatus:
+    async def ready(self, runtime: NamedDependency[GatewayRuntime]) -> HealthStatus:
         timeout = runtime.settings.readiness_timeout_seconds
         try:
             async with asyncio.timeout(timeout), runtime.engine.connect() as connection:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.openapi import ResponseSpec
-from litestar.params import Parameter
+from litestar.params import HeaderParameter, Parameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from gateway.api.instants import utc_instant
@@ -65,10 +65,10 @@ class JobsController(Controller):
         self,
         request: Request[Any, Any, Any],
         data: JobRequest,
-        auth: AuthContext,
-        jobs: JobService,
-        prefer: str | None = Parameter(header="Prefer", default=None),
-        idempotency_key: str | None = Parameter(header="Idempotency-Key", default=None),
+        auth: NamedDependency[AuthContext],
+        jobs: NamedDependency[JobService],
+        prefer: Annotated[str | None, HeaderParameter(name="Prefer")] = None,
+        idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
     ) -> Response[bytes]:
         """Submit a generation job: 202 with the job and its URLs, or 200 with the finished job
         when `Prefer: wait=N` is given and it ends within N seconds."""
@@ -93,8 +93,8 @@ class JobsController(Controller):
     @get("/", opt={"scope": Scope.JOBS_READ})
     async def list_jobs(
         self,
-        auth: AuthContext,
-        jobs: JobService,
+        auth: NamedDependency[AuthContext],
+        jobs: NamedDependency[JobService],
         limit: int = Parameter(default=20, ge=1, le=100),
         cursor: str | None = None,
         status: str | None = None,
@@ -110,22 +110,28 @@ class JobsController(Controller):
         )
 
     @get("/{job_id:str}", opt={"scope": Scope.JOBS_READ})
-    async def get_job(self, job_id: str, auth: AuthContext, jobs: JobService) -> JobView:
+    async def get_job(
+        self, job_id: str, auth: NamedDependency[AuthContext], jobs: NamedDependency[JobService]
+    ) -> JobView:
         return await jobs.get(auth, job_id)
 
     @post("/{job_id:str}/cancel", opt={"scope": Scope.JOBS_WRITE}, status_code=202)
-    async def cancel(self, job_id: str, auth: AuthContext, jobs: JobService) -> JobView:
+    async def cancel(
+        self, job_id: str, auth: NamedDependency[AuthContext], jobs: NamedDependency[JobService]
+    ) -> JobView:
         return await jobs.cancel(auth, job_id)
 
     @get("/{job_id:str}/webhooks", opt={"scope": Scope.JOBS_READ})
     async def webhook_deliveries(
-        self, job_id: str, auth: AuthContext, jobs: JobService
+        self, job_id: str, auth: NamedDependency[AuthContext], jobs: NamedDependency[JobService]
     ) -> list[MessageState]:
         """The job's webhook delivery log (events, attempts, status codes, errors)."""
         return await jobs.webhook_deliveries(auth, job_id)
 
     @get("/{job_id:str}/images/{index:int}", opt={"scope": Scope.JOBS_READ}, media_type="image/png")
-    async def image(self, job_id: str, index: int, auth: AuthContext, jobs: JobService) -> Response[bytes]:
+    async def image(
+        self, job_id: str, index: int, auth: NamedDependency[AuthContext], jobs: NamedDependency[JobService]
+    ) -> Response[bytes]:
         png = await jobs.image(auth, job_id, index)
         return Response(
             content=png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"}
@@ -135,9 +141,9 @@ class JobsController(Controller):
     async def events(
         self,
         job_id: str,
-        auth: AuthContext,
-        jobs: JobService,
-        last_event_id: str | None = Parameter(header="Last-Event-ID", default=None),
+        auth: NamedDependency[AuthContext],
+        jobs: NamedDependency[JobService],
+        last_event_id: Annotated[str | None, HeaderParameter(name="Last-Event-ID")] = None,
     ) -> ServerSentEvent:
         """Server-Sent Events: queued (with position), started, progress per step, each image,
         then completed, failed, canceled or aborted. `Last-Event-ID` resumes after that event."""

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_200_OK
 
 from gateway.auth.middleware import EXCLUDE_FROM_AUTH
@@ -60,9 +61,9 @@ class OAuthController(Controller):
     async def token(
         self,
         request: Request[Any, Any, Any],
-        runtime: GatewayRuntime,
-        oauth_service: OAuthService,
-        client_address: str | None,
+        runtime: NamedDependency[GatewayRuntime],
+        oauth_service: NamedDependency[OAuthService],
+        client_address: NamedDependency[str | None],
     ) -> Response[TokenResponse]:
         endpoint_request = await _endpoint_request(request, runtime)
         body = await oauth_service.issue_token(endpoint_request, client_address)
@@ -83,9 +84,9 @@ class OAuthController(Controller):
     async def revoke(
         self,
         request: Request[Any, Any, Any],
-        runtime: GatewayRuntime,
-        oauth_service: OAuthService,
-        client_address: str | None,
+        runtime: NamedDependency[GatewayRuntime],
+        oauth_service: NamedDependency[OAuthService],
+        client_address: NamedDependency[str | None],
     ) -> None:
         await oauth_service.revoke_token(await _endpoint_request(request, runtime), client_address)
 
@@ -96,7 +97,10 @@ class OAuthController(Controller):
         summary="Token introspection (RFC 7662), admin only",
     )
     async def introspect(
-        self, request: Request[Any, Any, Any], runtime: GatewayRuntime, oauth_service: OAuthService
+        self,
+        request: Request[Any, Any, Any],
+        runtime: NamedDependency[GatewayRuntime],
+        oauth_service: NamedDependency[OAuthService],
     ) -> Response[IntrospectionResponse]:
         endpoint_request = await _endpoint_request(request, runtime)
         token = endpoint_request.form.get("token")
@@ -112,7 +116,7 @@ class WellKnownController(Controller):
     opt = {EXCLUDE_FROM_AUTH: True}
 
     @get("/oauth-authorization-server", summary="Authorization server metadata (RFC 8414)")
-    async def metadata(self, runtime: GatewayRuntime) -> AuthorizationServerMetadata:
+    async def metadata(self, runtime: NamedDependency[GatewayRuntime]) -> AuthorizationServerMetadata:
         issuer = runtime.settings.issuer
         methods = list(TOKEN_ENDPOINT_AUTH_METHODS)
         return AuthorizationServerMetadata(
@@ -132,6 +136,6 @@ class WellKnownController(Controller):
         )
 
     @get("/jwks.json", summary="Public keys that sign access tokens")
-    async def jwks(self, runtime: GatewayRuntime) -> Response[JsonWebKeySet]:
+    async def jwks(self, runtime: NamedDependency[GatewayRuntime]) -> Response[JsonWebKeySet]:
         keys = JsonWebKeySet(keys=runtime.keyring.published(time.time()))
         return Response(keys, headers={"Cache-Control": "public, max-age=300"})

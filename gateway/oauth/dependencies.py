@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.oauth.services import OAuthService
@@ -21,12 +22,14 @@ def provide_runtime(state: State) -> GatewayRuntime:
     return runtime
 
 
-async def provide_db_session(runtime: GatewayRuntime) -> AsyncIterator[AsyncSession]:
+async def provide_db_session(runtime: NamedDependency[GatewayRuntime]) -> AsyncIterator[AsyncSession]:
     async with runtime.sessions() as session:
         yield session
 
 
-def provide_oauth_service(runtime: GatewayRuntime, db_session: AsyncSession) -> OAuthService:
+def provide_oauth_service(
+    runtime: NamedDependency[GatewayRuntime], db_session: NamedDependency[AsyncSession]
+) -> OAuthService:
     return OAuthService(runtime, db_session)
 
 

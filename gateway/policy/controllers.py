@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from litestar import Controller, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 
 from gateway.auth.context import AuthContext
 from gateway.auth.errors import InsufficientScopeError
@@ -31,10 +31,10 @@ class PolicyController(Controller):
     async def evaluate(
         self,
         data: EvaluationRequest,
-        auth: AuthContext,
-        catalog: CatalogRevision,
-        today: dt.date,
-        runtime: GatewayRuntime,
+        auth: NamedDependency[AuthContext],
+        catalog: NamedDependency[CatalogRevision],
+        today: NamedDependency[dt.date],
+        runtime: NamedDependency[GatewayRuntime],
     ) -> EvaluationResult:
         """The full decision (reasons with clauses, obligations, effective licenses,
         alternatives) for the caller's tenant; admins may name another tenant."""
