@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 from litestar import Litestar, get, post
+from litestar.di import NamedDependency
 from litestar.testing import AsyncTestClient
 
 from gateway.app import create_app
@@ -25,7 +26,7 @@ class JobDraft(msgspec.Struct, forbid_unknown_fields=True):
 
 
 @post("/test/jobs", opt={"scope": Scope.JOBS_WRITE})
-async def draft_job(data: JobDraft, auth: AuthContext) -> dict[str, Any]:
+async def draft_job(data: JobDraft, auth: NamedDependency[AuthContext]) -> dict[str, Any]:
     return {"prompt": data.prompt, "tenant": auth.tenant_id}
 
 
