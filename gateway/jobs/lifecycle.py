@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.jobs.views import job_view
@@ -22,7 +21,7 @@ from registry.audit import JobOutcome, job_outcome_event
 from registry.delivery.licensor_usage import enqueue_usage_report
 from registry.jobs import quota
 from registry.jobs.tables import JobRow
-from registry.jobs.writer import JobWriter, WorkContext
+from registry.jobs.writer import JobWriter, Transition, WorkContext
 from registry.vocabulary import ObligationKind
 
 ACTIVE = ("queued", "running")
@@ -72,14 +71,9 @@ class JobTransitions:
         """queued -> running; None when the job is no longer queued (canceled meanwhile)."""
 
         async def started(context: WorkContext) -> JobRow | None:
-            session = context.session
-            result = await session.execute(
-                update(JobRow)
-                .where(JobRow.id == job_id, JobRow.status == "queued")
-                .values(status="running", started_at=now, owner=owner, heartbeat_at=now)
-            )
-            if getattr(result, "rowcount", 0) != 1:
+            if not context.won:
                 return None
+            session = context.session
             known = await _known(session, job_id, row)
             known.status, known.started_at, known.owner, known.heartbeat_at = "running", now, owner, now
             if known.webhook:
@@ -94,7 +88,8 @@ class JobTransitions:
                 )
             return known
 
-        return await self.writer.run(started)
+        values: dict[str, Any] = {"status": "running", "started_at": now, "owner": owner, "heartbeat_at": now}
+        return await self.writer.run(started, transition=Transition(job_id, ("queued",), values))
 
     async def finish(
         self,
@@ -110,17 +105,14 @@ class JobTransitions:
         assert status in TERMINAL
         cost = job_cost(row, images) if row is not None and status == "succeeded" else None
 
+        values: dict[str, Any] = {"status": status, "images": images, "error": error, "finished_at": now}
+        if row is not None and status == "succeeded":
+            values["cost_usd"] = cost
+
         async def finished(context: WorkContext) -> JobRow | None:
-            session = context.session
-            values: dict[str, Any] = {"status": status, "images": images, "error": error, "finished_at": now}
-            if row is not None and status == "succeeded":
-                values["cost_usd"] = cost
-            # The write comes first: on SQLite it takes the write lock before anything is read.
-            result = await session.execute(
-                update(JobRow).where(JobRow.id == job_id, JobRow.status.in_(ACTIVE)).values(**values)
-            )
-            if getattr(result, "rowcount", 0) != 1:
+            if not context.won:
                 return None
+            session = context.session
             known = await _known(session, job_id, row)
             known.status, known.images, known.error, known.finished_at = status, images, error, now
             if status == "succeeded":
@@ -132,7 +124,7 @@ class JobTransitions:
             await self._consequences(context, known, now)
             return known
 
-        return await self.writer.run(finished)
+        return await self.writer.run(finished, transition=Transition(job_id, ACTIVE, values))
 
     async def _consequences(self, context: WorkContext, row: JobRow, now: dt.datetime) -> None:
         session = context.session

@@ -26,11 +26,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, case, insert, literal, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry.audit import NewEvent, append_in_session
 from registry.jobs import quota
+from registry.jobs.tables import JobRow
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ class WorkContext:
     events: list[NewEvent] = field(default_factory=list)
     rows: dict[Table, list[dict[str, Any]]] = field(default_factory=dict)
     usage: Counter[tuple[str, str]] = field(default_factory=Counter)
+    won: bool = False
+    """Whether the unit's `Transition` (see `JobWriter.run`) took effect; the writer sets it."""
 
     def insert(self, table: Table, values: dict[str, Any]) -> None:
         self.rows.setdefault(table, []).append(values)
@@ -60,10 +63,24 @@ class WorkContext:
 Work = Callable[[WorkContext], Awaitable[T]]
 
 
+@dataclass(frozen=True)
+class Transition:
+    """A conditional status change of one job: `values` are set only when the job's status is
+    one of `allowed_from`. The writer runs all transitions of a batch together (one
+    `UPDATE ... SET col = CASE id WHEN ... END WHERE id IN (...) AND status IN (...) RETURNING id`
+    per kind), so a batch of n completions costs one statement, not n; each unit learns from
+    `context.won` whether its own transition won (exactly-once outcomes rest on that)."""
+
+    job_id: str
+    allowed_from: tuple[str, ...]
+    values: dict[str, Any]
+
+
 @dataclass
 class _Pending(Generic[T]):
     work: Work[T]
     answer: asyncio.Future[T]
+    transition: Transition | None = None
 
 
 _STOP = object()
@@ -86,12 +103,15 @@ class JobWriter:
         self.units = 0
         """Units of work committed so far."""
 
-    async def run(self, work: Work[T]) -> T:
-        """Run `work` in the next batch's transaction; returns its result once committed."""
+    async def run(self, work: Work[T], *, transition: Transition | None = None) -> T:
+        """Run `work` in the next batch's transaction; returns its result once committed.
+
+        With `transition`, the job's conditional UPDATE runs (batched) before `work`, which reads
+        `context.won` to know whether it took effect."""
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._write(), name="job-writer")
         answer: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Pending(work, answer))
+        self._queue.put_nowait(_Pending(work, answer, transition))
         return await answer
 
     async def close(self) -> None:
@@ -149,7 +169,11 @@ class JobWriter:
     async def _transaction(self, batch: list[_Pending[Any]]) -> list[Any]:
         async with self.sessions() as session, session.begin():
             context = WorkContext(session)
-            results = [await pending.work(context) for pending in batch]
+            won = await _transitions(session, [p.transition for p in batch])
+            results = []
+            for pending, took_effect in zip(batch, won, strict=True):
+                context.won = took_effect
+                results.append(await pending.work(context))
             for table, rows in context.rows.items():
                 await session.execute(insert(table), rows)
             if context.usage:
@@ -159,3 +183,44 @@ class JobWriter:
         self.batches += 1
         self.units += len(batch)
         return results
+
+
+async def _transitions(session: AsyncSession, transitions: list[Transition | None]) -> list[bool]:
+    """Run the batch's transitions, one statement per kind (allowed statuses and columns set) and
+    round (a job changed twice in one batch is changed in order, by a later round)."""
+    won = [False] * len(transitions)
+    pending = [(i, t) for i, t in enumerate(transitions) if t is not None]
+    while pending:
+        seen: set[str] = set()
+        this_round: dict[tuple[tuple[str, ...], tuple[str, ...]], list[tuple[int, Transition]]] = {}
+        later: list[tuple[int, Transition]] = []
+        for index, transition in pending:
+            if transition.job_id in seen:
+                later.append((index, transition))
+                continue
+            seen.add(transition.job_id)
+            key = (transition.allowed_from, tuple(sorted(transition.values)))
+            this_round.setdefault(key, []).append((index, transition))
+        for (allowed_from, columns), group in this_round.items():
+            ids = [t.job_id for _, t in group]
+            table = JobRow.__table__.c
+            values = {
+                column: case(
+                    {t.job_id: literal(t.values[column], table[column].type) for _, t in group},
+                    value=JobRow.id,
+                    else_=table[column],
+                )
+                for column in columns
+            }
+            statement = (
+                update(JobRow)
+                .where(JobRow.id.in_(ids), JobRow.status.in_(allowed_from))
+                .values(values)
+                .returning(JobRow.id)
+                .execution_options(synchronize_session=False)
+            )
+            changed = set((await session.execute(statement)).scalars())
+            for index, transition in group:
+                won[index] = transition.job_id in changed
+        pending = later
+    return won

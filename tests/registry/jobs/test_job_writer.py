@@ -1,0 +1,75 @@
+"""The job writer's group commit: concurrent units of work share one transaction, each caller is
+answered after the commit, their audit events extend one verifiable chain, and a unit that fails
+(a quota without room) fails alone while the others of its batch commit."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from registry.audit import NewEvent
+from registry.audit.tables import AuditEventRow
+from registry.audit.verify import verify_chain
+from registry.db.engine import session_factory
+from registry.jobs import quota
+from registry.jobs.writer import JobWriter, WorkContext
+
+MONTH = "2026-11"
+
+
+def _unit(number: int, amount: int, limit: int | None) -> object:
+    async def work(context: WorkContext) -> int:
+        if limit is not None:
+            await quota.reserve(context.session, {"agr-q": amount}, {"agr-q": limit}, MONTH)
+        context.add_usage("agr-open", MONTH, amount)
+        context.events.append(NewEvent(kind="test.unit", payload={"n": number}, job_id=f"job-{number}"))
+        return number
+
+    return work
+
+
+async def test_concurrent_units_commit_together_and_a_failing_one_alone(engine: AsyncEngine) -> None:
+    writer = JobWriter(session_factory(engine))
+    try:
+        # 10 units of 2 images on a quota of 9: four fit, whatever the batching.
+        results = await asyncio.gather(
+            *(writer.run(_unit(n, 2, 9)) for n in range(10)),  # type: ignore[arg-type]
+            return_exceptions=True,
+        )
+        # Without quotas nothing can fail: many units, few transactions.
+        before = writer.batches
+        await asyncio.gather(*(writer.run(_unit(n, 1, None)) for n in range(100, 140)))  # type: ignore[arg-type]
+        batches = writer.batches - before
+    finally:
+        await writer.close()
+    ok = [r for r in results if isinstance(r, int)]
+    refused = [r for r in results if isinstance(r, quota.QuotaExhaustedError)]
+    assert len(ok) == 4 and len(refused) == 6
+    assert batches < 40
+    async with session_factory(engine)() as session:
+        used = await quota.usage_of(session, ["agr-q", "agr-open"], MONTH)
+        events = await session.scalar(select(func.count()).select_from(AuditEventRow))
+    assert used == {"agr-q": 8, "agr-open": 8 + 40}  # refused units moved no counter
+    assert events == 4 + 40  # and appended nothing
+    report = await verify_chain(engine, verifier=None)
+    assert report.ok, report.problem
+
+
+async def test_a_unit_raising_fails_its_caller_only(engine: AsyncEngine) -> None:
+    writer = JobWriter(session_factory(engine))
+
+    async def broken(context: WorkContext) -> int:
+        context.add_usage("agr-open", MONTH, 1)
+        raise RuntimeError("bad unit")
+
+    try:
+        good = [writer.run(_unit(n, 1, None)) for n in range(5)]  # type: ignore[arg-type]
+        outcome = await asyncio.gather(*good, writer.run(broken), return_exceptions=True)
+    finally:
+        await writer.close()
+    assert outcome[:5] == [0, 1, 2, 3, 4]
+    assert isinstance(outcome[5], RuntimeError)
+    async with session_factory(engine)() as session:
+        assert await quota.usage_of(session, ["agr-open"], MONTH) == {"agr-open": 5}
