@@ -115,7 +115,7 @@ class JobsRuntime:
         self.reports = OutboxWorker(
             sessions, OutboundPoster(self.outbound), licensor_credentials(settings), schedule=schedule
         )
-        self.writer = JobWriter.in_thread(settings.database_url)
+        self.writer = JobWriter(sessions)
         self.executor = JobExecutor(
             sessions,
             self.writer,

@@ -19,10 +19,8 @@ earlier run wrote.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import logging
-import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -32,7 +30,6 @@ from sqlalchemy import Table, case, insert, literal, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry.audit import NewEvent, append_in_session
-from registry.db.engine import create_engine, session_factory
 from registry.jobs import quota
 from registry.jobs.tables import JobRow
 
@@ -82,7 +79,7 @@ class Transition:
 @dataclass
 class _Pending(Generic[T]):
     work: Work[T]
-    answer: asyncio.Future[T] | concurrent.futures.Future[T]
+    answer: asyncio.Future[T]
     transition: Transition | None = None
 
 
@@ -94,26 +91,13 @@ class JobWriter:
 
     The writer task starts with the first `run` in the running event loop; `close()` finishes
     what is queued and stops it (a later `run` starts it again).
-
-    `JobWriter.in_thread(database_url)` runs the writer in a thread of its own, with its own
-    event loop and engine. Every statement of a batch is several awaits on the driver (aiosqlite
-    answers each through the loop); on a loop busy serving requests each of those waits for a
-    whole turn of the loop, so a batch of a dozen statements took tens of milliseconds and the
-    batches, not the database, bounded throughput. On its own loop the batch runs at the
-    database's pace; callers hand work over and are answered with one wake-up each.
     """
 
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession] | None = None, *, max_batch: int = 512
-    ) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, max_batch: int = 512) -> None:
         self.sessions = sessions
         self.max_batch = max_batch
         self._queue: asyncio.Queue[_Pending[Any] | object] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
-        self._database_url: str | None = None
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread_lock = threading.Lock()
         self.batches = 0
         """Transactions committed so far (for benchmarks and tests of the batching)."""
         self.units = 0
@@ -124,59 +108,13 @@ class JobWriter:
 
         With `transition`, the job's conditional UPDATE runs (batched) before `work`, which reads
         `context.won` to know whether it took effect."""
-        if self._database_url is not None:
-            loop = self._writer_loop()
-            handed: concurrent.futures.Future[T] = concurrent.futures.Future()
-            loop.call_soon_threadsafe(self._queue.put_nowait, _Pending(work, handed, transition))
-            return await asyncio.wrap_future(handed)
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._write(), name="job-writer")
         answer: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Pending(work, answer, transition))
         return await answer
 
-    @classmethod
-    def in_thread(cls, database_url: str, *, max_batch: int = 512) -> JobWriter:
-        writer = cls(max_batch=max_batch)
-        writer._database_url = database_url
-        return writer
-
-    def _writer_loop(self) -> asyncio.AbstractEventLoop:
-        with self._thread_lock:
-            if self._thread is None or not self._thread.is_alive():
-                ready = threading.Event()
-                self._thread = threading.Thread(
-                    target=self._thread_main, args=(ready,), name="job-writer", daemon=True
-                )
-                self._thread.start()
-                ready.wait()
-            assert self._loop is not None
-            return self._loop
-
-    def _thread_main(self, ready: threading.Event) -> None:
-        assert self._database_url is not None
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        engine = create_engine(self._database_url)
-        self.sessions = session_factory(engine)
-        self._queue = asyncio.Queue()
-        self._loop = loop
-        ready.set()
-        try:
-            loop.run_until_complete(self._write())
-        finally:
-            loop.run_until_complete(engine.dispose())
-            loop.close()
-
     async def close(self) -> None:
-        if self._database_url is not None:
-            with self._thread_lock:
-                thread, loop = self._thread, self._loop
-                self._thread = None
-            if thread is not None and loop is not None and thread.is_alive():
-                loop.call_soon_threadsafe(self._queue.put_nowait, _STOP)
-                await asyncio.to_thread(thread.join)
-            return
         if self._task is None:
             return
         self._queue.put_nowait(_STOP)
@@ -211,22 +149,24 @@ class JobWriter:
             results = await self._transaction(live)
         except Exception as exc:
             if len(live) == 1:
-                _answer(live[0], error=exc)
+                live[0].answer.set_exception(exc)
                 return
             log.debug("job writer batch of %d rolled back (%s); running each alone", len(live), exc)
             for pending in live:
                 try:
                     [result] = await self._transaction([pending])
                 except Exception as solo:
-                    _answer(pending, error=solo)
+                    if not pending.answer.done():
+                        pending.answer.set_exception(solo)
                 else:
-                    _answer(pending, result)
+                    if not pending.answer.done():
+                        pending.answer.set_result(result)
             return
         for pending, result in zip(live, results, strict=True):
-            _answer(pending, result)
+            if not pending.answer.done():
+                pending.answer.set_result(result)
 
     async def _transaction(self, batch: list[_Pending[Any]]) -> list[Any]:
-        assert self.sessions is not None
         async with self.sessions() as session, session.begin():
             context = WorkContext(session)
             won = await _transitions(session, [p.transition for p in batch])
@@ -243,17 +183,6 @@ class JobWriter:
         self.batches += 1
         self.units += len(batch)
         return results
-
-
-def _answer(pending: _Pending[Any], result: Any = None, *, error: BaseException | None = None) -> None:
-    """Answer a caller unless it gave up meanwhile (cancelled: possibly from another thread)."""
-    if pending.answer.done():
-        return
-    with contextlib.suppress(asyncio.InvalidStateError, concurrent.futures.InvalidStateError):
-        if error is not None:
-            pending.answer.set_exception(error)
-        else:
-            pending.answer.set_result(result)
 
 
 async def _transitions(session: AsyncSession, transitions: list[Transition | None]) -> list[bool]:
