@@ -12,6 +12,7 @@ import datetime as dt
 
 from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from gateway.admin.catalog_service import CatalogAdmin, today
 from gateway.admin.dependencies import provide_catalog_admin
@@ -45,7 +46,7 @@ class LicenseAdminController(Controller):
 
     @post("/", opt=ADMIN)
     async def create_license(
-        self, data: LicenseDocument, admin: NamedDependency[CatalogAdmin]
+        self, data: JSONBody[LicenseDocument], admin: NamedDependency[CatalogAdmin]
     ) -> LicenseDocument:
         """A new license, or a new version of one (a version's terms are fixed once used)."""
         result: LicenseDocument = await admin.create("licenses", data)
@@ -53,14 +54,18 @@ class LicenseAdminController(Controller):
 
     @get("/{key:str}/{version:str}", opt=ADMIN)
     async def get_license(
-        self, key: str, version: str, admin: NamedDependency[CatalogAdmin]
+        self, key: FromPath[str], version: FromPath[str], admin: NamedDependency[CatalogAdmin]
     ) -> LicenseDocument:
         result: LicenseDocument = await admin.find("licenses", f"{key}@{version}")
         return result
 
     @put("/{key:str}/{version:str}", opt=ADMIN)
     async def update_license(
-        self, key: str, version: str, data: LicenseDocument, admin: NamedDependency[CatalogAdmin]
+        self,
+        key: FromPath[str],
+        version: FromPath[str],
+        data: JSONBody[LicenseDocument],
+        admin: NamedDependency[CatalogAdmin],
     ) -> LicenseDocument:
         """Metadata may change; terms only while no artifact or runner uses the version (409)."""
         result: LicenseDocument = await admin.update("licenses", f"{key}@{version}", data)
@@ -68,7 +73,7 @@ class LicenseAdminController(Controller):
 
     @delete("/{key:str}/{version:str}", opt=ADMIN, status_code=200)
     async def retire_license(
-        self, key: str, version: str, admin: NamedDependency[CatalogAdmin]
+        self, key: FromPath[str], version: FromPath[str], admin: NamedDependency[CatalogAdmin]
     ) -> LicenseDocument:
         result: LicenseDocument = await admin.change("licenses", f"{key}@{version}", "retire", retired=True)
         return result
@@ -84,24 +89,30 @@ class ArtifactAdminController(Controller):
         return list((await admin.catalog()).artifacts)
 
     @post("/", opt=ADMIN)
-    async def create_artifact(self, data: Artifact, admin: NamedDependency[CatalogAdmin]) -> Artifact:
+    async def create_artifact(
+        self, data: JSONBody[Artifact], admin: NamedDependency[CatalogAdmin]
+    ) -> Artifact:
         result: Artifact = await admin.create("artifacts", data)
         return result
 
     @get("/{artifact_id:path}", opt=ADMIN)
-    async def get_artifact(self, artifact_id: str, admin: NamedDependency[CatalogAdmin]) -> Artifact:
+    async def get_artifact(
+        self, artifact_id: FromPath[str], admin: NamedDependency[CatalogAdmin]
+    ) -> Artifact:
         result: Artifact = await admin.find("artifacts", _path_id(artifact_id))
         return result
 
     @put("/{artifact_id:path}", opt=ADMIN)
     async def update_artifact(
-        self, artifact_id: str, data: Artifact, admin: NamedDependency[CatalogAdmin]
+        self, artifact_id: FromPath[str], data: JSONBody[Artifact], admin: NamedDependency[CatalogAdmin]
     ) -> Artifact:
         result: Artifact = await admin.update("artifacts", _path_id(artifact_id), data)
         return result
 
     @delete("/{artifact_id:path}", opt=ADMIN, status_code=200)
-    async def retire_artifact(self, artifact_id: str, admin: NamedDependency[CatalogAdmin]) -> Artifact:
+    async def retire_artifact(
+        self, artifact_id: FromPath[str], admin: NamedDependency[CatalogAdmin]
+    ) -> Artifact:
         result: Artifact = await admin.change("artifacts", _path_id(artifact_id), "retire", retired=True)
         return result
 
@@ -116,32 +127,32 @@ class TenantAdminController(Controller):
         return list((await admin.catalog()).tenants)
 
     @post("/", opt=ADMIN)
-    async def create_tenant(self, data: Tenant, admin: NamedDependency[CatalogAdmin]) -> Tenant:
+    async def create_tenant(self, data: JSONBody[Tenant], admin: NamedDependency[CatalogAdmin]) -> Tenant:
         result: Tenant = await admin.create("tenants", data)
         return result
 
     @get("/{tenant_id:str}", opt=ADMIN)
-    async def get_tenant(self, tenant_id: str, admin: NamedDependency[CatalogAdmin]) -> Tenant:
+    async def get_tenant(self, tenant_id: FromPath[str], admin: NamedDependency[CatalogAdmin]) -> Tenant:
         result: Tenant = await admin.find("tenants", tenant_id)
         return result
 
     @put("/{tenant_id:str}", opt=ADMIN)
     async def update_tenant(
-        self, tenant_id: str, data: Tenant, admin: NamedDependency[CatalogAdmin]
+        self, tenant_id: FromPath[str], data: JSONBody[Tenant], admin: NamedDependency[CatalogAdmin]
     ) -> Tenant:
         result: Tenant = await admin.update("tenants", tenant_id, data)
         return result
 
     @put("/{tenant_id:str}/profile", opt=ADMIN)
     async def update_profile(
-        self, tenant_id: str, data: TenantProfile, admin: NamedDependency[CatalogAdmin]
+        self, tenant_id: FromPath[str], data: JSONBody[TenantProfile], admin: NamedDependency[CatalogAdmin]
     ) -> Tenant:
         """The facts the policy judges a tenant on (revenue, users, regions, organisation type)."""
         result: Tenant = await admin.change("tenants", tenant_id, "profile.update", profile=data)
         return result
 
     @delete("/{tenant_id:str}", opt=ADMIN, status_code=200)
-    async def retire_tenant(self, tenant_id: str, admin: NamedDependency[CatalogAdmin]) -> Tenant:
+    async def retire_tenant(self, tenant_id: FromPath[str], admin: NamedDependency[CatalogAdmin]) -> Tenant:
         result: Tenant = await admin.change("tenants", tenant_id, "retire", retired=True)
         return result
 
@@ -153,31 +164,38 @@ class AgreementAdminController(Controller):
 
     @get("/", opt=ADMIN)
     async def list_agreements(
-        self, admin: NamedDependency[CatalogAdmin], holder: str | None = None
+        self, admin: NamedDependency[CatalogAdmin], holder: FromQuery[str | None] = None
     ) -> list[Agreement]:
         agreements = (await admin.catalog()).agreements
         return [a for a in agreements if holder is None or a.holder == holder]
 
     @post("/", opt=ADMIN)
-    async def create_agreement(self, data: Agreement, admin: NamedDependency[CatalogAdmin]) -> Agreement:
+    async def create_agreement(
+        self, data: JSONBody[Agreement], admin: NamedDependency[CatalogAdmin]
+    ) -> Agreement:
         result: Agreement = await admin.create("agreements", data)
         return result
 
     @get("/{agreement_id:path}", opt=ADMIN)
-    async def get_agreement(self, agreement_id: str, admin: NamedDependency[CatalogAdmin]) -> Agreement:
+    async def get_agreement(
+        self, agreement_id: FromPath[str], admin: NamedDependency[CatalogAdmin]
+    ) -> Agreement:
         result: Agreement = await admin.find("agreements", _path_id(agreement_id))
         return result
 
     @put("/{agreement_id:path}", opt=ADMIN)
     async def update_agreement(
-        self, agreement_id: str, data: Agreement, admin: NamedDependency[CatalogAdmin]
+        self, agreement_id: FromPath[str], data: JSONBody[Agreement], admin: NamedDependency[CatalogAdmin]
     ) -> Agreement:
         result: Agreement = await admin.update("agreements", _path_id(agreement_id), data)
         return result
 
     @delete("/{agreement_id:path}", opt=ADMIN, status_code=200)
     async def revoke_agreement(
-        self, agreement_id: str, admin: NamedDependency[CatalogAdmin], on: dt.date | None = None
+        self,
+        agreement_id: FromPath[str],
+        admin: NamedDependency[CatalogAdmin],
+        on: FromQuery[dt.date | None] = None,
     ) -> Agreement:
         """Revoke from `on` (default today, UTC); the agreement stops counting that day."""
         result: Agreement = await admin.change(
@@ -196,24 +214,24 @@ class RunnerAdminController(Controller):
         return list((await admin.catalog()).runners)
 
     @post("/", opt=ADMIN)
-    async def create_runner(self, data: Runner, admin: NamedDependency[CatalogAdmin]) -> Runner:
+    async def create_runner(self, data: JSONBody[Runner], admin: NamedDependency[CatalogAdmin]) -> Runner:
         result: Runner = await admin.create("runners", data)
         return result
 
     @get("/{runner_id:path}", opt=ADMIN)
-    async def get_runner(self, runner_id: str, admin: NamedDependency[CatalogAdmin]) -> Runner:
+    async def get_runner(self, runner_id: FromPath[str], admin: NamedDependency[CatalogAdmin]) -> Runner:
         result: Runner = await admin.find("runners", _path_id(runner_id))
         return result
 
     @put("/{runner_id:path}", opt=ADMIN)
     async def update_runner(
-        self, runner_id: str, data: Runner, admin: NamedDependency[CatalogAdmin]
+        self, runner_id: FromPath[str], data: JSONBody[Runner], admin: NamedDependency[CatalogAdmin]
     ) -> Runner:
         result: Runner = await admin.update("runners", _path_id(runner_id), data)
         return result
 
     @delete("/{runner_id:path}", opt=ADMIN, status_code=200)
-    async def disable_runner(self, runner_id: str, admin: NamedDependency[CatalogAdmin]) -> Runner:
+    async def disable_runner(self, runner_id: FromPath[str], admin: NamedDependency[CatalogAdmin]) -> Runner:
         result: Runner = await admin.change("runners", _path_id(runner_id), "disable", enabled=False)
         return result
 
@@ -229,6 +247,8 @@ class OperatorAdminController(Controller):
         return result
 
     @put("/", opt=ADMIN)
-    async def update_operator(self, data: Operator, admin: NamedDependency[CatalogAdmin]) -> Operator:
+    async def update_operator(
+        self, data: JSONBody[Operator], admin: NamedDependency[CatalogAdmin]
+    ) -> Operator:
         """The operator's profile: it is a licensee itself whenever its runners host weights."""
         return await admin.put_operator(data)

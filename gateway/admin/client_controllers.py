@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from gateway.admin.clients import ClientAdmin, ClientView, CreatedClient, client_view
 from gateway.admin.dependencies import provide_client_admin
@@ -38,13 +39,15 @@ class ClientAdminController(Controller):
 
     @get("/", opt=ADMIN)
     async def list_clients(
-        self, clients: NamedDependency[ClientAdmin], tenant: str | None = None
+        self, clients: NamedDependency[ClientAdmin], tenant: FromQuery[str | None] = None
     ) -> list[ClientView]:
         """Never shows a secret, nor its hash."""
         return await clients.list(tenant)
 
     @post("/", opt=ADMIN)
-    async def create_client(self, data: NewClient, clients: NamedDependency[ClientAdmin]) -> CreatedClient:
+    async def create_client(
+        self, data: JSONBody[NewClient], clients: NamedDependency[ClientAdmin]
+    ) -> CreatedClient:
         return await clients.create(
             tenant_id=data.tenant_id,
             scopes=data.scopes,
@@ -54,17 +57,19 @@ class ClientAdminController(Controller):
         )
 
     @get("/{client_id:str}", opt=ADMIN)
-    async def get_client(self, client_id: str, clients: NamedDependency[ClientAdmin]) -> ClientView:
+    async def get_client(self, client_id: FromPath[str], clients: NamedDependency[ClientAdmin]) -> ClientView:
         return client_view(await clients.get(client_id))
 
     @put("/{client_id:str}", opt=ADMIN)
     async def update_client(
-        self, client_id: str, data: ClientChange, clients: NamedDependency[ClientAdmin]
+        self, client_id: FromPath[str], data: JSONBody[ClientChange], clients: NamedDependency[ClientAdmin]
     ) -> ClientView:
         return await clients.update(client_id, name=data.name, scopes=data.scopes)
 
     @delete("/{client_id:str}", opt=ADMIN, status_code=200)
-    async def disable_client(self, client_id: str, clients: NamedDependency[ClientAdmin]) -> ClientView:
+    async def disable_client(
+        self, client_id: FromPath[str], clients: NamedDependency[ClientAdmin]
+    ) -> ClientView:
         """A disabled client gets no new tokens, and the ones already issued are refused: at once
         by this process, within CLEARANCE_STATE_SYNC_SECONDS by the others."""
         return await clients.disable(client_id)

@@ -11,6 +11,7 @@ import anyio
 import msgspec
 from litestar import Controller, post
 from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody
 
 from gateway.admin.catalog_controllers import ADMIN
 from gateway.admin.catalog_service import CatalogAdmin
@@ -62,7 +63,7 @@ class ImportAdminController(Controller):
     @post("/hf", opt=ADMIN, summary="Import a Hugging Face repository into the catalog")
     async def import_hf_repo(
         self,
-        data: HfImportRequest,
+        data: JSONBody[HfImportRequest],
         admin: NamedDependency[CatalogAdmin],
         runtime: NamedDependency[GatewayRuntime],
     ) -> HfImportResult:

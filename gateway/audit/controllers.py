@@ -12,6 +12,7 @@ from typing import Literal
 import msgspec
 from litestar import Controller, get
 from litestar.di import NamedDependency
+from litestar.params import FromQuery
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,15 +51,15 @@ class TenantAuditController(Controller):
         self,
         auth: NamedDependency[AuthContext],
         db_session: NamedDependency[AsyncSession],
-        kind: str | None = None,
-        since: dt.datetime | None = None,
-        until: dt.datetime | None = None,
-        decision_id: str | None = None,
-        job_id: str | None = None,
-        request_id: str | None = None,
-        cursor: str | None = None,
+        kind: FromQuery[str | None] = None,
+        since: FromQuery[dt.datetime | None] = None,
+        until: FromQuery[dt.datetime | None] = None,
+        decision_id: FromQuery[str | None] = None,
+        job_id: FromQuery[str | None] = None,
+        request_id: FromQuery[str | None] = None,
+        cursor: FromQuery[str | None] = None,
         limit: Limit = 100,
-        newest_first: bool = False,
+        newest_first: FromQuery[bool] = False,
     ) -> AuditPage:
         """Events recorded for the caller's tenant; `cursor` pages on (keyset, stable under appends)."""
         query = event_query(
@@ -84,18 +85,18 @@ class AdminAuditController(Controller):
     async def admin_audit(
         self,
         db_session: NamedDependency[AsyncSession],
-        tenant: str | None = None,
-        kind: str | None = None,
-        since: dt.datetime | None = None,
-        until: dt.datetime | None = None,
-        actor_subject: str | None = None,
-        client_id: str | None = None,
-        decision_id: str | None = None,
-        job_id: str | None = None,
-        request_id: str | None = None,
-        cursor: str | None = None,
+        tenant: FromQuery[str | None] = None,
+        kind: FromQuery[str | None] = None,
+        since: FromQuery[dt.datetime | None] = None,
+        until: FromQuery[dt.datetime | None] = None,
+        actor_subject: FromQuery[str | None] = None,
+        client_id: FromQuery[str | None] = None,
+        decision_id: FromQuery[str | None] = None,
+        job_id: FromQuery[str | None] = None,
+        request_id: FromQuery[str | None] = None,
+        cursor: FromQuery[str | None] = None,
         limit: Limit = 100,
-        newest_first: bool = False,
+        newest_first: FromQuery[bool] = False,
     ) -> AuditPage:
         query = event_query(
             tenant=tenant,
@@ -125,11 +126,11 @@ class AdminAuditController(Controller):
     async def export(
         self,
         runtime: NamedDependency[GatewayRuntime],
-        format: Literal["jsonl", "csv"] = "jsonl",
-        tenant: str | None = None,
-        kind: str | None = None,
-        since: dt.datetime | None = None,
-        until: dt.datetime | None = None,
+        format: FromQuery[Literal["jsonl", "csv"]] = "jsonl",
+        tenant: FromQuery[str | None] = None,
+        kind: FromQuery[str | None] = None,
+        since: FromQuery[dt.datetime | None] = None,
+        until: FromQuery[dt.datetime | None] = None,
     ) -> Stream:
         query = event_query(
             tenant=tenant,
@@ -179,7 +180,10 @@ class UsageReportController(Controller):
 
     @get("/usage", opt=ADMIN, summary="Monthly usage from job outcomes in the audit log")
     async def usage(
-        self, db_session: NamedDependency[AsyncSession], month: str, tenant: str | None = None
+        self,
+        db_session: NamedDependency[AsyncSession],
+        month: FromQuery[str],
+        tenant: FromQuery[str | None] = None,
     ) -> MonthlyUsage:
         year, number = parse_month(month)
         return await monthly_usage(db_session, year, number, tenant=tenant)

@@ -10,6 +10,7 @@ import datetime as dt
 
 from litestar import Controller, MediaType, Response, get
 from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath
 
 from gateway.api.errors import ResourceNotFoundError
 from gateway.auth.context import AuthContext
@@ -50,7 +51,7 @@ class ModelsController(Controller):
     @get("/{model_id:path}", opt=_READ, summary="One model as the caller's tenant sees it")
     async def get_model(
         self,
-        model_id: str,
+        model_id: FromPath[str],
         auth: NamedDependency[AuthContext],
         catalog: NamedDependency[CatalogRevision],
         today: NamedDependency[dt.date],
@@ -67,7 +68,9 @@ class LicensesController(Controller):
     dependencies = {"catalog": Provide(provide_catalog)}
 
     @get("/{key:str}", opt=_READ, summary="A license's versions, or one version as key@version")
-    async def get_license(self, key: str, catalog: NamedDependency[CatalogRevision]) -> LicenseVersions:
+    async def get_license(
+        self, key: FromPath[str], catalog: NamedDependency[CatalogRevision]
+    ) -> LicenseVersions:
         """`flux-dev-ncl` gives every version of the license; `flux-dev-ncl@2.0` only that one."""
         name, _, version = key.partition("@")
         versions = tuple(
@@ -93,7 +96,10 @@ class AgreementsController(Controller):
 
     @get("/{agreement_id:path}", opt=_READ, summary="One of the caller's tenant's agreements")
     async def get_agreement(
-        self, agreement_id: str, auth: NamedDependency[AuthContext], catalog: NamedDependency[CatalogRevision]
+        self,
+        agreement_id: FromPath[str],
+        auth: NamedDependency[AuthContext],
+        catalog: NamedDependency[CatalogRevision],
     ) -> Agreement:
         wanted = _path_id(agreement_id)
         for agreement in catalog.catalog.agreements:

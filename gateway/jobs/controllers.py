@@ -12,7 +12,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import ResponseSpec
-from litestar.params import HeaderParameter, Parameter
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Parameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from gateway.api.instants import utc_instant
@@ -64,7 +64,7 @@ class JobsController(Controller):
     async def submit(
         self,
         request: Request[Any, Any, Any],
-        data: JobRequest,
+        data: JSONBody[JobRequest],
         auth: NamedDependency[AuthContext],
         jobs: NamedDependency[JobService],
         prefer: Annotated[str | None, HeaderParameter(name="Prefer")] = None,
@@ -96,10 +96,10 @@ class JobsController(Controller):
         auth: NamedDependency[AuthContext],
         jobs: NamedDependency[JobService],
         limit: int = Parameter(default=20, ge=1, le=100),
-        cursor: str | None = None,
-        status: str | None = None,
-        model: str | None = None,
-        since: dt.datetime | None = None,
+        cursor: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
+        model: FromQuery[str | None] = None,
+        since: FromQuery[dt.datetime | None] = None,
     ) -> JobPage:
         """The tenant's jobs, newest first."""
         return await jobs.list_jobs(
@@ -111,26 +111,30 @@ class JobsController(Controller):
 
     @get("/{job_id:str}", opt={"scope": Scope.JOBS_READ})
     async def get_job(
-        self, job_id: str, auth: NamedDependency[AuthContext], jobs: NamedDependency[JobService]
+        self, job_id: FromPath[str], auth: NamedDependency[AuthContext], jobs: NamedDependency[JobService]
     ) -> JobView:
         return await jobs.get(auth, job_id)
 
     @post("/{job_id:str}/cancel", opt={"scope": Scope.JOBS_WRITE}, status_code=202)
     async def cancel(
-        self, job_id: str, auth: NamedDependency[AuthContext], jobs: NamedDependency[JobService]
+        self, job_id: FromPath[str], auth: NamedDependency[AuthContext], jobs: NamedDependency[JobService]
     ) -> JobView:
         return await jobs.cancel(auth, job_id)
 
     @get("/{job_id:str}/webhooks", opt={"scope": Scope.JOBS_READ})
     async def webhook_deliveries(
-        self, job_id: str, auth: NamedDependency[AuthContext], jobs: NamedDependency[JobService]
+        self, job_id: FromPath[str], auth: NamedDependency[AuthContext], jobs: NamedDependency[JobService]
     ) -> list[MessageState]:
         """The job's webhook delivery log (events, attempts, status codes, errors)."""
         return await jobs.webhook_deliveries(auth, job_id)
 
     @get("/{job_id:str}/images/{index:int}", opt={"scope": Scope.JOBS_READ}, media_type="image/png")
     async def image(
-        self, job_id: str, index: int, auth: NamedDependency[AuthContext], jobs: NamedDependency[JobService]
+        self,
+        job_id: FromPath[str],
+        index: FromPath[int],
+        auth: NamedDependency[AuthContext],
+        jobs: NamedDependency[JobService],
     ) -> Response[bytes]:
         png = await jobs.image(auth, job_id, index)
         return Response(
@@ -140,7 +144,7 @@ class JobsController(Controller):
     @get("/{job_id:str}/events", opt={"scope": Scope.JOBS_READ})
     async def events(
         self,
-        job_id: str,
+        job_id: FromPath[str],
         auth: NamedDependency[AuthContext],
         jobs: NamedDependency[JobService],
         last_event_id: Annotated[str | None, HeaderParameter(name="Last-Event-ID")] = None,

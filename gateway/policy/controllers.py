@@ -8,6 +8,7 @@ import datetime as dt
 
 from litestar import Controller, post
 from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody
 
 from gateway.auth.context import AuthContext
 from gateway.auth.errors import InsufficientScopeError
@@ -30,7 +31,7 @@ class PolicyController(Controller):
     @post("/evaluate", opt={"scope": Scope.MODELS_READ}, status_code=200, summary="Policy dry run")
     async def evaluate(
         self,
-        data: EvaluationRequest,
+        data: JSONBody[EvaluationRequest],
         auth: NamedDependency[AuthContext],
         catalog: NamedDependency[CatalogRevision],
         today: NamedDependency[dt.date],
