@@ -98,8 +98,11 @@ class ClientAdmin:
         with_secret: bool = True,
     ) -> CreatedClient:
         scope_list = _scopes(scopes)
-        if await self.session.get(TenantRow, tenant_id) is None:
+        tenant = await self.session.get(TenantRow, tenant_id)
+        if tenant is None:
             raise ClientRegistrationError(f"tenant_id: no tenant {tenant_id!r}")
+        if tenant.retired:
+            raise ClientRegistrationError(f"tenant_id: tenant {tenant_id!r} is retired")
         jwk = check_public_jwk(public_jwk) if public_jwk is not None else None
         if not with_secret and jwk is None:
             raise ClientRegistrationError("a client needs a secret or a public key")

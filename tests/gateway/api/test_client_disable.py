@@ -1,5 +1,6 @@
 """Disabling a client through the admin API refuses the tokens it already holds: at once in the
-process that disabled it, at the next state sync (CLEARANCE_STATE_SYNC_SECONDS) in the others."""
+process that disabled it, at the next state sync (CLEARANCE_STATE_SYNC_SECONDS) in the others;
+and a retired tenant gets no new client."""
 
 from __future__ import annotations
 
@@ -26,3 +27,13 @@ async def test_a_disabled_clients_issued_tokens_are_refused_here_at_once_elsewhe
         runtime: GatewayRuntime = other.app.state["runtime"]
         assert await runtime.sync_state()
         assert (await other.http.get("/v1/models", headers=bearer)).status_code == 401
+
+
+async def test_no_client_is_registered_for_a_retired_tenant(api: Api) -> None:
+    headers = await api.admin()
+    assert (await api.http.delete(f"/admin/tenants/{GLOBEX}", headers=headers)).status_code == 200
+    refused = await api.http.post(
+        "/admin/clients", headers=headers, json={"tenant_id": GLOBEX, "scopes": "models:read"}
+    )
+    assert refused.status_code == 422, refused.text
+    assert "retired" in refused.json()["detail"]
