@@ -10,6 +10,7 @@ from litestar import Controller, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody
 
+from gateway.api.errors import ResourceNotFoundError
 from gateway.auth.context import AuthContext
 from gateway.auth.errors import InsufficientScopeError
 from gateway.auth.scopes import Scope
@@ -43,6 +44,8 @@ class PolicyController(Controller):
         if data.tenant_id is not None and data.tenant_id != auth.tenant_id:
             if not auth.has_scope(Scope.ADMIN):
                 raise InsufficientScopeError(Scope.ADMIN)
+            if not any(tenant.id == data.tenant_id for tenant in catalog.catalog.tenants):
+                raise ResourceNotFoundError("tenant", data.tenant_id)
             tenant_id = data.tenant_id
         date = data.date or today
         decision = catalog.policy.evaluate(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.gateway.api.conftest import ACME, FLUX2_DEV, GLOBEX, Api
 
 
@@ -71,3 +73,12 @@ async def test_jobs_write_alone_is_not_enough(api: Api) -> None:
     )
     assert response.status_code == 403
     assert response.json()["scope"] == "models:read"
+
+
+@pytest.mark.parametrize("named", ["nobody", "operator"])
+async def test_an_admin_naming_a_tenant_that_does_not_exist_gets_404(api: Api, named: str) -> None:
+    """It answered 200 with a decision for a tenant that is not in the catalog."""
+    request = {"model_id": FLUX2_DEV, "purpose": "personal", "tenant_id": named}
+    response = await api.call("POST", "/v1/policy/evaluate", scopes="admin models:read", json=request)
+    assert response.status_code == 404, response.text
+    assert response.json()["detail"] == f"no tenant {named!r}"
