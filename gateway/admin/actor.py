@@ -13,10 +13,12 @@ class Actor(msgspec.Struct, frozen=True, kw_only=True):
     subject: str
     """The token's `sub` (the client id for our tokens), or `cli:<user>`."""
     client_id: str | None = None
+    tenant_id: str | None = None
+    """The tenant the actor's token acts for: retiring it would lock the actor out (None: the CLI)."""
 
     @classmethod
     def of(cls, auth: AuthContext) -> Actor:
-        return cls(subject=auth.subject, client_id=auth.client_id)
+        return cls(subject=auth.subject, client_id=auth.client_id, tenant_id=auth.tenant_id)
 
     @classmethod
     def cli(cls) -> Actor:

@@ -17,7 +17,7 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.actor import Actor
-from gateway.api.errors import ResourceConflictError, ResourceNotFoundError
+from gateway.api.errors import ResourceConflictError, ResourceNotFoundError, RetiringOwnTenantError
 from registry.audit import admin_change_event, append_in_session
 from registry.catalog.entries import (
     OPERATOR,
@@ -105,10 +105,30 @@ class CatalogAdmin:
         return entry
 
     async def put_operator(self, operator: Operator) -> Operator:
+        if operator.id != OPERATOR:
+            # The operator's agreements and runners name it by this id.
+            raise CatalogError(
+                [
+                    CatalogIssue(
+                        entry=f"operator {operator.id}",
+                        field="id",
+                        message=f"the operator's id is always {OPERATOR!r}; ids never change",
+                    )
+                ]
+            )
         await self._write("operator", operator, "update")
         return operator
 
+    def _check_not_retiring_own_tenant(self, section: str, entry: Any) -> None:
+        if section == "tenants" and entry.retired and entry.id == self.actor.tenant_id:
+            raise RetiringOwnTenantError(
+                f"tenant {entry.id!r} is the tenant of your own client {self.actor.client_id!r}: "
+                "retiring it would refuse your token at once and lock you out of the admin API; "
+                "retire it with an admin client of another tenant"
+            )
+
     async def _write(self, section: str, entry: Any, verb: str) -> None:
+        self._check_not_retiring_own_tenant(section, entry)
         catalog = (
             Catalog(operator=entry)
             if section == "operator"

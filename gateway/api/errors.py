@@ -20,5 +20,10 @@ class LicenseVersionInUseError(ResourceConflictError):
     """Terms of a license version that artifacts or runners use are never edited in place."""
 
 
+class RetiringOwnTenantError(ResourceConflictError):
+    """An admin may not retire the tenant its own client belongs to: its token would stop working
+    at once, locking it out of the admin API without a word."""
+
+
 class InvalidQueryError(ValueError):
     """A query parameter with a value the API cannot use (the message names it)."""

@@ -21,6 +21,7 @@ from gateway.api.errors import (
     LicenseVersionInUseError,
     ResourceConflictError,
     ResourceNotFoundError,
+    RetiringOwnTenantError,
 )
 from registry.audit import InvalidCursorError
 from registry.catalog.errors import CatalogError
@@ -38,7 +39,13 @@ def _not_found(exc: ResourceNotFoundError) -> ProblemDetailsException:
 
 
 def _conflict(exc: ResourceConflictError) -> ProblemDetailsException:
-    slug = "license-version-in-use" if isinstance(exc, LicenseVersionInUseError) else "conflict"
+    slug = (
+        "license-version-in-use"
+        if isinstance(exc, LicenseVersionInUseError)
+        else "retiring-own-tenant"
+        if isinstance(exc, RetiringOwnTenantError)
+        else "conflict"
+    )
     return ProblemDetailsException(status_code=409, type_=_TYPE + slug, title="Conflict", detail=str(exc))
 
 

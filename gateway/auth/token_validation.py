@@ -47,7 +47,7 @@ class AccessTokenValidator:
         self._revocations = revocations
         self._disabled_clients = disabled_clients if disabled_clients is not None else DisabledClients()
         self._tenant_status = tenant_status
-        """Checks the tenant an external issuer's claim names (ours come from a client row)."""
+        """Checks that the token's tenant exists and is not retired."""
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway_seconds
@@ -73,12 +73,16 @@ class AccessTokenValidator:
             raise InvalidTokenError("expired")
         if context.token_id and self._revocations.is_revoked(context.token_id):
             raise InvalidTokenError("revoked")
-        if context.issuer == self._issuer:
-            if context.client_id in self._disabled_clients:
-                raise InvalidTokenError("client disabled")
-        elif self._tenant_status is not None and not await self._tenant_status.is_active(context.tenant_id):
-            raise InvalidTokenError("unknown or retired tenant")
+        if context.issuer == self._issuer and context.client_id in self._disabled_clients:
+            raise InvalidTokenError("client disabled")
+        await self.check_tenant(context)
         return context
+
+    async def check_tenant(self, context: AuthContext) -> None:
+        """A token acts for an active tenant only: ours name a client's tenant, which may have been
+        retired since; an external issuer's claim may name any tenant."""
+        if self._tenant_status is not None and not await self._tenant_status.is_active(context.tenant_id):
+            raise InvalidTokenError("unknown or retired tenant")
 
     def validate_own(self, token: str) -> AuthContext:
         """Our own tokens only, without the cache (revocation and introspection)."""

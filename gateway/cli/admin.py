@@ -8,10 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from gateway.admin.actor import Actor
+from gateway.admin.catalog_service import CatalogAdmin
 from gateway.admin.clients import ClientAdmin
+from gateway.auth.scopes import Scope
 from gateway.cli.admin_entries import agreements, run_as_cli_admin, set_tenant_profile
 from gateway.oauth.client_registry import ClientRegistrationError, RegisteredClient
 from gateway.oauth.client_secrets import ClientSecretHasher
@@ -19,6 +22,7 @@ from gateway.oauth.pepper import load_pepper
 from gateway.settings import Settings
 from registry.catalog.entries import Tenant
 from registry.db.engine import create_engine, session_factory
+from registry.identity.clients import OAuthClientRecord
 
 __all__ = ["agreements", "clients", "tenants"]
 
@@ -42,6 +46,30 @@ def create_tenant(settings: Settings, tenant_id: str, name: str) -> None:
         raise click.BadParameter(str(exc)) from exc
     run_as_cli_admin(settings, lambda admin: admin.create("tenants", tenant))
     click.echo(f"tenant {tenant_id} created")
+
+
+@tenants.command(name="retire")
+@click.option("--id", "tenant_id", required=True, help="Tenant id.")
+@click.pass_obj
+def retire_tenant(settings: Settings, tenant_id: str) -> None:
+    """Retire a tenant: its clients get no more tokens and the tokens they hold are refused (by
+    running servers within CLEARANCE_STATE_SYNC_SECONDS). Names the admin clients that lose access."""
+
+    async def retire(admin: CatalogAdmin) -> list[str]:
+        await admin.change("tenants", tenant_id, "retire", retired=True)
+        holders = await admin.session.scalars(
+            select(OAuthClientRecord).where(
+                OAuthClientRecord.tenant_id == tenant_id, OAuthClientRecord.disabled.is_(False)
+            )
+        )
+        return [client.client_id for client in holders if Scope.ADMIN.value in client.scopes]
+
+    admin_clients = run_as_cli_admin(settings, retire)
+    click.echo(f"tenant {tenant_id} retired")
+    if admin_clients:
+        click.echo(
+            f"warning: admin clients of {tenant_id} lose access too: {', '.join(admin_clients)}", err=True
+        )
 
 
 tenants.add_command(set_tenant_profile)

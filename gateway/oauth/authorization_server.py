@@ -59,9 +59,13 @@ class OAuthResponse:
 class OAuthClient(ClientMixin):  # type: ignore[misc]
     """Authlib's view of a registered client."""
 
-    def __init__(self, record: OAuthClientRecord, hasher: ClientSecretHasher) -> None:
+    def __init__(
+        self, record: OAuthClientRecord, hasher: ClientSecretHasher, *, tenant_active: bool = True
+    ) -> None:
         self.record = record
         self._hasher = hasher
+        self.tenant_active = tenant_active
+        """False when the client's tenant is retired: it authenticates no more, like a disabled client."""
 
     def get_client_id(self) -> str:
         return self.record.client_id
@@ -82,7 +86,7 @@ class OAuthClient(ClientMixin):  # type: ignore[misc]
         return self._hasher.matches(client_secret, self.record.secret_hash)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        if self.record.disabled:
+        if self.record.disabled or not self.tenant_active:
             return False
         if method in SECRET_METHODS:
             return self.record.secret_hash is not None
@@ -172,6 +176,15 @@ class ClearanceAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
 
     def query_client(self, client_id: str) -> OAuthClient | None:
         return self._clients.get(client_id)
+
+    def refused_reason(self) -> str | None:
+        """Why the request's client was refused when Authlib's answer does not say (for the audit
+        log, never for the caller)."""
+        if any(not client.tenant_active for client in self._clients.values()):
+            return "the client's tenant is retired"
+        if any(client.record.disabled for client in self._clients.values()):
+            return "the client is disabled"
+        return None
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         """Nothing to save: access tokens are self-contained JWTs and there are no refresh tokens."""

@@ -106,7 +106,7 @@ class OAuthController(Controller):
         token = endpoint_request.form.get("token")
         if not token:
             raise OAuthRequestError(400, "invalid_request", "Missing 'token' parameter.")
-        result = IntrospectionResponse(**oauth_service.introspect(token))
+        result = IntrospectionResponse(**await oauth_service.introspect(token))
         return Response(result, headers=no_store_headers())
 
 

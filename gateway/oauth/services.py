@@ -44,7 +44,7 @@ class OAuthService:
         response: OAuthResponse = server.create_token_response(request)
         if response.error is not None:
             if response.error == "invalid_client":
-                await self._failed(candidate_ids, address, limit_keys, response.body)
+                await self._failed(candidate_ids, address, limit_keys, response.body, server.refused_reason())
             raise OAuthRequestError.from_body(response.status_code, response.body, response.headers)
         return response.body
 
@@ -58,7 +58,7 @@ class OAuthService:
             client = server.authenticate(request, "revocation")
         except InvalidClientError as error:
             status, body, headers = error(None)
-            await self._failed(candidate_ids, address, limit_keys, dict(body))
+            await self._failed(candidate_ids, address, limit_keys, dict(body), server.refused_reason())
             raise OAuthRequestError.from_body(status, dict(body), dict(headers)) from error
         token = request.form.get("token")
         if not token:
@@ -79,10 +79,12 @@ class OAuthService:
         )
         self._runtime.revocations.add(context.token_id, context.expires_at)
 
-    def introspect(self, token: str) -> dict[str, Any]:
+    async def introspect(self, token: str) -> dict[str, Any]:
         """RFC 7662: `active` and the token's claims, or only `active: false`."""
+        validator = self._runtime.validator
         try:
-            context = self._runtime.validator.validate_own(token)
+            context = validator.validate_own(token)
+            await validator.check_tenant(context)
         except InvalidTokenError:
             return {"active": False}
         return {
@@ -107,13 +109,19 @@ class OAuthService:
         return keys
 
     async def _failed(
-        self, candidate_ids: set[str], address: str | None, limit_keys: list[str], body: Mapping[str, Any]
+        self,
+        candidate_ids: set[str],
+        address: str | None,
+        limit_keys: list[str],
+        body: Mapping[str, Any],
+        reason: str | None = None,
     ) -> None:
+        """Rate-limit and audit; `reason` (for the audit log only) says more than the answer."""
         self._runtime.failed_auth_limiter.record_failure(limit_keys)
         await self._runtime.auth_events.failed_client_authentication(
             client_id=",".join(sorted(candidate_ids)) or None,
             address=address,
-            reason=str(body.get("error_description") or body.get("error")),
+            reason=reason or str(body.get("error_description") or body.get("error")),
             at=dt.datetime.now(dt.UTC),
         )
 
@@ -121,8 +129,16 @@ class OAuthService:
         runtime = self._runtime
         records = await find_clients(self._session, candidate_ids)
         settings = runtime.settings
+        clients = {
+            client_id: OAuthClient(
+                record,
+                runtime.secret_hasher,
+                tenant_active=await runtime.tenant_status.is_active(record.tenant_id),
+            )
+            for client_id, record in records.items()
+        }
         return ClearanceAuthorizationServer(
-            clients={cid: OAuthClient(record, runtime.secret_hasher) for cid, record in records.items()},
+            clients=clients,
             token_issuer=runtime.token_issuer,
             assertion_audiences=[f"{settings.issuer}/oauth/token", settings.issuer],
             replay_cache=runtime.replay_cache,
