@@ -115,17 +115,19 @@ class JobExecutor(QueueStats):
 
     async def wait(self, job_id: str, seconds: float) -> bool:
         """True when the job ended within `seconds` (it must run in this process)."""
-        return await self.wait_ended(job_id, seconds) is not None
+        ended, _view = await self.wait_ended(job_id, seconds)
+        return ended
 
-    async def wait_ended(self, job_id: str, seconds: float) -> JobView | None:
-        """The job as it ended, when it ended within `seconds` in this process; else None."""
+    async def wait_ended(self, job_id: str, seconds: float) -> tuple[bool, JobView | None]:
+        """Whether the job ended within `seconds` in this process and, when this process's
+        transition ended it, the job as it ended (None when another transition won)."""
         event = self._finished.get(job_id)
         if event is None:
-            return None
+            return False, None
         if not event.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), seconds)
-        return event.view if event.is_set() else None
+        return event.is_set(), event.view
 
     def queue_position(self, job_id: str) -> int | None:
         for lane in self._lanes.values():

@@ -140,9 +140,9 @@ class JobService:
         if admitted.row.webhook is not None:
             self.executor.notify()  # `job.queued` may be waiting in the outbox
         if wait_s > 0:
-            ended = await self.executor.wait_ended(admitted.row.id, wait_s)
-            if ended is not None:  # the job as its completion batch committed it: no read-back
-                return Submission(job=ended, finished=True)
+            ended, view = await self.executor.wait_ended(admitted.row.id, wait_s)
+            if ended:  # the job as its completion batch committed it: no read-back
+                return Submission(job=view or await self.get(auth, admitted.row.id), finished=True)
         return Submission(job=job_view(admitted.row))
 
     async def _row(self, auth: AuthContext, job_id: str) -> JobRow:
