@@ -14,12 +14,12 @@ from registry.audit.tables import AuditEventRow
 from registry.audit.verify import verify_chain
 from registry.db.engine import session_factory
 from registry.jobs import quota
-from registry.jobs.writer import JobWriter, WorkContext
+from registry.jobs.writer import JobWriter, Work, WorkContext
 
 MONTH = "2026-11"
 
 
-def _unit(number: int, amount: int, limit: int | None) -> object:
+def _unit(number: int, amount: int, limit: int | None) -> Work[int]:
     async def work(context: WorkContext) -> int:
         if limit is not None:
             await quota.reserve(context.session, {"agr-q": amount}, {"agr-q": limit}, MONTH)
@@ -35,18 +35,19 @@ async def test_concurrent_units_commit_together_and_a_failing_one_alone(engine: 
     try:
         # 10 units of 2 images on a quota of 9: four fit, whatever the batching.
         results = await asyncio.gather(
-            *(writer.run(_unit(n, 2, 9)) for n in range(10)),  # type: ignore[arg-type]
+            *(writer.run(_unit(n, 2, 9)) for n in range(10)),
             return_exceptions=True,
         )
         # Without quotas nothing can fail: many units, few transactions.
         before = writer.batches
-        await asyncio.gather(*(writer.run(_unit(n, 1, None)) for n in range(100, 140)))  # type: ignore[arg-type]
+        await asyncio.gather(*(writer.run(_unit(n, 1, None)) for n in range(100, 140)))
         batches = writer.batches - before
     finally:
         await writer.close()
     ok = [r for r in results if isinstance(r, int)]
     refused = [r for r in results if isinstance(r, quota.QuotaExhaustedError)]
-    assert len(ok) == 4 and len(refused) == 6
+    assert len(ok) == 4
+    assert len(refused) == 6
     assert batches < 40
     async with session_factory(engine)() as session:
         used = await quota.usage_of(session, ["agr-q", "agr-open"], MONTH)
@@ -65,7 +66,7 @@ async def test_a_unit_raising_fails_its_caller_only(engine: AsyncEngine) -> None
         raise RuntimeError("bad unit")
 
     try:
-        good = [writer.run(_unit(n, 1, None)) for n in range(5)]  # type: ignore[arg-type]
+        good = [writer.run(_unit(n, 1, None)) for n in range(5)]
         outcome = await asyncio.gather(*good, writer.run(broken), return_exceptions=True)
     finally:
         await writer.close()
