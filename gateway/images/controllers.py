@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Router, post
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import HeaderParameter, JSONBody
 
 from gateway.auth.context import AuthContext
 from gateway.auth.scopes import Scope
@@ -27,10 +27,10 @@ class ImagesController(Controller):
     async def generate(
         self,
         request: Request[Any, Any, Any],
-        data: ImagesRequest,
-        auth: AuthContext,
-        jobs: JobService,
-        idempotency_key: str | None = Parameter(header="Idempotency-Key", default=None),
+        data: JSONBody[ImagesRequest],
+        auth: NamedDependency[AuthContext],
+        jobs: NamedDependency[JobService],
+        idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
     ) -> ImagesResponse:
         """OpenAI Images API: generate synchronously under the licenses and agreements. Declare
         the use with `Clearance-Purpose`, `Clearance-Output-Use` and `Clearance-Use-Cases`."""
