@@ -16,7 +16,14 @@ from typing import Any
 
 import msgspec
 
-from gateway.jobs.tiny_catalog import TINY_FLUX2, TINY_FLUX2_TURBO, TINY_SD, tiny_artifacts
+from gateway.jobs.tiny_catalog import (
+    TINY_FLUX2,
+    TINY_FLUX2_TURBO,
+    TINY_SD,
+    bfl_flux_dev_agreement,
+    local_cpu_runner,
+    tiny_artifacts,
+)
 from registry.catalog.entries import Catalog
 from runners.tiny import TinyModelSet
 
@@ -60,43 +67,12 @@ def _site() -> dict[str, Any]:
             },
         ],
         "agreements": [
-            {
-                "id": OPERATOR_AGREEMENT,
-                "holder": "operator",
-                "licensor": "Black Forest Labs Inc.",
-                "covers": {"license_families": ["flux-dev-ncl"]},
-                "purposes": ["commercial_internal", "commercial_product", "hosted_service"],
-                "valid_from": "2025-01-01",
-            },
-            {
-                "id": STUDIO_AGREEMENT,
-                "holder": STUDIO,
-                "licensor": "Black Forest Labs Inc.",
-                "covers": {"license_families": ["flux-dev-ncl"]},
-                "purposes": ["commercial_internal", "commercial_product"],
-                "valid_from": "2025-01-01",
-                "monthly_quota": 1000,
-            },
+            bfl_flux_dev_agreement(OPERATOR_AGREEMENT, "operator", hosted_service=True),
+            bfl_flux_dev_agreement(STUDIO_AGREEMENT, STUDIO, monthly_quota=1000),
         ],
         "runners": [
-            {
-                "id": LOCAL_FLUX2,
-                "kind": "local_diffusers",
-                "host": "operator",
-                "artifacts": [TINY_FLUX2, TINY_FLUX2_TURBO],
-                "price_per_image_usd": 0.0,
-                "capacity": 1,
-                "config": {"device": "cpu"},
-            },
-            {
-                "id": LOCAL_SD,
-                "kind": "local_diffusers",
-                "host": "operator",
-                "artifacts": [TINY_SD],
-                "price_per_image_usd": 0.0,
-                "capacity": 1,
-                "config": {"device": "cpu"},
-            },
+            local_cpu_runner(LOCAL_FLUX2, [TINY_FLUX2, TINY_FLUX2_TURBO], price_per_image_usd=0.0),
+            local_cpu_runner(LOCAL_SD, [TINY_SD], price_per_image_usd=0.0),
         ],
     }
 

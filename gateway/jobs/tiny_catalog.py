@@ -21,7 +21,7 @@ from registry.catalog.entries import (
 )
 from registry.vocabulary import ArtifactKind, BaseRelation
 from runners.task import ModelFamily
-from runners.tiny import TinyModelSet
+from runners.tiny import TinyModel, TinyModelSet
 
 TINY_FLUX2 = "tiny/flux2-dev"
 TINY_FLUX2_TURBO = "tiny/flux2-dev-turbo"
@@ -30,6 +30,12 @@ FLUX_DEV_NCL = "flux-dev-ncl@2.0"
 OPENRAIL_PP_M = "creativeml-openrail-pp-m@2023-07-26"
 TURBO_SIGMAS = (1.0, 0.6509, 0.4374, 0.2932, 0.1893, 0.1108, 0.0495, 0.00031)
 """The fal FLUX.2-dev Turbo LoRA's published schedule (as in the built-in catalog)."""
+
+
+def _pinned_source(model: TinyModel) -> LocalSource:
+    """Every weight file of a tiny pipeline, pinned by the sha256 it was written with."""
+    files = tuple(SourceFile(name=n, sha256=h) for n, h in sorted(model.pipeline.weights.items()))
+    return LocalSource(path=str(model.path), files=files)
 
 
 def tiny_artifacts(models: TinyModelSet) -> tuple[Artifact, ...]:
@@ -46,10 +52,7 @@ def tiny_artifacts(models: TinyModelSet) -> tuple[Artifact, ...]:
             name="Tiny FLUX.2 [dev] stand-in",
             license=FLUX_DEV_NCL,
             family=ModelFamily.FLUX2.value,
-            source=LocalSource(
-                path=str(flux2.path),
-                files=tuple(SourceFile(name=n, sha256=h) for n, h in sorted(flux2.pipeline.weights.items())),
-            ),
+            source=_pinned_source(flux2),
             recommended=tiny_size,
             description="Random tiny weights with FLUX.2 [dev]'s architecture and license.",
         ),
@@ -74,15 +77,43 @@ def tiny_artifacts(models: TinyModelSet) -> tuple[Artifact, ...]:
             name="Tiny Stable Diffusion stand-in (Open RAIL++-M)",
             license=OPENRAIL_PP_M,
             family=ModelFamily.SD1.value,
-            source=LocalSource(
-                path=str(sd.path),
-                files=tuple(SourceFile(name=n, sha256=h) for n, h in sorted(sd.pipeline.weights.items())),
-            ),
+            source=_pinned_source(sd),
             recommended=InferenceSettings(
                 steps=2, guidance=5.0, width=32, height=32, max_width=128, max_height=128
             ),
         ),
     )
+
+
+def local_cpu_runner(runner_id: str, artifacts: list[str], **price_usd: float) -> dict[str, Any]:
+    """A catalog runner entry that loads tiny artifacts in process on the CPU, one image at a
+    time; `price_usd` is its price field (`price_per_image_usd=` or `price_per_megapixel_usd=`)."""
+    return {
+        "id": runner_id,
+        "kind": "local_diffusers",
+        "host": "operator",
+        "artifacts": artifacts,
+        **price_usd,
+        "capacity": 1,
+        "config": {"device": "cpu"},
+    }
+
+
+def bfl_flux_dev_agreement(
+    agreement_id: str, holder: str, *, hosted_service: bool = False, **terms: Any
+) -> dict[str, Any]:
+    """A catalog agreement entry: a commercial agreement with Black Forest Labs covering the FLUX
+    [dev] license family; the operator's also covers hosting it for tenants (`hosted_service`)."""
+    purposes = ["commercial_internal", "commercial_product"]
+    return {
+        "id": agreement_id,
+        "holder": holder,
+        "licensor": "Black Forest Labs Inc.",
+        "covers": {"license_families": ["flux-dev-ncl"]},
+        "purposes": [*purposes, "hosted_service"] if hosted_service else purposes,
+        "valid_from": "2025-01-01",
+        **terms,
+    }
 
 
 HOBBY = "hobby"
@@ -116,15 +147,7 @@ def _site(provider_url: str | None) -> dict[str, Any]:
             {"id": STUDIO, "name": "Studio", "profile": company},
         ],
         "runners": [
-            {
-                "id": LOCAL_FLUX2,
-                "kind": "local_diffusers",
-                "host": "operator",
-                "artifacts": [TINY_FLUX2, TINY_FLUX2_TURBO],
-                "price_per_image_usd": 0.001,
-                "capacity": 1,
-                "config": {"device": "cpu"},
-            },
+            local_cpu_runner(LOCAL_FLUX2, [TINY_FLUX2, TINY_FLUX2_TURBO], price_per_image_usd=0.001),
             {
                 "id": PROVIDER_FLUX2,
                 "kind": "openai_images",
@@ -136,41 +159,22 @@ def _site(provider_url: str | None) -> dict[str, Any]:
                 "price_per_image_usd": 0.01,
                 "capacity": 4,
             },
-            {
-                "id": LOCAL_SD,
-                "kind": "local_diffusers",
-                "host": "operator",
-                "artifacts": [TINY_SD],
-                "price_per_megapixel_usd": 0.5,
-                "capacity": 1,
-                "config": {"device": "cpu"},
-            },
+            local_cpu_runner(LOCAL_SD, [TINY_SD], price_per_megapixel_usd=0.5),
         ],
         "agreements": [
-            {
-                "id": "operator-bfl-hosting",
-                "holder": "operator",
-                "licensor": "Black Forest Labs Inc.",
-                "covers": {"license_families": ["flux-dev-ncl"]},
-                "purposes": ["commercial_internal", "commercial_product", "hosted_service"],
-                "valid_from": "2025-01-01",
-            },
-            {
-                "id": STUDIO_AGREEMENT,
-                "holder": STUDIO,
-                "licensor": "Black Forest Labs Inc.",
-                "covers": {"license_families": ["flux-dev-ncl"]},
-                "purposes": ["commercial_internal", "commercial_product"],
-                "valid_from": "2025-01-01",
-                "monthly_quota": 6,
-                "obligations": [
+            bfl_flux_dev_agreement("operator-bfl-hosting", "operator", hosted_service=True),
+            bfl_flux_dev_agreement(
+                STUDIO_AGREEMENT,
+                STUDIO,
+                monthly_quota=6,
+                obligations=[
                     {
                         "kind": "usage_metering",
                         "clause": "Self-Hosted Commercial License (usage reporting)",
                         "url": BFL_USAGE_URL,
                     }
                 ],
-            },
+            ),
         ],
     }
 
