@@ -16,8 +16,10 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from registry.audit import AuditLog, NewEvent, load_or_create_signing_key, verify_chain
+from registry.audit.batch_writers import SQLITE_INSERT_EVENT, sqlite_event_row
 from registry.audit.chain import ChainHead, chain_events
-from registry.audit.hashing import GENESIS_CHAIN_HASH, timestamp_text
+from registry.audit.events import EVENT_COLUMNS, AppendedEvent, event_row
+from registry.audit.hashing import GENESIS_CHAIN_HASH
 from registry.audit.verify import MAX_WORKERS
 from registry.db import migrate
 from registry.db.engine import create_engine
@@ -84,8 +86,8 @@ async def _appends(engine: AsyncEngine, workdir: Path, writers: int, total: int)
     return per_writer * writers / elapsed
 
 
-def _generated(count: int, batch: int = 10_000) -> Iterator[list[tuple[object, ...]]]:
-    """Valid chained rows, computed with the appender's own code, in batches for bulk insert."""
+def _generated(count: int, batch: int = 10_000) -> Iterator[list[AppendedEvent]]:
+    """Valid chained events, computed with the appender's own code, in batches for bulk insert."""
     head = ChainHead(0, GENESIS_CHAIN_HASH, None)
     moment = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     done = 0
@@ -93,41 +95,9 @@ def _generated(count: int, batch: int = 10_000) -> Iterator[list[tuple[object, .
         n = min(batch, count - done)
         moment += dt.timedelta(seconds=1)
         events = chain_events(head, [_event(i % 64, done + i) for i in range(n)], moment)
-        yield [
-            (
-                e.seq,
-                e.recorded_at,
-                e.kind,
-                e.actor_subject,
-                e.client_id,
-                e.tenant,
-                e.request_id,
-                e.decision_id,
-                e.job_id,
-                e.payload,
-                e.leaf_hash,
-                e.chain_hash,
-            )
-            for e in events
-        ]
+        yield events
         head = ChainHead(events[-1].seq, events[-1].chain_hash, events[-1].recorded_at)
         done += n
-
-
-_COLUMNS = (
-    "seq",
-    "recorded_at",
-    "kind",
-    "actor_subject",
-    "client_id",
-    "tenant",
-    "request_id",
-    "decision_id",
-    "job_id",
-    "payload",
-    "leaf_hash",
-    "chain_hash",
-)
 
 
 async def _bulk_insert(engine: AsyncEngine, count: int) -> None:
@@ -135,17 +105,16 @@ async def _bulk_insert(engine: AsyncEngine, count: int) -> None:
         raw = await connection.get_raw_connection()
         driver = raw.driver_connection
         if connection.dialect.name == "postgresql":
-            for rows in _generated(count):
-                await driver.copy_records_to_table("audit_events", records=rows, columns=list(_COLUMNS))
+            for events in _generated(count):
+                records = [event_row(e) for e in events]
+                await driver.copy_records_to_table(
+                    "audit_events", records=records, columns=list(EVENT_COLUMNS)
+                )
             # As an old log would be: all-visible and frozen, not hint bits still to be set on first read.
             await driver.execute("VACUUM (FREEZE, ANALYZE) audit_events")
         else:
-            sql = (
-                f"INSERT INTO audit_events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
-            )
-            for rows in _generated(count, 50_000):
-                stored = [(r[0], timestamp_text(r[1]).replace("T", " ").rstrip("Z"), *r[2:]) for r in rows]  # type: ignore[arg-type]
-                await driver.executemany(sql, stored)
+            for events in _generated(count, 50_000):
+                await driver.executemany(SQLITE_INSERT_EVENT, [sqlite_event_row(e) for e in events])
                 await driver.commit()
 
 

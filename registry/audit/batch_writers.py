@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from registry.audit.chain import CHAIN_LOCK_KEY, ChainHead, Clock, chain_events
 from registry.audit.checkpoints import Checkpoint
 from registry.audit.errors import UnsupportedDatabaseError
-from registry.audit.events import AppendedEvent, NewEvent
+from registry.audit.events import AppendedEvent, NewEvent, event_row
 from registry.audit.hashing import GENESIS_CHAIN_HASH, timestamp_text
 
 CheckpointPolicy = Callable[[int, bytes], Checkpoint | None]
@@ -57,10 +57,19 @@ def _parse_sqlite_datetime(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
 
 
-_SQLITE_INSERT = (
+SQLITE_INSERT_EVENT = (
     "INSERT INTO audit_events (seq, recorded_at, kind, actor_subject, client_id, tenant, request_id, "
     "decision_id, job_id, payload, leaf_hash, chain_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+"""Inserts one `sqlite_event_row`; its columns are `EVENT_COLUMNS`."""
+
+
+def sqlite_event_row(event: AppendedEvent) -> tuple[Any, ...]:
+    """`event_row` with the time in the form SQLAlchemy stores it in SQLite, for `SQLITE_INSERT_EVENT`."""
+    seq, recorded_at, *rest = event_row(event)
+    return (seq, _sqlite_datetime(recorded_at), *rest)
+
+
 _SQLITE_CHECKPOINT = (
     "INSERT INTO audit_checkpoints (seq, chain_hash, signed_at, key_id, signature) VALUES (?, ?, ?, ?, ?)"
 )
@@ -107,26 +116,7 @@ class SqliteBatchWriter:
         db.execute("BEGIN IMMEDIATE")  # the chain lock: SQLite's single writer
         try:
             chained = chain_events(self._head(db), events, self.clock())
-            db.executemany(
-                _SQLITE_INSERT,
-                [
-                    (
-                        e.seq,
-                        _sqlite_datetime(e.recorded_at),
-                        e.kind,
-                        e.actor_subject,
-                        e.client_id,
-                        e.tenant,
-                        e.request_id,
-                        e.decision_id,
-                        e.job_id,
-                        e.payload,
-                        e.leaf_hash,
-                        e.chain_hash,
-                    )
-                    for e in chained
-                ],
-            )
+            db.executemany(SQLITE_INSERT_EVENT, [sqlite_event_row(e) for e in chained])
             checkpoint = checkpoint_for(chained[-1].seq, chained[-1].chain_hash)
             if checkpoint is not None:
                 db.execute(

@@ -53,3 +53,12 @@ class AppendedEvent(msgspec.Struct, kw_only=True, frozen=True):
 
     def payload_value(self) -> Any:
         return msgspec.json.decode(self.payload)
+
+
+EVENT_COLUMNS: tuple[str, ...] = AppendedEvent.__struct_fields__
+"""The `audit_events` columns an appender writes, in the order of `AppendedEvent`'s fields."""
+
+
+def event_row(event: AppendedEvent) -> tuple[Any, ...]:
+    """The values for `EVENT_COLUMNS`, as a bulk insert or COPY takes them."""
+    return msgspec.structs.astuple(event)
