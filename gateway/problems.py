@@ -7,16 +7,18 @@ HTTP. A 500 never carries the exception's text: it is logged, the client gets a 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
+from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import (
     ProblemDetailsConfig,
     ProblemDetailsException,
     ProblemDetailsPlugin,
 )
+from litestar.types import ExceptionHandlersMap
 
 from gateway.auth.errors import AuthenticationRequiredError, InsufficientScopeError, InvalidTokenError
 from gateway.health.errors import DatabaseUnavailableError
@@ -30,14 +32,56 @@ REALM = 'Bearer realm="clearance"'
 INVALID_TOKEN_DETAIL = "The access token is missing, malformed, expired, revoked or not meant for this API."  # noqa: S105
 
 
-def _type(slug: str) -> str:
-    return f"urn:clearance:problem:{slug}"
+PROBLEM_TYPE_PREFIX = "urn:clearance:problem:"
+
+ProblemConverter = Callable[[Any], ProblemDetailsException]
+"""Maps one domain exception to its problem details."""
+
+
+def problem_type(slug: str) -> str:
+    return PROBLEM_TYPE_PREFIX + slug
+
+
+def exception_handlers(converters: Mapping[type[Exception], ProblemConverter]) -> ExceptionHandlersMap:
+    """Router-level handlers for an API's own exceptions, answering with the problem details
+    their converters build, exactly as the app-wide plugin answers for the shared ones."""
+    return {exc_type: _respond_with(convert) for exc_type, convert in converters.items()}
+
+
+def _respond_with(convert: ProblemConverter) -> Callable[..., Response[Any]]:
+    def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        return convert(exc).to_response(request)
+
+    return handle
+
+
+def not_found_problem(exc: Exception) -> ProblemDetailsException:
+    return ProblemDetailsException(
+        status_code=404, type_=problem_type("not-found"), title="Not found", detail=str(exc)
+    )
+
+
+def bad_request_problem(exc: Exception) -> ProblemDetailsException:
+    return ProblemDetailsException(
+        status_code=400, type_=problem_type("invalid-request"), title="Invalid request", detail=str(exc)
+    )
+
+
+def invalid_field_problem(exc: Exception, field: str, message: str, source: str) -> ProblemDetailsException:
+    """A 422 naming the one field at fault (`source`: where it came from, `body` or `header`)."""
+    return ProblemDetailsException(
+        status_code=422,
+        type_=problem_type("invalid-request"),
+        title="Invalid request",
+        detail=str(exc),
+        extra={"errors": [{"field": field, "message": message, "source": source}]},
+    )
 
 
 def _authentication_required(exc: AuthenticationRequiredError) -> ProblemDetailsException:
     return ProblemDetailsException(
         status_code=401,
-        type_=_type("authentication-required"),
+        type_=problem_type("authentication-required"),
         title="Authentication required",
         detail="Send an access token as 'Authorization: Bearer <token>'.",
         headers={"WWW-Authenticate": REALM},
@@ -48,7 +92,7 @@ def _invalid_token(exc: InvalidTokenError) -> ProblemDetailsException:
     log.debug("invalid token: %s", exc)
     return ProblemDetailsException(
         status_code=401,
-        type_=_type("invalid-token"),
+        type_=problem_type("invalid-token"),
         title="Invalid token",
         detail=INVALID_TOKEN_DETAIL,
         headers={"WWW-Authenticate": f'{REALM}, error="invalid_token"'},
@@ -59,7 +103,7 @@ def _invalid_token(exc: InvalidTokenError) -> ProblemDetailsException:
 def _insufficient_scope(exc: InsufficientScopeError) -> ProblemDetailsException:
     return ProblemDetailsException(
         status_code=403,
-        type_=_type("insufficient-scope"),
+        type_=problem_type("insufficient-scope"),
         title="Insufficient scope",
         detail=str(exc),
         headers={"WWW-Authenticate": f'{REALM}, error="insufficient_scope", scope="{exc.required_scope}"'},
@@ -71,7 +115,7 @@ def _oauth_request(exc: OAuthRequestError) -> ProblemDetailsException:
     # RFC 6749 clients read `error` and `error_description`: kept as extension members.
     return ProblemDetailsException(
         status_code=exc.status_code,
-        type_=_type(exc.error.replace("_", "-")),
+        type_=problem_type(exc.error.replace("_", "-")),
         title=exc.error,
         detail=exc.description or exc.error,
         headers={**exc.headers, "Cache-Control": "no-store"},
@@ -82,7 +126,7 @@ def _oauth_request(exc: OAuthRequestError) -> ProblemDetailsException:
 def _too_many_failures(exc: TooManyFailedAuthenticationsError) -> ProblemDetailsException:
     return ProblemDetailsException(
         status_code=429,
-        type_=_type("too-many-failed-authentications"),
+        type_=problem_type("too-many-failed-authentications"),
         title="Too many failed authentications",
         detail=str(exc),
         headers={"Retry-After": str(exc.retry_after)},
@@ -93,7 +137,7 @@ def _too_many_failures(exc: TooManyFailedAuthenticationsError) -> ProblemDetails
 def _unavailable(exc: Exception) -> ProblemDetailsException:
     return ProblemDetailsException(
         status_code=503,
-        type_=_type("unavailable"),
+        type_=problem_type("unavailable"),
         title="Service unavailable",
         detail=str(exc),
         headers={"Retry-After": "5"},
@@ -102,7 +146,10 @@ def _unavailable(exc: Exception) -> ProblemDetailsException:
 
 def _client_registration(exc: ClientRegistrationError) -> ProblemDetailsException:
     return ProblemDetailsException(
-        status_code=422, type_=_type("invalid-client-registration"), title="Invalid client", detail=str(exc)
+        status_code=422,
+        type_=problem_type("invalid-client-registration"),
+        title="Invalid client",
+        detail=str(exc),
     )
 
 
@@ -110,7 +157,7 @@ def _validation(exc: ValidationException) -> ProblemDetailsException:
     errors = exc.extra if isinstance(exc.extra, list) else []
     return ProblemDetailsException(
         status_code=400,
-        type_=_type("invalid-request"),
+        type_=problem_type("invalid-request"),
         title="Invalid request",
         detail=exc.detail,
         extra={"errors": [_field_error(item) for item in errors if isinstance(item, dict)]},

@@ -8,10 +8,9 @@ is wrong" whether msgspec or the catalog's cross-entry checks found it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from litestar import Request, Response
 from litestar.exceptions import ValidationException
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.types import ExceptionHandlersMap
@@ -23,19 +22,20 @@ from gateway.api.errors import (
     ResourceNotFoundError,
     RetiringOwnTenantError,
 )
+from gateway.problems import (
+    PROBLEM_TYPE_PREFIX,
+    ProblemConverter,
+    bad_request_problem,
+    exception_handlers,
+    not_found_problem,
+)
 from registry.audit import InvalidCursorError
 from registry.catalog.errors import CatalogError
 from registry.importers.errors import ImporterError
 from registry.netguard.errors import UnsafeUrlError
 
-_TYPE = "urn:clearance:problem:"
+_TYPE = PROBLEM_TYPE_PREFIX
 _UNKNOWN = re.compile(r"unknown field `(?P<name>[^`]+)`")
-
-
-def _not_found(exc: ResourceNotFoundError) -> ProblemDetailsException:
-    return ProblemDetailsException(
-        status_code=404, type_=_TYPE + "not-found", title="Not found", detail=str(exc)
-    )
 
 
 def _conflict(exc: ResourceConflictError) -> ProblemDetailsException:
@@ -95,36 +95,23 @@ def _field_error(item: Mapping[str, Any]) -> dict[str, Any]:
     return {"field": field, "message": text, "source": item.get("source")}
 
 
-def _bad_query(exc: Exception) -> ProblemDetailsException:
-    return ProblemDetailsException(
-        status_code=400, type_=_TYPE + "invalid-request", title="Invalid request", detail=str(exc)
-    )
-
-
 def _importer(exc: Exception) -> ProblemDetailsException:
     return ProblemDetailsException(
         status_code=422, type_=_TYPE + "import-failed", title="Import failed", detail=str(exc)
     )
 
 
-_MAP: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {
-    ResourceNotFoundError: _not_found,
+_MAP: dict[type[Exception], ProblemConverter] = {
+    ResourceNotFoundError: not_found_problem,
     ResourceConflictError: _conflict,
     CatalogError: _catalog,
     ValidationException: _invalid_body,
-    InvalidQueryError: _bad_query,
-    InvalidCursorError: _bad_query,
+    InvalidQueryError: bad_request_problem,
+    InvalidCursorError: bad_request_problem,
     ImporterError: _importer,
     UnsafeUrlError: _importer,
 }
 
 
-def _handler(convert: Callable[[Any], ProblemDetailsException]) -> Callable[..., Response[Any]]:
-    def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-        return convert(exc).to_response(request)
-
-    return handle
-
-
 def api_exception_handlers() -> ExceptionHandlersMap:
-    return {exc_type: _handler(convert) for exc_type, convert in _MAP.items()}
+    return exception_handlers(_MAP)

@@ -14,8 +14,9 @@ from litestar.types import ExceptionHandlersMap
 
 from gateway.images.errors import DeclarationHeaderError, GenerationFailedError, GenerationPendingError
 from gateway.jobs.problems import job_exception_handlers
+from gateway.problems import PROBLEM_TYPE_PREFIX, exception_handlers, invalid_field_problem
 
-_TYPE = "urn:clearance:problem:"
+_TYPE = PROBLEM_TYPE_PREFIX
 
 
 def _failed(exc: GenerationFailedError) -> ProblemDetailsException:
@@ -39,20 +40,7 @@ def _pending(exc: GenerationPendingError) -> ProblemDetailsException:
 
 
 def _header(exc: DeclarationHeaderError) -> ProblemDetailsException:
-    return ProblemDetailsException(
-        status_code=422,
-        type_=_TYPE + "invalid-request",
-        title="Invalid request",
-        detail=str(exc),
-        extra={"errors": [{"field": exc.field, "message": exc.message, "source": "header"}]},
-    )
-
-
-def _convert(convert: Callable[[Any], ProblemDetailsException]) -> Callable[..., Response[Any]]:
-    def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-        return convert(exc).to_response(request)
-
-    return handle
+    return invalid_field_problem(exc, exc.field, exc.message, "header")
 
 
 def _openai_members(handle: Callable[..., Response[Any]]) -> Callable[..., Response[Any]]:
@@ -77,10 +65,12 @@ def _openai_members(handle: Callable[..., Response[Any]]) -> Callable[..., Respo
 def images_exception_handlers() -> ExceptionHandlersMap:
     handlers: dict[Any, Any] = dict(job_exception_handlers())
     handlers.update(
-        {
-            GenerationFailedError: _convert(_failed),
-            GenerationPendingError: _convert(_pending),
-            DeclarationHeaderError: _convert(_header),
-        }
+        exception_handlers(
+            {
+                GenerationFailedError: _failed,
+                GenerationPendingError: _pending,
+                DeclarationHeaderError: _header,
+            }
+        )
     )
     return {key: _openai_members(handler) for key, handler in handlers.items()}

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import msgspec
-from litestar import Request, Response
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.types import ExceptionHandlersMap
 
@@ -20,19 +16,21 @@ from gateway.jobs.errors import (
     NoPermittedRunnerError,
     RetryLaterError,
 )
+from gateway.problems import (
+    PROBLEM_TYPE_PREFIX,
+    ProblemConverter,
+    bad_request_problem,
+    exception_handlers,
+    invalid_field_problem,
+    not_found_problem,
+)
 from registry.delivery.idempotency import IdempotencyKeyError
 
-_TYPE = "urn:clearance:problem:"
+_TYPE = PROBLEM_TYPE_PREFIX
 
 
 def _invalid(exc: JobValidationError) -> ProblemDetailsException:
-    return ProblemDetailsException(
-        status_code=422,
-        type_=_TYPE + "invalid-request",
-        title="Invalid request",
-        detail=str(exc),
-        extra={"errors": [{"field": exc.field, "message": exc.message, "source": "body"}]},
-    )
+    return invalid_field_problem(exc, exc.field, exc.message, "body")
 
 
 def _denied(exc: NoPermittedRunnerError) -> ProblemDetailsException:
@@ -70,12 +68,6 @@ def _not_recorded(exc: DecisionNotRecordedError) -> ProblemDetailsException:
     )
 
 
-def _not_found(exc: JobNotFoundError) -> ProblemDetailsException:
-    return ProblemDetailsException(
-        status_code=404, type_=_TYPE + "not-found", title="Not found", detail=str(exc)
-    )
-
-
 def _state(exc: JobStateError) -> ProblemDetailsException:
     return ProblemDetailsException(
         status_code=409, type_=_TYPE + "job-not-finished", title="Conflict", detail=str(exc)
@@ -89,32 +81,19 @@ def _idempotency(exc: IdempotencyRejectedError) -> ProblemDetailsException:
     )
 
 
-def _bad_key(exc: IdempotencyKeyError) -> ProblemDetailsException:
-    return ProblemDetailsException(
-        status_code=400, type_=_TYPE + "invalid-request", title="Invalid request", detail=str(exc)
-    )
-
-
-_MAP: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {
+_MAP: dict[type[Exception], ProblemConverter] = {
     JobValidationError: _invalid,
     NoPermittedRunnerError: _denied,
     RetryLaterError: _retry,
     DecisionNotRecordedError: _not_recorded,
-    JobNotFoundError: _not_found,
+    JobNotFoundError: not_found_problem,
     JobStateError: _state,
     IdempotencyRejectedError: _idempotency,
-    IdempotencyKeyError: _bad_key,
+    IdempotencyKeyError: bad_request_problem,
 }
-
-
-def _handler(convert: Callable[[Any], ProblemDetailsException]) -> Callable[..., Response[Any]]:
-    def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-        return convert(exc).to_response(request)
-
-    return handle
 
 
 def job_exception_handlers() -> ExceptionHandlersMap:
     handlers = dict(api_exception_handlers())
-    handlers.update({exc_type: _handler(convert) for exc_type, convert in _MAP.items()})
+    handlers.update(exception_handlers(_MAP))
     return handlers
