@@ -22,6 +22,7 @@ from gateway.jobs.tiny_catalog import (
     TINY_SD,
     bfl_flux_dev_agreement,
     local_cpu_runner,
+    small_company_profile,
     tiny_artifacts,
 )
 from registry.catalog.entries import Catalog
@@ -55,14 +56,7 @@ def _site() -> dict[str, Any]:
             {
                 "id": STUDIO,
                 "name": "Demo studio",
-                "profile": {
-                    "organisation_type": "company",
-                    "country": "US",
-                    "end_user_regions": ["US"],
-                    "annual_revenue_usd": 300000,
-                    "monthly_active_users": 1000,
-                    "image_generation_core_business": False,
-                },
+                "profile": small_company_profile(),
                 "default_purpose": "commercial_product",
             },
         ],

@@ -85,6 +85,19 @@ def tiny_artifacts(models: TinyModelSet) -> tuple[Artifact, ...]:
     )
 
 
+def small_company_profile() -> dict[str, Any]:
+    """A US company well under every revenue and user threshold, image generation not its core
+    business: the profile of the sites' commercial tenants."""
+    return {
+        "organisation_type": "company",
+        "country": "US",
+        "end_user_regions": ["US"],
+        "annual_revenue_usd": 300000,
+        "monthly_active_users": 1000,
+        "image_generation_core_business": False,
+    }
+
+
 def local_cpu_runner(runner_id: str, artifacts: list[str], **price_usd: float) -> dict[str, Any]:
     """A catalog runner entry that loads tiny artifacts in process on the CPU, one image at a
     time; `price_usd` is its price field (`price_per_image_usd=` or `price_per_megapixel_usd=`)."""
@@ -128,14 +141,7 @@ BFL_USAGE_URL = "https://api.bfl.ai/v1/licenses/models/flux-2-dev/usage"
 
 
 def _site(provider_url: str | None) -> dict[str, Any]:
-    company = {
-        "organisation_type": "company",
-        "country": "US",
-        "end_user_regions": ["US"],
-        "annual_revenue_usd": 300000,
-        "monthly_active_users": 1000,
-        "image_generation_core_business": False,
-    }
+    company = small_company_profile()
     return {
         "operator": {"id": "operator", "name": "Test operator", "profile": company, "charges_tenants": False},
         "tenants": [
