@@ -18,6 +18,7 @@ def main(argv: list[str]) -> int:
         started = time.perf_counter()
         try:
             module = importlib.import_module(f"bench.{name}")
+            sys.argv = [f"python -m bench.{name}"]  # each benchmark parses its own (default) options
             module.main()
         except Exception as exc:  # report and go on with the other benchmarks
             print(f"bench.{name} failed: {exc!r}", flush=True)
