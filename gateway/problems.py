@@ -168,10 +168,21 @@ def _field_error(item: dict[str, Any]) -> dict[str, Any]:
     return {"field": item.get("key"), "message": item.get("message"), "source": item.get("source")}
 
 
+CLIENT_DISCONNECTED = "client disconnected prematurely"
+"""The detail of the exception Litestar raises when the request body never completes."""
+
+
 def _http(exc: HTTPException) -> ProblemDetailsException:
     status = exc.status_code
+    if status >= 500 and exc.detail == CLIENT_DISCONNECTED:
+        # Litestar raises a 500 when the client hangs up before its body arrived; nobody is
+        # left to answer and nothing on our side failed, so it is not logged as a server error.
+        log.info("client disconnected before its request body arrived")
+        return ProblemDetailsException(
+            status_code=400, title="Bad Request", detail="The client disconnected before its body arrived."
+        )
     if status >= 500:
-        # Raised by the framework (e.g. a client that disconnected mid-body): no traceback needed.
+        # Raised by the framework: no traceback needed.
         log.warning("HTTP %s: %s", status, exc.detail)
         return _generic_500()
     phrase = HTTPStatus(status).phrase
