@@ -19,6 +19,7 @@ from registry.catalog.entries import (
     Artifact,
     Catalog,
     LicenseDocument,
+    Operator,
     Runner,
     Tenant,
 )
@@ -80,6 +81,9 @@ class _Checker:
             for index, entry in enumerate(getattr(self.catalog, section)):
                 self._at(section, index, entry)
                 check(entry)
+        if self.catalog.operator is not None:
+            self._at("operator", 0, self.catalog.operator)
+            self._check_operator(self.catalog.operator)
         self._check_cycles()
         for index, document in enumerate(self.catalog.licenses):
             self._at("licenses", index, document)
@@ -157,6 +161,11 @@ class _Checker:
     def _check_tenant(self, tenant: Tenant) -> None:
         if tenant.id == OPERATOR:
             self._report("id", f"{OPERATOR!r} is reserved for the operator's own agreements")
+
+    def _check_operator(self, operator: Operator) -> None:
+        # Agreements name the operator as holder `operator`: another id would orphan them.
+        if operator.id != OPERATOR:
+            self._report("id", f"the operator's id is always {OPERATOR!r}, not {operator.id!r}")
 
     def _check_agreement(self, agreement: Agreement) -> None:
         if agreement.holder != OPERATOR and agreement.holder not in self.tenants:

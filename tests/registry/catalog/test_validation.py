@@ -301,3 +301,11 @@ def test_impossible_date_is_a_precise_error_not_a_traceback() -> None:
     )
     with pytest.raises(CatalogError, match=r"dates\.yaml: file: not valid YAML"):
         parse_catalog(text, file="dates.yaml")
+
+
+def test_the_operator_keeps_its_reserved_id() -> None:
+    with pytest.raises(CatalogError) as error:
+        validate_catalog(parse_catalog("operator: {id: operator2, name: Other}\n", file="op.yaml"))
+    issue = _one(error.value.issues)
+    assert (issue.entry, issue.field) == ("operator", "id")
+    assert "always 'operator'" in issue.message
