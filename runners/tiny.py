@@ -280,9 +280,29 @@ def _flux2_vae() -> Any:
     )
 
 
+def _clip_text_encoder(vocab_size: int, **extra: Any) -> Any:
+    """The tiny CLIP text encoder SD 1.x and FLUX.1 share (FLUX.1 adds a projection)."""
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    return CLIPTextModel(
+        CLIPTextConfig(
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
+            hidden_size=32,
+            intermediate_size=37,
+            layer_norm_eps=1e-5,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            vocab_size=vocab_size,
+            max_position_embeddings=77,
+            **extra,
+        )
+    )
+
+
 def _sd1() -> Any:
     from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
 
     unet = UNet2DConditionModel(
         block_out_channels=(4, 8),
@@ -306,20 +326,7 @@ def _sd1() -> Any:
         norm_num_groups=2,
     )
     tokenizer = _clip_tokenizer()
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            bos_token_id=0,
-            eos_token_id=1,
-            pad_token_id=1,
-            hidden_size=32,
-            intermediate_size=37,
-            layer_norm_eps=1e-5,
-            num_attention_heads=4,
-            num_hidden_layers=2,
-            vocab_size=len(tokenizer),
-            max_position_embeddings=77,
-        )
-    )
+    text_encoder = _clip_text_encoder(len(tokenizer))
     scheduler = EulerDiscreteScheduler(
         beta_start=0.00085,
         beta_end=0.012,
@@ -342,7 +349,7 @@ def _sd1() -> Any:
 
 def _flux1() -> Any:
     from diffusers import FlowMatchEulerDiscreteScheduler, FluxPipeline, FluxTransformer2DModel
-    from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
+    from transformers import T5Config, T5EncoderModel
 
     transformer = FluxTransformer2DModel(
         patch_size=1,
@@ -357,21 +364,7 @@ def _flux1() -> Any:
         guidance_embeds=True,
     )
     tokenizer = _clip_tokenizer()
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            bos_token_id=0,
-            eos_token_id=1,
-            pad_token_id=1,
-            hidden_size=32,
-            intermediate_size=37,
-            layer_norm_eps=1e-5,
-            num_attention_heads=4,
-            num_hidden_layers=2,
-            vocab_size=len(tokenizer),
-            max_position_embeddings=77,
-            projection_dim=32,
-        )
-    )
+    text_encoder = _clip_text_encoder(len(tokenizer), projection_dim=32)
     tokenizer_2 = _t5_tokenizer()
     text_encoder_2 = T5EncoderModel(
         T5Config(
