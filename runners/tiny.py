@@ -391,8 +391,26 @@ def _flux1() -> Any:
     )
 
 
+def _flux2_transformer(text_hidden: int, **extra: Any) -> Any:
+    """The tiny transformer of FLUX.2 and FLUX.2 [klein]; it reads three text-encoder layers."""
+    from diffusers import Flux2Transformer2DModel
+
+    return Flux2Transformer2DModel(
+        patch_size=1,
+        in_channels=4,
+        num_layers=1,
+        num_single_layers=1,
+        attention_head_dim=16,
+        num_attention_heads=2,
+        joint_attention_dim=3 * text_hidden,
+        timestep_guidance_channels=256,
+        axes_dims_rope=[4, 4, 4, 4],
+        **extra,
+    )
+
+
 def _flux2() -> Any:
-    from diffusers import FlowMatchEulerDiscreteScheduler, Flux2Pipeline, Flux2Transformer2DModel
+    from diffusers import FlowMatchEulerDiscreteScheduler, Flux2Pipeline
     from transformers import Mistral3Config, Mistral3ForConditionalGeneration
 
     tokenizer = _byte_bpe_tokenizer()
@@ -430,17 +448,7 @@ def _flux2() -> Any:
         vision_feature_layer=-1,
         image_token_index=1,
     )
-    transformer = Flux2Transformer2DModel(
-        patch_size=1,
-        in_channels=4,
-        num_layers=1,
-        num_single_layers=1,
-        attention_head_dim=16,
-        num_attention_heads=2,
-        joint_attention_dim=3 * hidden,
-        timestep_guidance_channels=256,
-        axes_dims_rope=[4, 4, 4, 4],
-    )
+    transformer = _flux2_transformer(hidden)
     return Flux2Pipeline(
         scheduler=FlowMatchEulerDiscreteScheduler(),
         vae=_flux2_vae(),
@@ -451,7 +459,7 @@ def _flux2() -> Any:
 
 
 def _flux2_klein() -> Any:
-    from diffusers import FlowMatchEulerDiscreteScheduler, Flux2KleinPipeline, Flux2Transformer2DModel
+    from diffusers import FlowMatchEulerDiscreteScheduler, Flux2KleinPipeline
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
     tokenizer = _byte_bpe_tokenizer()
@@ -466,18 +474,7 @@ def _flux2_klein() -> Any:
         vocab_size=len(tokenizer),
         max_position_embeddings=1024,
     )
-    transformer = Flux2Transformer2DModel(
-        patch_size=1,
-        in_channels=4,
-        num_layers=1,
-        num_single_layers=1,
-        attention_head_dim=16,
-        num_attention_heads=2,
-        joint_attention_dim=3 * hidden,
-        timestep_guidance_channels=256,
-        axes_dims_rope=[4, 4, 4, 4],
-        guidance_embeds=False,
-    )
+    transformer = _flux2_transformer(hidden, guidance_embeds=False)
     return Flux2KleinPipeline(
         scheduler=FlowMatchEulerDiscreteScheduler(),
         vae=_flux2_vae(),
