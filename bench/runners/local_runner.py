@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from diffusers.utils import logging as diffusers_logging
 
 from runners.local import LocalDiffusersRunner, LocalRunnerSettings
 from runners.local.execution import BatchMember, run_batch
@@ -239,6 +240,8 @@ def main() -> None:
     # One intra-op thread: on a shared 2-core host, OpenMP barriers waiting on descheduled threads
     # made two threads 5-10x slower than one (measured); override with BENCH_TORCH_THREADS.
     torch.set_num_threads(int(os.environ.get("BENCH_TORCH_THREADS", "1")))
+    diffusers_logging.disable_progress_bar()  # one bar per cold load drowns the figures
+    diffusers_logging.set_verbosity_error()  # "No LoRA keys ... text_encoder": expected, not news
     with tempfile.TemporaryDirectory(prefix="bench-runners-") as tmp:
         root = Path(tmp)
         models = build_tiny_models(root, adapters_per_family=1)

@@ -11,6 +11,7 @@ import torch
 
 from runners.local import LocalDiffusersRunner, LocalRunnerSettings
 from runners.tiny import TinyModelSet, build_tiny_models
+from tests.runners.support_runner_tasks import DEVICE
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 torch.set_num_threads(1)  # robust on a shared 2-core host; see bench/runners
@@ -28,6 +29,6 @@ def tiny_root(tiny_models: TinyModelSet) -> Path:
 
 @pytest.fixture
 async def runner() -> AsyncIterator[LocalDiffusersRunner]:
-    local = LocalDiffusersRunner(LocalRunnerSettings(runner_id="test", device="cpu", max_wait_s=0.0))
+    local = LocalDiffusersRunner(LocalRunnerSettings(runner_id="test", device=DEVICE, max_wait_s=0.0))
     yield local
     await local.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
 
 import numpy as np
 from PIL import Image
@@ -11,6 +12,9 @@ from PIL import Image
 from runners.task import AdapterSpec, GenerationResult, GenerationTask, PipelineSpec
 
 _ids = itertools.count()
+
+DEVICE = os.environ.get("CLEARANCE_TEST_DEVICE", "cpu")
+"""Where the runner tests run: `cpu` (the default, and CI), or `auto`/`cuda` on a GPU host."""
 
 
 def make_task(

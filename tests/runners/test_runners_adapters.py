@@ -13,7 +13,7 @@ from runners.local import LocalDiffusersRunner, LocalRunnerSettings
 from runners.local.adapters import count_attached_layers
 from runners.task import ModelFamily
 from runners.tiny import TinyModelSet
-from tests.runners.support_runner_tasks import close, make_task, pixels
+from tests.runners.support_runner_tasks import DEVICE, close, make_task, pixels
 
 
 @pytest.mark.parametrize("family", [ModelFamily.SD1, ModelFamily.FLUX2], ids=lambda f: f.value)
@@ -71,7 +71,7 @@ async def test_adapter_for_another_model_fails_the_task(
 async def test_resident_adapters_stay_bounded(tiny_models: TinyModelSet, hotswap: bool) -> None:
     model = tiny_models[ModelFamily.FLUX1]
     runner = LocalDiffusersRunner(
-        LocalRunnerSettings(device="cpu", max_resident_adapters=2, hotswap=hotswap, hotswap_target_rank=8)
+        LocalRunnerSettings(device=DEVICE, max_resident_adapters=2, hotswap=hotswap, hotswap_target_rank=8)
     )
     try:
         await runner.submit(make_task(model.pipeline))
@@ -132,7 +132,7 @@ async def test_warm_pipelines_stay_within_the_memory_budget(tiny_models: TinyMod
     from runners.local.pipelines import module_bytes
 
     sd, flux = tiny_models[ModelFamily.SD1], tiny_models[ModelFamily.FLUX1]
-    runner = LocalDiffusersRunner(LocalRunnerSettings(device="cpu", max_wait_s=0.0, memory_budget_bytes=1))
+    runner = LocalDiffusersRunner(LocalRunnerSettings(device=DEVICE, max_wait_s=0.0, memory_budget_bytes=1))
     try:
         await runner.submit(make_task(sd.pipeline))
         sd_bytes = module_bytes(runner.cache.warm()[0].pipe)
@@ -142,7 +142,7 @@ async def test_warm_pipelines_stay_within_the_memory_budget(tiny_models: TinyMod
         await runner.close()
 
     roomy = LocalDiffusersRunner(
-        LocalRunnerSettings(device="cpu", max_wait_s=0.0, memory_budget_bytes=sd_bytes * 10)
+        LocalRunnerSettings(device=DEVICE, max_wait_s=0.0, memory_budget_bytes=sd_bytes * 10)
     )
     try:
         for pipeline in (sd.pipeline, flux.pipeline, sd.pipeline):
@@ -175,7 +175,9 @@ async def test_hotswap_falls_back_to_a_fresh_load_when_targets_differ(
     outputs = {}
     for hotswap in (False, True):
         runner = LocalDiffusersRunner(
-            LocalRunnerSettings(device="cpu", max_resident_adapters=1, hotswap=hotswap, hotswap_target_rank=8)
+            LocalRunnerSettings(
+                device=DEVICE, max_resident_adapters=1, hotswap=hotswap, hotswap_target_rank=8
+            )
         )
         try:
             for adapter in (narrow, wide, narrow):

@@ -10,7 +10,7 @@ from gateway.cli import main
 from runners.local import LocalDiffusersRunner, LocalRunnerSettings
 from runners.task import ModelFamily
 from runners.tiny import read_manifest
-from tests.runners.support_runner_tasks import make_task
+from tests.runners.support_runner_tasks import DEVICE, make_task
 
 
 async def test_build_demo_writes_loadable_models(tmp_path: Path) -> None:
@@ -29,7 +29,7 @@ async def test_build_demo_writes_loadable_models(tmp_path: Path) -> None:
         ModelFamily.FLUX2_KLEIN,
     }
     klein = models[ModelFamily.FLUX2_KLEIN]
-    runner = LocalDiffusersRunner(LocalRunnerSettings(device="cpu", max_wait_s=0.0))
+    runner = LocalDiffusersRunner(LocalRunnerSettings(device=DEVICE, max_wait_s=0.0))
     try:
         result = await runner.submit(make_task(klein.pipeline, klein.adapters))
     finally:

@@ -10,7 +10,7 @@ from runners.local import LocalDiffusersRunner
 from runners.provenance import read_provenance
 from runners.task import ModelFamily, ProgressEvent
 from runners.tiny import TINY_FAMILIES, TinyModelSet
-from tests.runners.support_runner_tasks import close, make_task, pixels
+from tests.runners.support_runner_tasks import DEVICE, close, make_task, pixels
 
 
 @pytest.mark.parametrize("family", TINY_FAMILIES, ids=lambda f: f.value)
@@ -27,7 +27,7 @@ async def test_each_family_generates_with_an_adapter(
     assert [image.seed for image in result.images] == [7, 8]
     assert pixels(result).shape == (32, 32, 3)
     assert [e.step for e in events if e.task_id == task.task_id] == [1, 2, 3, 4]
-    assert result.device.startswith("cpu")
+    assert result.device.startswith("cpu (float32)" if DEVICE == "cpu" else "cuda:")
     assert result.timings.inference_s > 0
     assert runner.describe().warm_adapters[model.pipeline.artifact_id] == (model.adapters[0].artifact_id,)
 

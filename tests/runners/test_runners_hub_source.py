@@ -13,7 +13,7 @@ from runners.errors import WeightVerificationError
 from runners.local import LocalDiffusersRunner, LocalRunnerSettings
 from runners.task import AdapterSpec, HubSource, ModelFamily
 from runners.tiny import TinyModelSet
-from tests.runners.support_runner_tasks import make_task
+from tests.runners.support_runner_tasks import DEVICE, make_task
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -39,7 +39,7 @@ async def test_pipeline_and_adapter_from_a_pinned_hub_revision(
     hub_adapter: AdapterSpec = msgspec.structs.replace(
         adapter, source=HubSource(repo="demo/tiny-flux1-lora", revision=COMMIT)
     )
-    runner = LocalDiffusersRunner(LocalRunnerSettings(device="cpu", max_wait_s=0.0, hub_cache_dir=cache))
+    runner = LocalDiffusersRunner(LocalRunnerSettings(device=DEVICE, max_wait_s=0.0, hub_cache_dir=cache))
     try:
         result = await runner.submit(make_task(pipeline, (hub_adapter,)))
         assert len(result.images) == 1

@@ -11,7 +11,7 @@ from runners.local import LocalDiffusersRunner, LocalRunnerSettings
 from runners.protocol import Runner
 from runners.task import ModelFamily, ProgressEvent
 from runners.tiny import TinyModelSet
-from tests.runners.support_runner_tasks import make_task
+from tests.runners.support_runner_tasks import DEVICE, make_task
 
 
 async def test_runner_satisfies_the_protocol(runner: LocalDiffusersRunner) -> None:
@@ -43,7 +43,7 @@ async def test_cancel_stops_between_steps(runner: LocalDiffusersRunner, tiny_mod
 
 
 async def test_cancel_while_queued(tiny_models: TinyModelSet) -> None:
-    runner = LocalDiffusersRunner(LocalRunnerSettings(device="cpu", max_wait_s=0.0, max_batch_images=1))
+    runner = LocalDiffusersRunner(LocalRunnerSettings(device=DEVICE, max_wait_s=0.0, max_batch_images=1))
     pipeline = tiny_models[ModelFamily.SD1].pipeline
     try:
         long = asyncio.create_task(runner.submit(make_task(pipeline, steps=60)))
@@ -60,7 +60,7 @@ async def test_cancel_while_queued(tiny_models: TinyModelSet) -> None:
 
 
 async def test_closing_fails_queued_tasks(tiny_models: TinyModelSet) -> None:
-    runner = LocalDiffusersRunner(LocalRunnerSettings(device="cpu", max_wait_s=10.0, max_batch_images=8))
+    runner = LocalDiffusersRunner(LocalRunnerSettings(device=DEVICE, max_wait_s=10.0, max_batch_images=8))
     queued = asyncio.create_task(runner.submit(make_task(tiny_models[ModelFamily.SD1].pipeline)))
     await asyncio.sleep(0.05)
     await runner.close()
@@ -73,7 +73,7 @@ async def test_closing_fails_queued_tasks(tiny_models: TinyModelSet) -> None:
 
 
 async def test_one_canceled_member_does_not_stop_its_batch(tiny_models: TinyModelSet) -> None:
-    runner = LocalDiffusersRunner(LocalRunnerSettings(device="cpu", max_wait_s=0.2, max_batch_images=2))
+    runner = LocalDiffusersRunner(LocalRunnerSettings(device=DEVICE, max_wait_s=0.2, max_batch_images=2))
     pipeline = tiny_models[ModelFamily.SD1].pipeline
     first, second = make_task(pipeline, steps=40), make_task(pipeline, steps=40, seed=9)
     loop = asyncio.get_running_loop()

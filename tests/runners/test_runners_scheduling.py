@@ -10,7 +10,7 @@ from runners.local import LocalDiffusersRunner, LocalRunnerSettings
 from runners.local.scheduling import Affinity, BatchKey, TaskQueue
 from runners.task import ModelFamily
 from runners.tiny import TinyModelSet
-from tests.runners.support_runner_tasks import make_task
+from tests.runners.support_runner_tasks import DEVICE, make_task
 
 
 def _queue(max_batch: int = 4, bound: int = 3) -> TaskQueue[str]:
@@ -80,7 +80,7 @@ def test_resident_beats_cold_and_age_breaks_ties(tiny_models: TinyModelSet) -> N
 async def test_runner_batches_a_burst_and_prefers_warm_adapters(tiny_models: TinyModelSet) -> None:
     model = tiny_models[ModelFamily.FLUX1]
     runner = LocalDiffusersRunner(
-        LocalRunnerSettings(device="cpu", max_batch_images=4, max_wait_s=0.05, starvation_bound=4)
+        LocalRunnerSettings(device=DEVICE, max_batch_images=4, max_wait_s=0.05, starvation_bound=4)
     )
     try:
         await runner.submit(make_task(model.pipeline))  # warm the pipeline
