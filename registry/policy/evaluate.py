@@ -156,7 +156,7 @@ def _evaluate_on(
         if found is not None:
             return _decision(request, snapshot, plan, runner_id, with_id, tenant.id, found)
     tenant_part = tenant_judgement(
-        plan, snapshot, tenant, profile, regions, purpose, output_use, use_cases, date, usage
+        plan, view, snapshot, tenant, profile, regions, purpose, output_use, use_cases, date, usage, untouched
     )
     if consulted is not None:
         consulted.extend(tenant_part.consulted)

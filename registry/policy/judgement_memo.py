@@ -128,7 +128,30 @@ def _shared_tenant_judgement(
 ) -> Judgement:
     """A tenant judgement that no agreement takes part in reads nothing of the stack but which
     artifacts the license applies to (named in its reasons) and whether its use restrictions
-    bind: made once per license, and given each stack's artifacts."""
+    bind: made once per license, given each stack's artifacts, and kept on the use."""
+    mine = use.tenant_judgements
+    found: Judgement | None = mine.get(key)  # type: ignore[assignment]
+    if found is None:
+        found = _tenant_judgement_for_use(
+            use, key, ctx, index, usage, date, use_cases, output_use, grants_apply
+        )
+        if len(mine) >= _JUDGEMENTS_PER_USE:
+            mine.clear()
+        mine[key] = found
+    return found
+
+
+def _tenant_judgement_for_use(
+    use: LicenseUse,
+    key: tuple[object, ...],
+    ctx: PartyContext,
+    index: HolderAgreements,
+    usage: Mapping[str, int],
+    date: dt.date,
+    use_cases: frozenset[UseCase],
+    output_use: OutputUse | None,
+    grants_apply: bool,
+) -> Judgement:
     lic = use.license
     assert lic is not None
     shared_key = (use.restrictions_bind, key)

@@ -14,38 +14,29 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from itertools import chain
 
 import msgspec
 
-from registry.catalog.entries import Tenant, TenantProfile
+from registry.catalog.entries import Agreement, Tenant, TenantProfile
 from registry.policy.agreements import ALWAYS, HolderAgreements, could_cover, usability_window
 from registry.policy.conditions import PartyContext
 from registry.policy.creator import judge_creator
-from registry.policy.decision import Party
+from registry.policy.decision import ObligationDue, Party, Reason
 from registry.policy.judge import Verdict
 from registry.policy.judgement_memo import Judgement, judgement_of, remember
 from registry.policy.regions import expand_regions
 from registry.policy.snapshot import CatalogSnapshot
-from registry.policy.stack import MEMO_LIMIT, StackPlan
+from registry.policy.stack import MEMO_LIMIT, PurposeView, StackPlan
 from registry.vocabulary import COMMERCIAL_PURPOSES, OutputUse, Purpose, UseCase
 
 NO_AGREEMENTS = HolderAgreements()
-
-
-class StackJudgement(msgspec.Struct, frozen=True, eq=False, gc=False):
-    """A tenant's judgement on a stack for given facts, assuming none of its agreements covers
-    a license of the stack (`whole`), and the parts it is made of, to swap the licenses a
-    tenant's agreements do cover."""
-
-    whole: Judgement
-    per_use: tuple[Judgement, ...]
-    """Aligned with `StackPlan.uses`."""
-    creators: Judgement
+NO_FLAGS = Judgement(reasons=(), obligations=(), agreements=(), worst=0, window=ALWAYS, consulted=())
+"""The judgement of a stack without creator flags."""
 
 
 def tenant_judgement(
     plan: StackPlan,
+    view: PurposeView,
     snapshot: CatalogSnapshot,
     tenant: Tenant,
     profile: TenantProfile,
@@ -55,34 +46,47 @@ def tenant_judgement(
     use_cases: frozenset[UseCase],
     date: dt.date,
     usage: Mapping[str, int],
+    untouched: bool,
 ) -> Judgement:
-    """The tenant's judgement on the stack: the one remembered for every tenant with the same
-    facts, unless some license is judged against the tenant's own agreements."""
-    facts = plan.reader(purpose, output_use).read(profile, (profile.country, regions))
-    key = (purpose, plan.output_key(output_use), use_cases, facts)
-    entry: StackJudgement | None = plan.tenant_parts.get(key)  # type: ignore[assignment]
-    ctx: PartyContext | None = None
-    if entry is None:
-        ctx = tenant_context(tenant.id, profile, regions, purpose)
-        per_use = tuple(
-            judgement_of(use, ctx, NO_AGREEMENTS, usage, date, use_cases, output_use, grants_apply)
-            for use, grants_apply in plan.uses
-        )
-        creators = _creators(plan, snapshot, ctx, NO_AGREEMENTS, usage, output_use)
-        entry = StackJudgement(combine_judgements((*per_use, creators), date, usage), per_use, creators)
-        _remember(plan.tenant_parts, key, entry)
+    """The tenant's judgement on the stack. `untouched`: none of its agreements can change it
+    (`StackPlan.untouched_by`), so it is the one every tenant with the same facts gets,
+    remembered on the stack; otherwise the licenses its agreements could cover are judged
+    against them and the others taken from what every tenant with its facts gets."""
+    territory = (profile.country, regions)
+    if untouched:
+        key = (purpose, view.output_key, use_cases, view.reader.read(profile, territory))
+        found: Judgement | None = plan.tenant_parts.get(key)  # type: ignore[assignment]
+        if found is not None:
+            return found
     index = snapshot.agreements_of(tenant.id)
-    if plan.untouched_by(index, purpose, output_use):
-        return entry.whole
-    if ctx is None:
-        ctx = tenant_context(tenant.id, profile, regions, purpose)
-    parts = list(entry.per_use)
-    for i, (use, grants_apply) in enumerate(plan.uses):
-        lic = use.license
-        if lic is not None and could_cover(index, lic.family, use.coverage, purpose):
-            parts[i] = judgement_of(use, ctx, index, usage, date, use_cases, output_use, grants_apply)
-    parts.append(entry.creators)
-    return combine_judgements(parts, date, usage, remembered=False)
+    ctx: PartyContext | None = None
+    parts = []
+    for use, grants_apply, reader in view.tenant_uses:
+        # Tenants are paid or host for others according to their purpose alone, and the raw
+        # territory stands for the expanded one: these facts are all the judgement reads.
+        use_key = (purpose, output_use, use_cases, grants_apply, reader.read(profile, territory))
+        part: Judgement | None = use.tenant_judgements.get(use_key)  # type: ignore[assignment]
+        if part is None:
+            if ctx is None:
+                ctx = tenant_context(tenant.id, profile, regions, purpose)
+            part = judgement_of(use, ctx, NO_AGREEMENTS, usage, date, use_cases, output_use, grants_apply)
+            _remember(use.tenant_judgements, use_key, part)
+        # Agreements are looked for only where a grant or output term does not hold, which
+        # leaves a review or a forbid: without one, the tenant's agreements change nothing.
+        if part.worst and not untouched:
+            lic = use.license
+            assert lic is not None
+            if could_cover(index, lic.family, use.coverage, purpose):
+                if ctx is None:
+                    ctx = tenant_context(tenant.id, profile, regions, purpose)
+                part = judgement_of(use, ctx, index, usage, date, use_cases, output_use, grants_apply)
+        parts.append(part)
+    parts.append(_tenant_creators(plan, snapshot, tenant.id, profile, regions, purpose, output_use))
+    if not untouched:
+        return combine_judgements(parts, date, usage, remembered=False)
+    whole = combine_judgements(parts, date, usage)
+    _remember(plan.tenant_parts, key, whole)
+    return whole
 
 
 def operator_judgement(
@@ -150,15 +154,50 @@ def combine_judgements(
 ) -> Judgement:
     """The judgements of several licenses of one party, in order, as one; its window of dates
     is worked out only when it is to be `remembered`."""
-    consulted = tuple(chain.from_iterable(p.consulted for p in parts))
+    reasons: list[Reason] = []
+    obligations: list[ObligationDue] = []
+    agreements: list[str] = []
+    consulted: list[Agreement] = []
+    worst = 0
+    for part in parts:
+        reasons += part.reasons
+        if part.obligations:
+            obligations += part.obligations
+        if part.agreements:
+            agreements += part.agreements
+        if part.consulted:
+            consulted += part.consulted
+        if part.worst > worst:
+            worst = part.worst
     return Judgement(
-        reasons=tuple(chain.from_iterable(p.reasons for p in parts)),
-        obligations=tuple(chain.from_iterable(p.obligations for p in parts)),
-        agreements=tuple(dict.fromkeys(chain.from_iterable(p.agreements for p in parts))),
-        worst=max((p.worst for p in parts), default=0),
+        reasons=tuple(reasons),
+        obligations=tuple(obligations),
+        agreements=tuple(dict.fromkeys(agreements)) if agreements else (),
+        worst=worst,
         window=usability_window(consulted, date, usage) if consulted and remembered else ALWAYS,
-        consulted=consulted,
+        consulted=tuple(consulted),
     )
+
+
+def _tenant_creators(
+    plan: StackPlan,
+    snapshot: CatalogSnapshot,
+    tenant_id: str,
+    profile: TenantProfile,
+    regions: tuple[str, ...],
+    purpose: Purpose,
+    output_use: OutputUse,
+) -> Judgement:
+    """Creator flags read the tenant's purpose and output use only: judged once per stack."""
+    licenses = plan.licenses
+    if licenses is None or not licenses.creators or plan.provider_terms:
+        return NO_FLAGS
+    key = (purpose, output_use)
+    found = plan.creator_judgements.get(key)
+    if found is None:
+        ctx = tenant_context(tenant_id, profile, regions, purpose)
+        found = plan.creator_judgements[key] = _creators(plan, snapshot, ctx, NO_AGREEMENTS, {}, output_use)
+    return found
 
 
 def _creators(

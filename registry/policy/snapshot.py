@@ -54,6 +54,12 @@ class LicenseUse:
     restrictions."""
     memo: dict[tuple[object, ...], object] = field(default_factory=dict, compare=False, hash=False)
     """Reasons and obligations built for this use, reused by later requests (never changes them)."""
+    tenant_judgements: dict[tuple[object, ...], object] = field(
+        default_factory=dict, compare=False, hash=False
+    )
+    """Tenant judgements that no agreement takes part in, with this use's artifacts, by the facts
+    they read (`judgement_memo.judgement_of`): a stack judged for new facts finds most of its
+    licenses here."""
 
 
 @dataclass(frozen=True, slots=True)

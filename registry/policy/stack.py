@@ -42,6 +42,8 @@ class PurposeView:
     operator_purpose: Purpose
     operator_territory: bool
     """Whether the operator's judgements read the territory it serves."""
+    tenant_uses: tuple[tuple[LicenseUse, bool, FactReader], ...]
+    """`StackPlan.uses` with what each license's tenant judgement reads of the tenant."""
 
 
 @dataclass(slots=True, eq=False)
@@ -68,6 +70,8 @@ class StackPlan:
     output_keys: dict[OutputUse, OutputUse | None] = field(default_factory=dict)
     curables: dict[tuple[object, ...], Curable] = field(default_factory=dict)
     tenant_parts: dict[tuple[object, ...], object] = field(default_factory=dict)
+    creator_judgements: dict[tuple[Purpose, OutputUse], Any] = field(default_factory=dict)
+    """A tenant's judgement on the creator flags, per purpose and output use."""
     operator_parts: dict[tuple[object, ...], object] = field(default_factory=dict)
     operator_sayings: dict[tuple[object, ...], Any] = field(default_factory=dict)
     """The first operator judgement per content (reasons, obligations, agreements, severity)."""
@@ -90,6 +94,11 @@ class StackPlan:
                 curable_artifacts=artifacts,
                 operator_purpose=operator_purpose,
                 operator_territory=self.operator_judged and self.reader(operator_purpose, None).territory,
+                tenant_uses=tuple(
+                    (use, grants_apply, license_reader(use.license, purpose, output_use))
+                    for use, grants_apply in self.uses
+                    if use.license is not None
+                ),
             )
         return found
 
