@@ -4,7 +4,9 @@ Switching adapters is global model state in diffusers, so this object belongs to
 worker that owns the pipeline. At most `max_resident` adapters stay loaded; the least recently
 used one makes room, either deleted (`delete_adapters`, so memory stays flat) or, in hot-swap
 mode, overwritten in place (`load_lora_weights(..., hotswap=True)` into a slot prepared by
-`enable_lora_hotswap`), so a compiled denoiser never recompiles.
+`enable_lora_hotswap`), so a compiled denoiser never recompiles. Outside hot-swap mode an evicted
+slot whose layers fit the incoming adapter exactly is reused: its tensors are copied in place
+(`lora_layout`), which skips the injection walk of a fresh load.
 
 diffusers loads an adapter for the wrong model without complaint when none of its keys name a
 layer of the pipeline (it only logs). Each adapter is therefore checked against the pipeline's
@@ -21,6 +23,7 @@ from typing import Any
 import torch
 
 from runners.errors import AdapterMismatchError, TaskValidationError
+from runners.local.lora_layout import ConvertedAdapter, SlotLayout, capture_layout, convert_adapter
 from runners.task import AdapterSpec
 
 AdapterKey = tuple[str, str]
@@ -55,12 +58,16 @@ class ResidentAdapters:
         self._hotswap = hotswap
         self._slots: OrderedDict[str, AdapterKey] = OrderedDict()
         """Slot (peft adapter name) -> adapter held there, least recently used first."""
+        self._layouts: dict[str, SlotLayout] = {}
+        """Slots another adapter of the same layout can be copied into."""
         self._names = (f"slot{i}" for i in itertools.count())
         self._active: tuple[tuple[AdapterKey, float], ...] = ()
         self._lora_enabled = False
         self.loads = 0
         self.evictions = 0
         self.hotswap_fallbacks = 0
+        self.in_place_loads = 0
+        """Loads that copied an adapter into an evicted slot of the same layout."""
         if hotswap:
             pipe.enable_lora_hotswap(target_rank=target_rank)
 
@@ -111,8 +118,18 @@ class ResidentAdapters:
 
     def _load(self, spec: AdapterSpec, load_state_dict: StateDictLoader, protect: set[AdapterKey]) -> str:
         state_dict = load_state_dict(spec)
-        expected = check_adapter_fits(self._pipe, state_dict, spec.artifact_id)
+        converted = convert_adapter(self._pipe, state_dict)
         self._active = ()  # whatever was active may change below; set_adapters runs again
+        if len(self._slots) >= self._max and not self._hotswap:
+            reusable = self._reusable_slot(converted, protect)
+            if reusable is not None:
+                self._layouts[reusable].copy_from(converted)
+                self._slots[reusable] = adapter_key(spec)
+                self.evictions += 1
+                self.loads += 1
+                self.in_place_loads += 1
+                return reusable
+        expected = check_adapter_fits(self._pipe, converted, spec.artifact_id)
         if len(self._slots) < self._max:
             slot = next(self._names)
             self._load_into(slot, spec, state_dict, hotswap=False, expected=expected)
@@ -131,11 +148,24 @@ class ResidentAdapters:
                     self.hotswap_fallbacks += 1
             else:
                 self._pipe.delete_adapters(slot)
+                self._layouts.pop(slot, None)
                 slot = next(self._names)
                 self._load_into(slot, spec, state_dict, hotswap=False, expected=expected)
+        if not self._hotswap:
+            layout = capture_layout(self._pipe, slot, converted)
+            if layout is not None:
+                self._layouts[slot] = layout
         self._slots[slot] = adapter_key(spec)
         self.loads += 1
         return slot
+
+    def _reusable_slot(self, adapter: ConvertedAdapter, protect: set[AdapterKey]) -> str | None:
+        """The least recently used evictable slot whose layers `adapter` fits exactly, if any."""
+        for slot, held in self._slots.items():
+            layout = self._layouts.get(slot)
+            if held not in protect and layout is not None and layout.accepts(adapter):
+                return slot
+        return None
 
     def _load_into(
         self,
@@ -177,6 +207,7 @@ class ResidentAdapters:
 
     def _forget(self, slot: str) -> None:
         self._slots.pop(slot, None)
+        self._layouts.pop(slot, None)
         if any(slot in names for names in self._pipe.get_list_adapters().values()):
             self._pipe.delete_adapters(slot)
 
@@ -187,14 +218,11 @@ def private_copy(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]
     return {key: tensor.clone() for key, tensor in state_dict.items()}
 
 
-def check_adapter_fits(pipe: Any, state_dict: dict[str, torch.Tensor], artifact_id: str) -> int:
+def check_adapter_fits(pipe: Any, adapter: ConvertedAdapter, artifact_id: str) -> int:
     """Check, before loading, that every layer the adapter targets exists in the pipeline with the
     same input width; return how many layers it targets."""
-    converted = type(pipe).lora_state_dict(dict(state_dict))
-    if isinstance(converted, tuple):
-        converted = converted[0]
     targets: dict[tuple[str, str], torch.Tensor | None] = {}
-    for key, tensor in converted.items():
+    for key, tensor in adapter.tensors.items():
         component, _, rest = key.partition(".")
         cut = min((rest.find(m) for m in _LORA_MARKERS if m in rest), default=-1)
         if cut < 0:

@@ -18,6 +18,7 @@ from runners.errors import AdapterMismatchError, PipelineLoadError
 from runners.local.adapters import ResidentAdapters, check_adapter_fits, count_attached_layers, private_copy
 from runners.local.device import Placement
 from runners.local.families import traits_of
+from runners.local.lora_layout import convert_adapter
 from runners.local.sources import adapter_file, pipeline_directory
 from runners.local.weights import verify_file, verify_pipeline_dir
 from runners.task import AdapterSpec, GenerationTask, PipelineSpec
@@ -160,7 +161,7 @@ class WarmPipelineCache:
         """Fuse always-on adapters into the base weights once, then drop their LoRA layers."""
         for index, spec in enumerate(fused):
             state_dict = self._store.load(spec)
-            expected = check_adapter_fits(pipe, state_dict, spec.artifact_id)
+            expected = check_adapter_fits(pipe, convert_adapter(pipe, state_dict), spec.artifact_id)
             name = f"fused{index}"
             pipe.load_lora_weights(private_copy(state_dict), adapter_name=name)
             attached = count_attached_layers(pipe, name)
