@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,9 @@ from typing import Any
 TERMINAL_EVENTS = frozenset({"completed", "failed", "canceled", "aborted"})
 _MAX_EVENTS = 2048
 _KEEP_AFTER_END_S = 300.0
+_KEEP_ENDED = 10_000
+"""Ended jobs whose events are kept at most: past it the oldest go first (their streams are then
+rebuilt from the row), so memory stays bounded however many jobs a second end."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,8 @@ class _Stream:
 class JobEventHub:
     def __init__(self) -> None:
         self._streams: dict[str, _Stream] = {}
+        self._ended: deque[tuple[float, str]] = deque()
+        """(ended at, job id) in the order jobs ended: the sweep reads only its expired head."""
 
     def open(self, job_id: str) -> None:
         self._streams.setdefault(job_id, _Stream())
@@ -50,9 +56,10 @@ class JobEventHub:
             stream.events.append(JobEvent(len(stream.events) + 1, type_, data))
         if type_ in TERMINAL_EVENTS:
             stream.ended_at = time.monotonic()
+            self._ended.append((stream.ended_at, job_id))
+            self._sweep(stream.ended_at)
         stream.changed.set()
         stream.changed = asyncio.Event()
-        self._sweep()
 
     async def follow(self, job_id: str, after: int = 0) -> AsyncIterator[JobEvent]:
         """Every event after `after`, then live ones until the job ends."""
@@ -72,12 +79,10 @@ class JobEventHub:
                 return
             await waiter.wait()
 
-    def _sweep(self) -> None:
-        now = time.monotonic()
-        stale = [
-            k
-            for k, s in self._streams.items()
-            if s.ended_at is not None and now - s.ended_at > _KEEP_AFTER_END_S
-        ]
-        for key in stale:
-            del self._streams[key]
+    def _sweep(self, now: float) -> None:
+        ended = self._ended
+        while ended and (now - ended[0][0] > _KEEP_AFTER_END_S or len(ended) > _KEEP_ENDED):
+            ended_at, job_id = ended.popleft()
+            stream = self._streams.get(job_id)
+            if stream is not None and stream.ended_at == ended_at:
+                del self._streams[job_id]

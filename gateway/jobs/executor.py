@@ -31,6 +31,7 @@ from gateway.jobs.pool import RunnerPool
 from gateway.jobs.schemas import JobView
 from gateway.jobs.views import job_view
 from gateway.storage import ArtifactProvenance, ImageStore, Provenance
+from registry.db.blocking import ShortBlocking
 from registry.jobs.tables import JobRow
 from registry.jobs.writer import JobWriter
 from runners.errors import RunnerError, TaskCanceledError
@@ -96,6 +97,7 @@ class JobExecutor(QueueStats):
         """Jobs whose end could not be written yet (database down), retried by maintenance."""
         self._maintenance: asyncio.Task[None] | None = None
         self._closing = False
+        self._writes = ShortBlocking()
 
     # --- QueueStats -------------------------------------------------------------------------
     def running_for(self, tenant_id: str) -> int:
@@ -212,7 +214,7 @@ class JobExecutor(QueueStats):
                 )
 
             result = await pooled.runner.submit(item.task, progress)
-            await asyncio.to_thread(self._store_images, row, result)
+            await self._writes.run(self._store_images, row, result)  # inline while the disk is fast
             for index, image in enumerate(result.images):
                 self.hub.publish(
                     item.job_id,

@@ -29,6 +29,8 @@ from gateway.jobs.service import JobService
 from gateway.runtime import GatewayRuntime, NotStartedError
 from gateway.settings import Settings, SettingsError
 from gateway.webhooks import WebhookDispatcher
+from registry.db.engine import is_sqlite, session_factory
+from registry.db.inline_sqlite import create_inline_sqlite_engine
 from registry.delivery.idempotency import IdempotencyStore
 from registry.jobs.writer import JobWriter
 
@@ -115,7 +117,12 @@ class JobsRuntime:
         self.reports = OutboxWorker(
             sessions, OutboundPoster(self.outbound), licensor_credentials(settings), schedule=schedule
         )
-        self.writer = JobWriter(sessions)
+        # On SQLite the writer gets its own connection whose statements run inline (see
+        # registry/db/inline_sqlite.py); on PostgreSQL it shares the pool.
+        writer_engine = None
+        if is_sqlite(settings.database_url) and runtime.engine.url.database not in (None, "", ":memory:"):
+            writer_engine = create_inline_sqlite_engine(str(runtime.engine.url.database))
+        self.writer = JobWriter(session_factory(writer_engine) if writer_engine is not None else sessions)
         self.executor = JobExecutor(
             sessions,
             self.writer,
@@ -164,6 +171,8 @@ class JobsRuntime:
                 await housekeeping
             await self.executor.stop()
             await self.writer.close()
+            if writer_engine is not None:
+                await writer_engine.dispose()
             for worker in (self.webhooks, self.reports):
                 await worker.stop()
                 await worker.poster.close()

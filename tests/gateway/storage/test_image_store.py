@@ -116,3 +116,17 @@ def test_non_png_input_is_refused(tmp_path: Path) -> None:
         ImageStore(tmp_path).save("acme", "job", 0, out.getvalue(), PROVENANCE)
     with pytest.raises(ProvenanceError, match="not a readable image"):
         ImageStore(tmp_path).save("acme", "job", 0, b"not an image", PROVENANCE)
+
+
+def test_pixels_are_copied_not_re_encoded_and_a_corrupt_png_is_refused(tmp_path: Path) -> None:
+    original = png()
+    stored = ImageStore(tmp_path).save("acme", "job", 0, original, PROVENANCE)
+    image_data = original[original.index(b"IDAT") - 4 : original.index(b"IEND") - 4]
+    assert image_data in stored.path.read_bytes()  # the compressed image data, byte for byte
+
+    corrupt = bytearray(original)
+    corrupt[original.index(b"IDAT") + 6] ^= 0xFF
+    with pytest.raises(ProvenanceError, match="chunk b'IDAT' is truncated or corrupt"):
+        ImageStore(tmp_path).save("acme", "job2", 0, bytes(corrupt), PROVENANCE)
+    with pytest.raises(ProvenanceError, match="not a readable image"):
+        ImageStore(tmp_path).save("acme", "job3", 0, original[:-20], PROVENANCE)
