@@ -59,23 +59,25 @@ async def lock_chain(connection: AsyncConnection) -> None:
         raise UnsupportedDatabaseError(f"the audit log supports PostgreSQL and SQLite, not {dialect}")
 
 
+_HEAD = (
+    select(AuditEventRow.seq, AuditEventRow.chain_hash, AuditEventRow.recorded_at)
+    .order_by(AuditEventRow.seq.desc())
+    .limit(1)
+)
+_ANCHOR = (
+    select(AuditAnchorRow.seq, AuditAnchorRow.chain_hash, AuditAnchorRow.signed_at)
+    .order_by(AuditAnchorRow.id.desc())
+    .limit(1)
+)
+_INSERT_EVENTS = insert(AuditEventRow)
+"""Built once: SQLAlchemy reuses their compiled form instead of rebuilding them per batch."""
+
+
 async def read_head(connection: AsyncConnection) -> ChainHead:
-    last = (
-        await connection.execute(
-            select(AuditEventRow.seq, AuditEventRow.chain_hash, AuditEventRow.recorded_at)
-            .order_by(AuditEventRow.seq.desc())
-            .limit(1)
-        )
-    ).first()
+    last = (await connection.execute(_HEAD)).first()
     if last is not None:
         return ChainHead(last.seq, bytes(last.chain_hash), last.recorded_at)
-    anchor = (
-        await connection.execute(
-            select(AuditAnchorRow.seq, AuditAnchorRow.chain_hash, AuditAnchorRow.signed_at)
-            .order_by(AuditAnchorRow.id.desc())
-            .limit(1)
-        )
-    ).first()
+    anchor = (await connection.execute(_ANCHOR)).first()
     if anchor is not None:
         return ChainHead(anchor.seq, bytes(anchor.chain_hash), anchor.signed_at)
     return ChainHead(0, GENESIS_CHAIN_HASH, None)
@@ -134,7 +136,7 @@ async def append_on_connection(
     await lock_chain(connection)
     head = await read_head(connection)
     chained = chain_events(head, events, clock())
-    await connection.execute(insert(AuditEventRow), [_row(event) for event in chained])
+    await connection.execute(_INSERT_EVENTS, [_row(event) for event in chained])
     return chained
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,13 +37,26 @@ def usage_month(when: dt.datetime) -> str:
     return f"{when.year:04d}-{when.month:02d}"
 
 
+_COUNTERS = cast(Table, UsageCounterRow.__table__)
+_COUNTER = _COUNTERS.c
+_ENSURE = {
+    "postgresql": pg_insert(_COUNTERS).on_conflict_do_nothing(),
+    "sqlite": sqlite_insert(_COUNTERS).on_conflict_do_nothing(),
+}
+_ADD = (
+    update(_COUNTERS)
+    .where(_COUNTER.agreement_id == bindparam("agreement"), _COUNTER.month == bindparam("for_month"))
+    .values(used=_COUNTER.used + bindparam("amount"))
+)
+"""Built once, bound per call: SQLAlchemy reuses their compiled form (they run in every batch)."""
+
+
 async def _ensure_rows(session: AsyncSession, agreement_ids: Iterable[str], month: str) -> None:
     values = [{"agreement_id": a, "month": month, "used": 0} for a in agreement_ids]
     if not values:
         return
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    await session.execute(insert(UsageCounterRow).values(values).on_conflict_do_nothing())
+    await session.execute(_ENSURE["postgresql" if dialect == "postgresql" else "sqlite"], values)
 
 
 async def reserve(
@@ -77,14 +91,13 @@ async def add_usage(session: AsyncSession, amounts: Mapping[tuple[str, str], int
         months.setdefault(month, []).append(agreement_id)
     for month, agreement_ids in sorted(months.items()):
         await _ensure_rows(session, sorted(agreement_ids), month)
-    for (agreement_id, month), amount in sorted(amounts.items()):
-        if amount == 0:
-            continue
-        await session.execute(
-            update(UsageCounterRow)
-            .where(UsageCounterRow.agreement_id == agreement_id, UsageCounterRow.month == month)
-            .values(used=UsageCounterRow.used + amount)
-        )
+    additions = [
+        {"agreement": agreement_id, "for_month": month, "amount": amount}
+        for (agreement_id, month), amount in sorted(amounts.items())
+        if amount != 0
+    ]
+    if additions:
+        await session.execute(_ADD, additions)
 
 
 async def release(session: AsyncSession, amounts: Mapping[str, int], month: str) -> None:
