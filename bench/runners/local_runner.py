@@ -2,8 +2,8 @@
 
 Prints cold pipeline loads, adapter loads (fresh, into a slot of the same layout, hot-swap) and
 warm switch, per-image time by batch size, a 200-task stream over 20 adapters through the
-scheduler, plain FIFO and reload-per-task, and RSS around 1,000 adapter swaps. Targets: scheduler within 10% of a single-adapter stream, at least
-10x faster than reload-per-task, RSS growth under 5%.
+scheduler, plain FIFO and reload-per-task, and RSS around 1,000 adapter swaps. Targets: scheduler
+within 10% of a single-adapter stream, at least 10x faster than reload-per-task, RSS growth under 5%.
 """
 
 from __future__ import annotations
@@ -241,7 +241,7 @@ def _rss_after_swaps(pipeline: PipelineSpec, adapters: list[AdapterSpec]) -> Non
             warm.adapters.activate((adapters[i % len(adapters)],), load)
         gc.collect()
         after = _rss_bytes()
-        label = "hot-swap" if hotswap else "delete_adapters"
+        label = "hot-swap" if hotswap else "delete/in place"
         print(
             f"  {label:16s} RSS {before / 2**20:7.1f} MiB -> {after / 2**20:7.1f} MiB "
             f"({(after - before) / before:+.2%}; target < 5%), {warm.adapters.loads} loads"
