@@ -155,12 +155,17 @@ class UsabilityWindow(msgspec.Struct, frozen=True, gc=False):
     """Exclusive."""
     quotas: tuple[tuple[str, int, bool], ...]
     """(agreement id, quota, exhausted)."""
+    quota_ids: frozenset[str] = frozenset()
+    idle_holds: bool = True
+    """Whether the quotas answer as they did for a usage that counts none of them."""
 
     def holds(self, date: dt.date, usage: Mapping[str, int]) -> bool:
         """True when every checked agreement answers as it did."""
         since, until = self.since, self.until
         if (since is not None and date < since) or (until is not None and date >= until):
             return False
+        if not usage or self.quota_ids.isdisjoint(usage):
+            return self.idle_holds
         for agreement_id, quota, exhausted in self.quotas:
             if (usage.get(agreement_id, 0) >= quota) is not exhausted:
                 return False
@@ -187,7 +192,13 @@ def usability_window(
         quota = agreement.monthly_quota
         if quota is not None and unusable_because(agreement, date, {}) is None:
             quotas.append((agreement.id, quota, usage.get(agreement.id, 0) >= quota))
-    return UsabilityWindow(since, until, tuple(quotas))
+    return UsabilityWindow(
+        since,
+        until,
+        tuple(quotas),
+        frozenset(q[0] for q in quotas),
+        all((quota <= 0) is exhausted for _, quota, exhausted in quotas),
+    )
 
 
 ALWAYS = UsabilityWindow(None, None, ())

@@ -25,19 +25,25 @@ def canonical_request(request: PolicyRequest) -> bytes:
 
 def derive_decision_id(request: PolicyRequest, snapshot_version: str, runner_id: str | None) -> str:
     """uuid5 (RFC 9562) over the snapshot version, the chosen runner and the canonical request."""
-    prefix = _PREFIXES.get(snapshot_version)
+    prefix = _PREFIXES.get((snapshot_version, runner_id))
     if prefix is None:
-        prefix = hashlib.sha1(DECISION_NAMESPACE.bytes + snapshot_version.encode() + b"\x00")  # noqa: S324
-        if len(_PREFIXES) >= 64:
-            _PREFIXES.clear()
-        _PREFIXES[snapshot_version] = prefix
+        prefix = _prefix(snapshot_version, runner_id)
     hashed = prefix.copy()  # uuid5 is defined on SHA-1; not a security use
-    hashed.update((runner_id or "").encode() + b"\x00" + canonical_request(request))
+    hashed.update(canonical_request(request))
     return _uuid5_text(hashed.digest())
 
 
-_PREFIXES: dict[str, Any] = {}
-"""SHA-1 state after the namespace and snapshot version, per version (they are few)."""
+def _prefix(snapshot_version: str, runner_id: str | None) -> Any:
+    prefix = hashlib.sha1(DECISION_NAMESPACE.bytes + snapshot_version.encode() + b"\x00")  # noqa: S324
+    prefix.update((runner_id or "").encode() + b"\x00")
+    if len(_PREFIXES) >= 4_096:
+        _PREFIXES.clear()
+    _PREFIXES[(snapshot_version, runner_id)] = prefix
+    return prefix
+
+
+_PREFIXES: dict[tuple[str, str | None], Any] = {}
+"""SHA-1 state after the namespace, snapshot version and runner id (they are few)."""
 
 
 def _uuid5_text(digest: bytes) -> str:
