@@ -86,3 +86,16 @@ async def test_negative_prompt_is_refused_where_the_family_has_none(
     assert len(sd.images) == 1
     with pytest.raises(TaskValidationError, match="takes no negative_prompt"):
         await runner.submit(make_task(tiny_models[ModelFamily.FLUX2].pipeline, negative_prompt="blurry"))
+
+
+async def test_a_loaded_pipeline_keeps_its_class_and_runs_on_the_runners_device(
+    runner: LocalDiffusersRunner, tiny_models: TinyModelSet
+) -> None:
+    from diffusers import FluxPipeline
+
+    pipeline = tiny_models[ModelFamily.FLUX1].pipeline
+    warm, _ = runner.cache.get(make_task(pipeline))
+
+    assert isinstance(warm.pipe, FluxPipeline)
+    assert type(warm.pipe).__name__ == "FluxPipeline"
+    assert warm.pipe._execution_device == runner.placement.device
