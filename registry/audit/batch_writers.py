@@ -115,7 +115,7 @@ class SqliteBatchWriter:
         db = self._connect()
         db.execute("BEGIN IMMEDIATE")  # the chain lock: SQLite's single writer
         try:
-            chained = chain_events(self._head(db), events, self.clock())
+            chained = chain_events(self.head(db), events, self.clock())
             db.executemany(SQLITE_INSERT_EVENT, [sqlite_event_row(e) for e in chained])
             checkpoint = checkpoint_for(chained[-1].seq, chained[-1].chain_hash)
             if checkpoint is not None:
@@ -137,7 +137,7 @@ class SqliteBatchWriter:
         return chained, checkpoint
 
     @staticmethod
-    def _head(db: sqlite3.Connection) -> ChainHead:
+    def head(db: sqlite3.Connection) -> ChainHead:
         row = db.execute(_HEAD).fetchone() or db.execute(_ANCHOR).fetchone()
         if row is None:
             return ChainHead(0, GENESIS_CHAIN_HASH, None)

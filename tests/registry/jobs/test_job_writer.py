@@ -5,18 +5,35 @@ answered after the commit, their audit events extend one verifiable chain, and a
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
+import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from registry.audit import NewEvent
 from registry.audit.tables import AuditEventRow
 from registry.audit.verify import verify_chain
 from registry.db.engine import session_factory
+from registry.db.inline_sqlite import create_inline_sqlite_engine
 from registry.jobs import quota
 from registry.jobs.writer import JobWriter, Work, WorkContext
 
 MONTH = "2026-11"
+
+
+@pytest.fixture
+async def writer_sessions(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """The writer's sessions as the gateway makes them: on SQLite its own inline connection
+    (the writer's statements then go straight to sqlite3), on PostgreSQL the shared pool."""
+    if engine.dialect.name != "sqlite":
+        yield session_factory(engine)
+        return
+    inline = create_inline_sqlite_engine(str(engine.url.database))
+    try:
+        yield session_factory(inline)
+    finally:
+        await inline.dispose()
 
 
 def _unit(number: int, amount: int, limit: int | None) -> Work[int]:
@@ -30,8 +47,10 @@ def _unit(number: int, amount: int, limit: int | None) -> Work[int]:
     return work
 
 
-async def test_concurrent_units_commit_together_and_a_failing_one_alone(engine: AsyncEngine) -> None:
-    writer = JobWriter(session_factory(engine))
+async def test_concurrent_units_commit_together_and_a_failing_one_alone(
+    engine: AsyncEngine, writer_sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    writer = JobWriter(writer_sessions)
     try:
         # 10 units of 2 images on a quota of 9: four fit, whatever the batching.
         results = await asyncio.gather(
@@ -58,8 +77,10 @@ async def test_concurrent_units_commit_together_and_a_failing_one_alone(engine: 
     assert report.ok, report.problem
 
 
-async def test_a_unit_raising_fails_its_caller_only(engine: AsyncEngine) -> None:
-    writer = JobWriter(session_factory(engine))
+async def test_a_unit_raising_fails_its_caller_only(
+    engine: AsyncEngine, writer_sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    writer = JobWriter(writer_sessions)
 
     async def broken(context: WorkContext) -> int:
         context.add_usage("agr-open", MONTH, 1)
