@@ -19,7 +19,11 @@ from gateway.auth.middleware import EXCLUDE_FROM_AUTH
 SCOPE_OPTION = "scope"
 
 
-def require_scope(connection: ASGIConnection[Any, Any, Any, Any], route_handler: BaseRouteHandler) -> None:
+async def require_scope(
+    connection: ASGIConnection[Any, Any, Any, Any], route_handler: BaseRouteHandler
+) -> None:
+    """Async although it awaits nothing: Litestar runs a sync guard in a worker thread, a hop
+    there and back on every authenticated request."""
     if route_handler.opt.get(EXCLUDE_FROM_AUTH):
         return
     context = connection.scope.get("auth")
