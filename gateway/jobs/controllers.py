@@ -26,7 +26,7 @@ JOBS_RUNTIME_STATE_KEY = "jobs_runtime"
 _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d+)", re.IGNORECASE)
 
 
-def provide_job_service(state: State, auth: AuthContext) -> JobService:
+def provide_job_service(state: State, auth: NamedDependency[AuthContext]) -> JobService:
     """The jobs service, resolved after `auth` (which every jobs route has anyway): two
     dependencies of the same level make Litestar resolve them in an anyio task group, a few
     tasks per request on the hottest routes; in a chain each is a plain call."""

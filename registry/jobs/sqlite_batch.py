@@ -7,7 +7,8 @@ gateway pays them twice per job. On the writer's inline connection
 (`registry.db.inline_sqlite`) they run here instead, in the session's own transaction: values go
 through each column type's own bind processor, so rows are stored exactly as SQLAlchemy stores
 them, and the audit rows through the audit log's SQLite batch writer's statements, so the chain
-is the one every other appender extends. The units of work still use the session as before.
+is the one every other appender extends. The units of work still use a session, bound to the
+same connection and transaction.
 """
 
 from __future__ import annotations
@@ -23,12 +24,10 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.audit import NewEvent
 from registry.audit.batch_writers import SQLITE_INSERT_EVENT, SqliteBatchWriter, sqlite_event_row
 from registry.audit.chain import chain_events
-from registry.db.inline_sqlite import InlineSqliteConnection
 from registry.jobs.tables import JobRow
 
 Processor = Callable[[Any], Any] | None
@@ -38,17 +37,6 @@ class SqliteBatch:
     def __init__(self, db: sqlite3.Connection, dialect: Dialect) -> None:
         self.db = db
         self.dialect = dialect
-
-    @classmethod
-    async def of(cls, session: AsyncSession) -> SqliteBatch | None:
-        """The batch over the session's connection when it is the writer's inline SQLite one
-        (its write transaction begun here), else None: the caller keeps to SQLAlchemy."""
-        connection = await session.connection()
-        driver = (await connection.get_raw_connection()).driver_connection
-        if not isinstance(driver, InlineSqliteConnection):
-            return None
-        await driver.begin_for("BEGIN")
-        return cls(driver.db, connection.dialect)
 
     def transition(self, job_id: str, allowed_from: tuple[str, ...], values: dict[str, Any]) -> bool:
         """The conditional status change: whether it took effect."""

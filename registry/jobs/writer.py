@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import Table, bindparam, insert, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from registry.audit import NewEvent, append_in_session
 from registry.audit.chain import utc_now
+from registry.db.inline_sqlite import InlineSqliteConnection
 from registry.jobs import quota
 from registry.jobs.sqlite_batch import SqliteBatch
 from registry.jobs.tables import JobRow
@@ -49,12 +50,24 @@ class WorkContext:
     append, last, under the chain lock). Conditional statements whose outcome the unit needs (a
     quota's `used + n <= quota`, a status transition) it runs itself on `session`."""
 
-    session: AsyncSession
+    open_session: Callable[[], AsyncSession]
+    """Gives the batch's session; on SQLite it is opened only when a unit first asks for it."""
     events: list[NewEvent] = field(default_factory=list)
     rows: dict[Table, list[dict[str, Any]]] = field(default_factory=dict)
     usage: Counter[tuple[str, str]] = field(default_factory=Counter)
     won: bool = False
     """Whether the unit's `Transition` (see `JobWriter.run`) took effect; the writer sets it."""
+    _session: AsyncSession | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            self._session = self.open_session()
+        return self._session
+
+    @property
+    def session_opened(self) -> AsyncSession | None:
+        return self._session
 
     def insert(self, table: Table, values: dict[str, Any]) -> None:
         self.rows.setdefault(table, []).append(values)
@@ -105,6 +118,8 @@ class JobWriter:
         """Transactions committed so far (for benchmarks and tests of the batching)."""
         self.units = 0
         """Units of work committed so far."""
+        self._direct: bool | None = None
+        """Whether batches run on an inline SQLite connection (None: not known yet)."""
 
     async def run(self, work: Work[T], *, transition: Transition | None = None) -> T:
         """Run `work` in the next batch's transaction; returns its result once committed.
@@ -170,39 +185,74 @@ class JobWriter:
                 pending.answer.set_result(result)
 
     async def _transaction(self, batch: list[_Pending[Any]]) -> list[Any]:
+        engine = self.sessions.kw.get("bind")
+        if self._direct is not False and isinstance(engine, AsyncEngine):
+            results = await self._direct_transaction(engine, batch)
+            if results is not None:
+                return results
         async with self.sessions() as session, session.begin():
-            context = WorkContext(session)
-            direct = await SqliteBatch.of(session)  # SQLite: the writer's own statements bypass the ORM
-            transitions = [p.transition for p in batch]
-            if direct is not None:
+            context = WorkContext(lambda: session)
+            won = await _transitions(session, [p.transition for p in batch])
+            results = await _run_units(batch, won, context)
+            for table, rows in context.rows.items():
+                await session.execute(_insert(table), rows)
+            if context.usage:
+                await quota.add_usage(session, context.usage)
+            if context.events:
+                await append_in_session(session, context.events)  # last: holds the chain lock
+        self._count(batch)
+        return results
+
+    async def _direct_transaction(self, engine: AsyncEngine, batch: list[_Pending[Any]]) -> list[Any] | None:
+        """The batch on the writer's inline SQLite connection (registry/db/inline_sqlite.py): the
+        writer's own statements go straight to sqlite3 (`SqliteBatch`), and a session, bound to
+        the same connection and transaction, is opened only for a unit that asks for one. None
+        when the engine is not an inline SQLite one (then the session path runs)."""
+        async with engine.connect() as connection:
+            driver = (await connection.get_raw_connection()).driver_connection
+            self._direct = isinstance(driver, InlineSqliteConnection)
+            if not isinstance(driver, InlineSqliteConnection):
+                return None
+            await connection.begin()
+            await driver.begin_for("BEGIN")  # the write lock, before anything is read
+            direct = SqliteBatch(driver.db, connection.dialect)
+            context = WorkContext(lambda: AsyncSession(bind=connection, expire_on_commit=False))
+            try:
                 won = [
                     t is not None and direct.transition(t.job_id, t.allowed_from, t.values)
-                    for t in transitions
+                    for t in (p.transition for p in batch)
                 ]
-            else:
-                won = await _transitions(session, transitions)
-            results = []
-            for pending, took_effect in zip(batch, won, strict=True):
-                context.won = took_effect
-                results.append(await pending.work(context))
-            if direct is not None:
-                await session.flush()  # the units' ORM changes first, as SQLAlchemy would order them
+                results = await _run_units(batch, won, context)
+                session = context.session_opened
+                if session is not None:
+                    await session.flush()  # the units' ORM changes first, as SQLAlchemy would order them
                 for table, rows in context.rows.items():
                     direct.insert(table, rows)
                 if context.usage:
                     direct.add_usage(context.usage)
                 if context.events:
                     direct.append_events(context.events, utc_now())
-            else:
-                for table, rows in context.rows.items():
-                    await session.execute(_insert(table), rows)
-                if context.usage:
-                    await quota.add_usage(session, context.usage)
-                if context.events:
-                    await append_in_session(session, context.events)  # last: holds the chain lock
+                await connection.commit()
+            except BaseException:
+                await connection.rollback()
+                raise
+            finally:
+                if context.session_opened is not None:
+                    await context.session_opened.close()
+        self._count(batch)
+        return results
+
+    def _count(self, batch: list[_Pending[Any]]) -> None:
         self.batches += 1
         self.units += len(batch)
-        return results
+
+
+async def _run_units(batch: list[_Pending[Any]], won: list[bool], context: WorkContext) -> list[Any]:
+    results = []
+    for pending, took_effect in zip(batch, won, strict=True):
+        context.won = took_effect
+        results.append(await pending.work(context))
+    return results
 
 
 async def _transitions(session: AsyncSession, transitions: list[Transition | None]) -> list[bool]:
