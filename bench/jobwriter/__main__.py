@@ -1,0 +1,3 @@
+from bench.jobwriter import main
+
+main()
