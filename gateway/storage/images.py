@@ -45,6 +45,14 @@ def _component(kind: str, value: str) -> str:
     return value
 
 
+def _fsync_directory(directory: Path) -> None:
+    handle = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
 class ImageStore:
     def __init__(self, root: Path, *, retention_days: int | None = None) -> None:
         if retention_days is not None and retention_days < 1:
@@ -65,9 +73,12 @@ class ImageStore:
     def save(
         self, tenant_id: str, job_id: str, index: int, png: bytes, provenance: Provenance
     ) -> StoredImage:
-        """Write the PNG with its provenance chunks; atomic (temp file, fsync, rename)."""
+        """Write the PNG with its provenance chunks; atomic (temp file, fsync, rename) and
+        durable once it returns: the directories whose entries changed are fsynced too, since
+        the job is recorded as succeeded right after and a power loss must not lose its image."""
         path = self.path_for(tenant_id, job_id, index)
         data = with_provenance(png, provenance)
+        created = [d for d in (path.parent.parent, path.parent) if not d.is_dir()]
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".png")
         try:
@@ -79,6 +90,8 @@ class ImageStore:
         except BaseException:
             Path(temp_name).unlink(missing_ok=True)
             raise
+        for directory in (path.parent, *(d.parent for d in reversed(created))):
+            _fsync_directory(directory)
         return StoredImage(
             tenant_id=tenant_id,
             job_id=job_id,
