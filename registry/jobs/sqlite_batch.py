@@ -43,7 +43,7 @@ class SqliteBatch:
         columns = tuple(sorted(values))
         sql, processors = _transition_sql(self.dialect, allowed_from, columns)
         parameters = [_bind(p, values[c]) for c, p in zip(columns, processors, strict=True)]
-        with _as_sqlalchemy_error(sql):
+        with as_sqlalchemy_error(sql):
             changed = self.db.execute(sql, [*parameters, job_id, *allowed_from]).fetchone()
         return changed is not None
 
@@ -51,25 +51,25 @@ class SqliteBatch:
         columns = tuple(rows[0])
         sql, processors = _insert_sql(self.dialect, table, columns)
         values = [[_bind(p, row[c]) for c, p in zip(columns, processors, strict=True)] for row in rows]
-        with _as_sqlalchemy_error(sql):
+        with as_sqlalchemy_error(sql):
             self.db.executemany(sql, values)
 
     def add_usage(self, usage: Counter[tuple[str, str]]) -> None:
         """Unconditional additions to usage counters, `{(agreement, month): images}`."""
         keys = sorted(key for key, amount in usage.items() if amount != 0)
-        with _as_sqlalchemy_error(_ADD_USAGE):
+        with as_sqlalchemy_error(_ADD_USAGE):
             self.db.executemany(_ENSURE_COUNTER, keys)
             self.db.executemany(_ADD_USAGE, [(usage[key], *key) for key in keys])
 
     def append_events(self, events: Sequence[NewEvent], now: dt.datetime) -> None:
         """Chain `events` after the head and insert them (the write lock is already held)."""
-        with _as_sqlalchemy_error(SQLITE_INSERT_EVENT):
+        with as_sqlalchemy_error(SQLITE_INSERT_EVENT):
             chained = chain_events(SqliteBatchWriter.head(self.db), events, now)
             self.db.executemany(SQLITE_INSERT_EVENT, [sqlite_event_row(e) for e in chained])
 
 
 @contextlib.contextmanager
-def _as_sqlalchemy_error(sql: str) -> Iterator[None]:
+def as_sqlalchemy_error(sql: str) -> Iterator[None]:
     """sqlite3's errors as SQLAlchemy raises them (`IntegrityError`, `OperationalError`, ...):
     callers handle a failed write here as one through the session (the audit refusing a
     decision answers 503, not 500)."""

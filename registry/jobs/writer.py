@@ -34,7 +34,7 @@ from registry.audit import NewEvent, append_in_session
 from registry.audit.chain import utc_now
 from registry.db.inline_sqlite import InlineSqliteConnection
 from registry.jobs import quota
-from registry.jobs.sqlite_batch import SqliteBatch
+from registry.jobs.sqlite_batch import SqliteBatch, as_sqlalchemy_error
 from registry.jobs.tables import JobRow
 
 log = logging.getLogger(__name__)
@@ -214,7 +214,8 @@ class JobWriter:
             if not isinstance(driver, InlineSqliteConnection):
                 return None
             await connection.begin()
-            await driver.begin_for("BEGIN")  # the write lock, before anything is read
+            with as_sqlalchemy_error("BEGIN IMMEDIATE"):  # the write lock, before anything is read
+                await driver.begin_for("BEGIN")
             direct = SqliteBatch(driver.db, connection.dialect)
             context = WorkContext(lambda: AsyncSession(bind=connection, expire_on_commit=False))
             try:

@@ -8,13 +8,15 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from registry.audit import NewEvent
 from registry.audit.tables import AuditEventRow
 from registry.audit.verify import verify_chain
-from registry.db.engine import session_factory
+from registry.db import migrate
+from registry.db.engine import create_engine, session_factory
 from registry.db.inline_sqlite import create_inline_sqlite_engine
 from registry.jobs import quota
 from registry.jobs.writer import JobWriter, Work, WorkContext
@@ -95,3 +97,25 @@ async def test_a_unit_raising_fails_its_caller_only(
     assert isinstance(outcome[5], RuntimeError)
     async with session_factory(engine)() as session:
         assert await quota.usage_of(session, ["agr-open"], MONTH) == {"agr-open": 5}
+
+
+async def test_on_sqlite_a_write_lock_held_too_long_fails_the_batch_as_a_database_error(
+    sqlite_url: str,
+) -> None:
+    migrate.upgrade(sqlite_url)
+    path = make_url(sqlite_url).database
+    assert path is not None
+    inline = create_inline_sqlite_engine(path, timeout_s=0.2)
+    holder = create_engine(sqlite_url)
+    writer = JobWriter(session_factory(inline))
+    try:
+        async with holder.connect() as connection:
+            await connection.exec_driver_sql("BEGIN IMMEDIATE")
+            with pytest.raises(OperationalError, match="locked"):
+                await writer.run(_unit(1, 1, None))
+            await connection.exec_driver_sql("ROLLBACK")
+        assert await writer.run(_unit(2, 1, None)) == 2  # and the writer goes on once it is free
+    finally:
+        await writer.close()
+        await inline.dispose()
+        await holder.dispose()
