@@ -8,7 +8,9 @@ Targets (issue 7): >= 3,000 requests/s at c=8 and < 1 ms added at the median at 
 Environment: `BENCH_E2E_ONLY=provider` runs part (b) alone (`jobs` runs part (a) alone);
 `BENCH_E2E_POSTGRES=on|off` (default on) runs the gateway on PostgreSQL too, `on` failing when
 PostgreSQL is unreachable instead of skipping it; `BENCH_E2E_LEAN=on|off` (default on) runs the
-lean prototype beside the gateway; `BENCH_E2E_SECONDS` is the length of each wrk run.
+lean prototype beside the gateway; `BENCH_E2E_SECONDS` is the length of each wrk run. Each row
+also prints the serving process's CPU time per request answered (all its threads, from /proc),
+which shows where a path is CPU-bound.
 """
 
 from __future__ import annotations

@@ -21,9 +21,25 @@ def pinned(cpu: int | None) -> list[str]:
     return ["taskset", "-c", str(cpu)]
 
 
+SERVER_PIDS: dict[str, int] = {}
+"""The process serving each base URL while it runs (`taskset` execs its command: same pid)."""
+
+
+def cpu_seconds(base: str) -> float | None:
+    """User + system CPU time so far of the server at `base`, all its threads (Linux /proc)."""
+    pid = SERVER_PIDS.get(base)
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except (OSError, TypeError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
 def running(command: list[str], base: str, env: dict[str, str], *, ready_path: str = "/") -> Iterator[str]:
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    SERVER_PIDS[base] = process.pid
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -37,6 +53,7 @@ def running(command: list[str], base: str, env: dict[str, str], *, ready_path: s
             time.sleep(0.2)
         yield base
     finally:
+        SERVER_PIDS.pop(base, None)
         process.terminate()
         process.wait(timeout=60)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from bench.e2e.processes import cpu_seconds
 from bench.e2e.site import PROVIDER_MODEL
 from bench.gateway.load import LoadResult, run_load
 from bench.gateway.targets import Target
@@ -24,6 +25,8 @@ class PathFigures:
     name: str
     connections: int
     result: LoadResult
+    cpu_ms_per_request: float | None = None
+    """The serving process's CPU time (all threads) per request answered, during the run."""
 
 
 def load(
@@ -39,19 +42,27 @@ def load(
     target = GENERATIONS
     if path is not None:
         target = Target(name=target.name, method="POST", path=path, body=target.body)
-    return PathFigures(
-        name, connections, run_load(base, target, merged, seconds=seconds, connections=connections)
+    before = cpu_seconds(base)
+    result = run_load(base, target, merged, seconds=seconds, connections=connections)
+    after = cpu_seconds(base)
+    answered = result.requests_per_second * seconds
+    cpu = (
+        (after - before) / answered * 1000 if before is not None and after is not None and answered else None
     )
+    return PathFigures(name, connections, result, cpu)
 
 
 def report(rows: list[PathFigures]) -> None:
     by = {(r.name, r.connections): r.result for r in rows}
-    print(f"  {'path':<34} {'c':>3} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    print(
+        f"  {'path':<34} {'c':>3} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'CPU ms/req':>10}"
+    )
     for row in rows:
         r = row.result
+        cpu = f"{row.cpu_ms_per_request:10.3f}" if row.cpu_ms_per_request is not None else f"{'-':>10}"
         print(
             f"  {row.name:<34} {row.connections:>3} {r.requests_per_second:>9.0f} {r.p50_ms:>8.2f} "
-            f"{r.p99_ms:>8.2f} {r.errors:>7}"
+            f"{r.p99_ms:>8.2f} {r.errors:>7} {cpu}"
         )
     for connections in sorted({r.connections for r in rows}):
         bare = by.get(("bare litestar forwarder", connections))
