@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from bench.e2e.processes import cpu_seconds
 from bench.e2e.site import PROVIDER_MODEL
 from bench.gateway.load import LoadResult, run_load
+from bench.gateway.servers import cpu_seconds
 from bench.gateway.targets import Target
 
 GENERATIONS = Target(

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from bench.gateway.servers import free_port
 from gateway.admin.actor import Actor
 from gateway.admin.clients import ClientAdmin
 from gateway.demo.models import ensure_tiny_models
@@ -35,13 +35,6 @@ LOCAL_RUNNER = "bench-local-flux2"
 PROVIDER_RUNNER = "bench-provider"
 PROVIDER_MODEL = "bfl/flux-2-pro"
 PROVIDER_KEY = "bench-provider-key"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _site(backend_url: str) -> dict[str, Any]:

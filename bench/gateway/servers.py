@@ -17,7 +17,7 @@ import httpx
 UVICORN_FLAGS = ["--factory", "--no-access-log", "--log-level", "warning", "--workers", "1"]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -32,7 +32,7 @@ def _cli(env: dict[str, str], *args: str) -> str:
 def bootstrap(directory: Path) -> dict[str, str]:
     """A migrated SQLite database with the built-in catalog and a tenant; the environment for
     every process."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "CLEARANCE_DATA_DIR": str(directory),
@@ -57,24 +57,47 @@ def fetch_token(base: str, env: dict[str, str], scopes: str) -> str:
     return token
 
 
-@contextlib.contextmanager
-def serve(app: str, env: dict[str, str]) -> Iterator[str]:
-    port = env["BENCH_PORT"]
-    command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", port, *UVICORN_FLAGS]
-    process = subprocess.Popen(command, env=env)
-    base = f"http://127.0.0.1:{port}"
+SERVER_PIDS: dict[str, int] = {}
+"""The process serving each base URL while it runs (`taskset` execs its command: same pid)."""
+
+
+def cpu_seconds(base: str) -> float | None:
+    """User + system CPU time so far of the server at `base`, all its threads (Linux /proc)."""
+    pid = SERVER_PIDS.get(base)
     try:
-        deadline = time.monotonic() + 60
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except (OSError, TypeError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def running(
+    command: list[str], base: str, env: dict[str, str], *, ready_path: str = "/", stdout: int | None = None
+) -> Iterator[str]:
+    """Run `command` until the block ends, once `base` + `ready_path` answers below 500."""
+    process = subprocess.Popen(command, env=env, stdout=stdout)
+    SERVER_PIDS[base] = process.pid
+    try:
+        deadline = time.monotonic() + 120
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"{app} exited with {process.returncode}")
+                raise RuntimeError(f"{command} exited with {process.returncode}")
             with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{base}/", timeout=2).status_code < 500:
+                if httpx.get(f"{base}{ready_path}", timeout=2).status_code < 500:
                     break
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{app} did not start")
+                raise RuntimeError(f"{command} did not start")
             time.sleep(0.2)
         yield base
     finally:
+        SERVER_PIDS.pop(base, None)
         process.terminate()
-        process.wait(timeout=30)
+        process.wait(timeout=60)
+
+
+def serve(app: str, env: dict[str, str]) -> contextlib.AbstractContextManager[str]:
+    port = env["BENCH_PORT"]
+    command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", port, *UVICORN_FLAGS]
+    return running(command, f"http://127.0.0.1:{port}", env)
