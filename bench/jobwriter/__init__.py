@@ -16,15 +16,15 @@ import time
 import uuid
 from pathlib import Path
 
-import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bench.e2e.site import postgres_database
 from registry.audit import NewEvent
 from registry.db import migrate
 from registry.db.engine import create_engine, session_factory
 from registry.db.inline_sqlite import create_inline_sqlite_engine
 from registry.jobs.writer import JobWriter, WorkContext
 
-POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 SEQUENTIAL = 1000
 CONCURRENT_UNITS = 6400
 WRITERS = 64
@@ -36,7 +36,16 @@ async def _unit(context: WorkContext) -> None:
     context.events.append(NewEvent(kind="bench.unit", payload=PAYLOAD, job_id=f"job_{uuid.uuid4().hex}"))
 
 
-async def _measure(name: str, writer: JobWriter) -> None:
+async def _measure(name: str, engine: AsyncEngine) -> None:
+    writer = JobWriter(session_factory(engine))
+    try:
+        await _figures(name, writer)
+    finally:
+        await writer.close()
+        await engine.dispose()
+
+
+async def _figures(name: str, writer: JobWriter) -> None:
     for _ in range(50):
         await writer.run(_unit)
     times = []
@@ -57,39 +66,17 @@ async def _measure(name: str, writer: JobWriter) -> None:
     )
 
 
-async def _sqlite(directory: Path) -> None:
+def _sqlite(directory: Path) -> None:
     path = directory / "bench.sqlite"
     migrate.upgrade(f"sqlite+aiosqlite:///{path}")
-    engine = create_inline_sqlite_engine(str(path))
-    writer = JobWriter(session_factory(engine))
-    try:
-        await _measure("SQLite (inline connection)", writer)
-    finally:
-        await writer.close()
-        await engine.dispose()
+    asyncio.run(_measure("SQLite (inline connection)", create_inline_sqlite_engine(str(path))))
 
 
-async def _postgres() -> None:
-    name = f"clearance_bench_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
-    except (OSError, TimeoutError) as exc:
-        print(f"  PostgreSQL unreachable ({exc}); skipped")
-        return
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
-    try:
-        migrate.upgrade(url)
-        engine = create_engine(url)
-        writer = JobWriter(session_factory(engine))
-        try:
-            await _measure("PostgreSQL (asyncpg pool)", writer)
-        finally:
-            await writer.close()
-            await engine.dispose()
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+def _postgres() -> None:
+    with postgres_database() as url:
+        if url is not None:
+            migrate.upgrade(url)
+            asyncio.run(_measure("PostgreSQL (asyncpg pool)", create_engine(url)))
 
 
 def main() -> None:
@@ -98,5 +85,5 @@ def main() -> None:
         f"then {CONCURRENT_UNITS} units from {WRITERS} writers"
     )
     with tempfile.TemporaryDirectory(prefix="bench-jobwriter-") as tmp:
-        asyncio.run(_sqlite(Path(tmp)))
-    asyncio.run(_postgres())
+        _sqlite(Path(tmp))
+    _postgres()
