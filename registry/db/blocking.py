@@ -2,8 +2,8 @@
 the event loop while such calls stay fast, and on a thread once one is slow.
 
 Inline, a call costs its own time. A hop to a thread and back costs two context switches:
-about 0.05 ms on a quiet host, and 1-3 ms measured on this 2-core host while other processes
-kept both cores busy, which is 10-30 times an fsync of its disk (0.08 ms). But a slow call
+about 0.09 ms on this 2-core host when quiet, and 1-3 ms while other processes kept both cores
+busy, against 0.08 ms for an fsync of its disk. But a slow call
 (network storage, a disk under pressure) made inline would stall every request on the loop, so
 after one call slower than `threshold_s` the next `cooldown` calls go to the thread, then one is
 tried inline again.

@@ -192,9 +192,9 @@ def pin_execution_device(pipe: Any, device: torch.device) -> None:
 
     diffusers computes it on every access (several per pipeline call) by walking every module of
     every component for offload hooks: 1.4 ms per access on the tiny FLUX.1 with one adapter, 3.2
-    ms with four resident (this CPU), so on a GPU it was a sixth of a tiny call and grew with the
-    adapters resident. This runner never offloads: it places every model on `device` itself. The
-    pipeline keeps its class's behaviour through a subclass that differs in this property alone.
+    ms with four resident (this CPU), growing with the adapters resident. This runner never
+    offloads: it places every model on `device` itself. The pipeline keeps its class's behaviour
+    through a subclass that differs in this property alone.
     """
     base = type(pipe)
     pinned = _PINNED_CLASSES.get(base)
