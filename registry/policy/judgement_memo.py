@@ -135,9 +135,7 @@ def _shared_tenant_judgement(
         found = _tenant_judgement_for_use(
             use, key, ctx, index, usage, date, use_cases, output_use, grants_apply
         )
-        if len(mine) >= _JUDGEMENTS_PER_USE:
-            mine.clear()
-        mine[key] = found
+        _keep(mine, key, found)
     return found
 
 
@@ -158,24 +156,12 @@ def _tenant_judgement_for_use(
     shared: Judgement | None = lic.judgements.get(shared_key)  # type: ignore[assignment]
     if shared is None:
         judgement = _judge(use, ctx, index, usage, date, use_cases, output_use, grants_apply)
-        if len(lic.judgements) >= _JUDGEMENTS_PER_USE:
-            lic.judgements.clear()
-        lic.judgements[shared_key] = judgement
+        _keep(lic.judgements, shared_key, judgement)
         return judgement
     artifacts = use.artifacts
     return Judgement(
         reasons=tuple(
-            r
-            if r.artifacts == artifacts
-            else Reason(
-                party=r.party,
-                effect=r.effect,
-                clause=r.clause,
-                message=r.message,
-                license=r.license,
-                artifacts=artifacts,
-                agreements=r.agreements,
-            )
+            r if r.artifacts == artifacts else msgspec.structs.replace(r, artifacts=artifacts)
             for r in shared.reasons
         ),
         obligations=shared.obligations,
@@ -184,6 +170,15 @@ def _tenant_judgement_for_use(
         window=ALWAYS,
         consulted=(),
     )
+
+
+def _keep(
+    judgements: dict[tuple[object, ...], object], key: tuple[object, ...], judgement: Judgement
+) -> None:
+    """Remember `judgement`, starting afresh once `_JUDGEMENTS_PER_USE` are kept (bounded memory)."""
+    if len(judgements) >= _JUDGEMENTS_PER_USE:
+        judgements.clear()
+    judgements[key] = judgement
 
 
 def _judge(
