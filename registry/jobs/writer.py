@@ -210,9 +210,10 @@ class JobWriter:
         when the engine is not an inline SQLite one (then the session path runs)."""
         async with engine.connect() as connection:
             driver = (await connection.get_raw_connection()).driver_connection
-            self._direct = isinstance(driver, InlineSqliteConnection)
             if not isinstance(driver, InlineSqliteConnection):
+                self._direct = False
                 return None
+            self._direct = True
             await connection.begin()
             with as_sqlalchemy_error("BEGIN IMMEDIATE"):  # the write lock, before anything is read
                 await driver.begin_for("BEGIN")
