@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import zlib
 from xml.sax.saxutils import escape
 
 import msgspec
 from PIL import Image
+
+from runners.png import PngError, chunks, with_text
 
 DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 PROVENANCE_KEY = "clearance:provenance"
@@ -80,9 +81,10 @@ def _description(provenance: Provenance) -> str:
 def with_provenance(png: bytes, provenance: Provenance) -> bytes:
     """The PNG with our chunks added to (and overriding) its existing text chunks.
 
-    Written at the chunk level: the pixel data is copied as it is, never decoded and compressed
-    again (Pillow can add text only by re-encoding the whole image, which for a 1024x1024 image
-    costs more than the rest of the request). Every chunk's CRC is checked on the way."""
+    Written at the chunk level (`runners.png`): the pixel data is copied as it is, never decoded
+    and compressed again (Pillow can add text only by re-encoding the whole image, which for a
+    1024x1024 image costs more than the rest of the request). Every chunk's CRC is checked on
+    the way."""
     ours = {
         PROVENANCE_KEY: msgspec.json.encode(provenance).decode(),
         XMP_KEY: _xmp_packet(provenance),
@@ -91,52 +93,10 @@ def with_provenance(png: bytes, provenance: Provenance) -> bytes:
         "Software": provenance.generator,
         "Description": _description(provenance),
     }
-    replaced = {keyword.encode("latin-1") for keyword in ours}
-    out = [PNG_SIGNATURE]
-    for kind, data in _png_chunks(png):
-        if kind in _TEXT_CHUNKS and data.split(b"\0", 1)[0] in replaced:
-            continue
-        if kind == b"IDAT" and ours:  # ours go before the image data, where readers look first
-            out += [_chunk(b"iTXt", _itxt(keyword, value)) for keyword, value in ours.items()]
-            ours = {}
-        out.append(_chunk(kind, data))
-    return b"".join(out)
-
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_TEXT_CHUNKS = frozenset({b"tEXt", b"zTXt", b"iTXt"})
-
-
-def _png_chunks(png: bytes) -> list[tuple[bytes, bytes]]:
-    """(type, data) of each chunk, from IHDR to IEND; ProvenanceError for anything else."""
-    if not png.startswith(PNG_SIGNATURE):
-        raise ProvenanceError("not a readable image: expected a PNG image (no PNG signature)")
-    chunks: list[tuple[bytes, bytes]] = []
-    position = len(PNG_SIGNATURE)
-    while not chunks or chunks[-1][0] != b"IEND":
-        if position + 12 > len(png):
-            raise ProvenanceError("not a readable image: the PNG ends inside a chunk or before IEND")
-        length = int.from_bytes(png[position : position + 4], "big")
-        kind = png[position + 4 : position + 8]
-        end = position + 12 + length
-        data = png[position + 8 : end - 4]
-        if end > len(png) or zlib.crc32(kind + data) != int.from_bytes(png[end - 4 : end], "big"):
-            raise ProvenanceError(f"not a readable image: chunk {kind!r} is truncated or corrupt")
-        chunks.append((kind, data))
-        position = end
-    if chunks[0][0] != b"IHDR" or not any(kind == b"IDAT" for kind, _ in chunks):
-        raise ProvenanceError("not a readable image: a PNG needs IHDR first and image data")
-    return chunks
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
-
-
-def _itxt(keyword: str, text: str) -> bytes:
-    """Uncompressed international text: keyword, NUL, flag 0, method 0, empty language tag and
-    translated keyword (each NUL-terminated), UTF-8 text."""
-    return keyword.encode("latin-1") + b"\0\0\0\0\0" + text.encode()
+    try:
+        return with_text(chunks(png), ours)
+    except PngError as exc:
+        raise ProvenanceError(f"not a readable image: {exc}") from exc
 
 
 def read_provenance(png: bytes) -> Provenance:

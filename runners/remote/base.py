@@ -7,8 +7,6 @@ import asyncio
 import time
 from abc import ABC, abstractmethod
 
-from PIL import Image
-
 from runners.errors import (
     ProviderError,
     ProviderTimeoutError,
@@ -17,9 +15,9 @@ from runners.errors import (
     TaskValidationError,
 )
 from runners.protocol import ProgressCallback, RunnerDescription, RunnerHealth
-from runners.provenance import encode_png, provenance_chunks
+from runners.provenance import provenance_chunks
 from runners.remote.http import ProviderClient, ProviderSettings
-from runners.remote.images import decode_image
+from runners.remote.images import accept_image
 from runners.task import (
     GeneratedImage,
     GenerationResult,
@@ -82,12 +80,13 @@ class RemoteRunner(ABC):
         device = f"provider:{self.settings.runner_id}"
         images = []
         for index, (data, seed) in enumerate(zip(encoded, task.image_seeds(), strict=True)):
-            image: Image.Image = decode_image(
-                data, max_pixels=self.settings.max_image_pixels, what=f"task {task.task_id} image {index}"
+            png = accept_image(
+                data,
+                provenance_chunks(task, seed, device),
+                max_pixels=self.settings.max_image_pixels,
+                what=f"task {task.task_id} image {index}",
             )
-            images.append(
-                GeneratedImage(png=encode_png(image, provenance_chunks(task, seed, device)), seed=seed)
-            )
+            images.append(GeneratedImage(png=png, seed=seed))
         if on_progress is not None:
             on_progress(ProgressEvent(task_id=task.task_id, step=task.steps, total_steps=task.steps))
         return GenerationResult(

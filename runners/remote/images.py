@@ -1,5 +1,7 @@
-"""A provider's bytes are accepted only when they are a real image of a sane size; they are then
-re-encoded as PNG with our provenance chunks, so nothing the provider embedded passes through."""
+"""A provider's bytes are accepted only when they are a real image of a sane size, and leave as a
+PNG carrying our provenance chunks and nothing the provider embedded: a PNG is checked and
+stripped at the chunk level (`runners.png.clean_png`; its pixels are inflated once to check them,
+never re-encoded), a JPEG or WebP is decoded and encoded as PNG."""
 
 from __future__ import annotations
 
@@ -11,8 +13,23 @@ import warnings
 from PIL import Image
 
 from runners.errors import ProviderError
+from runners.png import PNG_SIGNATURE, PngError, clean_png, with_text
+from runners.provenance import CHUNK_PREFIX, encode_png
 
 ACCEPTED_FORMATS = frozenset({"PNG", "JPEG", "WEBP"})
+
+
+def accept_image(data: bytes, chunks: dict[str, str], *, max_pixels: int, what: str) -> bytes:
+    """The provider's image as a PNG holding `chunks` (our provenance, keys prefixed like
+    `runners.provenance.encode_png`'s); ProviderError when it is not a valid image within
+    `max_pixels`."""
+    text = {CHUNK_PREFIX + key: value for key, value in chunks.items()}
+    if data.startswith(PNG_SIGNATURE):
+        try:
+            return with_text(clean_png(data, max_pixels=max_pixels), text)
+        except PngError as exc:
+            raise ProviderError(f"{what}: not a valid image ({exc})") from exc
+    return encode_png(decode_image(data, max_pixels=max_pixels, what=what), chunks)
 
 
 def decode_image(data: bytes, *, max_pixels: int, what: str) -> Image.Image:
