@@ -61,9 +61,7 @@ class CompiledLicense:
     inherits_to_adapters: bool
     inherits_to_finetunes: bool
     restrictions_propagate: bool
-    readers: dict[tuple[Purpose, OutputUse | None], object] = field(
-        default_factory=dict, compare=False, hash=False
-    )
+    readers: dict[tuple[str, str | None], object] = field(default_factory=dict, compare=False, hash=False)
     """What judging it reads of a party, per purpose and output use (`facts.license_reader`)."""
     judgements: dict[tuple[object, ...], object] = field(default_factory=dict, compare=False, hash=False)
     """Judgements of it that name no agreement, shared by every stack it is part of

@@ -7,6 +7,7 @@ from enum import IntEnum
 
 from registry.catalog.entries import TenantProfile
 from registry.policy.decision import Party
+from registry.policy.keys import plain
 from registry.policy.regions import expand_regions
 from registry.terms import (
     Condition,
@@ -39,10 +40,10 @@ class PartyContext:
     class because it is built twice per decision)."""
 
     __slots__ = (
+        "_key",
         "country_known",
         "holder",
         "hosts_for_third_parties",
-        "key",
         "party",
         "profile",
         "purpose",
@@ -72,17 +73,27 @@ class PartyContext:
         self.receives_payment = receives_payment
         """Payment arising from the use: a commercial purpose, or an operator charging its tenants."""
         self.hosts_for_third_parties = hosts_for_third_parties
-        self.key = (
-            party,
-            holder,
-            purpose,
-            regions,
-            country_known,
-            receives_payment,
-            hosts_for_third_parties,
-            profile,
-        )
-        """Everything a license's judgement reads from the party (the profile hashes by value)."""
+
+        self._key: tuple[object, ...] | None = None
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        """Everything a license's judgement reads from the party, as plain values (`keys`)."""
+        key = self._key
+        if key is None:
+            key = self._key = plain(
+                (
+                    self.party,
+                    self.holder,
+                    self.purpose,
+                    self.regions,
+                    self.country_known,
+                    self.receives_payment,
+                    self.hosts_for_third_parties,
+                    self.profile,
+                )
+            )
+        return key
 
 
 def judge_condition(condition: Condition, ctx: PartyContext) -> tuple[Outcome, str]:

@@ -23,6 +23,7 @@ from registry.policy.decision import (
 )
 from registry.policy.identity import derive_decision_id
 from registry.policy.judgement_memo import Judgement, recall
+from registry.policy.keys import PLAIN, use_cases_key
 from registry.policy.party import operator_judgement, tenant_judgement
 from registry.policy.request import PolicyRequest
 from registry.policy.snapshot import CatalogSnapshot
@@ -117,6 +118,7 @@ def _evaluate_on(
     purpose = request.purpose
     output_use = request.output_use
     use_cases = request.use_cases
+    cases = use_cases_key(use_cases)
     strict = request.strict
     date, usage = request.date, request.usage_this_month
     view = plan.views.get((purpose, output_use))
@@ -131,9 +133,11 @@ def _evaluate_on(
         # Its profile is the snapshot's, the same for every request: only the territory it
         # serves (the tenant's regions and country) varies.
         around = (*regions, *_country(profile)) if view.operator_territory else None
-        operator_key = (operator_purpose, use_cases, around)
+        # keys of plain values (`keys`): the members hash and compare as their values
+        operator_key: tuple[object, ...] = (operator_purpose, cases, around)
         operator_part = recall(plan.operator_parts, operator_key, date, usage)
         if operator_part is None:
+            operator_key = (PLAIN[operator_purpose], cases, around)
             operator_part = operator_judgement(
                 plan, snapshot, operator_key, operator_purpose, regions, profile, use_cases, date, usage
             )
@@ -151,7 +155,7 @@ def _evaluate_on(
     if untouched:
         facts = view.reader.read(profile, (profile.country, regions))
         operator_said = operator_part.same_as or operator_part if operator_part is not None else None
-        decision_key = (operator_said, purpose, view.output_key, use_cases, strict, facts)
+        decision_key = (operator_said, purpose, view.output_key, cases, strict, facts)
         found: Combined | None = plan.decisions.get(decision_key)  # type: ignore[assignment]
         if found is not None:
             return _decision(request, snapshot, plan, runner_id, with_id, tenant.id, found)
@@ -164,7 +168,8 @@ def _evaluate_on(
     if untouched:
         if len(plan.decisions) >= MEMO_LIMIT:
             plan.decisions.clear()
-        plan.decisions[decision_key] = combined
+        plain_key = (operator_said, PLAIN[purpose], PLAIN[view.output_key], cases, strict, facts)
+        plan.decisions[plain_key] = combined
     return _decision(request, snapshot, plan, runner_id, with_id, tenant.id, combined)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from registry.catalog.entries import TenantProfile
 from registry.policy.compiled import CompiledLicense, GrantPlan
+from registry.policy.keys import plain
 from registry.terms import (
     Condition,
     MauCap,
@@ -46,7 +47,10 @@ class FactReader:
         key = (names, tuple(sorted(set(registries))), territory)
         found = _READERS.get(key)
         if found is None:
-            found = cls(names, frozenset(key[1]), territory, attrgetter(*names) if names else None)
+            get = attrgetter(*names) if names else None
+            if "organisation_type" in names:  # a vocabulary member: keys hold its plain value
+                get = _plain_getter(get)
+            found = cls(names, frozenset(key[1]), territory, get)
             if len(_READERS) >= 4_096:
                 _READERS.clear()
             _READERS[key] = found
@@ -69,6 +73,10 @@ class FactReader:
             _registered(self.registries, profile.registrations) if self.registries else None,
             territory if self.territory else None,
         )
+
+
+def _plain_getter(get: Any) -> Any:
+    return lambda profile: plain(get(profile))
 
 
 def _registered(registries: frozenset[str], registrations: tuple[str, ...]) -> tuple[str, ...]:
@@ -111,7 +119,8 @@ def license_reader(lic: CompiledLicense, purpose: Purpose, output_use: OutputUse
     upper bound: it may read less, e.g. when a use restriction already forbids)."""
     found = lic.readers.get((purpose, output_use))
     if found is None:
-        found = lic.readers[(purpose, output_use)] = _license_reader(lic, purpose, output_use)
+        found = _license_reader(lic, purpose, output_use)
+        lic.readers[(purpose.value, output_use.value if output_use is not None else None)] = found
     return found  # type: ignore[return-value]
 
 

@@ -16,6 +16,7 @@ from registry.policy.agreements import HolderAgreements, covering_agreement
 from registry.policy.compiled import GrantPlan
 from registry.policy.conditions import Outcome, PartyContext, judge_condition
 from registry.policy.decision import Effect, ObligationDue, Party, Reason
+from registry.policy.keys import PLAIN
 from registry.policy.snapshot import LicenseUse
 from registry.vocabulary import Decision, OutputUse, Purpose, UseCase
 
@@ -140,7 +141,7 @@ def judge_license_terms(
 
 def _add_static_permit(use: LicenseUse, verdict: Verdict, clause: str, why: str) -> None:
     party = verdict.ctx.party
-    key = ("permit", party, clause, why)
+    key = ("permit", PLAIN[party], clause, why)
     reason = use.memo.get(key)
     if reason is None:
         reason = use.memo[key] = Reason(
@@ -150,7 +151,7 @@ def _add_static_permit(use: LicenseUse, verdict: Verdict, clause: str, why: str)
 
 
 def _obligations_due(use: LicenseUse, party: Party, purpose: Purpose) -> tuple[ObligationDue, ...]:
-    key = ("obligations", party, purpose)
+    key = ("obligations", PLAIN[party], PLAIN[purpose])
     found = use.memo.get(key)
     if found is None:
         lic = use.license

@@ -25,6 +25,7 @@ from registry.policy.conditions import PartyContext
 from registry.policy.decision import ObligationDue, Party, Reason
 from registry.policy.facts import license_reader
 from registry.policy.judge import PERMIT_, Verdict, judge_license_terms
+from registry.policy.keys import PLAIN, use_cases_key
 from registry.policy.snapshot import LicenseUse
 from registry.vocabulary import OutputUse, Purpose, UseCase
 
@@ -82,21 +83,23 @@ def judgement_of(
     with the same facts (those its `FactReader` reads: a revenue, a registration, a country),
     remembered on the license for every stack it is part of. Judgements that rely on a tenant's
     own agreements are made afresh."""
+    # keys of plain values (`keys`)
     if ctx.party is Party.OPERATOR:
-        key: tuple[object, ...] | None = (ctx.key, use_cases, output_use, grants_apply)
+        key: tuple[object, ...] | None = (ctx.key, use_cases_key(use_cases), PLAIN[output_use], grants_apply)
     elif _agreements_never_matter(use, index, ctx.purpose, output_use, grants_apply):
         lic = use.license
         assert lic is not None
         reader = license_reader(lic, ctx.purpose, output_use)
+        territory = (tuple(sorted(ctx.regions)), ctx.country_known) if reader.territory else None
         key = (
-            ctx.party,
-            ctx.purpose,
+            PLAIN[ctx.party],
+            PLAIN[ctx.purpose],
             ctx.receives_payment,
             ctx.hosts_for_third_parties,
-            use_cases,
-            output_use,
+            use_cases_key(use_cases),
+            PLAIN[output_use],
             grants_apply,
-            reader.read(ctx.profile, (ctx.regions, ctx.country_known)),
+            reader.read(ctx.profile, territory),
         )
     else:
         key = None
@@ -128,28 +131,8 @@ def _shared_tenant_judgement(
 ) -> Judgement:
     """A tenant judgement that no agreement takes part in reads nothing of the stack but which
     artifacts the license applies to (named in its reasons) and whether its use restrictions
-    bind: made once per license, given each stack's artifacts, and kept on the use."""
-    mine = use.tenant_judgements
-    found: Judgement | None = mine.get(key)  # type: ignore[assignment]
-    if found is None:
-        found = _tenant_judgement_for_use(
-            use, key, ctx, index, usage, date, use_cases, output_use, grants_apply
-        )
-        _keep(mine, key, found)
-    return found
-
-
-def _tenant_judgement_for_use(
-    use: LicenseUse,
-    key: tuple[object, ...],
-    ctx: PartyContext,
-    index: HolderAgreements,
-    usage: Mapping[str, int],
-    date: dt.date,
-    use_cases: frozenset[UseCase],
-    output_use: OutputUse | None,
-    grants_apply: bool,
-) -> Judgement:
+    bind: made once per license and given each stack's artifacts (the caller keeps it on the
+    use, under its own key)."""
     lic = use.license
     assert lic is not None
     shared_key = (use.restrictions_bind, key)

@@ -24,6 +24,7 @@ from registry.policy.creator import judge_creator
 from registry.policy.decision import ObligationDue, Party, Reason
 from registry.policy.judge import Verdict
 from registry.policy.judgement_memo import Judgement, judgement_of, remember
+from registry.policy.keys import PLAIN, use_cases_key
 from registry.policy.regions import expand_regions
 from registry.policy.snapshot import CatalogSnapshot
 from registry.policy.stack import MEMO_LIMIT, PurposeView, StackPlan
@@ -53,18 +54,27 @@ def tenant_judgement(
     remembered on the stack; otherwise the licenses its agreements could cover are judged
     against them and the others taken from what every tenant with its facts gets."""
     territory = (profile.country, regions)
+    # keys of plain values (`keys`)
+    plain_purpose, plain_output, cases = PLAIN[purpose], PLAIN[output_use], use_cases_key(use_cases)
     if untouched:
-        key = (purpose, view.output_key, use_cases, view.reader.read(profile, territory))
+        key = (plain_purpose, PLAIN[view.output_key], cases, view.reader.read(profile, territory))
         found: Judgement | None = plan.tenant_parts.get(key)  # type: ignore[assignment]
         if found is not None:
             return found
     index = snapshot.agreements_of(tenant.id)
     ctx: PartyContext | None = None
     parts = []
-    for use, grants_apply, reader in view.tenant_uses:
+    for tenant_use in view.tenant_uses:
+        use, grants_apply = tenant_use.use, tenant_use.grants_apply
         # Tenants are paid or host for others according to their purpose alone, and the raw
         # territory stands for the expanded one: these facts are all the judgement reads.
-        use_key = (purpose, output_use, use_cases, grants_apply, reader.read(profile, territory))
+        use_key = (
+            plain_purpose,
+            plain_output,
+            cases,
+            grants_apply,
+            tenant_use.reader.read(profile, territory),
+        )
         part: Judgement | None = use.tenant_judgements.get(use_key)  # type: ignore[assignment]
         if part is None:
             if ctx is None:
@@ -192,7 +202,7 @@ def _tenant_creators(
     licenses = plan.licenses
     if licenses is None or not licenses.creators or plan.provider_terms:
         return NO_FLAGS
-    key = (purpose, output_use)
+    key = (PLAIN[purpose], PLAIN[output_use])
     found = plan.creator_judgements.get(key)
     if found is None:
         ctx = tenant_context(tenant_id, profile, regions, purpose)

@@ -13,10 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from registry.catalog.entries import Runner
 from registry.policy.agreements import HolderAgreements
 from registry.policy.decision import AppliedLicense, AppliedVia
 from registry.policy.facts import NOTHING, FactReader, license_reader
+from registry.policy.keys import PLAIN
 from registry.policy.snapshot import CatalogSnapshot, LicenseUse, RequestLicenses
 from registry.vocabulary import ArtifactKind, HostKind, OutputUse, Purpose
 
@@ -26,6 +29,15 @@ MEMO_LIMIT = 2_048
 
 Curable = tuple[frozenset[str], frozenset[str]]
 """License families and artifact ids an agreement would name to change a judgement."""
+
+
+class TenantUse(msgspec.Struct, frozen=True, eq=False, gc=False):
+    """One license use of the stack with what its tenant judgement reads (untracked by the
+    collector: views hold many)."""
+
+    use: LicenseUse
+    grants_apply: bool
+    reader: FactReader
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -42,7 +54,7 @@ class PurposeView:
     operator_purpose: Purpose
     operator_territory: bool
     """Whether the operator's judgements read the territory it serves."""
-    tenant_uses: tuple[tuple[LicenseUse, bool, FactReader], ...]
+    tenant_uses: tuple[TenantUse, ...]
     """`StackPlan.uses` with what each license's tenant judgement reads of the tenant."""
 
 
@@ -70,7 +82,7 @@ class StackPlan:
     output_keys: dict[OutputUse, OutputUse | None] = field(default_factory=dict)
     curables: dict[tuple[object, ...], Curable] = field(default_factory=dict)
     tenant_parts: dict[tuple[object, ...], object] = field(default_factory=dict)
-    creator_judgements: dict[tuple[Purpose, OutputUse], Any] = field(default_factory=dict)
+    creator_judgements: dict[tuple[object, ...], Any] = field(default_factory=dict)
     """A tenant's judgement on the creator flags, per purpose and output use."""
     operator_parts: dict[tuple[object, ...], object] = field(default_factory=dict)
     operator_sayings: dict[tuple[object, ...], Any] = field(default_factory=dict)
@@ -78,16 +90,16 @@ class StackPlan:
     decisions: dict[tuple[object, ...], object] = field(default_factory=dict)
     """Whole decisions for tenants without agreements on the stack, by the operator judgement
     and the tenant's facts."""
-    views: dict[tuple[Purpose, OutputUse], PurposeView] = field(default_factory=dict)
+    views: dict[tuple[str, str], PurposeView] = field(default_factory=dict)
+    """By plain purpose and output use (members find them: they hash and compare as their values)."""
 
     def view(self, purpose: Purpose, output_use: OutputUse) -> PurposeView:
         """What a request for this purpose and output use needs of the stack, in one lookup."""
-        key = (purpose, output_use)
-        found = self.views.get(key)
+        found = self.views.get((purpose, output_use))
         if found is None:
             operator_purpose = Purpose.HOSTED_SERVICE if self.operator_charges else purpose
             families, artifacts = self.curable(purpose, output_use)
-            found = self.views[key] = PurposeView(
+            found = self.views[(purpose.value, output_use.value)] = PurposeView(
                 reader=self.reader(purpose, output_use),
                 output_key=self.output_key(output_use),
                 curable_families=families,
@@ -95,7 +107,7 @@ class StackPlan:
                 operator_purpose=operator_purpose,
                 operator_territory=self.operator_judged and self.reader(operator_purpose, None).territory,
                 tenant_uses=tuple(
-                    (use, grants_apply, license_reader(use.license, purpose, output_use))
+                    TenantUse(use, grants_apply, license_reader(use.license, purpose, output_use))
                     for use, grants_apply in self.uses
                     if use.license is not None
                 ),
@@ -120,7 +132,7 @@ class StackPlan:
     ) -> tuple[frozenset[str], frozenset[str]]:
         """Families and artifacts of the licenses whose judgement an agreement could change for
         this purpose and output use (see `judgement_memo._agreements_never_matter`)."""
-        key = ("curable", purpose, output_use)
+        key = (PLAIN[purpose], PLAIN[output_use])
         found = self.curables.get(key)
         if found is None:
             families: set[str] = set()
@@ -158,7 +170,7 @@ class StackPlan:
 
     def reader(self, purpose: Purpose, output_use: OutputUse | None) -> FactReader:
         """All that the judgements of every license of the stack read of a party."""
-        key = (purpose, output_use)
+        key = (PLAIN[purpose], PLAIN[output_use])
         found = self.readers.get(key)
         if found is None:
             readers = []
