@@ -60,6 +60,8 @@ class ResidentAdapters:
         """Slot (peft adapter name) -> adapter held there, least recently used first."""
         self._layouts: dict[str, SlotLayout] = {}
         """Slots another adapter of the same layout can be copied into."""
+        self._reach: dict[str, frozenset[str]] = {}
+        """Slot -> the pipeline components its adapter has layers in."""
         self._names = (f"slot{i}" for i in itertools.count())
         self._active: tuple[tuple[AdapterKey, float], ...] = ()
         self._lora_enabled = False
@@ -84,6 +86,17 @@ class ResidentAdapters:
 
     def active_ids(self) -> tuple[str, ...]:
         return tuple(key[0] for key, _ in self._active)
+
+    def active_beyond(self, component: str) -> tuple[tuple[AdapterKey, float], ...]:
+        """The active adapters, with their scales, that have layers outside `component` (the
+        denoiser), i.e. in a text encoder: prompt embeddings depend on exactly these."""
+        slot_of = {held: slot for slot, held in self._slots.items()}
+        return tuple(
+            (key, scale)
+            for key, scale in self._active
+            # a slot of unknown reach counts as reaching everything
+            if self._reach.get(slot_of.get(key, ""), frozenset({"?"})) - {component}
+        )
 
     def activate(self, adapters: tuple[AdapterSpec, ...], load_state_dict: StateDictLoader) -> None:
         """Make exactly `adapters` active with their scales, loading what is not resident."""
@@ -125,6 +138,7 @@ class ResidentAdapters:
             if reusable is not None:
                 self._layouts[reusable].copy_from(converted)
                 self._slots[reusable] = adapter_key(spec)
+                self._reach[reusable] = reach_of(converted)
                 self.evictions += 1
                 self.loads += 1
                 self.in_place_loads += 1
@@ -149,6 +163,7 @@ class ResidentAdapters:
             else:
                 self._pipe.delete_adapters(slot)
                 self._layouts.pop(slot, None)
+                self._reach.pop(slot, None)
                 slot = next(self._names)
                 self._load_into(slot, spec, state_dict, hotswap=False, expected=expected)
         if not self._hotswap:
@@ -156,6 +171,7 @@ class ResidentAdapters:
             if layout is not None:
                 self._layouts[slot] = layout
         self._slots[slot] = adapter_key(spec)
+        self._reach[slot] = reach_of(converted)
         self.loads += 1
         return slot
 
@@ -208,8 +224,14 @@ class ResidentAdapters:
     def _forget(self, slot: str) -> None:
         self._slots.pop(slot, None)
         self._layouts.pop(slot, None)
+        self._reach.pop(slot, None)
         if any(slot in names for names in self._pipe.get_list_adapters().values()):
             self._pipe.delete_adapters(slot)
+
+
+def reach_of(adapter: ConvertedAdapter) -> frozenset[str]:
+    """The components an adapter has layers in (converted keys start with the component name)."""
+    return frozenset(key.partition(".")[0] for key in adapter.tensors)
 
 
 def private_copy(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -1,13 +1,14 @@
 """One pipeline call for a batch of compatible tasks.
 
 Each image gets its own CPU `torch.Generator` seeded with the task's seed + index, so an image
-reproduces whatever batch it lands in and on whichever device (up to float rounding). Progress is
-reported after every denoising step; a batch whose tasks were all canceled stops between steps.
+reproduces whatever batch it lands in and on whichever device (up to float rounding). Prompts are
+handed over as embeddings, each distinct text encoded once (`prompts`). Progress is reported after
+every denoising step; a batch whose tasks were all canceled stops between steps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ import torch
 from PIL import Image
 
 from runners.local.families import FamilyTraits
+from runners.local.prompts import PromptEmbeddings
 from runners.task import GenerationTask
 
 
@@ -30,9 +32,20 @@ class BatchMember:
     """(1-based step, total steps)."""
 
 
-def run_batch(pipe: Any, traits: FamilyTraits, members: list[BatchMember]) -> list[list[Image.Image]]:
-    """Generate every member's images in one call; images come back grouped per member."""
+def run_batch(
+    pipe: Any,
+    traits: FamilyTraits,
+    members: list[BatchMember],
+    embeddings: PromptEmbeddings | None = None,
+    text_context: Hashable = (),
+) -> list[list[Image.Image]]:
+    """Generate every member's images in one call; images come back grouped per member.
+
+    `embeddings` is the warm pipeline's cache (without one, texts repeated within the call are
+    still encoded once); `text_context` names the active adapters that reach a text encoder."""
     first = members[0].task
+    if embeddings is None:
+        embeddings = PromptEmbeddings(traits.conditioning, max_bytes=0)
     prompts: list[str] = []
     negatives: list[str] = []
     generators: list[torch.Generator] = []
@@ -50,8 +63,14 @@ def run_batch(pipe: Any, traits: FamilyTraits, members: list[BatchMember]) -> li
             member.on_step(step + 1, first.steps)
         return callback_kwargs
 
+    conditioning = embeddings.conditioning
+    guided = conditioning.needs_unconditional(pipe, first.guidance)
+    with torch.inference_mode():  # one encoder call for whatever is new, negatives included
+        rows = embeddings.rows(pipe, prompts + negatives if guided else prompts, text_context)
+    count = len(prompts)
+    text_kwargs = conditioning.call_kwargs(rows[:count], rows[count:] if guided else None)
     kwargs: dict[str, Any] = {
-        "prompt": prompts,
+        **text_kwargs,
         "width": first.width,
         "height": first.height,
         "num_inference_steps": first.steps,
@@ -60,8 +79,6 @@ def run_batch(pipe: Any, traits: FamilyTraits, members: list[BatchMember]) -> li
         "output_type": "pil",
         "callback_on_step_end": on_step_end,
     }
-    if traits.negative_prompt:
-        kwargs["negative_prompt"] = negatives
     if first.sigmas is not None:
         kwargs["sigmas"] = list(first.sigmas)
     with torch.inference_mode():

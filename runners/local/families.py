@@ -1,6 +1,6 @@
 """What differs between pipeline families: the diffusers class (never taken from the weights'
-own `model_index.json`, so data cannot choose code), the denoiser that LoRAs attach to, and the
-call arguments each family takes."""
+own `model_index.json`, so data cannot choose code), the denoiser that LoRAs attach to, the
+call arguments each family takes and how it takes prompt embeddings."""
 
 from __future__ import annotations
 
@@ -9,6 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from runners.errors import UnsupportedFamilyError
+from runners.local.prompts import (
+    Flux1Conditioning,
+    Flux2Conditioning,
+    SD1Conditioning,
+    TextConditioning,
+)
 from runners.task import ModelFamily
 
 
@@ -19,6 +25,7 @@ class FamilyTraits:
     denoiser: str
     negative_prompt: bool
     """Whether the pipeline takes a negative prompt as a plain argument."""
+    conditioning: TextConditioning
 
     def load_class(self) -> Any:
         return getattr(importlib.import_module("diffusers"), self.pipeline_class)
@@ -27,10 +34,34 @@ class FamilyTraits:
 FAMILIES: dict[ModelFamily, FamilyTraits] = {
     traits.family: traits
     for traits in (
-        FamilyTraits(ModelFamily.SD1, "StableDiffusionPipeline", "unet", negative_prompt=True),
-        FamilyTraits(ModelFamily.FLUX1, "FluxPipeline", "transformer", negative_prompt=False),
-        FamilyTraits(ModelFamily.FLUX2, "Flux2Pipeline", "transformer", negative_prompt=False),
-        FamilyTraits(ModelFamily.FLUX2_KLEIN, "Flux2KleinPipeline", "transformer", negative_prompt=False),
+        FamilyTraits(
+            ModelFamily.SD1,
+            "StableDiffusionPipeline",
+            "unet",
+            negative_prompt=True,
+            conditioning=SD1Conditioning(),
+        ),
+        FamilyTraits(
+            ModelFamily.FLUX1,
+            "FluxPipeline",
+            "transformer",
+            negative_prompt=False,
+            conditioning=Flux1Conditioning(),
+        ),
+        FamilyTraits(
+            ModelFamily.FLUX2,
+            "Flux2Pipeline",
+            "transformer",
+            negative_prompt=False,
+            conditioning=Flux2Conditioning(guided=False),
+        ),
+        FamilyTraits(
+            ModelFamily.FLUX2_KLEIN,
+            "Flux2KleinPipeline",
+            "transformer",
+            negative_prompt=False,
+            conditioning=Flux2Conditioning(guided=True),
+        ),
     )
 }
 

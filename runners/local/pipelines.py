@@ -19,6 +19,7 @@ from runners.local.adapters import ResidentAdapters, check_adapter_fits, count_a
 from runners.local.device import Placement
 from runners.local.families import traits_of
 from runners.local.lora_layout import convert_adapter
+from runners.local.prompts import PromptEmbeddings
 from runners.local.sources import adapter_file, pipeline_directory
 from runners.local.weights import verify_file, verify_pipeline_dir
 from runners.task import AdapterSpec, GenerationTask, PipelineSpec
@@ -41,6 +42,8 @@ class WarmPipeline:
     pipe: Any
     adapters: ResidentAdapters
     memory_bytes: int
+    embeddings: PromptEmbeddings
+    """Prompt embeddings of recent texts (bounded apart from `memory_bytes`)."""
     fused: tuple[AdapterSpec, ...] = ()
     last_used: float = field(default_factory=time.monotonic)
 
@@ -89,12 +92,14 @@ class WarmPipelineCache:
         adapter_store: AdapterStore,
         hub_cache_dir: Path | None = None,
         on_change: Callable[[], None] | None = None,
+        prompt_cache_bytes: int = 0,
     ) -> None:
         self._placement = placement
         self._budget = memory_budget_bytes
         self._policy = adapter_policy
         self._store = adapter_store
         self._hub_cache_dir = hub_cache_dir
+        self._prompt_cache_bytes = prompt_cache_bytes
         self._warm: OrderedDict[PipelineKey, WarmPipeline] = OrderedDict()
         self._on_change = on_change or (lambda: None)
         self.loads = 0
@@ -155,7 +160,13 @@ class WarmPipelineCache:
             target_rank=self._policy.hotswap_target_rank,
         )
         return WarmPipeline(
-            key=key, spec=spec, pipe=pipe, adapters=adapters, memory_bytes=module_bytes(pipe), fused=fused
+            key=key,
+            spec=spec,
+            pipe=pipe,
+            adapters=adapters,
+            memory_bytes=module_bytes(pipe),
+            embeddings=PromptEmbeddings(traits.conditioning, self._prompt_cache_bytes),
+            fused=fused,
         )
 
     def _fuse(self, pipe: Any, fused: tuple[AdapterSpec, ...]) -> None:

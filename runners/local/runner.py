@@ -46,6 +46,9 @@ class LocalRunnerSettings:
     memory_budget_bytes: int = 24 * 2**30
     """Warm pipelines are evicted, least recently used first, beyond this estimate."""
     max_resident_adapters: int = 4
+    prompt_cache_bytes: int = 256 * 2**20
+    """Prompt embeddings kept per warm pipeline (a real FLUX.1 prompt is 4 MiB in bf16); 0 keeps
+    none between calls. Texts repeated within a call are encoded once either way."""
     hotswap: bool = False
     """Replace the least recently used adapter in place (no recompilation) instead of deleting it."""
     hotswap_target_rank: int = 16
@@ -110,6 +113,7 @@ class LocalDiffusersRunner:
             ),
             self._store,
             hub_cache_dir=self.settings.hub_cache_dir,
+            prompt_cache_bytes=self.settings.prompt_cache_bytes,
         )
         self._queue: TaskQueue[_Job] = TaskQueue(
             max_batch_images=self.settings.max_batch_images,
@@ -278,7 +282,14 @@ class LocalDiffusersRunner:
             members = [
                 BatchMember(task=j.task, is_canceled=j.canceled.is_set, on_step=j.progress) for j in jobs
             ]
-            grouped = run_batch(warm.pipe, traits_of(first.pipeline.family), members)
+            traits = traits_of(first.pipeline.family)
+            grouped = run_batch(
+                warm.pipe,
+                traits,
+                members,
+                warm.embeddings,
+                warm.adapters.active_beyond(traits.denoiser),
+            )
             inference_s = time.perf_counter() - inference_started
         except BatchCanceledError:
             for job in jobs:
