@@ -8,4 +8,5 @@ def main() -> None:
     from bench.runners import http_clients, local_runner
 
     local_runner.main()
-    http_clients.main()
+    if "http" in local_runner.chosen_parts():
+        http_clients.main()
