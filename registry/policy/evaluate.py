@@ -152,20 +152,39 @@ def _evaluate_on(
     untouched = (families is None or view.curable_families.isdisjoint(families)) and (
         artifacts is None or view.curable_artifacts.isdisjoint(artifacts)
     )
+    facts = view.reader.read(profile, (profile.country, regions))
+    operator_said = operator_part.same_as or operator_part if operator_part is not None else None
+    decision_key = (operator_said, purpose, view.output_key, cases, strict, facts)
     if untouched:
-        facts = view.reader.read(profile, (profile.country, regions))
-        operator_said = operator_part.same_as or operator_part if operator_part is not None else None
-        decision_key = (operator_said, purpose, view.output_key, cases, strict, facts)
         found: Combined | None = plan.decisions.get(decision_key)  # type: ignore[assignment]
         if found is not None:
             return _decision(request, snapshot, plan, runner_id, with_id, tenant.id, found)
     tenant_part = tenant_judgement(
-        plan, view, snapshot, tenant, profile, regions, purpose, output_use, use_cases, date, usage, untouched
+        plan,
+        view,
+        snapshot,
+        tenant,
+        profile,
+        regions,
+        purpose,
+        output_use,
+        use_cases,
+        date,
+        usage,
+        facts,
+        untouched,
     )
+    # The judgement every tenant with these facts gets, though the tenant holds agreements that
+    # might have taken part: the decision is theirs too.
+    shared = bool(tenant_part.parts)
+    if shared and not untouched:
+        found = plan.decisions.get(decision_key)  # type: ignore[assignment]
+        if found is not None:
+            return _decision(request, snapshot, plan, runner_id, with_id, tenant.id, found)
     if consulted is not None:
         consulted.extend(tenant_part.consulted)
     combined = _combine(tenant_part, operator_part, strict, snapshot.operator.id, operator_purpose)
-    if untouched:
+    if shared:
         if len(plan.decisions) >= MEMO_LIMIT:
             plan.decisions.clear()
         plain_key = (operator_said, PLAIN[purpose], PLAIN[view.output_key], cases, strict, facts)

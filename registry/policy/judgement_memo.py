@@ -45,6 +45,10 @@ class Judgement(msgspec.Struct, frozen=True, eq=False, gc=False):
     same_as: Judgement | None = None
     """An earlier judgement saying exactly the same over another window of dates: memos keyed by
     judgements use it, so a decision made beside one serves beside the other."""
+    parts: tuple[Judgement, ...] = ()
+    """The judgement of each license of a stack (then its creator flags) that this one puts
+    together, kept on the judgement every tenant with the same facts gets without agreements
+    (`party.tenant_judgement`); empty elsewhere."""
 
 
 _JUDGEMENTS_PER_USE = 4_096

@@ -47,21 +47,65 @@ def tenant_judgement(
     use_cases: frozenset[UseCase],
     date: dt.date,
     usage: Mapping[str, int],
+    facts: tuple[object, ...],
     untouched: bool,
 ) -> Judgement:
-    """The tenant's judgement on the stack. `untouched`: none of its agreements can change it
-    (`StackPlan.untouched_by`), so it is the one every tenant with the same facts gets,
-    remembered on the stack; otherwise the licenses its agreements could cover are judged
-    against them and the others taken from what every tenant with its facts gets."""
-    territory = (profile.country, regions)
+    """The tenant's judgement on the stack. The one every tenant with the same `facts`
+    (`view.reader`) gets when no agreement takes part is remembered on the stack, with the
+    judgement of each license (`Judgement.parts`); it is the answer when `untouched` (none of the
+    tenant's agreements can change it, `StackPlan.untouched_by`) and whenever no license that
+    could take an agreement fails to hold for these facts. Otherwise those licenses are judged
+    against the tenant's agreements and the others kept."""
     # keys of plain values (`keys`)
-    plain_purpose, plain_output, cases = PLAIN[purpose], PLAIN[output_use], use_cases_key(use_cases)
+    key = (PLAIN[purpose], PLAIN[view.output_key], use_cases_key(use_cases), facts)
+    whole: Judgement | None = plan.tenant_parts.get(key)  # type: ignore[assignment]
+    if whole is None:
+        whole = _judged_for_facts(
+            plan, view, snapshot, tenant.id, profile, regions, purpose, output_use, use_cases, date, usage
+        )
+        _remember(plan.tenant_parts, key, whole)
     if untouched:
-        key = (plain_purpose, PLAIN[view.output_key], cases, view.reader.read(profile, territory))
-        found: Judgement | None = plan.tenant_parts.get(key)  # type: ignore[assignment]
-        if found is not None:
-            return found
+        return whole
+    # Agreements are looked for only where a grant or output term does not hold, which leaves a
+    # review or a forbid: elsewhere the tenant's agreements change nothing.
     index = snapshot.agreements_of(tenant.id)
+    parts: list[Judgement] | None = None
+    ctx: PartyContext | None = None
+    for i, tenant_use in enumerate(view.tenant_uses):
+        if not whole.parts[i].worst:
+            continue
+        use = tenant_use.use
+        lic = use.license
+        assert lic is not None
+        if could_cover(index, lic.family, use.coverage, purpose):
+            if parts is None or ctx is None:
+                parts = list(whole.parts)
+                ctx = tenant_context(tenant.id, profile, regions, purpose)
+            parts[i] = judgement_of(
+                use, ctx, index, usage, date, use_cases, output_use, tenant_use.grants_apply
+            )
+    if parts is None:
+        return whole
+    return combine_judgements(parts, date, usage, remembered=False)
+
+
+def _judged_for_facts(
+    plan: StackPlan,
+    view: PurposeView,
+    snapshot: CatalogSnapshot,
+    tenant_id: str,
+    profile: TenantProfile,
+    regions: tuple[str, ...],
+    purpose: Purpose,
+    output_use: OutputUse,
+    use_cases: frozenset[UseCase],
+    date: dt.date,
+    usage: Mapping[str, int],
+) -> Judgement:
+    """The stack's licenses judged for a tenant without agreements, each taken from what any stack
+    remembers for the facts that license alone reads where it can."""
+    territory = (profile.country, regions)
+    plain_purpose, plain_output, cases = PLAIN[purpose], PLAIN[output_use], use_cases_key(use_cases)
     ctx: PartyContext | None = None
     parts = []
     for tenant_use in view.tenant_uses:
@@ -78,25 +122,12 @@ def tenant_judgement(
         part: Judgement | None = use.tenant_judgements.get(use_key)  # type: ignore[assignment]
         if part is None:
             if ctx is None:
-                ctx = tenant_context(tenant.id, profile, regions, purpose)
+                ctx = tenant_context(tenant_id, profile, regions, purpose)
             part = judgement_of(use, ctx, NO_AGREEMENTS, usage, date, use_cases, output_use, grants_apply)
             _remember(use.tenant_judgements, use_key, part)
-        # Agreements are looked for only where a grant or output term does not hold, which
-        # leaves a review or a forbid: without one, the tenant's agreements change nothing.
-        if part.worst and not untouched:
-            lic = use.license
-            assert lic is not None
-            if could_cover(index, lic.family, use.coverage, purpose):
-                if ctx is None:
-                    ctx = tenant_context(tenant.id, profile, regions, purpose)
-                part = judgement_of(use, ctx, index, usage, date, use_cases, output_use, grants_apply)
         parts.append(part)
-    parts.append(_tenant_creators(plan, snapshot, tenant.id, profile, regions, purpose, output_use))
-    if not untouched:
-        return combine_judgements(parts, date, usage, remembered=False)
-    whole = combine_judgements(parts, date, usage)
-    _remember(plan.tenant_parts, key, whole)
-    return whole
+    parts.append(_tenant_creators(plan, snapshot, tenant_id, profile, regions, purpose, output_use))
+    return combine_judgements(parts, date, usage, keep_parts=True)
 
 
 def operator_judgement(
@@ -160,7 +191,12 @@ def tenant_context(
 
 
 def combine_judgements(
-    parts: Sequence[Judgement], date: dt.date, usage: Mapping[str, int], *, remembered: bool = True
+    parts: Sequence[Judgement],
+    date: dt.date,
+    usage: Mapping[str, int],
+    *,
+    remembered: bool = True,
+    keep_parts: bool = False,
 ) -> Judgement:
     """The judgements of several licenses of one party, in order, as one; its window of dates
     is worked out only when it is to be `remembered`."""
@@ -186,6 +222,7 @@ def combine_judgements(
         worst=worst,
         window=usability_window(consulted, date, usage) if consulted and remembered else ALWAYS,
         consulted=tuple(consulted),
+        parts=tuple(parts) if keep_parts else (),
     )
 
 
