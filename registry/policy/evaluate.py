@@ -13,6 +13,7 @@ from __future__ import annotations
 import msgspec
 
 from registry.catalog.entries import Agreement, TenantProfile
+from registry.policy.agreements import HolderAgreements
 from registry.policy.decision import (
     Effect,
     ObligationDue,
@@ -24,7 +25,7 @@ from registry.policy.decision import (
 from registry.policy.identity import derive_decision_id
 from registry.policy.judgement_memo import Judgement, recall
 from registry.policy.keys import PLAIN, use_cases_key
-from registry.policy.party import operator_judgement, tenant_judgement
+from registry.policy.party import open_to_agreements, operator_judgement, tenant_judgement
 from registry.policy.request import PolicyRequest
 from registry.policy.snapshot import CatalogSnapshot
 from registry.policy.stack import MEMO_LIMIT, StackPlan, stack_plan
@@ -143,53 +144,44 @@ def _evaluate_on(
             )
         if consulted is not None:
             consulted.extend(operator_part.consulted)
-    # Most tenants hold no agreement for any license of the stack that could need one: then the
-    # whole decision, but its id and the tenant's name, is what every tenant with the same facts
-    # gets (beside the same operator judgement).
-    index = snapshot.agreements_of(tenant.id)
-    families = index.families.get(purpose)
-    artifacts = index.artifacts.get(purpose)
-    untouched = (families is None or view.curable_families.isdisjoint(families)) and (
-        artifacts is None or view.curable_artifacts.isdisjoint(artifacts)
-    )
+    # The whole decision, but its id and the tenant's name, is what every tenant with the same
+    # facts gets (beside the same operator judgement) unless its agreements could cover a license
+    # that fails to hold for them: most tenants hold none that could.
     facts = view.reader.read(profile, (profile.country, regions))
     operator_said = operator_part.same_as or operator_part if operator_part is not None else None
     decision_key = (operator_said, purpose, view.output_key, cases, strict, facts)
-    if untouched:
-        found: Combined | None = plan.decisions.get(decision_key)  # type: ignore[assignment]
-        if found is not None:
-            return _decision(request, snapshot, plan, runner_id, with_id, tenant.id, found)
+    found: Combined | None = plan.decisions.get(decision_key)  # type: ignore[assignment]
+    if found is not None and (
+        not (found.open_families or found.open_artifacts)
+        or not _could_change(snapshot.agreements_of(tenant.id), purpose, found)
+    ):
+        return _decision(request, snapshot, plan, runner_id, with_id, tenant.id, found)
     tenant_part = tenant_judgement(
-        plan,
-        view,
-        snapshot,
-        tenant,
-        profile,
-        regions,
-        purpose,
-        output_use,
-        use_cases,
-        date,
-        usage,
-        facts,
-        untouched,
+        plan, view, snapshot, tenant, profile, regions, purpose, output_use, use_cases, date, usage, facts
     )
-    # The judgement every tenant with these facts gets, though the tenant holds agreements that
-    # might have taken part: the decision is theirs too.
-    shared = bool(tenant_part.parts)
-    if shared and not untouched:
-        found = plan.decisions.get(decision_key)  # type: ignore[assignment]
-        if found is not None:
-            return _decision(request, snapshot, plan, runner_id, with_id, tenant.id, found)
     if consulted is not None:
         consulted.extend(tenant_part.consulted)
     combined = _combine(tenant_part, operator_part, strict, snapshot.operator.id, operator_purpose)
-    if shared:
+    if tenant_part.parts:  # the judgement every tenant with these facts gets
+        open_families, open_artifacts = open_to_agreements(view, tenant_part, purpose, output_use)
+        combined = msgspec.structs.replace(
+            combined, open_families=open_families, open_artifacts=open_artifacts
+        )
         if len(plan.decisions) >= MEMO_LIMIT:
             plan.decisions.clear()
         plain_key = (operator_said, PLAIN[purpose], PLAIN[view.output_key], cases, strict, facts)
         plan.decisions[plain_key] = combined
     return _decision(request, snapshot, plan, runner_id, with_id, tenant.id, combined)
+
+
+def _could_change(index: HolderAgreements, purpose: Purpose, combined: Combined) -> bool:
+    """Whether the holder has an agreement granting `purpose` that names a family or artifact
+    open to agreements in `combined` (`party.open_to_agreements`)."""
+    families = index.families.get(purpose)
+    if families is not None and not families.isdisjoint(combined.open_families):
+        return True
+    artifacts = index.artifacts.get(purpose)
+    return artifacts is not None and not artifacts.isdisjoint(combined.open_artifacts)
 
 
 def _decision(
@@ -233,6 +225,10 @@ class Combined(msgspec.Struct, frozen=True, eq=False, gc=False):
     """The tenant's own decision."""
     operator: tuple[PartyVerdict, ...]
     """The operator's verdict, when it is judged."""
+    open_families: tuple[str, ...] = ()
+    open_artifacts: tuple[str, ...] = ()
+    """Remembered for every tenant with the same facts: what a tenant's agreement would have to
+    name to change it (`party.open_to_agreements`)."""
 
 
 def _party_decision(part: Judgement, strict: bool) -> Decision:

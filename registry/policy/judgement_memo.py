@@ -269,15 +269,25 @@ def _agreements_never_matter(
     depends only on the facts its `FactReader` reads."""
     lic = use.license
     assert lic is not None
+    return not may_take_agreement(use, purpose, output_use, grants_apply) or not could_cover(
+        index, lic.family, use.coverage, purpose
+    )
+
+
+def may_take_agreement(
+    use: LicenseUse, purpose: Purpose, output_use: OutputUse | None, grants_apply: bool
+) -> bool:
+    """Whether an agreement covering the license could be looked for: its grant for the purpose,
+    or its output term, does not hold outright."""
+    lic = use.license
+    assert lic is not None
     if lic.unknown or not grants_apply:
-        return True
-    if not could_cover(index, lic.family, use.coverage, purpose):
-        return True
+        return False
     plan = lic.plans[purpose]
     if plan.conditions or plan.severity:
-        return False
+        return True
     out_plan = lic.output_plans.get(output_use) if output_use is not None else None
-    return out_plan is None or not (out_plan.conditions or out_plan.severity)
+    return out_plan is not None and bool(out_plan.conditions or out_plan.severity)
 
 
 def replay(verdict: Verdict, judgement: Judgement) -> None:

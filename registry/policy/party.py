@@ -23,7 +23,7 @@ from registry.policy.conditions import PartyContext
 from registry.policy.creator import judge_creator
 from registry.policy.decision import ObligationDue, Party, Reason
 from registry.policy.judge import Verdict
-from registry.policy.judgement_memo import Judgement, judgement_of, remember
+from registry.policy.judgement_memo import Judgement, judgement_of, may_take_agreement, remember
 from registry.policy.keys import PLAIN, use_cases_key
 from registry.policy.regions import expand_regions
 from registry.policy.snapshot import CatalogSnapshot
@@ -48,14 +48,12 @@ def tenant_judgement(
     date: dt.date,
     usage: Mapping[str, int],
     facts: tuple[object, ...],
-    untouched: bool,
 ) -> Judgement:
     """The tenant's judgement on the stack. The one every tenant with the same `facts`
     (`view.reader`) gets when no agreement takes part is remembered on the stack, with the
-    judgement of each license (`Judgement.parts`); it is the answer when `untouched` (none of the
-    tenant's agreements can change it, `StackPlan.untouched_by`) and whenever no license that
-    could take an agreement fails to hold for these facts. Otherwise those licenses are judged
-    against the tenant's agreements and the others kept."""
+    judgement of each license (`Judgement.parts`): it is the answer unless the tenant holds an
+    agreement that could cover a license failing to hold for these facts (`open_to_agreements`);
+    such licenses are judged against the tenant's agreements and the others kept."""
     # keys of plain values (`keys`)
     key = (PLAIN[purpose], PLAIN[view.output_key], use_cases_key(use_cases), facts)
     whole: Judgement | None = plan.tenant_parts.get(key)  # type: ignore[assignment]
@@ -64,17 +62,19 @@ def tenant_judgement(
             plan, view, snapshot, tenant.id, profile, regions, purpose, output_use, use_cases, date, usage
         )
         _remember(plan.tenant_parts, key, whole)
-    if untouched:
-        return whole
     # Agreements are looked for only where a grant or output term does not hold, which leaves a
     # review or a forbid: elsewhere the tenant's agreements change nothing.
-    index = snapshot.agreements_of(tenant.id)
+    index: HolderAgreements | None = None
     parts: list[Judgement] | None = None
     ctx: PartyContext | None = None
     for i, tenant_use in enumerate(view.tenant_uses):
-        if not whole.parts[i].worst:
-            continue
         use = tenant_use.use
+        if not whole.parts[i].worst or not may_take_agreement(
+            use, purpose, output_use, tenant_use.grants_apply
+        ):
+            continue
+        if index is None:
+            index = snapshot.agreements_of(tenant.id)
         lic = use.license
         assert lic is not None
         if could_cover(index, lic.family, use.coverage, purpose):
@@ -87,6 +87,26 @@ def tenant_judgement(
     if parts is None:
         return whole
     return combine_judgements(parts, date, usage, remembered=False)
+
+
+def open_to_agreements(
+    view: PurposeView, whole: Judgement, purpose: Purpose, output_use: OutputUse
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The license families and artifacts that a tenant's agreement granting `purpose` would have
+    to name to change `whole`, the judgement of `tenant_judgement` every tenant with its facts
+    gets (see `agreements.could_cover`): those of its licenses that fail to hold and would look
+    for an agreement."""
+    families: set[str] = set()
+    artifacts: set[str] = set()
+    for tenant_use, part in zip(view.tenant_uses, whole.parts, strict=False):
+        use = tenant_use.use
+        if part.worst and may_take_agreement(use, purpose, output_use, tenant_use.grants_apply):
+            lic = use.license
+            assert lic is not None
+            families.add(lic.family)
+            for coverage in use.coverage:
+                artifacts.update(coverage)
+    return tuple(sorted(families)), tuple(sorted(artifacts))
 
 
 def _judged_for_facts(

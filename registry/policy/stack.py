@@ -1,11 +1,11 @@
 """A (model, adapters, runner) stack compiled once: everything about it that no tenant changes.
 
 The merged effective licenses, the catalog faults it runs into, whether the operator is a
-licensee on it, the effective-license entries a decision lists, and which license families and
-artifacts an agreement would have to name to matter. Judgements of whole parties on the stack
-are remembered here too (`party_judgement` in `evaluate`): keyed by the facts they read, so
-any tenant with the same facts and no agreement touching the stack gets them without a single
-license being judged again.
+licensee on it, the effective-license entries a decision lists, and what each purpose and output
+use reads of a tenant. Judgements of whole parties on the stack are remembered here too
+(`party.tenant_judgement`, `evaluate`): keyed by the facts they read, so any tenant with the same
+facts and no agreement that could change them gets them without a single license being judged
+again.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from typing import Any
 import msgspec
 
 from registry.catalog.entries import Runner
-from registry.policy.agreements import HolderAgreements
 from registry.policy.decision import AppliedLicense, AppliedVia
 from registry.policy.facts import NOTHING, FactReader, license_reader
 from registry.policy.keys import PLAIN
@@ -26,9 +25,6 @@ from registry.vocabulary import ArtifactKind, HostKind, OutputUse, Purpose
 _STACKS_LIMIT = 65_536
 MEMO_LIMIT = 2_048
 """Entries per memo of one stack before it starts afresh (bounded memory, no LRU cost)."""
-
-Curable = tuple[frozenset[str], frozenset[str]]
-"""License families and artifact ids an agreement would name to change a judgement."""
 
 
 class TenantUse(msgspec.Struct, frozen=True, eq=False, gc=False):
@@ -48,9 +44,6 @@ class PurposeView:
     """What the tenant's judgements read of it."""
     output_key: OutputUse | None
     """See `StackPlan.output_key`."""
-    curable_families: frozenset[str]
-    curable_artifacts: frozenset[str]
-    """See `StackPlan.curable`."""
     operator_purpose: Purpose
     operator_territory: bool
     """Whether the operator's judgements read the territory it serves."""
@@ -80,7 +73,6 @@ class StackPlan:
     """Every license use judged for a party, in order, with whether its grants apply."""
     readers: dict[tuple[object, ...], FactReader] = field(default_factory=dict)
     output_keys: dict[OutputUse, OutputUse | None] = field(default_factory=dict)
-    curables: dict[tuple[object, ...], Curable] = field(default_factory=dict)
     tenant_parts: dict[tuple[object, ...], object] = field(default_factory=dict)
     creator_judgements: dict[tuple[object, ...], Any] = field(default_factory=dict)
     """A tenant's judgement on the creator flags, per purpose and output use."""
@@ -98,12 +90,9 @@ class StackPlan:
         found = self.views.get((purpose, output_use))
         if found is None:
             operator_purpose = Purpose.HOSTED_SERVICE if self.operator_charges else purpose
-            families, artifacts = self.curable(purpose, output_use)
             found = self.views[(purpose.value, output_use.value)] = PurposeView(
                 reader=self.reader(purpose, output_use),
                 output_key=self.output_key(output_use),
-                curable_families=families,
-                curable_artifacts=artifacts,
                 operator_purpose=operator_purpose,
                 operator_territory=self.operator_judged and self.reader(operator_purpose, None).territory,
                 tenant_uses=tuple(
@@ -112,45 +101,6 @@ class StackPlan:
                     if use.license is not None
                 ),
             )
-        return found
-
-    def untouched_by(self, index: HolderAgreements, purpose: Purpose, output_use: OutputUse | None) -> bool:
-        """True when none of the holder's agreements granting `purpose` names a family or
-        artifact of a license of the stack that could need one (a grant or output term that does
-        not hold outright): then they cannot change any judgement on it."""
-        families = index.families.get(purpose)
-        artifacts = index.artifacts.get(purpose)
-        if families is None and artifacts is None:
-            return True
-        curable_families, curable_artifacts = self.curable(purpose, output_use)
-        return (families is None or curable_families.isdisjoint(families)) and (
-            artifacts is None or curable_artifacts.isdisjoint(artifacts)
-        )
-
-    def curable(
-        self, purpose: Purpose, output_use: OutputUse | None
-    ) -> tuple[frozenset[str], frozenset[str]]:
-        """Families and artifacts of the licenses whose judgement an agreement could change for
-        this purpose and output use (see `judgement_memo._agreements_never_matter`)."""
-        key = (PLAIN[purpose], PLAIN[output_use])
-        found = self.curables.get(key)
-        if found is None:
-            families: set[str] = set()
-            artifacts: set[str] = set()
-            for use, grants_apply in self.uses:
-                lic = use.license
-                if lic is None or lic.unknown or not grants_apply:
-                    continue
-                plan = lic.plans[purpose]
-                out_plan = lic.output_plans.get(output_use) if output_use is not None else None
-                if (
-                    plan.conditions
-                    or plan.severity
-                    or (out_plan is not None and (out_plan.conditions or out_plan.severity))
-                ):
-                    families.add(lic.family)
-                    artifacts.update(a for coverage in use.coverage for a in coverage)
-            found = self.curables[key] = (frozenset(families), frozenset(artifacts))
         return found
 
     def output_key(self, output_use: OutputUse) -> OutputUse | None:
