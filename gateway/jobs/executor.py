@@ -30,8 +30,8 @@ from gateway.jobs.lifecycle import ACTIVE, JobTransitions, outbox_written
 from gateway.jobs.pool import RunnerPool
 from gateway.jobs.schemas import JobView
 from gateway.jobs.views import job_view
-from gateway.storage import ArtifactProvenance, ImageStore, Provenance
-from registry.db.blocking import ShortBlocking
+from gateway.storage import ArtifactProvenance, ImageStore, ImageToSave, Provenance
+from gateway.storage.saver import ImageSaver
 from registry.jobs.tables import JobRow
 from registry.jobs.writer import JobWriter
 from runners.errors import RunnerError, TaskCanceledError
@@ -59,9 +59,21 @@ class _Queued:
 
 
 class _Ending(asyncio.Event):
-    """Set when the job ended; `view` is the job as it ended (no read-back for waiters)."""
+    """Set when the job ended; `view` is the job as it ended and `images` the PNGs stored for
+    it (no read-back for waiters)."""
 
     view: JobView | None = None
+    images: tuple[bytes, ...] = ()
+
+
+@dataclass(frozen=True)
+class Ended:
+    """A job that ended in this process, as its terminal transition recorded it."""
+
+    view: JobView | None
+    """None when another transition ended it (then read the row)."""
+    images: tuple[bytes, ...]
+    """The stored PNGs (with provenance), in order; empty unless it succeeded here."""
 
 
 class JobExecutor(QueueStats):
@@ -93,11 +105,11 @@ class JobExecutor(QueueStats):
         self._running: dict[str, tuple[str, asyncio.Task[None]]] = {}
         self._tenant_running: Counter[str] = Counter()
         self._finished: dict[str, _Ending] = {}
-        self._unrecorded: dict[str, tuple[str, int, str | None, JobRow | None]] = {}
+        self._unrecorded: dict[str, tuple[str, int, str | None, JobRow | None, tuple[bytes, ...]]] = {}
         """Jobs whose end could not be written yet (database down), retried by maintenance."""
         self._maintenance: asyncio.Task[None] | None = None
         self._closing = False
-        self._writes = ShortBlocking()
+        self.saver = ImageSaver(store)
 
     # --- QueueStats -------------------------------------------------------------------------
     def running_for(self, tenant_id: str) -> int:
@@ -117,19 +129,17 @@ class JobExecutor(QueueStats):
 
     async def wait(self, job_id: str, seconds: float) -> bool:
         """True when the job ended within `seconds` (it must run in this process)."""
-        ended, _view = await self.wait_ended(job_id, seconds)
-        return ended
+        return await self.wait_ended(job_id, seconds) is not None
 
-    async def wait_ended(self, job_id: str, seconds: float) -> tuple[bool, JobView | None]:
-        """Whether the job ended within `seconds` in this process and, when this process's
-        transition ended it, the job as it ended (None when another transition won)."""
+    async def wait_ended(self, job_id: str, seconds: float) -> Ended | None:
+        """The job as it ended, when it ended within `seconds` in this process; else None."""
         event = self._finished.get(job_id)
         if event is None:
-            return False, None
+            return None
         if not event.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), seconds)
-        return event.is_set(), event.view
+        return Ended(event.view, event.images) if event.is_set() else None
 
     def queue_position(self, job_id: str) -> int | None:
         for lane in self._lanes.values():
@@ -214,7 +224,7 @@ class JobExecutor(QueueStats):
                 )
 
             result = await pooled.runner.submit(item.task, progress)
-            await self._writes.run(self._store_images, row, result)  # inline while the disk is fast
+            stored = await self.saver.save(self._to_save(row, result))  # batched with other jobs'
             for index, image in enumerate(result.images):
                 self.hub.publish(
                     item.job_id,
@@ -226,7 +236,8 @@ class JobExecutor(QueueStats):
                         "url": f"/v1/jobs/{item.job_id}/images/{index}",
                     },
                 )
-            await self._finish(item.job_id, "succeeded", images=len(result.images), row=row)
+            pngs = tuple(s.data for s in stored)
+            await self._finish(item.job_id, "succeeded", images=len(result.images), row=row, pngs=pngs)
         except TaskCanceledError:
             await self._finish(item.job_id, "canceled", error="canceled by the client", row=row)
         except RunnerError as exc:
@@ -242,24 +253,31 @@ class JobExecutor(QueueStats):
             self._running.pop(item.job_id, None)
             self._pump_all()
 
-    def _store_images(self, row: JobRow, result: GenerationResult) -> None:
+    def _to_save(self, row: JobRow, result: GenerationResult) -> list[ImageToSave]:
         decision = row.decision or {}
         now = self._clock()
-        for index, image in enumerate(result.images):
-            provenance = Provenance(
-                model=ArtifactProvenance(
-                    artifact=row.model_id, license=str(decision.get("model_license", ""))
+        model = ArtifactProvenance(artifact=row.model_id, license=str(decision.get("model_license", "")))
+        adapters = tuple(
+            ArtifactProvenance(artifact=a["id"], license=a.get("license", ""), scale=a.get("scale"))
+            for a in row.adapters or []
+        )
+        return [
+            ImageToSave(
+                row.tenant_id,
+                row.id,
+                index,
+                image.png,
+                Provenance(
+                    model=model,
+                    adapters=adapters,
+                    decision_id=row.decision_id,
+                    job_id=row.id,
+                    seed=image.seed,
+                    created_at=now,
                 ),
-                adapters=tuple(
-                    ArtifactProvenance(artifact=a["id"], license=a.get("license", ""), scale=a.get("scale"))
-                    for a in row.adapters or []
-                ),
-                decision_id=row.decision_id,
-                job_id=row.id,
-                seed=image.seed,
-                created_at=now,
             )
-            self.store.save(row.tenant_id, row.id, index, image.png, provenance)
+            for index, image in enumerate(result.images)
+        ]
 
     def notify(self) -> None:
         """Wake the delivery workers: something was just enqueued in the outbox."""
@@ -273,6 +291,7 @@ class JobExecutor(QueueStats):
         images: int = 0,
         error: str | None = None,
         row: JobRow | None = None,
+        pngs: tuple[bytes, ...] = (),
     ) -> None:
         try:
             ended = await self.transitions.finish(
@@ -282,7 +301,7 @@ class JobExecutor(QueueStats):
             # Retried by the maintenance loop; meanwhile the lease is still renewed, so no other
             # gateway fails a job whose images were already stored.
             log.exception("job %s could not be recorded as %s; retrying", job_id, status)
-            self._unrecorded[job_id] = (status, images, error, row)
+            self._unrecorded[job_id] = (status, images, error, row, pngs)
             return
         self._unrecorded.pop(job_id, None)
         view = None
@@ -294,6 +313,7 @@ class JobExecutor(QueueStats):
         event = self._finished.pop(job_id, None)
         if event is not None:
             event.view = view
+            event.images = pngs if view is not None else ()
             event.set()
 
     # --- leases and recovery ----------------------------------------------------------------
@@ -313,8 +333,8 @@ class JobExecutor(QueueStats):
             await asyncio.sleep(interval)
 
     async def maintain_once(self) -> None:
-        for job_id, (status, images, error, row) in list(self._unrecorded.items()):
-            await self._finish(job_id, status, images=images, error=error, row=row)
+        for job_id, (status, images, error, row, pngs) in list(self._unrecorded.items()):
+            await self._finish(job_id, status, images=images, error=error, row=row, pngs=pngs)
         now = self._clock()
         async with self.sessions() as session, session.begin():
             await session.execute(

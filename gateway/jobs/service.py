@@ -47,6 +47,8 @@ class Submission:
     job: JobView | None
     finished: bool = False
     replay: Replay | None = None
+    images: tuple[bytes, ...] = ()
+    """The job's stored PNGs when it succeeded within the wait in this process (else read them)."""
 
 
 @dataclass(frozen=True)
@@ -140,9 +142,10 @@ class JobService:
         if admitted.row.webhook is not None:
             self.executor.notify()  # `job.queued` may be waiting in the outbox
         if wait_s > 0:
-            ended, view = await self.executor.wait_ended(admitted.row.id, wait_s)
-            if ended:  # the job as its completion batch committed it: no read-back
-                return Submission(job=view or await self.get(auth, admitted.row.id), finished=True)
+            ended = await self.executor.wait_ended(admitted.row.id, wait_s)
+            if ended is not None:  # the job as its completion batch committed it: no read-back
+                job = ended.view or await self.get(auth, admitted.row.id)
+                return Submission(job=job, finished=True, images=ended.images)
         return Submission(job=job_view(admitted.row))
 
     async def _row(self, auth: AuthContext, job_id: str) -> JobRow:

@@ -1,6 +1,6 @@
 """Generated images on the local filesystem, per tenant, with provenance in the PNG itself."""
 
-from gateway.storage.images import ImageNotFoundError, ImageStore, StoredImage, UnsafePathError
+from gateway.storage.images import ImageNotFoundError, ImageStore, ImageToSave, StoredImage, UnsafePathError
 from gateway.storage.provenance import (
     DIGITAL_SOURCE_TYPE,
     ArtifactProvenance,
@@ -14,6 +14,7 @@ __all__ = [
     "ArtifactProvenance",
     "ImageNotFoundError",
     "ImageStore",
+    "ImageToSave",
     "Provenance",
     "StoredImage",
     "UnsafePathError",

@@ -1,7 +1,9 @@
-"""The local image store: `<root>/<tenant>/<job>/<n>.png`, written atomically, purged by age.
+"""The local image store: `<root>/<tenant>/<job>.<n>.png`, written atomically, purged by age.
 
-Tenant and job ids become directory names, so they are checked against a strict pattern and
-the final path must stay under the root: no traversal, no absolute paths, no odd names.
+Tenant ids become directory names and job ids file names, so both are checked against a strict
+pattern (no separator, no "..", no leading dot): no traversal, no absolute paths, no odd names.
+One directory per tenant rather than per job: a save then changes one directory entry, and the
+images saved together (`save_many`) share its fsync.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import hashlib
 import os
 import re
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.storage.provenance import Provenance, with_provenance
@@ -37,6 +40,8 @@ class StoredImage:
     path: Path
     sha256: str
     size_bytes: int
+    data: bytes = field(repr=False)
+    """The stored file's bytes (the PNG with its provenance), for answering without a read."""
 
 
 def _component(kind: str, value: str) -> str:
@@ -53,6 +58,15 @@ def _fsync_directory(directory: Path) -> None:
         os.close(handle)
 
 
+@dataclass(frozen=True)
+class ImageToSave:
+    tenant_id: str
+    job_id: str
+    index: int
+    png: bytes
+    provenance: Provenance
+
+
 class ImageStore:
     def __init__(self, root: Path, *, retention_days: int | None = None) -> None:
         if retention_days is not None and retention_days < 1:
@@ -63,48 +77,74 @@ class ImageStore:
     def path_for(self, tenant_id: str, job_id: str, index: int) -> Path:
         if not 0 <= index < MAX_IMAGES_PER_JOB:
             raise UnsafePathError(f"image index {index} out of range 0..{MAX_IMAGES_PER_JOB - 1}")
-        path = (
-            self.root / _component("tenant id", tenant_id) / _component("job id", job_id) / f"{index}.png"
-        ).resolve()
-        if not path.is_relative_to(self.root):
-            raise UnsafePathError(f"image path escapes the store: {path}")
-        return path
+        # Both components match `_NAME` (no separator, no "..", no leading dot) and the root is
+        # resolved, so the path cannot leave the root: no `resolve()` (a realpath walk) per call.
+        return self.root / _component("tenant id", tenant_id) / f"{_component('job id', job_id)}.{index}.png"
+
+    def _legacy_path(self, tenant_id: str, job_id: str, index: int) -> Path:
+        """Where images were stored before 2026-11-26: `<tenant>/<job>/<n>.png`."""
+        return self.root / tenant_id / job_id / f"{index}.png"
 
     def save(
         self, tenant_id: str, job_id: str, index: int, png: bytes, provenance: Provenance
     ) -> StoredImage:
-        """Write the PNG with its provenance chunks; atomic (temp file, fsync, rename) and
-        durable once it returns: the directories whose entries changed are fsynced too, since
-        the job is recorded as succeeded right after and a power loss must not lose its image."""
-        path = self.path_for(tenant_id, job_id, index)
-        data = with_provenance(png, provenance)
-        created = [d for d in (path.parent.parent, path.parent) if not d.is_dir()]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".png")
+        """`save_many` of one image."""
+        [stored] = self.save_many([ImageToSave(tenant_id, job_id, index, png, provenance)])
+        return stored
+
+    def save_many(self, images: Sequence[ImageToSave]) -> list[StoredImage]:
+        """Write the PNGs with their provenance chunks, atomically (temp file, fsync, rename),
+        and durably once it returns: every directory whose entries changed is fsynced too, once
+        for all the images in it, since the jobs are recorded as succeeded right after and a power
+        loss must not lose their images. Nothing is written unless every image is valid."""
+        planned = [
+            (self.path_for(i.tenant_id, i.job_id, i.index), with_provenance(i.png, i.provenance))
+            for i in images
+        ]
+        directories = dict.fromkeys(path.parent for path, _ in planned)
+        changed = dict(directories)
+        for directory in directories:
+            if not directory.is_dir():
+                directory.mkdir(parents=True, exist_ok=True)
+                changed[directory.parent] = None  # the tenant's directory entry is new
+        written: list[str] = []
         try:
-            with os.fdopen(handle, "wb") as temp:
-                temp.write(data)
-                temp.flush()
-                os.fsync(temp.fileno())
-            os.replace(temp_name, path)
+            for path, data in planned:
+                handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".png")
+                written.append(temp_name)
+                with os.fdopen(handle, "wb") as temp:
+                    temp.write(data)
+                    temp.flush()
+                    os.fsync(temp.fileno())
+            for temp_name, (path, _) in zip(written, planned, strict=True):
+                os.replace(temp_name, path)
         except BaseException:
-            Path(temp_name).unlink(missing_ok=True)
+            for temp_name in written:
+                Path(temp_name).unlink(missing_ok=True)
             raise
-        for directory in (path.parent, *(d.parent for d in reversed(created))):
+        for directory in changed:
             _fsync_directory(directory)
-        return StoredImage(
-            tenant_id=tenant_id,
-            job_id=job_id,
-            index=index,
-            path=path,
-            sha256=hashlib.sha256(data).hexdigest(),
-            size_bytes=len(data),
-        )
+        return [
+            StoredImage(
+                tenant_id=i.tenant_id,
+                job_id=i.job_id,
+                index=i.index,
+                path=path,
+                sha256=hashlib.sha256(data).hexdigest(),
+                size_bytes=len(data),
+                data=data,
+            )
+            for i, (path, data) in zip(images, planned, strict=True)
+        ]
 
     def read(self, tenant_id: str, job_id: str, index: int) -> bytes:
         path = self.path_for(tenant_id, job_id, index)
         try:
             return path.read_bytes()
+        except FileNotFoundError:
+            pass
+        try:
+            return self._legacy_path(tenant_id, job_id, index).read_bytes()
         except FileNotFoundError as exc:
             raise ImageNotFoundError(f"no image {index} for job {job_id}") from exc
 
@@ -117,16 +157,22 @@ class ImageStore:
         for tenant_dir in self.root.iterdir():
             if not tenant_dir.is_dir() or tenant_dir.is_symlink():
                 continue
-            for job_dir in tenant_dir.iterdir():
-                if not job_dir.is_dir() or job_dir.is_symlink():
-                    continue
-                for image in job_dir.glob("*.png"):
-                    if image.is_file() and image.stat().st_mtime < cutoff:
-                        image.unlink(missing_ok=True)
-                        removed += 1
-                _remove_if_empty(job_dir)
+            removed += _purge_images(tenant_dir, cutoff)
+            for job_dir in tenant_dir.iterdir():  # the layout before 2026-11-26
+                if job_dir.is_dir() and not job_dir.is_symlink():
+                    removed += _purge_images(job_dir, cutoff)
+                    _remove_if_empty(job_dir)
             _remove_if_empty(tenant_dir)
         return removed
+
+
+def _purge_images(directory: Path, cutoff: float) -> int:
+    removed = 0
+    for image in directory.glob("*.png"):
+        if image.is_file() and image.stat().st_mtime < cutoff:
+            image.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def _remove_if_empty(directory: Path) -> None:

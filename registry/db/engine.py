@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -15,11 +16,21 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def json_text(value: Any) -> str:
+    """JSON columns are written with msgspec: the same JSON as the standard library's (compact),
+    in a fraction of its time; the job rows and outbox messages of every request hold several."""
+    return msgspec.json.encode(value).decode()
+
+
+JSON_CODECS: dict[str, Any] = {"json_serializer": json_text, "json_deserializer": msgspec.json.decode}
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine; on SQLite with WAL, foreign keys on and a busy timeout.
 
     The SQLite file's directory is created if missing, so the embedded default just works.
     """
+    kwargs = {**JSON_CODECS, **kwargs}
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from registry.db.blocking import ShortBlocking
+from registry.db.engine import JSON_CODECS
 
 
 class _Cursor:
@@ -177,4 +178,5 @@ def create_inline_sqlite_engine(database: str, *, timeout_s: float = 30.0) -> As
         poolclass=AsyncAdaptedQueuePool,
         pool_size=1,
         max_overflow=1,
+        **JSON_CODECS,
     )

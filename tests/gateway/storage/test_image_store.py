@@ -15,6 +15,7 @@ from gateway.storage import (
     ArtifactProvenance,
     ImageNotFoundError,
     ImageStore,
+    ImageToSave,
     Provenance,
     UnsafePathError,
     read_provenance,
@@ -48,7 +49,7 @@ def test_saved_images_carry_provenance_and_the_ai_disclosure(tmp_path: Path) -> 
     stored = store.save(
         "acme", "job_01", 0, png({"parameters": "steps: 8", "Software": "diffusers"}), PROVENANCE
     )
-    assert stored.path == (tmp_path / "images" / "acme" / "job_01" / "0.png").resolve()
+    assert stored.path == (tmp_path / "images" / "acme" / "job_01.0.png").resolve()
     data = store.read("acme", "job_01", 0)
     image = Image.open(io.BytesIO(data))
     text = dict(image.text)  # type: ignore[attr-defined]
@@ -93,9 +94,9 @@ def test_retention_purges_old_images_and_empty_directories(tmp_path: Path) -> No
     store.save("globex", "job_old2", 0, png(), PROVENANCE)
     forty_days_ago = (NOW - dt.timedelta(days=40)).timestamp()
     os.utime(old.path, (forty_days_ago, forty_days_ago))
-    os.utime(tmp_path / "globex" / "job_old2" / "0.png", (forty_days_ago, forty_days_ago))
+    os.utime(tmp_path / "globex" / "job_old2.0.png", (forty_days_ago, forty_days_ago))
     assert store.purge_expired(now=NOW) == 2
-    assert not (tmp_path / "acme" / "job_old").exists()
+    assert not old.path.exists()
     assert not (tmp_path / "globex").exists()
     assert store.read("acme", "job_new", 0)
     with pytest.raises(ImageNotFoundError):
@@ -130,3 +131,39 @@ def test_pixels_are_copied_not_re_encoded_and_a_corrupt_png_is_refused(tmp_path:
         ImageStore(tmp_path).save("acme", "job2", 0, bytes(corrupt), PROVENANCE)
     with pytest.raises(ProvenanceError, match="not a readable image"):
         ImageStore(tmp_path).save("acme", "job3", 0, original[:-20], PROVENANCE)
+
+
+def test_images_saved_together_are_all_readable_and_a_bad_one_writes_nothing(tmp_path: Path) -> None:
+    store = ImageStore(tmp_path)
+    batch = [
+        ImageToSave("acme", "job_a", 0, png(), PROVENANCE),
+        ImageToSave("acme", "job_a", 1, png(), PROVENANCE),
+        ImageToSave("globex", "job_b", 0, png(), PROVENANCE),
+    ]
+    stored = store.save_many(batch)
+    assert [s.path.name for s in stored] == ["job_a.0.png", "job_a.1.png", "job_b.0.png"]
+    assert read_provenance(store.read("globex", "job_b", 0)) == PROVENANCE
+    assert read_provenance(store.read("acme", "job_a", 1)) == PROVENANCE
+
+    with pytest.raises(ProvenanceError):
+        store.save_many(
+            [
+                ImageToSave("acme", "job_c", 0, png(), PROVENANCE),
+                ImageToSave("acme", "job_c", 1, b"x", PROVENANCE),
+            ]
+        )
+    with pytest.raises(ImageNotFoundError):
+        store.read("acme", "job_c", 0)
+    assert sorted(p.name for p in (tmp_path / "acme").iterdir()) == ["job_a.0.png", "job_a.1.png"]
+
+
+def test_images_stored_in_the_earlier_per_job_layout_are_still_read_and_purged(tmp_path: Path) -> None:
+    legacy = tmp_path / "acme" / "job_old"
+    legacy.mkdir(parents=True)
+    (legacy / "0.png").write_bytes(png())
+    store = ImageStore(tmp_path, retention_days=30)
+    assert store.read("acme", "job_old", 0) == png()
+    forty_days_ago = (NOW - dt.timedelta(days=40)).timestamp()
+    os.utime(legacy / "0.png", (forty_days_ago, forty_days_ago))
+    assert store.purge_expired(now=NOW) == 1
+    assert not (tmp_path / "acme").exists()
