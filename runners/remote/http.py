@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+import msgspec
 
 from runners.errors import (
     ProviderError,
@@ -140,10 +141,14 @@ class ProviderClient:
         if parts.netloc != self._base_host and parts.hostname not in self.settings.download_hosts:
             raise ProviderError(f"runner {runner_id}: host {parts.netloc} is not an allowed download host")
         headers = dict(self._auth) if parts.netloc == self._base_host else {}
+        data = None
+        if json is not None:  # msgspec: the same JSON as aiohttp's json.dumps, several times faster
+            data = msgspec.json.encode(json)
+            headers["Content-Type"] = "application/json"
         self.attempts += 1
         try:
             async with self._session_now().request(
-                method, url, json=json, headers=headers, allow_redirects=False
+                method, url, data=data, headers=headers, allow_redirects=False
             ) as response:
                 status = response.status
                 if 300 <= status < 400:
@@ -191,6 +196,8 @@ class ProviderClient:
             raise ProviderError(
                 f"runner {self.settings.runner_id}: {what} declares {declared} bytes, cap {cap}"
             )
+        if declared is not None:  # aiohttp reads exactly the declared length, at most the cap
+            return await response.read()
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.content.iter_chunked(65536):
