@@ -196,9 +196,13 @@ def _per_image(pipeline: PipelineSpec, adapter: AdapterSpec) -> None:
     warm, _ = runner.cache.get(_task(pipeline))
     warm.adapters.activate((adapter,), runner._store.load)
     traits = traits_of(pipeline.family)
+    # CPU time of this thread on a CPU placement (a shared host stretches wall time); on a GPU the
+    # thread may sleep while kernels run, so wall time there
+    on_cpu = runner.placement.device.type == "cpu"
+    clock = time.thread_time if on_cpu else time.perf_counter
     print(
-        "per-image CPU time by batch size (one pipeline call in this thread; its prompt encoded once / "
-        "embeddings cached), median of 5:"
+        f"per-image {'CPU' if on_cpu else 'wall'} time by batch size (one pipeline call in this thread; "
+        "its prompt encoded once / embeddings cached), median of 5:"
     )
     for size in (1, 4, 8):
         members = [
@@ -208,13 +212,9 @@ def _per_image(pipeline: PipelineSpec, adapter: AdapterSpec) -> None:
             for i in range(size)
         ]
         run_batch(warm.pipe, traits, members)
-        encoding = _median_time(
-            lambda members=members: run_batch(warm.pipe, traits, members), 5, time.thread_time
-        )
+        encoding = _median_time(lambda members=members: run_batch(warm.pipe, traits, members), 5, clock)
         cached = _median_time(
-            lambda members=members: run_batch(warm.pipe, traits, members, warm.embeddings),
-            5,
-            time.thread_time,
+            lambda members=members: run_batch(warm.pipe, traits, members, warm.embeddings), 5, clock
         )
         print(
             f"  batch {size}: {encoding / size * 1000:7.2f} / {cached / size * 1000:6.2f} ms/image "
