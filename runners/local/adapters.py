@@ -4,9 +4,10 @@ Switching adapters is global model state in diffusers, so this object belongs to
 worker that owns the pipeline. At most `max_resident` adapters stay loaded; the least recently
 used one makes room, either deleted (`delete_adapters`, so memory stays flat) or, in hot-swap
 mode, overwritten in place (`load_lora_weights(..., hotswap=True)` into a slot prepared by
-`enable_lora_hotswap`), so a compiled denoiser never recompiles. Outside hot-swap mode an evicted
-slot whose layers fit the incoming adapter exactly is reused: its tensors are copied in place
-(`lora_layout`), which skips the injection walk of a fresh load.
+`enable_lora_hotswap`), so a compiled denoiser does not recompile for a new adapter in a slot it
+has run (it does compile once per slot that `set_adapters` activates: docs/runners.md). Outside
+hot-swap mode an evicted slot whose layers fit the incoming adapter exactly is reused: its tensors
+are copied in place (`lora_layout`), which skips the injection walk of a fresh load.
 
 diffusers loads an adapter for the wrong model without complaint when none of its keys name a
 layer of the pipeline (it only logs). Each adapter is therefore checked against the pipeline's

@@ -50,7 +50,8 @@ class LocalRunnerSettings:
     """Prompt embeddings kept per warm pipeline (a real FLUX.1 prompt is 4 MiB in bf16); 0 keeps
     none between calls. Texts repeated within a call are encoded once either way."""
     hotswap: bool = False
-    """Replace the least recently used adapter in place (no recompilation) instead of deleting it."""
+    """Replace the least recently used adapter in place (a compiled denoiser keeps that slot's graph)
+    instead of deleting it."""
     hotswap_target_rank: int = 16
     max_batch_images: int = 4
     max_wait_s: float = 0.01
