@@ -77,8 +77,8 @@ async def _insert(engine: AsyncEngine) -> None:
         await session.execute(text("INSERT INTO t (v) VALUES ('written')"))
 
 
-async def test_short_blocking_moves_to_a_thread_after_a_slow_call_and_comes_back() -> None:
-    blocking = ShortBlocking(threshold_s=0.05, cooldown=2)
+async def test_short_blocking_follows_the_average_call_time_not_one_slow_call() -> None:
+    blocking = ShortBlocking(threshold_s=0.05, smoothing=0.5)
     loop_thread = threading.get_ident()
 
     def where(delay: float = 0.0) -> bool:
@@ -86,6 +86,10 @@ async def test_short_blocking_moves_to_a_thread_after_a_slow_call_and_comes_back
         return threading.get_ident() == loop_thread
 
     assert await blocking.run(where) is True
-    assert await blocking.run(where, 0.06) is True  # slow, but already running inline
-    assert blocking.slow_calls == 1
-    assert [await blocking.run(where) for _ in range(3)] == [False, False, True]
+    assert await blocking.run(where, 0.06) is True  # one slow call: the average stays under 0.05
+    assert blocking.inline
+    assert await blocking.run(where, 0.2) is True  # the average passes the threshold
+    assert not blocking.inline
+    # Fast calls on the thread bring the average down; under half the threshold it comes back.
+    assert [await blocking.run(where) for _ in range(4)] == [False, False, False, True]
+    assert blocking.slow_calls == 2
