@@ -277,8 +277,9 @@ def _streams(pipeline: PipelineSpec, adapters: list[AdapterSpec]) -> None:
         f"scheduler / FIFO: {scheduler_rate.ratio(fifo_rate)}"
     )
     print(
-        "  (a tiny pipeline loads in ~50-150 ms, about one generation; real pipelines take seconds to "
-        "minutes, so the reload ratio grows with model size)"
+        "  (a reload is a pipeline load, an adapter load and a batch-1 call: on these tiny models about "
+        "as much as 5 images of a batch-4 call; real pipelines load in seconds to minutes, so the "
+        "reload ratio grows with model size)"
     )
 
 
