@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 
 import msgspec
 
@@ -13,26 +12,33 @@ from registry.catalog.entries import Agreement
 from registry.vocabulary import Purpose
 
 
-@dataclass(slots=True)
-class HolderAgreements:
-    """One holder's agreements by what they cover."""
+class HolderAgreements(msgspec.Struct, frozen=True, gc=False):
+    """One holder's agreements by what they cover, as positions in `held` (every agreement of
+    the catalog). Made of what the collector does not walk (positions, dicts of plain strings)
+    but for the per-purpose dicts: every tenant met gets one, and each agreement named in a tracked
+    container costs every full collection a visit."""
 
-    by_family: dict[str, list[Agreement]] = field(default_factory=dict)
-    by_artifact: dict[str, list[Agreement]] = field(default_factory=dict)
-    """Agreements naming artifacts but no family, by artifact."""
-    families: dict[Purpose, frozenset[str]] = field(default_factory=dict)
+    held: tuple[Agreement, ...] = ()
+    """Every agreement of the catalog (`CatalogSnapshot.all_agreements`), shared."""
+    by_family: dict[str, tuple[int, ...]] = {}
+    """Positions in `held` of the agreements naming each license family."""
+    by_artifact: dict[str, tuple[int, ...]] = {}
+    """Positions in `held` of the agreements naming artifacts but no family, by artifact."""
+    families: dict[str, dict[str, None]] = {}
     """Per purpose, the families of `by_family` with an agreement granting it: an agreement that
     does not grant the purpose is never looked at, so it cannot change a judgement."""
-    artifacts: dict[Purpose, frozenset[str]] = field(default_factory=dict)
+    artifacts: dict[str, dict[str, None]] = {}
     """Per purpose, the artifacts of `by_artifact` with an agreement granting it."""
 
     @classmethod
-    def index(cls, agreements: Iterable[Agreement]) -> HolderAgreements:
-        by_family: dict[str, list[Agreement]] = {}
-        by_artifact: dict[str, list[Agreement]] = {}
-        family_purposes: dict[Purpose, set[str]] = {}
-        artifact_purposes: dict[Purpose, set[str]] = {}
-        for agreement in agreements:
+    def index(cls, held: tuple[Agreement, ...], positions: Iterable[int]) -> HolderAgreements:
+        """The agreements at `positions` of `held` (one holder's)."""
+        by_family: dict[str, list[int]] = {}
+        by_artifact: dict[str, list[int]] = {}
+        family_purposes: dict[str, dict[str, None]] = {}
+        artifact_purposes: dict[str, dict[str, None]] = {}
+        for position in positions:
+            agreement = held[position]
             covers = agreement.covers
             names = covers.license_families
             if names:
@@ -40,22 +46,23 @@ class HolderAgreements:
             else:
                 names, by_key, by_purpose = covers.artifacts, by_artifact, artifact_purposes
             for name in names:
-                held = by_key.get(name)
-                if held is None:
-                    by_key[name] = [agreement]
+                found = by_key.get(name)
+                if found is None:
+                    by_key[name] = [position]
                 else:
-                    held.append(agreement)
+                    found.append(position)
             for purpose in agreement.purposes:
                 keys = by_purpose.get(purpose)
                 if keys is None:
-                    by_purpose[purpose] = set(names)
+                    by_purpose[str(purpose)] = dict.fromkeys(names)
                 else:
-                    keys.update(names)
+                    keys.update(dict.fromkeys(names))
         return cls(
-            by_family,
-            by_artifact,
-            {p: frozenset(k) for p, k in family_purposes.items()},
-            {p: frozenset(k) for p, k in artifact_purposes.items()},
+            held,
+            {k: tuple(v) for k, v in by_family.items()},
+            {k: tuple(v) for k, v in by_artifact.items()},
+            family_purposes,
+            artifact_purposes,
         )
 
 
@@ -69,19 +76,25 @@ def could_cover(
     if families is not None and family in families:
         return True
     artifacts = index.artifacts.get(purpose)
-    return artifacts is not None and not all(artifacts.isdisjoint(c) for c in coverage)
+    return artifacts is not None and not all(artifacts.keys().isdisjoint(c) for c in coverage)
 
 
-def group_by_holder(agreements: Iterable[Agreement]) -> dict[str, list[Agreement]]:
-    """One pass over all agreements; each holder's index is built when first needed."""
+def group_by_holder(
+    agreements: tuple[Agreement, ...],
+) -> tuple[dict[str, list[Agreement]], dict[str, list[int]]]:
+    """One pass over all agreements: each holder's, and their positions (each holder's index is
+    built when first needed)."""
     holders: dict[str, list[Agreement]] = {}
-    for agreement in agreements:
+    positions: dict[str, list[int]] = {}
+    for position, agreement in enumerate(agreements):
         held = holders.get(agreement.holder)
         if held is None:
             holders[agreement.holder] = [agreement]
+            positions[agreement.holder] = [position]
         else:
             held.append(agreement)
-    return holders
+            positions[agreement.holder].append(position)
+    return holders, positions
 
 
 def unusable_because(agreement: Agreement, date: dt.date, usage: Mapping[str, int]) -> str | None:
@@ -106,21 +119,24 @@ def covering_agreement(
     date: dt.date,
     usage: Mapping[str, int],
     unusable: list[str],
-    consulted: list[Agreement] | None = None,
+    consulted: list[int] | None = None,
 ) -> Agreement | None:
     """The usable agreement with the lowest id that grants `purpose` and covers the license family
     (and, when it names artifacts, one of `coverage`: the artifact or any of its bases), or an
     artifact of `coverage` when it names no family; appends to `unusable` why covering
-    agreements could not be used."""
+    agreements could not be used, and to `consulted` the positions (in `index.held`) of those
+    whose usability it checked."""
     best: Agreement | None = None
-    for agreement in index.by_family.get(family, ()):
+    held = index.held
+    for position in index.by_family.get(family, ()):
+        agreement = held[position]
         named = agreement.covers.artifacts
         if named and coverage.isdisjoint(named):
             continue
         if purpose not in agreement.purposes:
             continue
         if consulted is not None:
-            consulted.append(agreement)
+            consulted.append(position)
         why = unusable_because(agreement, date, usage)
         if why is not None:
             unusable.append(why)
@@ -128,11 +144,12 @@ def covering_agreement(
             best = agreement
     if index.by_artifact:
         for artifact in coverage:
-            for agreement in index.by_artifact.get(artifact, ()):
+            for position in index.by_artifact.get(artifact, ()):
+                agreement = held[position]
                 if purpose not in agreement.purposes:
                     continue
                 if consulted is not None:
-                    consulted.append(agreement)
+                    consulted.append(position)
                 why = unusable_because(agreement, date, usage)
                 if why is not None:
                     unusable.append(why)
@@ -155,7 +172,7 @@ class UsabilityWindow(msgspec.Struct, frozen=True, gc=False):
     """Exclusive."""
     quotas: tuple[tuple[str, int, bool], ...]
     """(agreement id, quota, exhausted)."""
-    quota_ids: frozenset[str] = frozenset()
+    quota_ids: tuple[str, ...] = ()
     idle_holds: bool = True
     """Whether the quotas answer as they did for a usage that counts none of them."""
 
@@ -164,7 +181,7 @@ class UsabilityWindow(msgspec.Struct, frozen=True, gc=False):
         since, until = self.since, self.until
         if (since is not None and date < since) or (until is not None and date >= until):
             return False
-        if not usage or self.quota_ids.isdisjoint(usage):
+        if not usage or usage.keys().isdisjoint(self.quota_ids):
             return self.idle_holds
         for agreement_id, quota, exhausted in self.quotas:
             if (usage.get(agreement_id, 0) >= quota) is not exhausted:
@@ -196,7 +213,7 @@ def usability_window(
         since,
         until,
         tuple(quotas),
-        frozenset(q[0] for q in quotas),
+        tuple(q[0] for q in quotas),
         all((quota <= 0) is exhausted for _, quota, exhausted in quotas),
     )
 

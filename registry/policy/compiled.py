@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from registry.catalog.entries import UNKNOWN_LICENSE, LicenseDocument
+from registry.policy.keys import Memo
 from registry.policy.regions import expand_regions
 from registry.terms import Condition, Grant, Obligation, OutputGrant
 from registry.vocabulary import GrantStatus, OutputUse, Purpose, UseCase
@@ -63,7 +64,7 @@ class CompiledLicense:
     restrictions_propagate: bool
     readers: dict[tuple[str, str | None], object] = field(default_factory=dict, compare=False, hash=False)
     """What judging it reads of a party, per purpose and output use (`facts.license_reader`)."""
-    judgements: dict[tuple[object, ...], object] = field(default_factory=dict, compare=False, hash=False)
+    judgements: Memo = field(default_factory=dict, compare=False, hash=False)
     """Judgements of it that name no agreement, shared by every stack it is part of
     (`judgement_memo.judgement_of`)."""
 

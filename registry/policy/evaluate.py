@@ -24,7 +24,7 @@ from registry.policy.decision import (
 )
 from registry.policy.identity import derive_decision_id
 from registry.policy.judgement_memo import Judgement, recall
-from registry.policy.keys import PLAIN, use_cases_key
+from registry.policy.keys import PLAIN, keep, recall_kept, use_cases_key
 from registry.policy.party import open_to_agreements, operator_judgement, tenant_judgement
 from registry.policy.request import PolicyRequest
 from registry.policy.snapshot import CatalogSnapshot
@@ -143,14 +143,14 @@ def _evaluate_on(
                 plan, snapshot, operator_key, operator_purpose, regions, profile, use_cases, date, usage
             )
         if consulted is not None:
-            consulted.extend(operator_part.consulted)
+            consulted.extend(snapshot.all_agreements[p] for p in operator_part.consulted)
     # The whole decision, but its id and the tenant's name, is what every tenant with the same
     # facts gets (beside the same operator judgement) unless its agreements could cover a license
     # that fails to hold for them: most tenants hold none that could.
     facts = view.reader.read(profile, (profile.country, regions))
     operator_said = operator_part.same_as or operator_part if operator_part is not None else None
     decision_key = (operator_said, purpose, view.output_key, cases, strict, facts)
-    found: Combined | None = plan.decisions.get(decision_key)  # type: ignore[assignment]
+    found: Combined | None = recall_kept(plan.decisions, decision_key)
     if found is not None and (
         not (found.open_families or found.open_artifacts)
         or not _could_change(snapshot.agreements_of(tenant.id), purpose, found)
@@ -160,17 +160,15 @@ def _evaluate_on(
         plan, view, snapshot, tenant, profile, regions, purpose, output_use, use_cases, date, usage, facts
     )
     if consulted is not None:
-        consulted.extend(tenant_part.consulted)
+        consulted.extend(snapshot.all_agreements[p] for p in tenant_part.consulted)
     combined = _combine(tenant_part, operator_part, strict, snapshot.operator.id, operator_purpose)
     if tenant_part.parts:  # the judgement every tenant with these facts gets
         open_families, open_artifacts = open_to_agreements(view, tenant_part, purpose, output_use)
         combined = msgspec.structs.replace(
             combined, open_families=open_families, open_artifacts=open_artifacts
         )
-        if len(plan.decisions) >= MEMO_LIMIT:
-            plan.decisions.clear()
         plain_key = (operator_said, PLAIN[purpose], PLAIN[view.output_key], cases, strict, facts)
-        plan.decisions[plain_key] = combined
+        keep(plan.decisions, plain_key, combined, MEMO_LIMIT)
     return _decision(request, snapshot, plan, runner_id, with_id, tenant.id, combined)
 
 
@@ -178,10 +176,10 @@ def _could_change(index: HolderAgreements, purpose: Purpose, combined: Combined)
     """Whether the holder has an agreement granting `purpose` that names a family or artifact
     open to agreements in `combined` (`party.open_to_agreements`)."""
     families = index.families.get(purpose)
-    if families is not None and not families.isdisjoint(combined.open_families):
+    if families is not None and not families.keys().isdisjoint(combined.open_families):
         return True
     artifacts = index.artifacts.get(purpose)
-    return artifacts is not None and not artifacts.isdisjoint(combined.open_artifacts)
+    return artifacts is not None and not artifacts.keys().isdisjoint(combined.open_artifacts)
 
 
 def _decision(

@@ -16,8 +16,8 @@ from registry.policy.agreements import HolderAgreements, covering_agreement
 from registry.policy.compiled import GrantPlan
 from registry.policy.conditions import Outcome, PartyContext, judge_condition
 from registry.policy.decision import Effect, ObligationDue, Party, Reason
-from registry.policy.keys import PLAIN
-from registry.policy.snapshot import LicenseUse
+from registry.policy.keys import PLAIN, keep, recall_kept
+from registry.policy.snapshot import MEMO_PER_USE, LicenseUse
 from registry.vocabulary import Decision, OutputUse, Purpose, UseCase
 
 PERMIT_, REVIEW_, FORBID_ = Effect.PERMIT, Effect.REVIEW, Effect.FORBID
@@ -36,7 +36,7 @@ class Verdict:
         ctx: PartyContext,
         index: HolderAgreements,
         usage: Mapping[str, int],
-        consulted: list[Agreement] | None = None,
+        consulted: list[int] | None = None,
     ) -> None:
         self.consulted = consulted
         """When given, every agreement whose usability was checked is appended: the decision
@@ -89,7 +89,7 @@ def judge_license_terms(
     output_use: OutputUse | None,
     grants_apply: bool = True,
 ) -> None:
-    """All a license says about this party, judged afresh (`judgement_memo.judge_license` is the
+    """All a license says about this party, judged afresh (`judgement_memo.judgement_of` is the
     remembering front); `grants_apply` False keeps only its use restrictions
     (weights hosted by a provider under its own service terms); `output_use` None skips output
     terms (the operator does not use outputs)."""
@@ -142,25 +142,27 @@ def judge_license_terms(
 def _add_static_permit(use: LicenseUse, verdict: Verdict, clause: str, why: str) -> None:
     party = verdict.ctx.party
     key = ("permit", PLAIN[party], clause, why)
-    reason = use.memo.get(key)
+    reason: Reason | None = recall_kept(use.memo, key)
     if reason is None:
-        reason = use.memo[key] = Reason(
+        reason = Reason(
             party=party, effect=PERMIT_, clause=clause, message=why, license=use.ref, artifacts=use.artifacts
         )
-    verdict.reasons.append(reason)  # type: ignore[arg-type]
+        keep(use.memo, key, reason, MEMO_PER_USE)
+    verdict.reasons.append(reason)
 
 
 def _obligations_due(use: LicenseUse, party: Party, purpose: Purpose) -> tuple[ObligationDue, ...]:
     key = ("obligations", PLAIN[party], PLAIN[purpose])
-    found = use.memo.get(key)
+    found: tuple[ObligationDue, ...] | None = recall_kept(use.memo, key)
     if found is None:
         lic = use.license
         assert lic is not None
-        found = use.memo[key] = tuple(
+        found = tuple(
             ObligationDue(party=party, kind=o.kind, clause=o.clause, license=use.ref, text=o.text, url=o.url)
             for o in lic.obligations[purpose]
         )
-    return found  # type: ignore[return-value]
+        keep(use.memo, key, found, MEMO_PER_USE)
+    return found
 
 
 def _judge_outputs(use: LicenseUse, verdict: Verdict, date: dt.date, plan: GrantPlan) -> None:

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 
 import msgspec
 
-from registry.catalog.entries import Agreement
 from registry.policy.agreements import (
     ALWAYS,
     HolderAgreements,
@@ -25,8 +24,8 @@ from registry.policy.conditions import PartyContext
 from registry.policy.decision import ObligationDue, Party, Reason
 from registry.policy.facts import license_reader
 from registry.policy.judge import PERMIT_, Verdict, judge_license_terms
-from registry.policy.keys import PLAIN, use_cases_key
-from registry.policy.snapshot import LicenseUse
+from registry.policy.keys import PLAIN, Memo, keep, recall_kept, use_cases_key
+from registry.policy.snapshot import MEMO_PER_USE, LicenseUse
 from registry.vocabulary import OutputUse, Purpose, UseCase
 
 
@@ -41,7 +40,9 @@ class Judgement(msgspec.Struct, frozen=True, eq=False, gc=False):
     agreements: tuple[str, ...]
     worst: int
     window: UsabilityWindow
-    consulted: tuple[Agreement, ...]
+    consulted: tuple[int, ...]
+    """Positions (in `HolderAgreements.held`, the snapshot's `all_agreements`) of the agreements
+    whose usability was checked."""
     same_as: Judgement | None = None
     """An earlier judgement saying exactly the same over another window of dates: memos keyed by
     judgements use it, so a decision made beside one serves beside the other."""
@@ -49,26 +50,6 @@ class Judgement(msgspec.Struct, frozen=True, eq=False, gc=False):
     """The judgement of each license of a stack (then its creator flags) that this one puts
     together, kept on the judgement every tenant with the same facts gets without agreements
     (`party.tenant_judgement`); empty elsewhere."""
-
-
-_JUDGEMENTS_PER_USE = 4_096
-
-
-def judge_license(
-    use: LicenseUse,
-    verdict: Verdict,
-    date: dt.date,
-    use_cases: frozenset[UseCase],
-    output_use: OutputUse | None,
-    grants_apply: bool = True,
-) -> None:
-    """`judgement_of`, added to the verdict."""
-    replay(
-        verdict,
-        judgement_of(
-            use, verdict.ctx, verdict.index, verdict.usage, date, use_cases, output_use, grants_apply
-        ),
-    )
 
 
 def judgement_of(
@@ -118,7 +99,7 @@ def judgement_of(
     if found is not None:
         return found
     judgement = _judge(use, ctx, index, usage, date, use_cases, output_use, grants_apply)
-    remember(memo, key, judgement, _JUDGEMENTS_PER_USE)
+    remember(memo, key, judgement, MEMO_PER_USE)
     return judgement
 
 
@@ -140,10 +121,10 @@ def _shared_tenant_judgement(
     lic = use.license
     assert lic is not None
     shared_key = (use.restrictions_bind, key)
-    shared: Judgement | None = lic.judgements.get(shared_key)  # type: ignore[assignment]
+    shared: Judgement | None = recall_kept(lic.judgements, shared_key)
     if shared is None:
         judgement = _judge(use, ctx, index, usage, date, use_cases, output_use, grants_apply)
-        _keep(lic.judgements, shared_key, judgement)
+        keep(lic.judgements, shared_key, judgement, MEMO_PER_USE)
         return judgement
     artifacts = use.artifacts
     return Judgement(
@@ -159,15 +140,6 @@ def _shared_tenant_judgement(
     )
 
 
-def _keep(
-    judgements: dict[tuple[object, ...], object], key: tuple[object, ...], judgement: Judgement
-) -> None:
-    """Remember `judgement`, starting afresh once `_JUDGEMENTS_PER_USE` are kept (bounded memory)."""
-    if len(judgements) >= _JUDGEMENTS_PER_USE:
-        judgements.clear()
-    judgements[key] = judgement
-
-
 def _judge(
     use: LicenseUse,
     ctx: PartyContext,
@@ -180,7 +152,7 @@ def _judge(
     *,
     windowed: bool = True,
 ) -> Judgement:
-    consulted: list[Agreement] = []
+    consulted: list[int] = []
     verdict = Verdict(ctx, index, usage, consulted)
     judge_license_terms(use, verdict, date, use_cases, output_use, grants_apply)
     reasons = tuple(verdict.reasons)
@@ -189,7 +161,11 @@ def _judge(
         obligations=tuple(verdict.obligations),
         agreements=tuple(dict.fromkeys(a for r in reasons for a in r.agreements if r.effect is PERMIT_)),
         worst=verdict.worst,
-        window=usability_window(consulted, date, usage) if consulted and windowed else ALWAYS,
+        window=(
+            usability_window([index.held[p] for p in consulted], date, usage)
+            if consulted and windowed
+            else ALWAYS
+        ),
         consulted=tuple(consulted),
     )
 
@@ -227,33 +203,26 @@ class _Dated(msgspec.Struct, gc=False):
 _WINDOWS_PER_KEY = 64
 
 
-def recall(
-    memo: dict[tuple[object, ...], object], key: tuple[object, ...], date: dt.date, usage: Mapping[str, int]
-) -> Judgement | None:
+def recall(memo: Memo, key: tuple[object, ...], date: dt.date, usage: Mapping[str, int]) -> Judgement | None:
     """The judgement remembered under `key` that still holds on `date` with `usage`."""
-    found = memo.get(key)
+    found = recall_kept(memo, key)
     if found is None:
         return None
     if type(found) is _Dated:
         return found.find(date, usage)
-    judgement: Judgement = found  # type: ignore[assignment]
+    judgement: Judgement = found
     return judgement if judgement.window is ALWAYS or judgement.window.holds(date, usage) else None
 
 
-def remember(
-    memo: dict[tuple[object, ...], object],
-    key: tuple[object, ...],
-    judgement: Judgement,
-    limit: int,
-) -> None:
-    if len(memo) >= limit:
-        memo.clear()
+def remember(memo: Memo, key: tuple[object, ...], judgement: Judgement, limit: int) -> None:
+    """Remember `judgement` under `key` (plain values) for the window of dates it holds in."""
     if judgement.window is ALWAYS:
-        memo[key] = judgement
+        keep(memo, key, judgement, limit)
         return
-    dated = memo.get(key)
+    dated = recall_kept(memo, key)
     if type(dated) is not _Dated:
-        dated = memo[key] = _Dated()
+        dated = _Dated()
+        keep(memo, key, dated, limit)
     dated.add(judgement)
 
 
@@ -288,16 +257,3 @@ def may_take_agreement(
         return True
     out_plan = lic.output_plans.get(output_use) if output_use is not None else None
     return out_plan is not None and bool(out_plan.conditions or out_plan.severity)
-
-
-def replay(verdict: Verdict, judgement: Judgement) -> None:
-    """Add a remembered judgement to the verdict as if it had just been made."""
-    verdict.reasons.extend(judgement.reasons)
-    verdict.obligations.extend(judgement.obligations)
-    for agreement_id in judgement.agreements:
-        if agreement_id not in verdict.agreements:
-            verdict.agreements.append(agreement_id)
-    if judgement.worst > verdict.worst:
-        verdict.worst = judgement.worst
-    if verdict.consulted is not None:
-        verdict.consulted.extend(judgement.consulted)

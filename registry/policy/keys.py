@@ -51,3 +51,31 @@ def plain(value: Any) -> Any:
     if kind is TenantProfile:
         return plain(msgspec.structs.astuple(value))
     return value
+
+
+class _Kept(msgspec.Struct, frozen=True, gc=False):
+    key: tuple[object, ...]
+    value: Any
+
+
+Memo = dict[int, _Kept]
+"""A memo by the hash of its key, each entry holding its key: a dict of ints to untracked
+values is never tracked itself, so however many entries memos gain, full collections do not
+walk them (a dict keyed by tuples is tracked again by every insertion). Two keys of one hash
+keep the later entry; a lookup finds an entry only under its own key."""
+
+
+def recall_kept(memo: Memo, key: tuple[object, ...]) -> Any:
+    """The value kept under `key`, or None."""
+    kept = memo.get(hash(key))
+    if kept is not None and kept.key == key:
+        return kept.value
+    return None
+
+
+def keep(memo: Memo, key: tuple[object, ...], value: object, limit: int) -> None:
+    """Keep `value` under `key` (plain values: see above), starting afresh once `limit` entries
+    are kept (bounded memory, no LRU cost)."""
+    if len(memo) >= limit:
+        memo.clear()
+    memo[hash(key)] = _Kept(key, value)

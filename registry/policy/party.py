@@ -24,7 +24,7 @@ from registry.policy.creator import judge_creator
 from registry.policy.decision import ObligationDue, Party, Reason
 from registry.policy.judge import Verdict
 from registry.policy.judgement_memo import Judgement, judgement_of, may_take_agreement, remember
-from registry.policy.keys import PLAIN, use_cases_key
+from registry.policy.keys import PLAIN, keep, recall_kept, use_cases_key
 from registry.policy.regions import expand_regions
 from registry.policy.snapshot import CatalogSnapshot
 from registry.policy.stack import MEMO_LIMIT, PurposeView, StackPlan
@@ -56,12 +56,12 @@ def tenant_judgement(
     such licenses are judged against the tenant's agreements and the others kept."""
     # keys of plain values (`keys`)
     key = (PLAIN[purpose], PLAIN[view.output_key], use_cases_key(use_cases), facts)
-    whole: Judgement | None = plan.tenant_parts.get(key)  # type: ignore[assignment]
+    whole: Judgement | None = recall_kept(plan.tenant_parts, key)
     if whole is None:
         whole = _judged_for_facts(
             plan, view, snapshot, tenant.id, profile, regions, purpose, output_use, use_cases, date, usage
         )
-        _remember(plan.tenant_parts, key, whole)
+        keep(plan.tenant_parts, key, whole, MEMO_LIMIT)
     # Agreements are looked for only where a grant or output term does not hold, which leaves a
     # review or a forbid: elsewhere the tenant's agreements change nothing.
     index: HolderAgreements | None = None
@@ -86,7 +86,7 @@ def tenant_judgement(
             )
     if parts is None:
         return whole
-    return combine_judgements(parts, date, usage, remembered=False)
+    return combine_judgements(parts, date, usage)
 
 
 def open_to_agreements(
@@ -139,12 +139,12 @@ def _judged_for_facts(
             grants_apply,
             tenant_use.reader.read(profile, territory),
         )
-        part: Judgement | None = use.tenant_judgements.get(use_key)  # type: ignore[assignment]
+        part: Judgement | None = recall_kept(use.tenant_judgements, use_key)
         if part is None:
             if ctx is None:
                 ctx = tenant_context(tenant_id, profile, regions, purpose)
             part = judgement_of(use, ctx, NO_AGREEMENTS, usage, date, use_cases, output_use, grants_apply)
-            _remember(use.tenant_judgements, use_key, part)
+            keep(use.tenant_judgements, use_key, part, MEMO_LIMIT)
         parts.append(part)
     parts.append(_tenant_creators(plan, snapshot, tenant_id, profile, regions, purpose, output_use))
     return combine_judgements(parts, date, usage, keep_parts=True)
@@ -183,13 +183,13 @@ def operator_judgement(
         for use, grants_apply in plan.uses
     ]
     parts.append(_creators(plan, snapshot, ctx, index, usage, None))
-    judgement = combine_judgements(parts, date, usage)
+    judgement = combine_judgements(parts, date, usage, held=index.held)
     if judgement.window is not ALWAYS:
         said = (judgement.reasons, judgement.obligations, judgement.agreements, judgement.worst)
-        if len(plan.operator_sayings) >= MEMO_LIMIT:
-            plan.operator_sayings.clear()
-        first = plan.operator_sayings.setdefault(said, judgement)
-        if first is not judgement:
+        first: Judgement | None = recall_kept(plan.operator_sayings, said)
+        if first is None:
+            keep(plan.operator_sayings, said, judgement, MEMO_LIMIT)
+        else:
             judgement = msgspec.structs.replace(judgement, same_as=first)
     remember(plan.operator_parts, key, judgement, MEMO_LIMIT)
     return judgement
@@ -215,15 +215,16 @@ def combine_judgements(
     date: dt.date,
     usage: Mapping[str, int],
     *,
-    remembered: bool = True,
+    held: Sequence[Agreement] | None = None,
     keep_parts: bool = False,
 ) -> Judgement:
     """The judgements of several licenses of one party, in order, as one; its window of dates
-    is worked out only when it is to be `remembered`."""
+    is worked out only for a judgement to be remembered, given `held` (the agreements that the
+    parts' `consulted` positions refer to)."""
     reasons: list[Reason] = []
     obligations: list[ObligationDue] = []
     agreements: list[str] = []
-    consulted: list[Agreement] = []
+    consulted: list[int] = []
     worst = 0
     for part in parts:
         reasons += part.reasons
@@ -240,7 +241,11 @@ def combine_judgements(
         obligations=tuple(obligations),
         agreements=tuple(dict.fromkeys(agreements)) if agreements else (),
         worst=worst,
-        window=usability_window(consulted, date, usage) if consulted and remembered else ALWAYS,
+        window=(
+            usability_window([held[p] for p in consulted], date, usage)
+            if consulted and held is not None
+            else ALWAYS
+        ),
         consulted=tuple(consulted),
         parts=tuple(parts) if keep_parts else (),
     )
@@ -296,12 +301,6 @@ def _creators(
         window=ALWAYS,
         consulted=(),
     )
-
-
-def _remember(memo: dict[tuple[object, ...], object], key: tuple[object, ...], value: object) -> None:
-    if len(memo) >= MEMO_LIMIT:
-        memo.clear()
-    memo[key] = value
 
 
 def _country(profile: TenantProfile) -> tuple[str, ...]:

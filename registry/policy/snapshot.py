@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
@@ -28,6 +27,7 @@ from registry.catalog.entries import (
 from registry.policy.agreements import HolderAgreements, group_by_holder
 from registry.policy.compiled import CompiledLicense
 from registry.policy.decision import AppliedLicense, AppliedVia
+from registry.policy.keys import Memo
 from registry.policy.lineage import ArtifactLicenses, resolve_lineages
 from registry.vocabulary import ArtifactKind, HostKind
 
@@ -35,12 +35,15 @@ if TYPE_CHECKING:
     from registry.policy.stack import StackPlan
 
 _COMBINATION_MEMO_LIMIT = 65_536
+MEMO_PER_USE = 4_096
+"""Entries of one license use's memo (or one license's) before it starts afresh."""
 _EMPTY_AGREEMENTS = HolderAgreements()
 
 
-@dataclass(frozen=True, slots=True)
-class LicenseUse:
-    """One license document as it applies to a whole request (merged over its artifacts)."""
+class LicenseUse(msgspec.Struct, frozen=True, eq=False, gc=False):
+    """One license document as it applies to a whole request (merged over its artifacts).
+    Compiled stacks, their views and license uses form no cycles: untracked by the collector,
+    which would otherwise walk every stack ever met at each full collection."""
 
     ref: str
     license: CompiledLicense | None
@@ -52,18 +55,16 @@ class LicenseUse:
     restrictions_bind: bool
     """False only when every path is an inheritance the license says does not carry its use
     restrictions."""
-    memo: dict[tuple[object, ...], object] = field(default_factory=dict, compare=False, hash=False)
-    """Reasons and obligations built for this use, reused by later requests (never changes them)."""
-    tenant_judgements: dict[tuple[object, ...], object] = field(
-        default_factory=dict, compare=False, hash=False
-    )
+    memo: Memo = msgspec.field(default_factory=dict)
+    """Reasons and obligations built for this use, and the operator's judgements of it, reused by
+    later requests (never changes them)."""
+    tenant_judgements: Memo = msgspec.field(default_factory=dict)
     """Tenant judgements that no agreement takes part in, with this use's artifacts, by the facts
     they read (`judgement_memo.judgement_of`): a stack judged for new facts finds most of its
     licenses here."""
 
 
-@dataclass(frozen=True, slots=True)
-class RequestLicenses:
+class RequestLicenses(msgspec.Struct, frozen=True, eq=False, gc=False):
     """The merged effective licenses of a model with adapters."""
 
     uses: tuple[LicenseUse, ...]
@@ -82,7 +83,9 @@ class CatalogSnapshot:
     __slots__ = (
         "_combinations",
         "_holder_indexes",
+        "_holder_positions",
         "agreements",
+        "all_agreements",
         "alternative_models",
         "artifact_licenses",
         "artifacts",
@@ -103,6 +106,9 @@ class CatalogSnapshot:
     operator: Operator
     agreements: Mapping[str, list[Agreement]]
     """Agreements per holder (a tenant id or `operator`)."""
+    all_agreements: tuple[Agreement, ...]
+    """Every agreement, in catalog order: judgements name those they checked by position, so
+    the memos keeping them hold nothing the collector walks."""
     runners: Mapping[str, Runner]
     runners_by_artifact: Mapping[str, tuple[Runner, ...]]
     alternative_models: tuple[Artifact, ...]
@@ -111,6 +117,7 @@ class CatalogSnapshot:
     memo invisible to callers, like the merged license sets."""
     _combinations: dict[tuple[str, tuple[str, ...]], RequestLicenses]
     _holder_indexes: dict[str, HolderAgreements]
+    _holder_positions: dict[str, list[int]]
 
     @classmethod
     def build(cls, catalog: Catalog, *, version: str | None = None) -> CatalogSnapshot:
@@ -131,7 +138,8 @@ class CatalogSnapshot:
         self.artifact_licenses = resolve_lineages(artifacts, licenses)
         self.tenants = {t.id: t for t in catalog.tenants}
         self.operator = catalog.operator or Operator()
-        self.agreements = group_by_holder(catalog.agreements)
+        self.all_agreements = tuple(catalog.agreements)
+        self.agreements, self._holder_positions = group_by_holder(self.all_agreements)
         self.runners = runners
         self.runners_by_artifact = {k: tuple(v) for k, v in by_artifact.items()}
         self.alternative_models = tuple(
@@ -154,10 +162,10 @@ class CatalogSnapshot:
         100,000 agreements up front would double the build time)."""
         index = self._holder_indexes.get(holder)
         if index is None:
-            held = self.agreements.get(holder)
-            if held is None:
+            positions = self._holder_positions.get(holder)
+            if positions is None:
                 return _EMPTY_AGREEMENTS
-            index = self._holder_indexes[holder] = HolderAgreements.index(held)
+            index = self._holder_indexes[holder] = HolderAgreements.index(self.all_agreements, positions)
         return index
 
     def candidate_runners(self, model_id: str) -> tuple[Runner, ...]:

@@ -10,7 +10,6 @@ again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -18,7 +17,7 @@ import msgspec
 from registry.catalog.entries import Runner
 from registry.policy.decision import AppliedLicense, AppliedVia
 from registry.policy.facts import NOTHING, FactReader, license_reader
-from registry.policy.keys import PLAIN
+from registry.policy.keys import PLAIN, Memo
 from registry.policy.snapshot import CatalogSnapshot, LicenseUse, RequestLicenses
 from registry.vocabulary import ArtifactKind, HostKind, OutputUse, Purpose
 
@@ -36,8 +35,7 @@ class TenantUse(msgspec.Struct, frozen=True, eq=False, gc=False):
     reader: FactReader
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class PurposeView:
+class PurposeView(msgspec.Struct, frozen=True, eq=False, gc=False):
     """A stack seen by requests of one purpose and output use."""
 
     reader: FactReader
@@ -51,9 +49,9 @@ class PurposeView:
     """`StackPlan.uses` with what each license's tenant judgement reads of the tenant."""
 
 
-@dataclass(slots=True, eq=False)
-class StackPlan:
-    """What the snapshot says about one stack on one runner, for every request that names it."""
+class StackPlan(msgspec.Struct, eq=False, gc=False):
+    """What the snapshot says about one stack on one runner, for every request that names it
+    (untracked by the collector: it forms no cycles)."""
 
     errors: tuple[str, ...]
     """Unknown or unfit model, adapters or runner: a deny whoever asks."""
@@ -71,18 +69,18 @@ class StackPlan:
     applied: tuple[AppliedLicense, ...]
     uses: tuple[tuple[LicenseUse, bool], ...]
     """Every license use judged for a party, in order, with whether its grants apply."""
-    readers: dict[tuple[object, ...], FactReader] = field(default_factory=dict)
-    output_keys: dict[OutputUse, OutputUse | None] = field(default_factory=dict)
-    tenant_parts: dict[tuple[object, ...], object] = field(default_factory=dict)
-    creator_judgements: dict[tuple[object, ...], Any] = field(default_factory=dict)
+    readers: dict[tuple[object, ...], FactReader] = msgspec.field(default_factory=dict)
+    output_keys: dict[OutputUse, OutputUse | None] = msgspec.field(default_factory=dict)
+    tenant_parts: Memo = msgspec.field(default_factory=dict)
+    creator_judgements: dict[tuple[object, ...], Any] = msgspec.field(default_factory=dict)
     """A tenant's judgement on the creator flags, per purpose and output use."""
-    operator_parts: dict[tuple[object, ...], object] = field(default_factory=dict)
-    operator_sayings: dict[tuple[object, ...], Any] = field(default_factory=dict)
+    operator_parts: Memo = msgspec.field(default_factory=dict)
+    operator_sayings: Memo = msgspec.field(default_factory=dict)
     """The first operator judgement per content (reasons, obligations, agreements, severity)."""
-    decisions: dict[tuple[object, ...], object] = field(default_factory=dict)
+    decisions: Memo = msgspec.field(default_factory=dict)
     """Whole decisions for tenants without agreements on the stack, by the operator judgement
     and the tenant's facts."""
-    views: dict[tuple[str, str], PurposeView] = field(default_factory=dict)
+    views: dict[tuple[str, str], PurposeView] = msgspec.field(default_factory=dict)
     """By plain purpose and output use (members find them: they hash and compare as their values)."""
 
     def view(self, purpose: Purpose, output_use: OutputUse) -> PurposeView:
