@@ -388,10 +388,12 @@ class Dispatcher:
         started_data = webhook_data(row) if webhook is not None and started else None
 
         async def admit(context: WorkContext) -> JobRow:
-            session = context.session
+            # The session is asked for only where a statement needs it: a batch whose units need
+            # none runs on the writer's own statements alone (no session opened, flushed, closed).
             context.insert(_JOBS, _row_values(row))  # one INSERT for the whole batch
             limited = {a: n for a, n in reservations.items() if quotas.get(a) is not None}
-            await quota.reserve(session, limited, quotas, month)  # conditional: checked per job
+            if limited:  # conditional: checked per job
+                await quota.reserve(context.session, limited, quotas, month)
             for agreement_id, amount in reservations.items():
                 if agreement_id not in limited:  # no quota: counted once per batch
                     context.add_usage(agreement_id, month, amount)
@@ -400,7 +402,7 @@ class Dispatcher:
                     if data is None:
                         continue
                     await enqueue_webhook(
-                        session,
+                        context.session,
                         webhook,
                         tenant_id=auth.tenant_id,
                         job_id=job_id,
@@ -409,7 +411,7 @@ class Dispatcher:
                         now=now,
                     )
             if on_admitted is not None:
-                await on_admitted(session, row)
+                await on_admitted(context.session, row)
             context.events.append(event)  # appended last in the batch, under the chain lock
             return row
 

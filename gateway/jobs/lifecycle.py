@@ -61,7 +61,8 @@ class JobTransitions:
     """Each transition is one unit of work for the `JobWriter`: batched with the other jobs'
     transitions into one transaction and one commit, and answered once durable. A caller that
     holds the job's row (the executor keeps the admitted one) passes it, so no read follows the
-    conditional UPDATE; without it the row is read in the same transaction."""
+    conditional UPDATE; without it the row is read in the same transaction. The caller's copy
+    is used as it is: its admission-time columns never change."""
 
     writer: JobWriter
 
@@ -73,12 +74,11 @@ class JobTransitions:
         async def started(context: WorkContext) -> JobRow | None:
             if not context.won:
                 return None
-            session = context.session
-            known = await _known(session, job_id, row)
+            known = row if row is not None else await _read(context.session, job_id)
             known.status, known.started_at, known.owner, known.heartbeat_at = "running", now, owner, now
             if known.webhook:
                 await enqueue_webhook(
-                    session,
+                    context.session,
                     msgspec.convert(known.webhook, WebhookSubscription),
                     tenant_id=known.tenant_id,
                     job_id=known.id,
@@ -112,13 +112,12 @@ class JobTransitions:
         async def finished(context: WorkContext) -> JobRow | None:
             if not context.won:
                 return None
-            session = context.session
-            known = await _known(session, job_id, row)
+            known = row if row is not None else await _read(context.session, job_id)
             known.status, known.images, known.error, known.finished_at = status, images, error, now
             if status == "succeeded":
                 if row is None:
                     known.cost_usd = job_cost(known, images)
-                    await session.flush()
+                    await context.session.flush()
                 else:
                     known.cost_usd = cost
             await self._consequences(context, known, now)
@@ -127,14 +126,15 @@ class JobTransitions:
         return await self.writer.run(finished, transition=Transition(job_id, ACTIVE, values))
 
     async def _consequences(self, context: WorkContext, row: JobRow, now: dt.datetime) -> None:
-        session = context.session
+        """What the end causes; the session is asked for only where a statement needs it."""
         reserved: dict[str, int] = dict(row.reservations or {})
         unused = {agreement: amount - row.images for agreement, amount in reserved.items()}
-        await quota.release(session, unused, row.usage_month)
+        if any(amount > 0 for amount in unused.values()):
+            await quota.release(context.session, unused, row.usage_month)
         decision = row.decision or {}
         if row.webhook:
             await enqueue_webhook(
-                session,
+                context.session,
                 msgspec.convert(row.webhook, WebhookSubscription),
                 tenant_id=row.tenant_id,
                 job_id=row.id,
@@ -152,7 +152,7 @@ class JobTransitions:
                     continue
                 reported.add((match["base"], match["slug"]))
                 await enqueue_usage_report(
-                    session,
+                    context.session,
                     job_id=row.id,
                     tenant_id=row.tenant_id,
                     model_slug=match["slug"],
@@ -181,10 +181,8 @@ class JobTransitions:
         context.events.append(event)  # appended last in the batch: it holds the chain lock until commit
 
 
-async def _known(session: AsyncSession, job_id: str, row: JobRow | None) -> JobRow:
-    """The job's row: the caller's copy (its admission-time columns never change), else read."""
-    if row is not None:
-        return row
+async def _read(session: AsyncSession, job_id: str) -> JobRow:
+    """The job's row, read in the transaction (for callers that hold no copy of it)."""
     read = await session.get(JobRow, job_id, populate_existing=True)
     assert read is not None
     return read
