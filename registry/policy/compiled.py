@@ -67,6 +67,9 @@ class CompiledLicense:
     judgements: Memo = field(default_factory=dict, compare=False, hash=False)
     """Judgements of it that name no agreement, shared by every stack it is part of
     (`judgement_memo.judgement_of`)."""
+    operator_judgements: Memo = field(default_factory=dict, compare=False, hash=False)
+    """The operator's judgements of it, by window of dates, shared by every stack it is part of
+    while no agreement of the operator for it names artifacts (`judgement_memo.judgement_of`)."""
 
     @classmethod
     def compile(cls, document: LicenseDocument) -> CompiledLicense:

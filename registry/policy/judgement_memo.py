@@ -63,11 +63,12 @@ def judgement_of(
     grants_apply: bool = True,
 ) -> Judgement:
     """All a license says about this party (see `judge.judge_license_terms`), remembered where
-    it repeats: the operator is the same party in every request (remembered on the license use);
-    for a tenant whose agreements cannot change the judgement, it is the same for every tenant
-    with the same facts (those its `FactReader` reads: a revenue, a registration, a country),
-    remembered on the license for every stack it is part of. Judgements that rely on a tenant's
-    own agreements are made afresh."""
+    it repeats: the operator is the same party in every request (remembered on the license use,
+    and on the license for every stack it is part of while no agreement of the operator for it
+    names artifacts); for a tenant whose agreements cannot change the judgement, it is the same
+    for every tenant with the same facts (those its `FactReader` reads: a revenue, a
+    registration, a country), remembered on the license for every stack it is part of.
+    Judgements that rely on a tenant's own agreements are made afresh."""
     # keys of plain values (`keys`)
     if ctx.party is Party.OPERATOR:
         key: tuple[object, ...] | None = (ctx.key, use_cases_key(use_cases), PLAIN[output_use], grants_apply)
@@ -98,9 +99,40 @@ def judgement_of(
     found = recall(memo, key, date, usage)
     if found is not None:
         return found
-    judgement = _judge(use, ctx, index, usage, date, use_cases, output_use, grants_apply)
+    lic = use.license
+    assert lic is not None
+    if _reads_no_artifacts(index, lic.family):
+        # the stack only names its artifacts in the reasons: shared by every stack
+        shared_key = (use.restrictions_bind, key)
+        shared = recall(lic.operator_judgements, shared_key, date, usage)
+        if shared is None:
+            shared = _judge(use, ctx, index, usage, date, use_cases, output_use, grants_apply)
+            remember(lic.operator_judgements, shared_key, shared, MEMO_PER_USE)
+        judgement = _naming(shared, use.artifacts)
+    else:
+        judgement = _judge(use, ctx, index, usage, date, use_cases, output_use, grants_apply)
     remember(memo, key, judgement, MEMO_PER_USE)
     return judgement
+
+
+def _reads_no_artifacts(index: HolderAgreements, family: str) -> bool:
+    """Whether finding the holder's agreement for a license of `family` reads nothing of the
+    artifacts it applies to (`agreements.covering_agreement`): none of them names artifacts."""
+    if index.by_artifact:
+        return False
+    held = index.held
+    return not any(held[p].covers.artifacts for p in index.by_family.get(family, ()))
+
+
+def _naming(judgement: Judgement, artifacts: tuple[str, ...]) -> Judgement:
+    """`judgement` of a license, made on another stack, with its reasons naming `artifacts`."""
+    return msgspec.structs.replace(
+        judgement,
+        reasons=tuple(
+            r if r.artifacts == artifacts else msgspec.structs.replace(r, artifacts=artifacts)
+            for r in judgement.reasons
+        ),
+    )
 
 
 def _shared_tenant_judgement(
@@ -126,18 +158,7 @@ def _shared_tenant_judgement(
         judgement = _judge(use, ctx, index, usage, date, use_cases, output_use, grants_apply)
         keep(lic.judgements, shared_key, judgement, MEMO_PER_USE)
         return judgement
-    artifacts = use.artifacts
-    return Judgement(
-        reasons=tuple(
-            r if r.artifacts == artifacts else msgspec.structs.replace(r, artifacts=artifacts)
-            for r in shared.reasons
-        ),
-        obligations=shared.obligations,
-        agreements=shared.agreements,
-        worst=shared.worst,
-        window=ALWAYS,
-        consulted=(),
-    )
+    return _naming(shared, use.artifacts)
 
 
 def _judge(
@@ -152,9 +173,10 @@ def _judge(
     *,
     windowed: bool = True,
 ) -> Judgement:
-    consulted: list[int] = []
-    verdict = Verdict(ctx, index, usage, consulted)
+    checking: list[int] = []
+    verdict = Verdict(ctx, index, usage, checking)
     judge_license_terms(use, verdict, date, use_cases, output_use, grants_apply)
+    consulted = tuple(dict.fromkeys(checking))  # grant and output terms may check the same
     reasons = tuple(verdict.reasons)
     return Judgement(
         reasons=reasons,
@@ -166,7 +188,7 @@ def _judge(
             if consulted and windowed
             else ALWAYS
         ),
-        consulted=tuple(consulted),
+        consulted=consulted,
     )
 
 

@@ -236,17 +236,19 @@ def combine_judgements(
             consulted += part.consulted
         if part.worst > worst:
             worst = part.worst
+    # licenses of one family consult the same agreements: each is named once
+    checked = tuple(dict.fromkeys(consulted)) if consulted else ()
     return Judgement(
         reasons=tuple(reasons),
         obligations=tuple(obligations),
         agreements=tuple(dict.fromkeys(agreements)) if agreements else (),
         worst=worst,
         window=(
-            usability_window([held[p] for p in consulted], date, usage)
-            if consulted and held is not None
+            usability_window([held[p] for p in checked], date, usage)
+            if checked and held is not None
             else ALWAYS
         ),
-        consulted=tuple(consulted),
+        consulted=checked,
         parts=tuple(parts) if keep_parts else (),
     )
 
