@@ -3,7 +3,9 @@ connected in the lifespan."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gc
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 from litestar import Litestar, Router
 from litestar.datastructures import State
@@ -50,10 +52,13 @@ def create_app(
     auth_events: AuthEventRecorder | None = None,
     extra_route_handlers: Sequence[ControllerRouterHandler] = (),
     runner_pool: RunnerPool | None = None,
+    freeze_startup_heap: bool = False,
 ) -> Litestar:
     """The gateway app. `extra_route_handlers` are mounted behind the same authentication,
     guard and error mapping as every built-in route. `runner_pool` replaces the pool built from
-    the catalog's runner entries (tests, embedding)."""
+    the catalog's runner entries (tests, embedding). `freeze_startup_heap` (what `clearance
+    serve` does) moves everything alive once started up out of the collector's way (see
+    `_freeze_startup_heap`); leave it off where many apps come and go in one process."""
     runtime = GatewayRuntime(settings, auth_events=auth_events)
     catalog_cache = CatalogCache(lambda: runtime.sessions, refresh_seconds=settings.state_sync_seconds)
     jobs = JobsRuntime(runtime, catalog_cache, pool=runner_pool)
@@ -78,7 +83,7 @@ def create_app(
         middleware=[DefineMiddleware(BearerTokenMiddleware, validator=runtime.validator)],
         guards=[require_scope],
         plugins=[problem_details_plugin()],
-        lifespan=[runtime.lifespan, jobs.lifespan],
+        lifespan=[runtime.lifespan, jobs.lifespan, *([_freeze_startup_heap] if freeze_startup_heap else [])],
         state=State(
             {RUNTIME_STATE_KEY: runtime, CATALOG_CACHE_STATE_KEY: catalog_cache, JOBS_RUNTIME_STATE_KEY: jobs}
         ),
@@ -109,3 +114,15 @@ def create_app(
             security=[{"oauth2": []}],
         ),
     )
+
+
+@asynccontextmanager
+async def _freeze_startup_heap(_app: Litestar) -> AsyncIterator[None]:
+    """Once started up, what is alive (modules, the catalog snapshot, the policy engine and its
+    compiled stacks) lives as long as the process: `gc.freeze()` keeps full collections from
+    walking it again and again. Measured on the provider path: a full collection walked about
+    380,000 objects, three times in a 5-second run, and switching the collector off saved about
+    0.1 ms of CPU per request. Frozen objects are still freed by reference counting."""
+    gc.collect()
+    gc.freeze()
+    yield

@@ -78,11 +78,11 @@ def timed_gateway_app() -> Litestar:
         runner = build(entry)
         return TimedRunner(runner, log_path) if runner is not None else None
 
-    return create_app(settings, runner_pool=RunnerPool(timed))
+    return create_app(settings, runner_pool=RunnerPool(timed), freeze_startup_heap=True)
 
 
 def gateway_app() -> Litestar:
-    return create_app(Settings.from_env())
+    return create_app(Settings.from_env(), freeze_startup_heap=True)  # as `clearance serve` does
 
 
 def forwarder_app() -> Litestar:

@@ -114,6 +114,6 @@ async def lean_generate(
 def lean_gateway_app() -> Any:
     """`BENCH_LEAN_AUDIT`: `both` (decision and outcome awaited, the default), `decision` (the
     outcome not written: what an asynchronous outcome append would cost at best), `none`."""
-    app = create_app(Settings.from_env(), extra_route_handlers=[lean_generate])
+    app = create_app(Settings.from_env(), extra_route_handlers=[lean_generate], freeze_startup_heap=True)
     app.state["lean_audit"] = os.environ.get("BENCH_LEAN_AUDIT", "both")
     return app

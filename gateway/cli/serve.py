@@ -16,7 +16,7 @@ from gateway.settings import Settings
 
 def uvicorn_config(settings: Settings, host: str, port: int, *, access_log: bool = True) -> uvicorn.Config:
     return uvicorn.Config(
-        create_app(settings),
+        create_app(settings, freeze_startup_heap=True),
         host=host,
         port=port,
         lifespan="on",
