@@ -138,7 +138,8 @@ class JobExecutor(QueueStats):
             return None
         if not event.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), seconds)
+                async with asyncio.timeout(seconds):  # a timer only (`wait_for` makes a task too)
+                    await event.wait()
         return Ended(event.view, event.images) if event.is_set() else None
 
     def queue_position(self, job_id: str) -> int | None:
