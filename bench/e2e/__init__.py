@@ -1,7 +1,8 @@
 """End-to-end benchmark: `python -m bench.e2e`.
 
 (a) gateway overhead per job on the tiny FLUX.2 model at 1 and 32 clients, and jobs/s;
-(b) the provider path under wrk at c=1, 8, 64 beside the backend direct and a bare forwarder.
+(b) the provider path under wrk at c=1, 8, 64 beside the backend direct and a bare forwarder,
+after the CPU one 1024x1024 provider image costs to accept (`bench/e2e/provider_images.py`).
 The gateway runs as one uvicorn worker pinned to CPU 0; the backend and wrk use CPU 1.
 Targets (issue 7): >= 3,000 requests/s at c=8 and < 1 ms added at the median at c=1.
 
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.e2e import jobs_overhead, provider_path
+from bench.e2e import jobs_overhead, provider_images, provider_path
 from bench.e2e.lean import LEAN_PATH
 from bench.e2e.processes import backend, uvicorn_app
 from bench.e2e.site import bootstrap, free_port, postgres_database
@@ -99,6 +100,7 @@ def _provider_part(
     with_postgres: bool,
     with_lean: bool,
 ) -> None:
+    provider_images.report()
     print(f"(b) provider path under wrk ({seconds:g} s per run), fake backend answering ~1 KB")
     rows: list[provider_path.PathFigures] = []
     with backend(env, backend_port, cpu=OTHER_CPU) as direct:
