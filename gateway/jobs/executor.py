@@ -105,8 +105,9 @@ class JobExecutor(QueueStats):
         self._running: dict[str, tuple[str, asyncio.Task[None]]] = {}
         self._tenant_running: Counter[str] = Counter()
         self._finished: dict[str, _Ending] = {}
-        self._unrecorded: dict[str, tuple[str, int, str | None, JobRow | None, tuple[bytes, ...]]] = {}
-        """Jobs whose end could not be written yet (database down), retried by maintenance."""
+        self._unrecorded: dict[str, tuple[str, int, str | None, JobRow | None]] = {}
+        """Jobs whose end could not be written yet (database down), retried by maintenance (their
+        PNGs are not kept in memory meanwhile: a waiter reads them from the store)."""
         self._maintenance: asyncio.Task[None] | None = None
         self._closing = False
         self.saver = ImageSaver(store)
@@ -294,6 +295,7 @@ class JobExecutor(QueueStats):
         row: JobRow | None = None,
         pngs: tuple[bytes, ...] = (),
     ) -> None:
+        """Record the end; `pngs` (the stored images) go to a waiting submitter with the job."""
         try:
             ended = await self.transitions.finish(
                 job_id, status, now=self._clock(), images=images, error=error, row=row
@@ -302,7 +304,7 @@ class JobExecutor(QueueStats):
             # Retried by the maintenance loop; meanwhile the lease is still renewed, so no other
             # gateway fails a job whose images were already stored.
             log.exception("job %s could not be recorded as %s; retrying", job_id, status)
-            self._unrecorded[job_id] = (status, images, error, row, pngs)
+            self._unrecorded[job_id] = (status, images, error, row)
             return
         self._unrecorded.pop(job_id, None)
         view = None
@@ -334,8 +336,8 @@ class JobExecutor(QueueStats):
             await asyncio.sleep(interval)
 
     async def maintain_once(self) -> None:
-        for job_id, (status, images, error, row, pngs) in list(self._unrecorded.items()):
-            await self._finish(job_id, status, images=images, error=error, row=row, pngs=pngs)
+        for job_id, (status, images, error, row) in list(self._unrecorded.items()):
+            await self._finish(job_id, status, images=images, error=error, row=row)
         now = self._clock()
         async with self.sessions() as session, session.begin():
             await session.execute(
