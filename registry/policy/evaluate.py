@@ -13,7 +13,6 @@ from __future__ import annotations
 import msgspec
 
 from registry.catalog.entries import Agreement, TenantProfile
-from registry.policy.agreements import HolderAgreements
 from registry.policy.decision import (
     Effect,
     ObligationDue,
@@ -24,7 +23,7 @@ from registry.policy.decision import (
 )
 from registry.policy.identity import derive_decision_id
 from registry.policy.judgement_memo import Judgement, recall
-from registry.policy.keys import PLAIN, keep, recall_kept, use_cases_key
+from registry.policy.keys import PLAIN, keep, use_cases_key
 from registry.policy.party import open_to_agreements, operator_judgement, tenant_judgement
 from registry.policy.request import PolicyRequest
 from registry.policy.snapshot import CatalogSnapshot
@@ -119,7 +118,7 @@ def _evaluate_on(
     purpose = request.purpose
     output_use = request.output_use
     use_cases = request.use_cases
-    cases = use_cases_key(use_cases)
+    cases = use_cases_key(use_cases) if use_cases else ()
     strict = request.strict
     date, usage = request.date, request.usage_this_month
     view = plan.views.get((purpose, output_use))
@@ -150,12 +149,18 @@ def _evaluate_on(
     facts = view.reader.read(profile, (profile.country, regions))
     operator_said = operator_part.same_as or operator_part if operator_part is not None else None
     decision_key = (operator_said, purpose, view.output_key, cases, strict, facts)
-    found: Combined | None = recall_kept(plan.decisions, decision_key)
-    if found is not None and (
-        not (found.open_families or found.open_artifacts)
-        or not _could_change(snapshot.agreements_of(tenant.id), purpose, found)
-    ):
-        return _decision(request, snapshot, plan, runner_id, with_id, tenant.id, found)
+    kept = plan.decisions.get(hash(decision_key))  # `keys.recall_kept`, inline: the hot path
+    if kept is not None and kept.key == decision_key:
+        found: Combined = kept.value
+        if not (found.open_families or found.open_artifacts):
+            return _decision(request, snapshot, plan, runner_id, with_id, tenant.id, found)
+        index = snapshot.agreements_of(tenant.id)
+        families = index.families.get(purpose)
+        artifacts = index.artifacts.get(purpose)
+        if (families is None or families.keys().isdisjoint(found.open_families)) and (
+            artifacts is None or artifacts.keys().isdisjoint(found.open_artifacts)
+        ):
+            return _decision(request, snapshot, plan, runner_id, with_id, tenant.id, found)
     tenant_part = tenant_judgement(
         plan, view, snapshot, tenant, profile, regions, purpose, output_use, use_cases, date, usage, facts
     )
@@ -165,21 +170,14 @@ def _evaluate_on(
     if tenant_part.parts:  # the judgement every tenant with these facts gets
         open_families, open_artifacts = open_to_agreements(view, tenant_part, purpose, output_use)
         combined = msgspec.structs.replace(
-            combined, open_families=open_families, open_artifacts=open_artifacts
+            combined,
+            open_families=open_families,
+            open_artifacts=open_artifacts,
+            answer=_decision(request, snapshot, plan, runner_id, False, "", combined),
         )
         plain_key = (operator_said, PLAIN[purpose], PLAIN[view.output_key], cases, strict, facts)
         keep(plan.decisions, plain_key, combined, MEMO_LIMIT)
     return _decision(request, snapshot, plan, runner_id, with_id, tenant.id, combined)
-
-
-def _could_change(index: HolderAgreements, purpose: Purpose, combined: Combined) -> bool:
-    """Whether the holder has an agreement granting `purpose` that names a family or artifact
-    open to agreements in `combined` (`party.open_to_agreements`)."""
-    families = index.families.get(purpose)
-    if families is not None and not families.keys().isdisjoint(combined.open_families):
-        return True
-    artifacts = index.artifacts.get(purpose)
-    return artifacts is not None and not artifacts.keys().isdisjoint(combined.open_artifacts)
 
 
 def _decision(
@@ -191,6 +189,14 @@ def _decision(
     tenant_id: str,
     combined: Combined,
 ) -> PolicyDecision:
+    answer = combined.answer
+    if answer is not None:  # remembered on the stack: its answer but for the id and the tenant
+        parties = answer.parties
+        return msgspec.structs.replace(
+            answer,
+            decision_id=_decision_id(request, snapshot, runner_id, with_id),
+            parties=(msgspec.structs.replace(parties[0], holder=tenant_id), *parties[1:]),
+        )
     runner = plan.runner
     return PolicyDecision(
         decision_id=_decision_id(request, snapshot, runner_id, with_id),
@@ -227,6 +233,8 @@ class Combined(msgspec.Struct, frozen=True, eq=False, gc=False):
     open_artifacts: tuple[str, ...] = ()
     """Remembered for every tenant with the same facts: what a tenant's agreement would have to
     name to change it (`party.open_to_agreements`)."""
+    answer: PolicyDecision | None = None
+    """Remembered on a stack: the decision it gives there, with no id and no tenant named."""
 
 
 def _party_decision(part: Judgement, strict: bool) -> Decision:

@@ -30,7 +30,7 @@ def derive_decision_id(request: PolicyRequest, snapshot_version: str, runner_id:
         prefix = _prefix(snapshot_version, runner_id)
     hashed = prefix.copy()  # uuid5 is defined on SHA-1; not a security use
     hashed.update(canonical_request(request))
-    return _uuid5_text(hashed.digest())
+    return _uuid5_text(hashed.hexdigest())
 
 
 def _prefix(snapshot_version: str, runner_id: str | None) -> Any:
@@ -46,10 +46,9 @@ _PREFIXES: dict[tuple[str, str | None], Any] = {}
 """SHA-1 state after the namespace, snapshot version and runner id (they are few)."""
 
 
-def _uuid5_text(digest: bytes) -> str:
-    """`str(uuid.UUID(bytes=digest[:16], version=5))` without building a UUID object: the version
-    nibble becomes 5, the variant bits 10."""
-    text = digest[:16].hex()
+def _uuid5_text(text: str) -> str:
+    """`str(uuid.UUID(bytes=digest[:16], version=5))` from the digest in hex, without building a
+    UUID object: the version nibble becomes 5, the variant bits 10."""
     return f"{text[:8]}-{text[8:12]}-5{text[13:16]}-{_VARIANT[text[16]]}{text[17:20]}-{text[20:32]}"
 
 

@@ -227,9 +227,10 @@ _WINDOWS_PER_KEY = 64
 
 def recall(memo: Memo, key: tuple[object, ...], date: dt.date, usage: Mapping[str, int]) -> Judgement | None:
     """The judgement remembered under `key` that still holds on `date` with `usage`."""
-    found = recall_kept(memo, key)
-    if found is None:
+    kept = memo.get(hash(key))  # `keys.recall_kept`, inline: the operator's is on the hot path
+    if kept is None or kept.key != key:
         return None
+    found = kept.value
     if type(found) is _Dated:
         return found.find(date, usage)
     judgement: Judgement = found
