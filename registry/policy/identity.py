@@ -24,12 +24,17 @@ def canonical_request(request: PolicyRequest) -> bytes:
 
 
 def derive_decision_id(request: PolicyRequest, snapshot_version: str, runner_id: str | None) -> str:
-    """uuid5 (RFC 9562) over the snapshot version, the chosen runner and the canonical request."""
+    """uuid5 (RFC 9562) over the snapshot version, the chosen runner and the canonical request
+    (`canonical_request` inline where there is nothing to sort: one per decision)."""
     prefix = _PREFIXES.get((snapshot_version, runner_id))
     if prefix is None:
         prefix = _prefix(snapshot_version, runner_id)
     hashed = prefix.copy()  # uuid5 is defined on SHA-1; not a security use
-    hashed.update(canonical_request(request))
+    regions = request.end_user_regions
+    if regions is not None and len(regions) > 1:
+        hashed.update(canonical_request(request))
+    else:
+        hashed.update(_ENCODE(request))
     return _uuid5_text(hashed.hexdigest())
 
 

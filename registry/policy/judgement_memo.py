@@ -201,14 +201,6 @@ class _Dated(msgspec.Struct, gc=False):
     starts: tuple[dt.date, ...] = ()
     judgements: tuple[Judgement, ...] = ()
 
-    def find(self, date: dt.date, usage: Mapping[str, int]) -> Judgement | None:
-        i = bisect_right(self.starts, date) - 1
-        if i >= 0:
-            found = self.judgements[i]
-            if found.window.holds(date, usage):
-                return found
-        return None
-
     def add(self, judgement: Judgement) -> None:
         start = judgement.window.since or dt.date.min
         starts, judgements = self.starts, self.judgements
@@ -217,7 +209,7 @@ class _Dated(msgspec.Struct, gc=False):
             self.judgements = (*judgements[:i], judgement, *judgements[i + 1 :])
         elif len(starts) < _WINDOWS_PER_KEY:
             # judgements first: a thread reading in between finds a judgement of the same key,
-            # which `find` still checks
+            # which `recall` still checks
             self.judgements = (*judgements[:i], judgement, *judgements[i:])
             self.starts = (*starts[:i], start, *starts[i:])
 
@@ -230,11 +222,14 @@ def recall(memo: Memo, key: tuple[object, ...], date: dt.date, usage: Mapping[st
     kept = memo.get(hash(key))  # `keys.recall_kept`, inline: the operator's is on the hot path
     if kept is None or kept.key != key:
         return None
-    found = kept.value
-    if type(found) is _Dated:
-        return found.find(date, usage)
-    judgement: Judgement = found
-    return judgement if judgement.window is ALWAYS or judgement.window.holds(date, usage) else None
+    judgement = kept.value
+    if type(judgement) is _Dated:  # by bisection on the first days of its windows
+        i = bisect_right(judgement.starts, date) - 1
+        if i < 0:
+            return None
+        judgement = judgement.judgements[i]
+    window = judgement.window
+    return judgement if window is ALWAYS or window.holds(date, usage) else None
 
 
 def remember(memo: Memo, key: tuple[object, ...], judgement: Judgement, limit: int) -> None:
