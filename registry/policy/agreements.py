@@ -14,9 +14,9 @@ from registry.vocabulary import Purpose
 
 class HolderAgreements(msgspec.Struct, frozen=True, gc=False):
     """One holder's agreements by what they cover, as positions in `held` (every agreement of
-    the catalog). Made of what the collector does not walk (positions, dicts of plain strings)
-    but for the per-purpose dicts: every tenant met gets one, and each agreement named in a tracked
-    container costs every full collection a visit."""
+    the catalog). Made of what the collector does not walk (positions, dicts of plain strings):
+    every tenant met gets one, and each object named in a tracked container costs every full
+    collection a visit."""
 
     held: tuple[Agreement, ...] = ()
     """Every agreement of the catalog (`CatalogSnapshot.all_agreements`), shared."""
@@ -24,59 +24,63 @@ class HolderAgreements(msgspec.Struct, frozen=True, gc=False):
     """Positions in `held` of the agreements naming each license family."""
     by_artifact: dict[str, tuple[int, ...]] = {}
     """Positions in `held` of the agreements naming artifacts but no family, by artifact."""
-    families: dict[str, dict[str, None]] = {}
-    """Per purpose, the families of `by_family` with an agreement granting it: an agreement that
-    does not grant the purpose is never looked at, so it cannot change a judgement."""
-    artifacts: dict[str, dict[str, None]] = {}
-    """Per purpose, the artifacts of `by_artifact` with an agreement granting it."""
+    grants: dict[str, None] = {}
+    """`grant_key` of every purpose and family of `by_family` (or artifact of `by_artifact`)
+    with an agreement granting that purpose: an agreement that does not grant the purpose is
+    never looked at, so it cannot change a judgement."""
 
     @classmethod
     def index(cls, held: tuple[Agreement, ...], positions: Iterable[int]) -> HolderAgreements:
         """The agreements at `positions` of `held` (one holder's)."""
         by_family: dict[str, list[int]] = {}
         by_artifact: dict[str, list[int]] = {}
-        family_purposes: dict[str, dict[str, None]] = {}
-        artifact_purposes: dict[str, dict[str, None]] = {}
+        grants: dict[str, None] = {}
         for position in positions:
             agreement = held[position]
             covers = agreement.covers
             names = covers.license_families
             if names:
-                by_key, by_purpose = by_family, family_purposes
+                by_key, kind = by_family, FAMILY
             else:
-                names, by_key, by_purpose = covers.artifacts, by_artifact, artifact_purposes
+                names, by_key, kind = covers.artifacts, by_artifact, ARTIFACT
             for name in names:
                 found = by_key.get(name)
                 if found is None:
                     by_key[name] = [position]
                 else:
                     found.append(position)
-            for purpose in agreement.purposes:
-                keys = by_purpose.get(purpose)
-                if keys is None:
-                    by_purpose[str(purpose)] = dict.fromkeys(names)
-                else:
-                    keys.update(dict.fromkeys(names))
+                for purpose in agreement.purposes:
+                    grants[grant_key(kind, purpose, name)] = None
         return cls(
             held,
             {k: tuple(v) for k, v in by_family.items()},
             {k: tuple(v) for k, v in by_artifact.items()},
-            family_purposes,
-            artifact_purposes,
+            grants,
         )
 
 
+FAMILY, ARTIFACT = "f", "a"
+
+
+def grant_key(kind: str, purpose: str, name: str) -> str:
+    """An agreement of the holder granting `purpose` names `name`, a license family (`FAMILY`)
+    or an artifact (`ARTIFACT`): one string, so that the set of them is a dict the collector does
+    not track."""
+    return f"{kind}\x00{purpose}\x00{name}"
+
+
 def could_cover(
-    index: HolderAgreements, family: str, coverage: tuple[frozenset[str], ...], purpose: Purpose
+    index: HolderAgreements, family: str, coverage: tuple[tuple[str, ...], ...], purpose: Purpose
 ) -> bool:
     """Whether any agreement of the holder granting `purpose` might cover a license of `family`
     applying to artifacts with these coverage sets (an over-approximation of
     `covering_agreement`: when False, it finds and consults nothing)."""
-    families = index.families.get(purpose)
-    if families is not None and family in families:
+    grants = index.grants
+    if grant_key(FAMILY, purpose, family) in grants:
         return True
-    artifacts = index.artifacts.get(purpose)
-    return artifacts is not None and not all(artifacts.keys().isdisjoint(c) for c in coverage)
+    return bool(index.by_artifact) and any(
+        grant_key(ARTIFACT, purpose, artifact) in grants for covered in coverage for artifact in covered
+    )
 
 
 def group_by_holder(
@@ -114,7 +118,7 @@ def unusable_because(agreement: Agreement, date: dt.date, usage: Mapping[str, in
 def covering_agreement(
     index: HolderAgreements,
     family: str,
-    coverage: frozenset[str],
+    coverage: tuple[str, ...],
     purpose: Purpose,
     date: dt.date,
     usage: Mapping[str, int],
@@ -131,7 +135,7 @@ def covering_agreement(
     for position in index.by_family.get(family, ()):
         agreement = held[position]
         named = agreement.covers.artifacts
-        if named and coverage.isdisjoint(named):
+        if named and all(artifact not in coverage for artifact in named):
             continue
         if purpose not in agreement.purposes:
             continue

@@ -152,14 +152,8 @@ def _evaluate_on(
     kept = plan.decisions.get(hash(decision_key))  # `keys.recall_kept`, inline: the hot path
     if kept is not None and kept.key == decision_key:
         found: Combined = kept.value
-        if not (found.open_families or found.open_artifacts):
-            return _decision(request, snapshot, plan, runner_id, with_id, tenant.id, found)
-        index = snapshot.agreements_of(tenant.id)
-        families = index.families.get(purpose)
-        artifacts = index.artifacts.get(purpose)
-        if (families is None or families.keys().isdisjoint(found.open_families)) and (
-            artifacts is None or artifacts.keys().isdisjoint(found.open_artifacts)
-        ):
+        open_to = found.open_to
+        if not open_to or snapshot.agreements_of(tenant.id).grants.keys().isdisjoint(open_to):
             return _decision(request, snapshot, plan, runner_id, with_id, tenant.id, found)
     tenant_part = tenant_judgement(
         plan, view, snapshot, tenant, profile, regions, purpose, output_use, use_cases, date, usage, facts
@@ -168,11 +162,9 @@ def _evaluate_on(
         consulted.extend(snapshot.all_agreements[p] for p in tenant_part.consulted)
     combined = _combine(tenant_part, operator_part, strict, snapshot.operator.id, operator_purpose)
     if tenant_part.parts:  # the judgement every tenant with these facts gets
-        open_families, open_artifacts = open_to_agreements(view, tenant_part, purpose, output_use)
         combined = msgspec.structs.replace(
             combined,
-            open_families=open_families,
-            open_artifacts=open_artifacts,
+            open_to=open_to_agreements(view, tenant_part, purpose, output_use),
             answer=_decision(request, snapshot, plan, runner_id, False, "", combined),
         )
         plain_key = (operator_said, PLAIN[purpose], PLAIN[view.output_key], cases, strict, facts)
@@ -229,8 +221,7 @@ class Combined(msgspec.Struct, frozen=True, eq=False, gc=False):
     """The tenant's own decision."""
     operator: tuple[PartyVerdict, ...]
     """The operator's verdict, when it is judged."""
-    open_families: tuple[str, ...] = ()
-    open_artifacts: tuple[str, ...] = ()
+    open_to: tuple[str, ...] = ()
     """Remembered for every tenant with the same facts: what a tenant's agreement would have to
     name to change it (`party.open_to_agreements`)."""
     answer: PolicyDecision | None = None

@@ -18,7 +18,15 @@ from functools import lru_cache
 import msgspec
 
 from registry.catalog.entries import Agreement, Tenant, TenantProfile
-from registry.policy.agreements import ALWAYS, HolderAgreements, could_cover, usability_window
+from registry.policy.agreements import (
+    ALWAYS,
+    ARTIFACT,
+    FAMILY,
+    HolderAgreements,
+    could_cover,
+    grant_key,
+    usability_window,
+)
 from registry.policy.conditions import PartyContext
 from registry.policy.creator import judge_creator
 from registry.policy.decision import ObligationDue, Party, Reason
@@ -91,22 +99,20 @@ def tenant_judgement(
 
 def open_to_agreements(
     view: PurposeView, whole: Judgement, purpose: Purpose, output_use: OutputUse
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
+) -> tuple[str, ...]:
     """The license families and artifacts that a tenant's agreement granting `purpose` would have
     to name to change `whole`, the judgement of `tenant_judgement` every tenant with its facts
-    gets (see `agreements.could_cover`): those of its licenses that fail to hold and would look
-    for an agreement."""
-    families: set[str] = set()
-    artifacts: set[str] = set()
+    gets, as keys of `HolderAgreements.grants` (see `agreements.could_cover`): those of its
+    licenses that fail to hold and would look for an agreement."""
+    keys: set[str] = set()
     for tenant_use, part in zip(view.tenant_uses, whole.parts, strict=False):
         use = tenant_use.use
         if part.worst and may_take_agreement(use, purpose, output_use, tenant_use.grants_apply):
             lic = use.license
             assert lic is not None
-            families.add(lic.family)
-            for coverage in use.coverage:
-                artifacts.update(coverage)
-    return tuple(sorted(families)), tuple(sorted(artifacts))
+            keys.add(grant_key(FAMILY, purpose, lic.family))
+            keys.update(grant_key(ARTIFACT, purpose, a) for covered in use.coverage for a in covered)
+    return tuple(sorted(keys))
 
 
 def _judged_for_facts(

@@ -50,8 +50,9 @@ class LicenseUse(msgspec.Struct, frozen=True, eq=False, gc=False):
     """None when the catalog lacks the document: an error, never a grant."""
     entries: tuple[AppliedLicense, ...]
     artifacts: tuple[str, ...]
-    coverage: tuple[frozenset[str], ...]
-    """Per requested artifact it applies to: the ids an agreement may name to cover it."""
+    coverage: tuple[tuple[str, ...], ...]
+    """Per requested artifact it applies to: the ids an agreement may name to cover it (sorted
+    tuples: untracked by the collector)."""
     restrictions_bind: bool
     """False only when every path is an inheritance the license says does not carry its use
     restrictions."""
@@ -219,7 +220,7 @@ def _merge(parts: list[ArtifactLicenses], snapshot: CatalogSnapshot) -> RequestL
                 license=compiled,
                 entries=tuple(e for e, _ in pairs),
                 artifacts=tuple(sorted(coverage)),
-                coverage=tuple(coverage[a] for a in sorted(coverage)),
+                coverage=tuple(tuple(sorted(coverage[a])) for a in sorted(coverage)),
                 restrictions_bind=binds,
             )
         )

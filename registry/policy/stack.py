@@ -235,7 +235,7 @@ def _service_use(runner: Runner, snapshot: CatalogSnapshot, errors: list[str]) -
         license=compiled,
         entries=(entry,),
         artifacts=(runner.id,),
-        coverage=(frozenset({runner.id, *runner.artifacts}),),
+        coverage=(tuple(sorted({runner.id, *runner.artifacts})),),
         restrictions_bind=True,
     )
 
