@@ -1,0 +1,105 @@
+"""Two checkouts' provider paths, alternated: `python -m bench.e2e.compare OLD_TREE NEW_TREE`.
+
+A single wrk run on a shared machine swings by a third. This takes turns: a fresh gateway from
+each tree (its own code: the server runs in that tree), a 1 s warm-up, then a wrk run per
+concurrency, `BENCH_COMPARE_ROUNDS` times (default 3). It prints each run and then the medians.
+Each run shows requests/s, p50, and the gateway's CPU per request from /proc, split into user and
+system time. Both trees share one backend and one SQLite site. Environment: `BENCH_E2E_SECONDS`
+(default 5), `BENCH_COMPARE_CONNECTIONS` (default `1,8`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import statistics
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+from bench.e2e import _token
+from bench.e2e.processes import backend, pinned
+from bench.e2e.provider_path import GENERATIONS
+from bench.e2e.site import bootstrap, free_port
+from bench.gateway.load import run_load
+from bench.gateway.servers import SERVER_PIDS, running
+
+GATEWAY_CPU = 0
+OTHER_CPU = 1
+
+
+def _cpu_ticks(base: str) -> tuple[int, int]:
+    with open(f"/proc/{SERVER_PIDS[base]}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return int(fields[11]), int(fields[12])
+
+
+def main() -> None:
+    trees = [str(Path(t).resolve()) for t in sys.argv[1:]]
+    if len(trees) < 2 or not all((Path(t) / "gateway").is_dir() for t in trees):
+        raise SystemExit(
+            "usage: python -m bench.e2e.compare OLD_TREE NEW_TREE (checkouts of this repository)"
+        )
+    seconds = float(os.environ.get("BENCH_E2E_SECONDS", "5"))
+    rounds = int(os.environ.get("BENCH_COMPARE_ROUNDS", "3"))
+    connections = [int(c) for c in os.environ.get("BENCH_COMPARE_CONNECTIONS", "1,8").split(",")]
+    tick = os.sysconf("SC_CLK_TCK")
+    runs: dict[tuple[str, int], list[tuple[float, float, float, float]]] = defaultdict(list)
+    with tempfile.TemporaryDirectory(prefix="bench-compare-") as tmp:
+        backend_port = free_port()
+        backend_url = f"http://127.0.0.1:{backend_port}/v1"
+        env = bootstrap(Path(tmp), backend_url)
+        env["BENCH_BACKEND_URL"] = backend_url
+        headers_base = {"Content-Type": "application/json"}
+        with backend(env, backend_port, cpu=OTHER_CPU):
+            for _ in range(rounds):
+                for tree in trees:
+                    port = free_port()
+                    command = [
+                        *pinned(GATEWAY_CPU),
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        "bench.e2e.apps:gateway_app",
+                        "--factory",
+                        "--port",
+                        str(port),
+                        "--no-access-log",
+                        "--log-level",
+                        "warning",
+                    ]
+                    # The server imports the tree it runs in: `python -m` puts the working directory first.
+                    tree_env = {**env, "PYTHONPATH": tree}
+                    with (
+                        contextlib.chdir(tree),
+                        running(command, f"http://127.0.0.1:{port}", tree_env) as base,
+                    ):
+                        headers = {**headers_base, "Authorization": f"Bearer {_token(base, env)}"}
+                        run_load(base, GENERATIONS, headers, seconds=1, connections=8)
+                        for c in connections:
+                            user, system = _cpu_ticks(base)
+                            result = run_load(base, GENERATIONS, headers, seconds=seconds, connections=c)
+                            user2, system2 = _cpu_ticks(base)
+                            answered = max(result.requests_per_second * seconds, 1)
+                            figures = (
+                                result.requests_per_second,
+                                result.p50_ms,
+                                (user2 - user) / tick / answered * 1000,
+                                (system2 - system) / tick / answered * 1000,
+                            )
+                            runs[(tree, c)].append(figures)
+                            print(f"{tree}  c={c:<3d}" + _row(figures), flush=True)
+    print("medians:")
+    for (tree, c), figures in runs.items():
+        print(f"{tree}  c={c:<3d}" + _row(tuple(statistics.median(f[i] for f in figures) for i in range(4))))
+
+
+def _row(figures: tuple[float, ...]) -> str:
+    rps, p50, user, system = figures
+    cpu = f"CPU {user + system:.3f} ms/req (user {user:.3f}, system {system:.3f})"
+    return f" {rps:7.0f} req/s  p50 {p50:6.2f} ms  {cpu}"
+
+
+if __name__ == "__main__":
+    main()
