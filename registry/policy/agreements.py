@@ -76,6 +76,8 @@ def could_cover(
     applying to artifacts with these coverage sets (an over-approximation of
     `covering_agreement`: when False, it finds and consults nothing)."""
     grants = index.grants
+    if not grants:
+        return False
     if grant_key(FAMILY, purpose, family) in grants:
         return True
     return bool(index.by_artifact) and any(
@@ -185,7 +187,13 @@ class UsabilityWindow(msgspec.Struct, frozen=True, gc=False):
         since, until = self.since, self.until
         if (since is not None and date < since) or (until is not None and date >= until):
             return False
-        if not usage or usage.keys().isdisjoint(self.quota_ids):
+        if not usage:
+            return self.idle_holds
+        quota_ids = self.quota_ids
+        for counted in usage:  # usage names an agreement or two
+            if counted in quota_ids:
+                break
+        else:
             return self.idle_holds
         for agreement_id, quota, exhausted in self.quotas:
             if (usage.get(agreement_id, 0) >= quota) is not exhausted:

@@ -37,6 +37,7 @@ DECISION_RANK = {
     Decision.DENY: 3,
 }
 ERROR_CLAUSE = "evaluation error"
+_TENANT = Party.TENANT
 
 
 def evaluate(request: PolicyRequest, snapshot: CatalogSnapshot) -> PolicyDecision:
@@ -164,8 +165,7 @@ def _evaluate_on(
     if tenant_part.parts:  # the judgement every tenant with these facts gets
         combined = msgspec.structs.replace(
             combined,
-            open_to=open_to_agreements(view, tenant_part, purpose, output_use),
-            answer=_decision(request, snapshot, plan, runner_id, False, "", combined),
+            open_to=open_to_agreements(view, tenant_part),
         )
         plain_key = (operator_said, PLAIN[purpose], PLAIN[view.output_key], cases, strict, facts)
         keep(plan.decisions, plain_key, combined, MEMO_LIMIT)
@@ -181,14 +181,6 @@ def _decision(
     tenant_id: str,
     combined: Combined,
 ) -> PolicyDecision:
-    answer = combined.answer
-    if answer is not None:  # remembered on the stack: its answer but for the id and the tenant
-        parties = answer.parties
-        return msgspec.structs.replace(
-            answer,
-            decision_id=_decision_id(request, snapshot, runner_id, with_id),
-            parties=(msgspec.structs.replace(parties[0], holder=tenant_id), *parties[1:]),
-        )
     runner = plan.runner
     return PolicyDecision(
         decision_id=_decision_id(request, snapshot, runner_id, with_id),
@@ -199,9 +191,7 @@ def _decision(
         obligations=combined.obligations,
         agreements_relied_on=combined.relied,
         parties=(
-            PartyVerdict(
-                party=Party.TENANT, holder=tenant_id, purpose=request.purpose, decision=combined.tenant
-            ),
+            PartyVerdict(party=_TENANT, holder=tenant_id, purpose=request.purpose, decision=combined.tenant),
             *combined.operator,
         ),
         snapshot_version=snapshot.version,
@@ -224,8 +214,6 @@ class Combined(msgspec.Struct, frozen=True, eq=False, gc=False):
     open_to: tuple[str, ...] = ()
     """Remembered for every tenant with the same facts: what a tenant's agreement would have to
     name to change it (`party.open_to_agreements`)."""
-    answer: PolicyDecision | None = None
-    """Remembered on a stack: the decision it gives there, with no id and no tenant named."""
 
 
 def _party_decision(part: Judgement, strict: bool) -> Decision:

@@ -29,6 +29,8 @@ _USE_CASES: dict[frozenset[UseCase], tuple[str, ...]] = {}
 
 def use_cases_key(use_cases: frozenset[UseCase]) -> tuple[str, ...]:
     """The declared use cases as a sorted tuple of plain values (few distinct sets: kept)."""
+    if not use_cases:
+        return ()
     found = _USE_CASES.get(use_cases)
     if found is None:
         found = tuple(sorted(u.value for u in use_cases))

@@ -20,18 +20,15 @@ import msgspec
 from registry.catalog.entries import Agreement, Tenant, TenantProfile
 from registry.policy.agreements import (
     ALWAYS,
-    ARTIFACT,
-    FAMILY,
     HolderAgreements,
     could_cover,
-    grant_key,
     usability_window,
 )
 from registry.policy.conditions import PartyContext
 from registry.policy.creator import judge_creator
 from registry.policy.decision import ObligationDue, Party, Reason
 from registry.policy.judge import Verdict
-from registry.policy.judgement_memo import Judgement, judgement_of, may_take_agreement, remember
+from registry.policy.judgement_memo import Judgement, judgement_of, remember
 from registry.policy.keys import PLAIN, keep, recall_kept, use_cases_key
 from registry.policy.regions import expand_regions
 from registry.policy.snapshot import CatalogSnapshot
@@ -76,11 +73,9 @@ def tenant_judgement(
     parts: list[Judgement] | None = None
     ctx: PartyContext | None = None
     for i, tenant_use in enumerate(view.tenant_uses):
-        use = tenant_use.use
-        if not whole.parts[i].worst or not may_take_agreement(
-            use, purpose, output_use, tenant_use.grants_apply
-        ):
+        if not whole.parts[i].worst or not tenant_use.takes_agreement:
             continue
+        use = tenant_use.use
         if index is None:
             index = snapshot.agreements_of(tenant.id)
         lic = use.license
@@ -97,21 +92,15 @@ def tenant_judgement(
     return combine_judgements(parts, date, usage)
 
 
-def open_to_agreements(
-    view: PurposeView, whole: Judgement, purpose: Purpose, output_use: OutputUse
-) -> tuple[str, ...]:
-    """The license families and artifacts that a tenant's agreement granting `purpose` would have
-    to name to change `whole`, the judgement of `tenant_judgement` every tenant with its facts
-    gets, as keys of `HolderAgreements.grants` (see `agreements.could_cover`): those of its
-    licenses that fail to hold and would look for an agreement."""
+def open_to_agreements(view: PurposeView, whole: Judgement) -> tuple[str, ...]:
+    """The license families and artifacts that a tenant's agreement granting the view's purpose
+    would have to name to change `whole`, the judgement of `tenant_judgement` every tenant with
+    its facts gets, as keys of `HolderAgreements.grants` (see `agreements.could_cover`): those of
+    its licenses that fail to hold and would look for an agreement."""
     keys: set[str] = set()
     for tenant_use, part in zip(view.tenant_uses, whole.parts, strict=False):
-        use = tenant_use.use
-        if part.worst and may_take_agreement(use, purpose, output_use, tenant_use.grants_apply):
-            lic = use.license
-            assert lic is not None
-            keys.add(grant_key(FAMILY, purpose, lic.family))
-            keys.update(grant_key(ARTIFACT, purpose, a) for covered in use.coverage for a in covered)
+        if part.worst and tenant_use.takes_agreement:
+            keys.update(tenant_use.grant_keys)
     return tuple(sorted(keys))
 
 

@@ -15,8 +15,10 @@ from typing import Any
 import msgspec
 
 from registry.catalog.entries import Runner
+from registry.policy.agreements import ARTIFACT, FAMILY, grant_key
 from registry.policy.decision import AppliedLicense, AppliedVia
 from registry.policy.facts import NOTHING, FactReader, license_reader
+from registry.policy.judgement_memo import may_take_agreement
 from registry.policy.keys import PLAIN, Memo
 from registry.policy.snapshot import CatalogSnapshot, LicenseUse, RequestLicenses
 from registry.vocabulary import ArtifactKind, HostKind, OutputUse, Purpose
@@ -33,6 +35,12 @@ class TenantUse(msgspec.Struct, frozen=True, eq=False, gc=False):
     use: LicenseUse
     grants_apply: bool
     reader: FactReader
+    takes_agreement: bool
+    """Its grant or output term does not hold outright: an agreement is looked for
+    (`judgement_memo.may_take_agreement`)."""
+    grant_keys: tuple[str, ...]
+    """What an agreement granting the purpose would name to cover it, as keys of
+    `HolderAgreements.grants`: its family and the artifacts it applies to."""
 
 
 class PurposeView(msgspec.Struct, frozen=True, eq=False, gc=False):
@@ -94,7 +102,7 @@ class StackPlan(msgspec.Struct, eq=False, gc=False):
                 operator_purpose=operator_purpose,
                 operator_territory=self.operator_judged and self.reader(operator_purpose, None).territory,
                 tenant_uses=tuple(
-                    TenantUse(use, grants_apply, license_reader(use.license, purpose, output_use))
+                    _tenant_use(use, grants_apply, purpose, output_use)
                     for use, grants_apply in self.uses
                     if use.license is not None
                 ),
@@ -130,6 +138,21 @@ class StackPlan(msgspec.Struct, eq=False, gc=False):
                     readers.append(license_reader(lic, purpose, output_use))
             found = self.readers[key] = NOTHING.merged(readers)
         return found
+
+
+def _tenant_use(use: LicenseUse, grants_apply: bool, purpose: Purpose, output_use: OutputUse) -> TenantUse:
+    lic = use.license
+    assert lic is not None
+    return TenantUse(
+        use,
+        grants_apply,
+        license_reader(lic, purpose, output_use),
+        may_take_agreement(use, purpose, output_use, grants_apply),
+        (
+            grant_key(FAMILY, purpose, lic.family),
+            *sorted({grant_key(ARTIFACT, purpose, a) for covered in use.coverage for a in covered}),
+        ),
+    )
 
 
 def stack_plan(
