@@ -161,16 +161,12 @@ def operator_judgement(
     end-user regions and country."""
     operator = snapshot.operator
     profile = operator.profile
-    charges = plan.operator_charges
-    ctx = PartyContext(
-        party=Party.OPERATOR,
-        holder=operator.id,
-        purpose=purpose,
-        profile=profile,
-        regions=_regions(profile.country, (*regions, *_country(tenant_profile))),
-        country_known=profile.country is not None,
-        receives_payment=charges or purpose in COMMERCIAL_PURPOSES,
-        hosts_for_third_parties=True,
+    ctx = _operator_context(
+        operator.id,
+        profile,
+        purpose,
+        _regions(profile.country, (*regions, *_country(tenant_profile))),
+        plan.operator_charges,
     )
     index = snapshot.agreements_of(operator.id)
     parts = [
@@ -188,6 +184,23 @@ def operator_judgement(
             judgement = msgspec.structs.replace(judgement, same_as=first)
     remember(plan.operator_parts, key, judgement, MEMO_LIMIT)
     return judgement
+
+
+@lru_cache(maxsize=256)
+def _operator_context(
+    holder: str, profile: TenantProfile, purpose: Purpose, regions: frozenset[str], charges: bool
+) -> PartyContext:
+    """The operator as a licensee (few distinct ones: shared, and so is the key of what it reads)."""
+    return PartyContext(
+        party=Party.OPERATOR,
+        holder=holder,
+        purpose=purpose,
+        profile=profile,
+        regions=regions,
+        country_known=profile.country is not None,
+        receives_payment=charges or purpose in COMMERCIAL_PURPOSES,
+        hosts_for_third_parties=True,
+    )
 
 
 def tenant_context(
