@@ -24,7 +24,7 @@ from registry.policy.decision import (
 from registry.policy.identity import derive_decision_id
 from registry.policy.judgement_memo import Judgement, recall
 from registry.policy.keys import PLAIN, keep, use_cases_key
-from registry.policy.party import open_to_agreements, operator_judgement, tenant_judgement
+from registry.policy.party import operator_judgement, tenant_judgement
 from registry.policy.request import PolicyRequest
 from registry.policy.snapshot import CatalogSnapshot
 from registry.policy.stack import MEMO_LIMIT, StackPlan, stack_plan
@@ -165,7 +165,7 @@ def _evaluate_on(
     if tenant_part.parts:  # the judgement every tenant with these facts gets
         combined = msgspec.structs.replace(
             combined,
-            open_to=open_to_agreements(view, tenant_part),
+            open_to=tenant_part.open_to,
         )
         plain_key = (operator_said, PLAIN[purpose], PLAIN[view.output_key], cases, strict, facts)
         keep(plan.decisions, plain_key, combined, MEMO_LIMIT)

@@ -50,6 +50,9 @@ class Judgement(msgspec.Struct, frozen=True, eq=False, gc=False):
     """The judgement of each license of a stack (then its creator flags) that this one puts
     together, kept on the judgement every tenant with the same facts gets without agreements
     (`party.tenant_judgement`); empty elsewhere."""
+    open_to: tuple[str, ...] = ()
+    """With `parts`: what a tenant's agreement would have to name to change it
+    (`party.open_to_agreements`)."""
 
 
 def judgement_of(

@@ -69,15 +69,17 @@ def tenant_judgement(
         keep(plan.tenant_parts, key, whole, MEMO_LIMIT)
     # Agreements are looked for only where a grant or output term does not hold, which leaves a
     # review or a forbid: elsewhere the tenant's agreements change nothing.
-    index: HolderAgreements | None = None
+    if not whole.open_to:
+        return whole
+    index = snapshot.agreements_of(tenant.id)
+    if index.grants.keys().isdisjoint(whole.open_to):
+        return whole
     parts: list[Judgement] | None = None
     ctx: PartyContext | None = None
     for i, tenant_use in enumerate(view.tenant_uses):
         if not whole.parts[i].worst or not tenant_use.takes_agreement:
             continue
         use = tenant_use.use
-        if index is None:
-            index = snapshot.agreements_of(tenant.id)
         lic = use.license
         assert lic is not None
         if could_cover(index, lic.family, use.coverage, purpose):
@@ -120,16 +122,17 @@ def _judged_for_facts(
     """The stack's licenses judged for a tenant without agreements, each taken from what any stack
     remembers for the facts that license alone reads where it can."""
     territory = (profile.country, regions)
-    plain_purpose, plain_output, cases = PLAIN[purpose], PLAIN[output_use], use_cases_key(use_cases)
+    plain_purpose, cases = PLAIN[purpose], use_cases_key(use_cases)
     ctx: PartyContext | None = None
     parts = []
     for tenant_use in view.tenant_uses:
         use, grants_apply = tenant_use.use, tenant_use.grants_apply
-        # Tenants are paid or host for others according to their purpose alone, and the raw
-        # territory stands for the expanded one: these facts are all the judgement reads.
+        # Tenants are paid or host for others according to their purpose alone, the raw
+        # territory stands for the expanded one, and output uses the license does not mention
+        # are judged alike: these facts are all the judgement reads.
         use_key = (
             plain_purpose,
-            plain_output,
+            tenant_use.output_key,
             cases,
             grants_apply,
             tenant_use.reader.read(profile, territory),
@@ -142,7 +145,8 @@ def _judged_for_facts(
             keep(use.tenant_judgements, use_key, part, MEMO_LIMIT)
         parts.append(part)
     parts.append(_tenant_creators(plan, snapshot, tenant_id, profile, regions, purpose, output_use))
-    return combine_judgements(parts, date, usage, keep_parts=True)
+    whole = combine_judgements(parts, date, usage, keep_parts=True)
+    return msgspec.structs.replace(whole, open_to=open_to_agreements(view, whole))
 
 
 def operator_judgement(

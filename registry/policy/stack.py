@@ -41,6 +41,10 @@ class TenantUse(msgspec.Struct, frozen=True, eq=False, gc=False):
     grant_keys: tuple[str, ...]
     """What an agreement granting the purpose would name to cover it, as keys of
     `HolderAgreements.grants`: its family and the artifacts it applies to."""
+    output_key: str | None
+    """The output use where the license speaks about it (its output terms or a territory that
+    covers outputs, when its grants apply), else None: output uses it does not mention are
+    judged alike."""
 
 
 class PurposeView(msgspec.Struct, frozen=True, eq=False, gc=False):
@@ -152,6 +156,9 @@ def _tenant_use(use: LicenseUse, grants_apply: bool, purpose: Purpose, output_us
             grant_key(FAMILY, purpose, lic.family),
             *sorted({grant_key(ARTIFACT, purpose, a) for covered in use.coverage for a in covered}),
         ),
+        output_use.value
+        if grants_apply and (output_use in lic.output_plans or lic.territory_covers_outputs)
+        else None,
     )
 
 
