@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import Table, bindparam, insert, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from registry.audit import NewEvent, append_in_session
 from registry.audit.chain import utc_now
@@ -120,6 +120,8 @@ class JobWriter:
         """Units of work committed so far."""
         self._direct: bool | None = None
         """Whether batches run on an inline SQLite connection (None: not known yet)."""
+        self._held: AsyncConnection | None = None
+        """The inline connection, kept checked out between batches (see `_connection`)."""
 
     async def run(self, work: Work[T], *, transition: Transition | None = None) -> T:
         """Run `work` in the next batch's transaction; returns its result once committed.
@@ -133,12 +135,27 @@ class JobWriter:
         return await answer
 
     async def close(self) -> None:
-        if self._task is None:
-            return
-        self._queue.put_nowait(_STOP)
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
+        if self._task is not None:
+            self._queue.put_nowait(_STOP)
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._release()
+
+    async def _connection(self, engine: AsyncEngine) -> AsyncConnection:
+        """The writer's connection, checked out once and kept: the engine is the writer's own
+        (one serial writer), and a check-out and return per batch (pool bookkeeping, a reset
+        rollback) cost more than a batch of one unit's statements."""
+        if self._held is None or self._held.closed or self._held.invalidated:
+            await self._release()
+            self._held = await engine.connect()
+        return self._held
+
+    async def _release(self) -> None:
+        held, self._held = self._held, None
+        if held is not None and not held.closed:
+            with contextlib.suppress(Exception):  # a broken connection: nothing to give back
+                await held.close()
 
     async def _write(self) -> None:
         while True:
@@ -208,39 +225,43 @@ class JobWriter:
         writer's own statements go straight to sqlite3 (`SqliteBatch`), and a session, bound to
         the same connection and transaction, is opened only for a unit that asks for one. None
         when the engine is not an inline SQLite one (then the session path runs)."""
-        async with engine.connect() as connection:
-            driver = (await connection.get_raw_connection()).driver_connection
-            if not isinstance(driver, InlineSqliteConnection):
-                self._direct = False
-                return None
-            self._direct = True
-            await connection.begin()
+        connection = await self._connection(engine)
+        driver = (await connection.get_raw_connection()).driver_connection
+        if not isinstance(driver, InlineSqliteConnection):
+            self._direct = False
+            await self._release()
+            return None
+        self._direct = True
+        await connection.begin()
+        context = WorkContext(lambda: AsyncSession(bind=connection, expire_on_commit=False))
+        try:
             with as_sqlalchemy_error("BEGIN IMMEDIATE"):  # the write lock, before anything is read
                 await driver.begin_for("BEGIN")
             direct = SqliteBatch(driver.db, connection.dialect)
-            context = WorkContext(lambda: AsyncSession(bind=connection, expire_on_commit=False))
+            won = [
+                t is not None and direct.transition(t.job_id, t.allowed_from, t.values)
+                for t in (p.transition for p in batch)
+            ]
+            results = await _run_units(batch, won, context)
+            session = context.session_opened
+            if session is not None:
+                await session.flush()  # the units' ORM changes first, as SQLAlchemy would order them
+            for table, rows in context.rows.items():
+                direct.insert(table, rows)
+            if context.usage:
+                direct.add_usage(context.usage)
+            if context.events:
+                direct.append_events(context.events, utc_now())
+            await connection.commit()
+        except BaseException:
             try:
-                won = [
-                    t is not None and direct.transition(t.job_id, t.allowed_from, t.values)
-                    for t in (p.transition for p in batch)
-                ]
-                results = await _run_units(batch, won, context)
-                session = context.session_opened
-                if session is not None:
-                    await session.flush()  # the units' ORM changes first, as SQLAlchemy would order them
-                for table, rows in context.rows.items():
-                    direct.insert(table, rows)
-                if context.usage:
-                    direct.add_usage(context.usage)
-                if context.events:
-                    direct.append_events(context.events, utc_now())
-                await connection.commit()
-            except BaseException:
                 await connection.rollback()
-                raise
-            finally:
-                if context.session_opened is not None:
-                    await context.session_opened.close()
+            except Exception:
+                await self._release()  # broken: the next batch connects afresh
+            raise
+        finally:
+            if context.session_opened is not None:
+                await context.session_opened.close()
         self._count(batch)
         return results
 
