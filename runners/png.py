@@ -47,7 +47,7 @@ def chunks(png: bytes) -> list[tuple[bytes, bytes]]:
         kind = png[position + 4 : position + 8]
         end = position + 12 + length
         data = png[position + 8 : end - 4]
-        if end > len(png) or zlib.crc32(kind + data) != int.from_bytes(png[end - 4 : end], "big"):
+        if end > len(png) or zlib.crc32(data, zlib.crc32(kind)) != int.from_bytes(png[end - 4 : end], "big"):
             raise PngError(f"chunk {kind!r} is truncated or corrupt")
         found.append((kind, data))
         position = end
@@ -57,7 +57,8 @@ def chunks(png: bytes) -> list[tuple[bytes, bytes]]:
 
 
 def chunk(kind: bytes, data: bytes) -> bytes:
-    return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+    crc = zlib.crc32(data, zlib.crc32(kind))  # no `kind + data` copy of the (maybe large) data
+    return b"".join((len(data).to_bytes(4, "big"), kind, data, crc.to_bytes(4, "big")))
 
 
 def itxt(keyword: str, text: str) -> bytes:
