@@ -19,20 +19,21 @@ from collections import defaultdict
 from pathlib import Path
 
 from bench.e2e import _token
-from bench.e2e.processes import backend, pinned
+from bench.e2e.processes import backend, uvicorn_app
 from bench.e2e.provider_path import GENERATIONS
 from bench.e2e.site import bootstrap, free_port
 from bench.gateway.load import run_load
-from bench.gateway.servers import SERVER_PIDS, running
+from bench.gateway.servers import cpu_times
 
 GATEWAY_CPU = 0
 OTHER_CPU = 1
 
 
-def _cpu_ticks(base: str) -> tuple[int, int]:
-    with open(f"/proc/{SERVER_PIDS[base]}/stat") as handle:
-        fields = handle.read().rsplit(")", 1)[1].split()
-    return int(fields[11]), int(fields[12])
+def _cpu(base: str) -> tuple[float, float]:
+    times = cpu_times(base)
+    if times is None:
+        raise SystemExit("bench.e2e.compare reads the servers' CPU time from /proc (Linux only)")
+    return times
 
 
 def main() -> None:
@@ -44,7 +45,6 @@ def main() -> None:
     seconds = float(os.environ.get("BENCH_E2E_SECONDS", "5"))
     rounds = int(os.environ.get("BENCH_COMPARE_ROUNDS", "3"))
     connections = [int(c) for c in os.environ.get("BENCH_COMPARE_CONNECTIONS", "1,8").split(",")]
-    tick = os.sysconf("SC_CLK_TCK")
     runs: dict[tuple[str, int], list[tuple[float, float, float, float]]] = defaultdict(list)
     with tempfile.TemporaryDirectory(prefix="bench-compare-") as tmp:
         backend_port = free_port()
@@ -55,38 +55,25 @@ def main() -> None:
         with backend(env, backend_port, cpu=OTHER_CPU):
             for _ in range(rounds):
                 for tree in trees:
-                    port = free_port()
-                    command = [
-                        *pinned(GATEWAY_CPU),
-                        sys.executable,
-                        "-m",
-                        "uvicorn",
-                        "bench.e2e.apps:gateway_app",
-                        "--factory",
-                        "--port",
-                        str(port),
-                        "--no-access-log",
-                        "--log-level",
-                        "warning",
-                    ]
-                    # The server imports the tree it runs in: `python -m` puts the working directory first.
+                    # The server imports the tree it runs in: `python -m` puts the working
+                    # directory first, and the subprocess starts in the tree.
                     tree_env = {**env, "PYTHONPATH": tree}
                     with (
                         contextlib.chdir(tree),
-                        running(command, f"http://127.0.0.1:{port}", tree_env) as base,
+                        uvicorn_app("bench.e2e.apps:gateway_app", tree_env, cpu=GATEWAY_CPU) as base,
                     ):
                         headers = {**headers_base, "Authorization": f"Bearer {_token(base, env)}"}
                         run_load(base, GENERATIONS, headers, seconds=1, connections=8)
                         for c in connections:
-                            user, system = _cpu_ticks(base)
+                            user, system = _cpu(base)
                             result = run_load(base, GENERATIONS, headers, seconds=seconds, connections=c)
-                            user2, system2 = _cpu_ticks(base)
+                            user2, system2 = _cpu(base)
                             answered = max(result.requests_per_second * seconds, 1)
                             figures = (
                                 result.requests_per_second,
                                 result.p50_ms,
-                                (user2 - user) / tick / answered * 1000,
-                                (system2 - system) / tick / answered * 1000,
+                                (user2 - user) / answered * 1000,
+                                (system2 - system) / answered * 1000,
                             )
                             runs[(tree, c)].append(figures)
                             print(f"{tree}  c={c:<3d}" + _row(figures), flush=True)

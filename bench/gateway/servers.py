@@ -61,15 +61,22 @@ SERVER_PIDS: dict[str, int] = {}
 """The process serving each base URL while it runs (`taskset` execs its command: same pid)."""
 
 
-def cpu_seconds(base: str) -> float | None:
-    """User + system CPU time so far of the server at `base`, all its threads (Linux /proc)."""
+def cpu_times(base: str) -> tuple[float, float] | None:
+    """User and system CPU time so far of the server at `base`, all its threads (Linux /proc)."""
     pid = SERVER_PIDS.get(base)
     try:
         with open(f"/proc/{pid}/stat") as handle:
             fields = handle.read().rsplit(")", 1)[1].split()
     except (OSError, TypeError):
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def cpu_seconds(base: str) -> float | None:
+    """User + system CPU time so far of the server at `base` (see `cpu_times`)."""
+    times = cpu_times(base)
+    return None if times is None else sum(times)
 
 
 @contextlib.contextmanager
