@@ -121,9 +121,9 @@ async def _freeze_startup_heap(_app: Litestar) -> AsyncIterator[None]:
     """Once started up, what is alive (modules, the catalog snapshot, the policy engine and its
     compiled stacks) lives as long as the process: `gc.freeze()` keeps full collections from
     walking it again and again. Measured on the provider path: a full collection walked about
-    380,000 objects, three times in the first 5 s of the process (start-up included), and switching
-    the collector off saved about 0.1 ms of CPU per request. Frozen objects are still freed by reference counting; only frozen
-    objects in reference cycles are never collected."""
+    380,000 objects, three times in the first 5 s of the process (start-up included), and
+    switching the collector off saved about 0.1 ms of CPU per request. Frozen objects are still
+    freed by reference counting; only frozen objects in reference cycles are never collected."""
     gc.collect()
     gc.freeze()
     yield
