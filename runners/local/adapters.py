@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from runners.errors import AdapterMismatchError, TaskValidationError
+from runners.errors import AdapterMismatchError, RunnerError, TaskValidationError
 from runners.local.lora_layout import ConvertedAdapter, SlotLayout, capture_layout, convert_adapter
 from runners.task import AdapterSpec
 
@@ -44,10 +44,15 @@ _LORA_MARKERS = (
     ".lora_magnitude_vector",
 )
 _DOWN_MARKERS = (".lora_A.weight", ".lora.down.weight", ".lora_down.weight")
+_REACH_REMEMBERED = 1024
 
 
 def adapter_key(spec: AdapterSpec) -> AdapterKey:
     return (spec.artifact_id, spec.sha256)
+
+
+def scaled_keys(adapters: tuple[AdapterSpec, ...]) -> tuple[ScaledAdapterKey, ...]:
+    return tuple((a.artifact_id, a.sha256, a.scale) for a in adapters)
 
 
 class ResidentAdapters:
@@ -63,6 +68,8 @@ class ResidentAdapters:
         """Slots another adapter of the same layout can be copied into."""
         self._reach: dict[str, frozenset[str]] = {}
         """Slot -> the pipeline components its adapter has layers in."""
+        self._reach_seen: OrderedDict[AdapterKey, frozenset[str]] = OrderedDict()
+        """The same for adapters loaded here lately, evicted or not (the scheduler asks)."""
         self._names = (f"slot{i}" for i in itertools.count())
         self._active: tuple[tuple[AdapterKey, float], ...] = ()
         self._lora_enabled = False
@@ -82,6 +89,17 @@ class ResidentAdapters:
         held = set(self._slots.values())
         return all((i, s) in held for i, s, _ in adapters)
 
+    def reach(self, key: AdapterKey) -> frozenset[str] | None:
+        """The pipeline components an adapter has layers in, when it is or was lately loaded here."""
+        found = self._reach_seen.get(key)
+        if found is not None:
+            self._reach_seen.move_to_end(key)
+        return found
+
+    def slot_of(self, key: AdapterKey) -> str | None:
+        """The peft adapter name a resident adapter is loaded under."""
+        return next((slot for slot, held in self._slots.items() if held == key), None)
+
     def resident_ids(self) -> tuple[str, ...]:
         return tuple(key[0] for key in self._slots.values())
 
@@ -99,16 +117,32 @@ class ResidentAdapters:
             if self._reach.get(slot_of.get(key, ""), frozenset({"?"})) - {component}
         )
 
+    def make_resident(
+        self, adapters: tuple[AdapterSpec, ...], load_state_dict: StateDictLoader
+    ) -> dict[AdapterKey, RunnerError]:
+        """Load whichever of `adapters` is not resident, so that all are resident together; an
+        adapter that fails to load is returned with its error instead of raised, so that the tasks
+        of a mixed batch that use the others can still run."""
+        self._check_room(adapters)
+        wanted = {adapter_key(a) for a in adapters}
+        failed: dict[AdapterKey, RunnerError] = {}
+        for spec in adapters:
+            key = adapter_key(spec)
+            if key in failed or self.slot_of(key) is not None:
+                continue
+            try:
+                self._load(spec, load_state_dict, protect=wanted)
+            except RunnerError as exc:
+                failed[key] = exc
+        return failed
+
     def activate(self, adapters: tuple[AdapterSpec, ...], load_state_dict: StateDictLoader) -> None:
         """Make exactly `adapters` active with their scales, loading what is not resident."""
-        if len(adapters) > self._max:
-            raise TaskValidationError(
-                f"{len(adapters)} adapters asked for at once; this runner keeps at most {self._max} resident"
-            )
+        self._check_room(adapters)
         wanted = {adapter_key(a) for a in adapters}
         names: list[str] = []
         for spec in adapters:
-            slot = self._slot_of(adapter_key(spec))
+            slot = self.slot_of(adapter_key(spec))
             if slot is None:
                 slot = self._load(spec, load_state_dict, protect=wanted)
             self._slots.move_to_end(slot)
@@ -127,8 +161,11 @@ class ResidentAdapters:
             self._pipe.set_adapters(names, adapter_weights=[a.scale for a in adapters])
         self._active = target
 
-    def _slot_of(self, key: AdapterKey) -> str | None:
-        return next((slot for slot, held in self._slots.items() if held == key), None)
+    def _check_room(self, adapters: tuple[AdapterSpec, ...]) -> None:
+        if len({adapter_key(a) for a in adapters}) > self._max:
+            raise TaskValidationError(
+                f"{len(adapters)} adapters asked for at once; this runner keeps at most {self._max} resident"
+            )
 
     def _load(self, spec: AdapterSpec, load_state_dict: StateDictLoader, protect: set[AdapterKey]) -> str:
         state_dict = load_state_dict(spec)
@@ -139,7 +176,7 @@ class ResidentAdapters:
             if reusable is not None:
                 self._layouts[reusable].copy_from(converted)
                 self._slots[reusable] = adapter_key(spec)
-                self._reach[reusable] = reach_of(converted)
+                self._remember_reach(reusable, spec, converted)
                 self.evictions += 1
                 self.loads += 1
                 self.in_place_loads += 1
@@ -172,9 +209,17 @@ class ResidentAdapters:
             if layout is not None:
                 self._layouts[slot] = layout
         self._slots[slot] = adapter_key(spec)
-        self._reach[slot] = reach_of(converted)
+        self._remember_reach(slot, spec, converted)
         self.loads += 1
         return slot
+
+    def _remember_reach(self, slot: str, spec: AdapterSpec, converted: ConvertedAdapter) -> None:
+        reach = reach_of(converted)
+        self._reach[slot] = reach
+        self._reach_seen[adapter_key(spec)] = reach
+        self._reach_seen.move_to_end(adapter_key(spec))
+        while len(self._reach_seen) > _REACH_REMEMBERED:
+            self._reach_seen.popitem(last=False)
 
     def _reusable_slot(self, adapter: ConvertedAdapter, protect: set[AdapterKey]) -> str | None:
         """The least recently used evictable slot whose layers `adapter` fits exactly, if any."""

@@ -8,7 +8,8 @@ every denoising step; a batch whose tasks were all canceled stops between steps.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ import torch
 from PIL import Image
 
 from runners.local.families import FamilyTraits
+from runners.local.mixing import adapter_per_row
 from runners.local.prompts import PromptEmbeddings
 from runners.task import GenerationTask
 
@@ -38,11 +40,14 @@ def run_batch(
     members: list[BatchMember],
     embeddings: PromptEmbeddings | None = None,
     text_context: Hashable = (),
+    adapter_per_member: Sequence[str] | None = None,
 ) -> list[list[Image.Image]]:
     """Generate every member's images in one call; images come back grouped per member.
 
     `embeddings` is the warm pipeline's cache (without one, texts repeated within the call are
-    still encoded once); `text_context` names the active adapters that reach a text encoder."""
+    still encoded once); `text_context` names the active adapters that reach a text encoder.
+    `adapter_per_member`, when given, names the resident adapter (`mixing.BASE_ROW` for none)
+    each member's images go through in the denoiser, instead of every active adapter."""
     first = members[0].task
     if embeddings is None:
         embeddings = PromptEmbeddings(traits.conditioning, max_bytes=0)
@@ -81,7 +86,17 @@ def run_batch(
     }
     if first.sigmas is not None:
         kwargs["sigmas"] = list(first.sigmas)
-    with torch.inference_mode():
+    routing: AbstractContextManager[None] = nullcontext()
+    if adapter_per_member is not None:
+        row_adapters = [
+            name
+            for member, name in zip(members, adapter_per_member, strict=True)
+            for _ in range(member.task.num_images)
+        ]
+        if guided and traits.guidance_in_one_batch:
+            row_adapters += row_adapters  # the unconditional half first, in the same order
+        routing = adapter_per_row(getattr(pipe, traits.denoiser), row_adapters)
+    with torch.inference_mode(), routing:
         images: list[Image.Image] = pipe(**kwargs).images
     grouped: list[list[Image.Image]] = []
     offset = 0

@@ -26,6 +26,9 @@ class FamilyTraits:
     negative_prompt: bool
     """Whether the pipeline takes a negative prompt as a plain argument."""
     conditioning: TextConditioning
+    guidance_in_one_batch: bool = False
+    """Whether classifier-free guidance runs the unconditional rows in the denoiser's batch, in
+    front of the conditional ones (SD 1.x), rather than in a call of their own (FLUX.2 [klein])."""
 
     def load_class(self) -> Any:
         return getattr(importlib.import_module("diffusers"), self.pipeline_class)
@@ -40,6 +43,7 @@ FAMILIES: dict[ModelFamily, FamilyTraits] = {
             "unet",
             negative_prompt=True,
             conditioning=SD1Conditioning(),
+            guidance_in_one_batch=True,
         ),
         FamilyTraits(
             ModelFamily.FLUX1,

@@ -15,7 +15,14 @@ import safetensors.torch
 import torch
 
 from runners.errors import AdapterMismatchError, PipelineLoadError
-from runners.local.adapters import ResidentAdapters, check_adapter_fits, count_attached_layers, private_copy
+from runners.local.adapters import (
+    ResidentAdapters,
+    ScaledAdapterKey,
+    check_adapter_fits,
+    count_attached_layers,
+    private_copy,
+    scaled_keys,
+)
 from runners.local.device import Placement
 from runners.local.families import traits_of
 from runners.local.lora_layout import convert_adapter
@@ -24,14 +31,14 @@ from runners.local.sources import adapter_file, pipeline_directory
 from runners.local.weights import verify_file, verify_pipeline_dir
 from runners.task import AdapterSpec, GenerationTask, PipelineSpec
 
-PipelineKey = tuple[str, tuple[tuple[str, str, float], ...]]
+PipelineKey = tuple[str, tuple[ScaledAdapterKey, ...]]
 """(artifact id, ((always-on adapter id, sha256, scale), ...))."""
 
 
 def pipeline_key(task: GenerationTask) -> PipelineKey:
     return (
         task.pipeline.artifact_id,
-        tuple((a.artifact_id, a.sha256, a.scale) for a in task.always_on_adapters),
+        scaled_keys(task.always_on_adapters),
     )
 
 

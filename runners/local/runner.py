@@ -22,8 +22,9 @@ from runners.errors import (
 )
 from runners.local.device import choose_placement
 from runners.local.execution import BatchCanceledError, BatchMember, run_batch
-from runners.local.families import FAMILIES, traits_of
-from runners.local.pipelines import AdapterPolicy, AdapterStore, WarmPipelineCache
+from runners.local.families import FAMILIES, FamilyTraits, traits_of
+from runners.local.mixing import PlannedCall, may_mix, plan_calls
+from runners.local.pipelines import AdapterPolicy, AdapterStore, WarmPipeline, WarmPipelineCache
 from runners.local.scheduling import Affinity, BatchKey, QueuedTask, TaskQueue
 from runners.protocol import ProgressCallback, RunnerDescription, RunnerHealth, RunnerLimits
 from runners.provenance import encode_png, provenance_chunks
@@ -58,6 +59,9 @@ class LocalRunnerSettings:
     """How long the oldest task of an incomplete batch waits for company."""
     starvation_bound: int = 8
     """How many batches may pass the oldest queued task by, for tasks whose adapters are warm."""
+    mix_adapters: bool = True
+    """Let tasks of different adapters share a pipeline call, one adapter per batch row
+    (`runners.local.mixing`), instead of a call per adapter set."""
     hub_cache_dir: Path | None = None
     torch_threads: int | None = None
     limits: RunnerLimits = field(
@@ -120,6 +124,7 @@ class LocalDiffusersRunner:
             max_batch_images=self.settings.max_batch_images,
             max_wait_s=self.settings.max_wait_s,
             starvation_bound=self.settings.starvation_bound,
+            max_batch_adapters=self.settings.max_resident_adapters if self.settings.mix_adapters else 1,
         )
         self._jobs: dict[str, _Job] = {}
         self._jobs_lock = threading.Lock()
@@ -245,7 +250,7 @@ class LocalDiffusersRunner:
         if self.settings.torch_threads:
             torch.set_num_threads(self.settings.torch_threads)
         while True:
-            batch = self._queue.take(self._affinity)
+            batch = self._queue.take(self._affinity, self._mixable if self.settings.mix_adapters else None)
             if batch is None:
                 return
             self._running = len(batch)
@@ -265,6 +270,12 @@ class LocalDiffusersRunner:
             return Affinity.RESIDENT
         return Affinity.COLD
 
+    def _mixable(self, key: BatchKey) -> bool:
+        warm = self.cache.peek(key.pipeline)
+        if warm is None:
+            return len(key.adapters) <= 1
+        return may_mix(key.adapters, warm.adapters, traits_of(warm.spec.family).denoiser, unseen=True)
+
     def _run(self, batch: list[QueuedTask[_Job]]) -> None:
         started = time.perf_counter()
         jobs = [item.payload for item in batch if not item.payload.canceled.is_set()]
@@ -274,36 +285,62 @@ class LocalDiffusersRunner:
         if not jobs:
             return
         first = jobs[0].task
+        traits = traits_of(first.pipeline.family)
         try:
             warm, load_s = self.cache.get(first)
+            planning_started = time.perf_counter()
+            calls, failures = plan_calls(
+                [job.task for job in jobs], warm.adapters, traits.denoiser, self._store.load
+            )
+            planning_s = time.perf_counter() - planning_started
+        except Exception as exc:
+            _fail(jobs, exc, first.pipeline.artifact_id)
+            return
+        for index, error in failures.items():
+            jobs[index].fail(error)
+        for call in calls:
+            self._call(
+                warm,
+                traits,
+                call,
+                [jobs[i] for i in call.tasks],
+                started,
+                load_s=load_s,
+                planning_s=planning_s,
+            )
+
+    def _call(
+        self,
+        warm: WarmPipeline,
+        traits: FamilyTraits,
+        call: PlannedCall,
+        jobs: list[_Job],
+        started: float,
+        *,
+        load_s: float,
+        planning_s: float,
+    ) -> None:
+        """One pipeline call; its tasks get their images, or the call's error."""
+        try:
             swap_started = time.perf_counter()
-            warm.adapters.activate(first.switched_adapters, self._store.load)
-            swap_s = time.perf_counter() - swap_started
+            warm.adapters.activate(call.adapters, self._store.load)
+            rows = call.rows(warm.adapters)
+            swap_s = planning_s + time.perf_counter() - swap_started
             inference_started = time.perf_counter()
             members = [
                 BatchMember(task=j.task, is_canceled=j.canceled.is_set, on_step=j.progress) for j in jobs
             ]
-            traits = traits_of(first.pipeline.family)
             grouped = run_batch(
                 warm.pipe,
                 traits,
                 members,
                 warm.embeddings,
                 warm.adapters.active_beyond(traits.denoiser),
+                adapter_per_member=rows,
             )
             inference_s = time.perf_counter() - inference_started
-        except BatchCanceledError:
-            for job in jobs:
-                job.fail(TaskCanceledError(f"task {job.task.task_id} canceled between steps"))
-            return
-        except RunnerError as exc:
-            for job in jobs:
-                job.fail(exc)
-            return
         except Exception as exc:
-            error = RunnerError(f"pipeline {first.pipeline.artifact_id} failed: {type(exc).__name__}: {exc}")
-            for job in jobs:
-                job.fail(error)
+            _fail(jobs, exc, warm.spec.artifact_id)
             return
         self._publish_snapshot()  # before any submitter wakes up and asks describe()
         images_in_batch = sum(j.task.num_images for j in jobs)
@@ -341,3 +378,17 @@ class LocalDiffusersRunner:
         )
         with self._snapshot_lock:
             self._snapshot = snapshot
+
+
+def _fail(jobs: list[_Job], exc: Exception, pipeline_id: str) -> None:
+    if isinstance(exc, BatchCanceledError):
+        for job in jobs:
+            job.fail(TaskCanceledError(f"task {job.task.task_id} canceled between steps"))
+        return
+    error = (
+        exc
+        if isinstance(exc, RunnerError)
+        else RunnerError(f"pipeline {pipeline_id} failed: {type(exc).__name__}: {exc}")
+    )
+    for job in jobs:
+        job.fail(error)

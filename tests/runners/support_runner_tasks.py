@@ -5,11 +5,14 @@ from __future__ import annotations
 import io
 import itertools
 import os
+from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
-from runners.task import AdapterSpec, GenerationResult, GenerationTask, PipelineSpec
+from runners.task import AdapterSpec, GenerationResult, GenerationTask, LocalSource, ModelFamily, PipelineSpec
+from runners.tiny import TinyModelSet, file_sha256
 
 _ids = itertools.count()
 
@@ -43,3 +46,33 @@ def pixels(result: GenerationResult, index: int = 0) -> np.ndarray:
 def close(a: np.ndarray, b: np.ndarray, atol: float = 2.0) -> bool:
     """Pixels within a couple of levels: batching and thread counts change the last float bits."""
     return bool(np.abs(a - b).max() <= atol)
+
+
+def sd1_lora_reaching_the_text_encoder(models: TinyModelSet, directory: Path) -> AdapterSpec:
+    """A LoRA with layers in SD 1.x's UNet and in its text encoder."""
+    from diffusers import StableDiffusionPipeline
+    from peft import LoraConfig, get_peft_model_state_dict, inject_adapter_in_model
+
+    pipe = StableDiffusionPipeline.from_pretrained(models[ModelFamily.SD1].path)
+    layers: dict[str, dict[str, torch.Tensor]] = {}
+    generator = torch.Generator().manual_seed(5)
+    for name, module, targets in (
+        ("unet", pipe.unet, ["to_q", "to_v"]),
+        ("text_encoder", pipe.text_encoder, ["q_proj", "v_proj"]),
+    ):
+        config = LoraConfig(r=4, lora_alpha=4, target_modules=targets, init_lora_weights=False)
+        inject_adapter_in_model(config, module)
+        with torch.no_grad():
+            for parameter_name, parameter in module.named_parameters():
+                if "lora_" in parameter_name:
+                    parameter.copy_(torch.randn(parameter.shape, generator=generator) * 2.0)
+        layers[f"{name}_lora_layers"] = get_peft_model_state_dict(module)
+    directory.mkdir()
+    StableDiffusionPipeline.save_lora_weights(directory, safe_serialization=True, **layers)
+    weight = "pytorch_lora_weights.safetensors"
+    return AdapterSpec(
+        artifact_id="sd-text-lora",
+        source=LocalSource(path=str(directory)),
+        weight_name=weight,
+        sha256=file_sha256(directory / weight),
+    )

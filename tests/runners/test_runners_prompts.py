@@ -14,9 +14,15 @@ from PIL import Image
 from runners.local import LocalDiffusersRunner, LocalRunnerSettings
 from runners.local.execution import BatchMember, run_batch
 from runners.local.families import traits_of
-from runners.task import AdapterSpec, GenerationTask, LocalSource, ModelFamily
-from runners.tiny import TINY_FAMILIES, TinyModelSet, file_sha256
-from tests.runners.support_runner_tasks import DEVICE, close, make_task, pixels
+from runners.task import GenerationTask, ModelFamily
+from runners.tiny import TINY_FAMILIES, TinyModelSet
+from tests.runners.support_runner_tasks import (
+    DEVICE,
+    close,
+    make_task,
+    pixels,
+    sd1_lora_reaching_the_text_encoder,
+)
 
 
 def _member(task: GenerationTask) -> BatchMember:
@@ -96,40 +102,11 @@ async def test_the_cache_stays_within_its_bytes(tiny_models: TinyModelSet) -> No
         await runner.close()
 
 
-def _sd1_lora_reaching_the_text_encoder(models: TinyModelSet, directory: Path) -> AdapterSpec:
-    from diffusers import StableDiffusionPipeline
-    from peft import LoraConfig, get_peft_model_state_dict, inject_adapter_in_model
-
-    pipe = StableDiffusionPipeline.from_pretrained(models[ModelFamily.SD1].path)
-    layers: dict[str, dict[str, torch.Tensor]] = {}
-    generator = torch.Generator().manual_seed(5)
-    for name, module, targets in (
-        ("unet", pipe.unet, ["to_q", "to_v"]),
-        ("text_encoder", pipe.text_encoder, ["q_proj", "v_proj"]),
-    ):
-        config = LoraConfig(r=4, lora_alpha=4, target_modules=targets, init_lora_weights=False)
-        inject_adapter_in_model(config, module)
-        with torch.no_grad():
-            for parameter_name, parameter in module.named_parameters():
-                if "lora_" in parameter_name:
-                    parameter.copy_(torch.randn(parameter.shape, generator=generator) * 2.0)
-        layers[f"{name}_lora_layers"] = get_peft_model_state_dict(module)
-    directory.mkdir()
-    StableDiffusionPipeline.save_lora_weights(directory, safe_serialization=True, **layers)
-    weight = "pytorch_lora_weights.safetensors"
-    return AdapterSpec(
-        artifact_id="sd-text-lora",
-        source=LocalSource(path=str(directory)),
-        weight_name=weight,
-        sha256=file_sha256(directory / weight),
-    )
-
-
 async def test_embeddings_are_kept_apart_per_text_encoder_adapter(
     runner: LocalDiffusersRunner, tiny_models: TinyModelSet, tmp_path: Path
 ) -> None:
     model = tiny_models[ModelFamily.SD1]
-    text_lora = _sd1_lora_reaching_the_text_encoder(tiny_models, tmp_path / "text-lora")
+    text_lora = sd1_lora_reaching_the_text_encoder(tiny_models, tmp_path / "text-lora")
     unet_lora = model.adapters[0]
 
     plain = await runner.submit(make_task(model.pipeline))

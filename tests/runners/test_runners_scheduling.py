@@ -1,4 +1,5 @@
-"""The queue's policy: compatible tasks batch together, active adapters go first, nobody starves."""
+"""The queue's policy: compatible tasks batch together (tasks of other adapters too, one adapter per
+row), active adapters go first, nobody starves."""
 
 from __future__ import annotations
 
@@ -93,3 +94,69 @@ async def test_runner_batches_a_burst_and_prefers_warm_adapters(tiny_models: Tin
     assert [r.task_id for r in results] == [t.task_id for t in tasks]
     assert runner.batches_run[1:] == [4, 4]
     assert {r.batch_size for r in results} == {4}
+
+
+def _one_adapter_at_most(key: BatchKey) -> bool:
+    return len(key.adapters) <= 1
+
+
+def test_tasks_of_different_adapters_mix_within_the_limits(tiny_models: TinyModelSet) -> None:
+    model = tiny_models[ModelFamily.SD1]
+    a, b, c = model.adapters
+    queue = TaskQueue[str](max_batch_images=4, max_wait_s=0.0, starvation_bound=3, max_batch_adapters=2)
+    tasks = {
+        "a": make_task(model.pipeline, (a,)),
+        "b": make_task(model.pipeline, (b,)),
+        "c": make_task(model.pipeline, (c,)),  # a third adapter: past the two the batch may hold
+        "a, 8 steps": make_task(model.pipeline, (a,), steps=8),  # another call whatever its adapter
+        "a at 0.5": make_task(model.pipeline, (msgspec.structs.replace(a, scale=0.5),)),
+        "a and b": make_task(model.pipeline, (a, b)),  # two adapters: one row takes one
+        "a again": make_task(model.pipeline, (a,), seed=3),
+        "base": make_task(model.pipeline),
+    }
+    for name, task in tasks.items():
+        queue.put(task, name)
+
+    batches = [[item.payload for item in queue.select_now(_cold, _one_adapter_at_most)] for _ in range(4)]
+
+    assert batches == [
+        ["a", "a again", "b", "base"],  # its own adapter set first, then the oldest that fit
+        ["c", "a at 0.5"],
+        ["a, 8 steps"],
+        ["a and b"],
+    ]
+    assert len(queue) == 0
+
+
+def test_mixed_company_prefers_warm_adapters(tiny_models: TinyModelSet) -> None:
+    model = tiny_models[ModelFamily.SD1]
+    active, cold, resident = model.adapters
+    queue = TaskQueue[str](max_batch_images=2, max_wait_s=0.0, starvation_bound=3, max_batch_adapters=4)
+    for name, adapter in (("cold", cold), ("active", active), ("resident", resident)):
+        queue.put(make_task(model.pipeline, (adapter,)), name)
+    costs = {adapter.artifact_id: cost for adapter, cost in ((active, 0), (resident, 1), (cold, 2))}
+
+    def affinity(key: BatchKey) -> int:
+        return costs[key.adapters[0][0]]
+
+    batch = [item.payload for item in queue.select_now(affinity, _one_adapter_at_most)]
+
+    assert batch == ["active", "resident"]
+
+
+def test_the_starvation_bound_holds_for_a_task_that_cannot_mix(tiny_models: TinyModelSet) -> None:
+    model = tiny_models[ModelFamily.SD1]
+    a, b, warm = model.adapters
+    queue = TaskQueue[str](max_batch_images=2, max_wait_s=0.0, starvation_bound=2, max_batch_adapters=4)
+    queue.put(make_task(model.pipeline, (a, b)), "two adapters")
+    for i in range(6):
+        queue.put(make_task(model.pipeline, (warm,), seed=i), f"warm-{i}")
+
+    warm_key = next(item.key for item in queue._items if item.payload == "warm-0")
+
+    def affinity(key: BatchKey) -> int:
+        return Affinity.ACTIVE if key == warm_key else Affinity.COLD
+
+    order = [[item.payload for item in queue.select_now(affinity, _one_adapter_at_most)] for _ in range(4)]
+
+    assert order == [["warm-0", "warm-1"], ["warm-2", "warm-3"], ["two adapters"], ["warm-4", "warm-5"]]
