@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 from diffusers.utils import logging as diffusers_logging
+from torch.utils._python_dispatch import TorchDispatchMode
 from transformers.utils import logging as transformers_logging
 
 from runners.local import LocalDiffusersRunner, LocalRunnerSettings
@@ -192,7 +193,8 @@ def _adapter_costs(pipeline: PipelineSpec, adapters: list[AdapterSpec]) -> None:
     asyncio.run(runner.close())
 
 
-def _per_image(pipeline: PipelineSpec, adapter: AdapterSpec) -> None:
+def _per_image(pipeline: PipelineSpec, adapters: list[AdapterSpec]) -> None:
+    adapter = adapters[0]
     runner = LocalDiffusersRunner(_settings())
     warm, _ = runner.cache.get(_task(pipeline))
     warm.adapters.activate((adapter,), runner._store.load)
@@ -221,7 +223,60 @@ def _per_image(pipeline: PipelineSpec, adapter: AdapterSpec) -> None:
             f"  batch {size}: {encoding / size * 1000:7.2f} / {cached / size * 1000:6.2f} ms/image "
             f"({encoding * 1000:.1f} / {cached * 1000:.1f} ms per call)"
         )
+    _mixed_call(warm, traits, pipeline, adapters, load=runner._store.load, clock=clock)
     asyncio.run(runner.close())
+
+
+class _OpCount(TorchDispatchMode):
+    """Counts the aten operators a call dispatches: on a GPU, about one kernel launch each."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops = 0
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        self.ops += 1
+        return func(*args, **(kwargs or {}))
+
+
+def _mixed_call(
+    warm: Any,
+    traits: Any,
+    pipeline: PipelineSpec,
+    adapters: list[AdapterSpec],
+    *,
+    load: Callable[[AdapterSpec], Any],
+    clock: Callable[[], float],
+) -> None:
+    """A batch-4 call whose rows go through four adapters, one each, against the same call through
+    one adapter (cached embeddings both): what mixing adds to a call."""
+    four = tuple(adapters[:4])
+    members = [
+        BatchMember(task=_task(pipeline, (a,), seed=i), is_canceled=lambda: False, on_step=lambda s, t: None)
+        for i, a in enumerate(four)
+    ]
+
+    def one_adapter() -> None:
+        warm.adapters.activate(four[:1], load)
+        run_batch(warm.pipe, traits, members, warm.embeddings)
+
+    def mixed() -> None:
+        warm.adapters.activate(four, load)
+        rows = [warm.adapters.slot_of((a.artifact_id, a.sha256)) for a in four]
+        run_batch(warm.pipe, traits, members, warm.embeddings, adapter_per_member=rows)
+
+    figures = []
+    for call in (one_adapter, mixed):
+        call()
+        counter = _OpCount()
+        with counter:
+            call()
+        figures.append((_median_time(call, 5, clock) * 1000, counter.ops))
+    (single_ms, single_ops), (mixed_ms, mixed_ops) = figures
+    print(
+        f"  batch 4, four adapters one per row: {mixed_ms:.1f} ms per call, {mixed_ops} aten ops "
+        f"(one adapter for all rows: {single_ms:.1f} ms, {single_ops} ops)"
+    )
 
 
 def _reload_per_task(tasks: list[GenerationTask]) -> Rate:
@@ -353,7 +408,7 @@ def main() -> None:
             print(f"adapters on {FAMILY.value} (median):")
             _adapter_costs(pipeline, adapters)
         if "batches" in parts:
-            _per_image(pipeline, adapters[0])
+            _per_image(pipeline, adapters)
         if "streams" in parts:
             _streams(pipeline, adapters)
         if "rss" in parts:
