@@ -4,8 +4,9 @@ A single wrk run on a shared machine swings by a third. This takes turns: a fres
 each tree (its own code: the server runs in that tree), a 1 s warm-up, then a wrk run per
 concurrency, `BENCH_COMPARE_ROUNDS` times (default 3). It prints each run and then the medians.
 Each run shows requests/s, p50, and the gateway's CPU per request from /proc, split into user and
-system time. Both trees share one backend and one SQLite site. Environment: `BENCH_E2E_SECONDS`
-(default 5), `BENCH_COMPARE_CONNECTIONS` (default `1,8`).
+system time. Both trees share one backend and one site, on SQLite, or on a fresh PostgreSQL
+database with `BENCH_COMPARE_DATABASE=postgresql`. Environment: `BENCH_E2E_SECONDS` (default 5),
+`BENCH_COMPARE_CONNECTIONS` (default `1,8`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from bench.e2e import _token
 from bench.e2e.processes import backend, uvicorn_app
 from bench.e2e.provider_path import GENERATIONS
-from bench.e2e.site import bootstrap, free_port
+from bench.e2e.site import bootstrap, free_port, postgres_database
 from bench.gateway.load import run_load
 from bench.gateway.servers import cpu_times
 
@@ -46,10 +47,14 @@ def main() -> None:
     rounds = int(os.environ.get("BENCH_COMPARE_ROUNDS", "3"))
     connections = [int(c) for c in os.environ.get("BENCH_COMPARE_CONNECTIONS", "1,8").split(",")]
     runs: dict[tuple[str, int], list[tuple[float, float, float, float]]] = defaultdict(list)
-    with tempfile.TemporaryDirectory(prefix="bench-compare-") as tmp:
+    on_postgres = os.environ.get("BENCH_COMPARE_DATABASE", "sqlite") == "postgresql"
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-compare-") as tmp,
+        postgres_database(required=True) if on_postgres else contextlib.nullcontext() as database_url,
+    ):
         backend_port = free_port()
         backend_url = f"http://127.0.0.1:{backend_port}/v1"
-        env = bootstrap(Path(tmp), backend_url)
+        env = bootstrap(Path(tmp), backend_url, database_url)
         env["BENCH_BACKEND_URL"] = backend_url
         headers_base = {"Content-Type": "application/json"}
         with backend(env, backend_port, cpu=OTHER_CPU):

@@ -155,13 +155,13 @@ async def _postgres_admin(sql: str) -> None:
 @contextlib.contextmanager
 def postgres_database(*, required: bool = False) -> Iterator[str | None]:
     """A fresh PostgreSQL database for one run (dropped after), or None when unreachable
-    (`required`: raise instead, so an explicit `BENCH_E2E_POSTGRES=on` never skips silently)."""
+    (`required`: raise instead, so a run that asks for PostgreSQL never skips it silently)."""
     name = f"clearance_bench_{uuid.uuid4().hex[:12]}"
     try:
         asyncio.run(_postgres_admin(f'CREATE DATABASE "{name}"'))
     except (OSError, TimeoutError) as exc:
         if required:
-            raise RuntimeError(f"BENCH_E2E_POSTGRES=on but PostgreSQL is unreachable: {exc}") from exc
+            raise RuntimeError(f"PostgreSQL was asked for but is unreachable: {exc}") from exc
         print(f"PostgreSQL unreachable ({exc}); its run is skipped")
         yield None
         return

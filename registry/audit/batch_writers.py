@@ -182,11 +182,8 @@ class PostgresBatchWriter:
         self, db: Any, events: Sequence[NewEvent], checkpoint_for: CheckpointPolicy
     ) -> tuple[list[AppendedEvent], Checkpoint | None]:
         # One round trip for BEGIN and the lock (simple query protocol, constant key).
-        await db.execute(f"BEGIN; SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY})")
-        row = await db.fetchrow(_HEAD) or await db.fetchrow(_ANCHOR)
-        head = ChainHead(row[0], bytes(row[1]), row[2]) if row else ChainHead(0, GENESIS_CHAIN_HASH, None)
-        chained = chain_events(head, events, self.clock())
-        await db.execute(_POSTGRES_INSERT, *_columns(chained))
+        await db.execute(f"BEGIN; {POSTGRES_LOCK_CHAIN}")
+        chained = await postgres_chain_and_insert(db, events, self.clock())
         checkpoint = checkpoint_for(chained[-1].seq, chained[-1].chain_hash)
         if checkpoint is not None:
             await db.execute(
@@ -204,6 +201,22 @@ class PostgresBatchWriter:
         if self._connection is not None:
             connection, self._connection = self._connection, None
             await connection.close()
+
+
+POSTGRES_LOCK_CHAIN = f"SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY})"
+"""The chain's writer lock on PostgreSQL, held until the transaction ends."""
+
+
+async def postgres_chain_and_insert(
+    db: Any, events: Sequence[NewEvent], now: dt.datetime
+) -> list[AppendedEvent]:
+    """Chain `events` after the head and insert them in one statement, on an asyncpg connection
+    inside a transaction that already holds the chain lock (`POSTGRES_LOCK_CHAIN`)."""
+    row = await db.fetchrow(_HEAD) or await db.fetchrow(_ANCHOR)
+    head = ChainHead(row[0], bytes(row[1]), row[2]) if row else ChainHead(0, GENESIS_CHAIN_HASH, None)
+    chained = chain_events(head, events, now)
+    await db.execute(_POSTGRES_INSERT, *_columns(chained))
+    return chained
 
 
 def _columns(events: list[AppendedEvent]) -> list[list[Any]]:

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import functools
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Table
@@ -29,9 +28,7 @@ from sqlalchemy.exc import DBAPIError
 from registry.audit import NewEvent
 from registry.audit.batch_writers import SQLITE_INSERT_EVENT, SqliteBatchWriter, sqlite_event_row
 from registry.audit.chain import chain_events
-from registry.jobs.tables import JobRow
-
-Processor = Callable[[Any], Any] | None
+from registry.jobs.statements import bind_all, insert_sql, transition_sql
 
 
 class SqliteBatch:
@@ -39,30 +36,30 @@ class SqliteBatch:
         self.db = db
         self.dialect = dialect
 
-    def transition(self, job_id: str, allowed_from: tuple[str, ...], values: dict[str, Any]) -> bool:
+    async def transition(self, job_id: str, allowed_from: tuple[str, ...], values: dict[str, Any]) -> bool:
         """The conditional status change: whether it took effect."""
         columns = tuple(sorted(values))
-        sql, processors = _transition_sql(self.dialect, allowed_from, columns)
-        parameters = [_bind(p, values[c]) for c, p in zip(columns, processors, strict=True)]
+        sql, processors = transition_sql(self.dialect, "qmark", allowed_from, columns)
+        parameters = bind_all(processors, columns, values)
         with as_sqlalchemy_error(sql):
             changed = self.db.execute(sql, [*parameters, job_id, *allowed_from]).fetchone()
         return changed is not None
 
-    def insert(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    async def insert(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
         columns = tuple(rows[0])
-        sql, processors = _insert_sql(self.dialect, table, columns)
-        values = [[_bind(p, row[c]) for c, p in zip(columns, processors, strict=True)] for row in rows]
+        sql, processors = insert_sql(self.dialect, "qmark", table, columns)
+        values = [bind_all(processors, columns, row) for row in rows]
         with as_sqlalchemy_error(sql):
             self.db.executemany(sql, values)
 
-    def add_usage(self, usage: Counter[tuple[str, str]]) -> None:
+    async def add_usage(self, usage: Counter[tuple[str, str]]) -> None:
         """Unconditional additions to usage counters, `{(agreement, month): images}`."""
         keys = sorted(key for key, amount in usage.items() if amount != 0)
         with as_sqlalchemy_error(_ADD_USAGE):
             self.db.executemany(_ENSURE_COUNTER, keys)
             self.db.executemany(_ADD_USAGE, [(usage[key], *key) for key in keys])
 
-    def append_events(self, events: Sequence[NewEvent], now: dt.datetime) -> None:
+    async def append_events(self, events: Sequence[NewEvent], now: dt.datetime) -> None:
         """Chain `events` after the head and insert them (the write lock is already held)."""
         with as_sqlalchemy_error(SQLITE_INSERT_EVENT):
             chained = chain_events(SqliteBatchWriter.head(self.db), events, now)
@@ -84,31 +81,3 @@ _ENSURE_COUNTER = (
     "INSERT INTO usage_counters (agreement_id, month, used) VALUES (?, ?, 0) ON CONFLICT DO NOTHING"
 )
 _ADD_USAGE = "UPDATE usage_counters SET used = used + ? WHERE agreement_id = ? AND month = ?"
-
-
-def _bind(processor: Processor, value: Any) -> Any:
-    return processor(value) if processor is not None and value is not None else value
-
-
-def _processors(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> list[Processor]:
-    return [table.c[column].type._cached_bind_processor(dialect) for column in columns]
-
-
-@functools.cache
-def _transition_sql(
-    dialect: Dialect, allowed_from: tuple[str, ...], columns: tuple[str, ...]
-) -> tuple[str, list[Processor]]:
-    table: Table = JobRow.__table__  # type: ignore[assignment]
-    assignments = ", ".join(f"{table.c[column].name} = ?" for column in columns)
-    statuses = ", ".join("?" for _ in allowed_from)
-    # Names from the table's own metadata (an unknown key fails in `table.c`), values bound.
-    sql = f"UPDATE {table.name} SET {assignments} WHERE id = ? AND status IN ({statuses}) RETURNING id"  # noqa: S608
-    return sql, _processors(dialect, table, columns)
-
-
-@functools.cache
-def _insert_sql(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> tuple[str, list[Processor]]:
-    names = ", ".join(table.c[column].name for column in columns)
-    marks = ", ".join("?" for _ in columns)
-    sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"  # noqa: S608 - names from metadata
-    return sql, _processors(dialect, table, columns)

@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, cast
 
+import asyncpg
 from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -34,6 +35,7 @@ from registry.audit import NewEvent, append_in_session
 from registry.audit.chain import utc_now
 from registry.db.inline_sqlite import InlineSqliteConnection
 from registry.jobs import quota
+from registry.jobs.postgres_batch import PostgresBatch
 from registry.jobs.sqlite_batch import SqliteBatch, as_sqlalchemy_error
 from registry.jobs.tables import JobRow
 
@@ -221,13 +223,20 @@ class JobWriter:
         return results
 
     async def _direct_transaction(self, engine: AsyncEngine, batch: list[_Pending[Any]]) -> list[Any] | None:
-        """The batch on the writer's inline SQLite connection (registry/db/inline_sqlite.py): the
-        writer's own statements go straight to sqlite3 (`SqliteBatch`), and a session, bound to
-        the same connection and transaction, is opened only for a unit that asks for one. None
-        when the engine is not an inline SQLite one (then the session path runs)."""
+        """The batch on the writer's own connection, its own statements sent to the driver
+        directly (`SqliteBatch` on the inline SQLite connection of registry/db/inline_sqlite.py,
+        `PostgresBatch` on asyncpg), in the transaction SQLAlchemy began on that connection; a
+        session bound to the same connection and transaction is opened only for a unit that
+        asks for one. None for any other driver (then the session path runs)."""
         connection = await self._connection(engine)
-        driver = (await connection.get_raw_connection()).driver_connection
-        if not isinstance(driver, InlineSqliteConnection):
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        direct: SqliteBatch | PostgresBatch
+        if isinstance(driver, InlineSqliteConnection):
+            direct = SqliteBatch(driver.db, connection.dialect)
+        elif isinstance(driver, asyncpg.Connection):
+            direct = PostgresBatch(driver, connection.dialect)
+        else:
             self._direct = False
             await self._release()
             return None
@@ -235,11 +244,17 @@ class JobWriter:
         await connection.begin()
         context = WorkContext(lambda: AsyncSession(bind=connection, expire_on_commit=False))
         try:
-            with as_sqlalchemy_error("BEGIN IMMEDIATE"):  # the write lock, before anything is read
-                await driver.begin_for("BEGIN")
-            direct = SqliteBatch(driver.db, connection.dialect)
+            if isinstance(direct, SqliteBatch):
+                assert isinstance(driver, InlineSqliteConnection)
+                with as_sqlalchemy_error("BEGIN IMMEDIATE"):  # the write lock, before anything is read
+                    await driver.begin_for("BEGIN")
+            else:
+                # SQLAlchemy's asyncpg adapter sends BEGIN lazily, before its first statement; the
+                # batch's first statements are ours, so it is asked to begin now.
+                adapter: Any = raw.dbapi_connection
+                await adapter._start_transaction()
             won = [
-                t is not None and direct.transition(t.job_id, t.allowed_from, t.values)
+                t is not None and await direct.transition(t.job_id, t.allowed_from, t.values)
                 for t in (p.transition for p in batch)
             ]
             results = await _run_units(batch, won, context)
@@ -247,11 +262,11 @@ class JobWriter:
             if session is not None:
                 await session.flush()  # the units' ORM changes first, as SQLAlchemy would order them
             for table, rows in context.rows.items():
-                direct.insert(table, rows)
+                await direct.insert(table, rows)
             if context.usage:
-                direct.add_usage(context.usage)
+                await direct.add_usage(context.usage)
             if context.events:
-                direct.append_events(context.events, utc_now())
+                await direct.append_events(context.events, utc_now())  # last: holds the chain lock
             await connection.commit()
         except BaseException:
             try:

@@ -5,11 +5,13 @@ answered after the commit, their audit events extend one verifiable chain, and a
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator
+from typing import cast
 
 import pytest
-from sqlalchemy import func, make_url, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Table, func, make_url, select
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from registry.audit import NewEvent
@@ -19,7 +21,8 @@ from registry.db import migrate
 from registry.db.engine import create_engine, session_factory
 from registry.db.inline_sqlite import create_inline_sqlite_engine
 from registry.jobs import quota
-from registry.jobs.writer import JobWriter, Work, WorkContext
+from registry.jobs.tables import JobRow
+from registry.jobs.writer import JobWriter, Transition, Work, WorkContext
 
 MONTH = "2026-11"
 
@@ -119,3 +122,77 @@ async def test_on_sqlite_a_write_lock_held_too_long_fails_the_batch_as_a_databas
         await writer.close()
         await inline.dispose()
         await holder.dispose()
+
+
+def _job_values(job_id: str) -> dict[str, object]:
+    now = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
+    return {
+        "id": job_id,
+        "tenant_id": "acme",
+        "client_id": "client",
+        "subject": "sub",
+        "status": "running",
+        "model_id": "model",
+        "adapters": [{"id": "turbo", "scale": 1.0}],
+        "runner_id": "runner",
+        "decision_id": "dec",
+        "decision": {"outcome": "allow", "reasons": ["é ✓"]},
+        "purpose": "commercial",
+        "output_use": "publish",
+        "request": {"prompt": "a fox", "seed": 7},
+        "task": {"steps": 8},
+        "webhook": None,
+        "reservations": {"agr-open": 1},
+        "usage_month": MONTH,
+        "num_images": 1,
+        "images": 0,
+        "cancel_requested": False,
+        "created_at": now,
+        "started_at": now,
+    }
+
+
+async def test_job_rows_and_transitions_written_directly_read_back_as_the_orm_wrote_them(
+    engine: AsyncEngine, writer_sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The writer's own statements (straight to sqlite3 or asyncpg) store what the ORM would:
+    JSON documents, aware datetimes; a transition takes effect once; a duplicate row fails its
+    caller alone with SQLAlchemy's IntegrityError and the rest of the batch commits."""
+    writer = JobWriter(writer_sessions)
+    table = cast(Table, JobRow.__table__)
+    finished = dt.datetime(2026, 11, 26, 12, 0, 3, tzinfo=dt.UTC)
+
+    def admit(job_id: str) -> Work[str]:
+        async def work(context: WorkContext) -> str:
+            context.insert(table, _job_values(job_id))
+            return job_id
+
+        return work
+
+    async def finish(context: WorkContext) -> bool:
+        return context.won
+
+    done = Transition("job-1", ("running",), {"status": "succeeded", "images": 1, "finished_at": finished})
+    try:
+        assert await writer.run(admit("job-1")) == "job-1"
+        outcome = await asyncio.gather(
+            writer.run(admit("job-1")), writer.run(admit("job-2")), return_exceptions=True
+        )
+        assert isinstance(outcome[0], IntegrityError)
+        assert outcome[1] == "job-2"
+        first, second = await asyncio.gather(
+            writer.run(finish, transition=done), writer.run(finish, transition=done)
+        )
+    finally:
+        await writer.close()
+    assert (first, second) == (True, False)  # the second found it succeeded already
+    async with session_factory(engine)() as session:
+        rows = {row.id: row for row in (await session.scalars(select(JobRow))).all()}
+    assert sorted(rows) == ["job-1", "job-2"]
+    job = rows["job-1"]
+    assert (job.status, job.images, job.finished_at) == ("succeeded", 1, finished)
+    assert job.decision == {"outcome": "allow", "reasons": ["é ✓"]}
+    assert job.adapters == [{"id": "turbo", "scale": 1.0}]
+    assert job.webhook is None
+    assert job.started_at == dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
+    assert rows["job-2"].status == "running"

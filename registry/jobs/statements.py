@@ -1,0 +1,64 @@
+"""The job writer's own SQL, built once per shape from the tables' metadata, for the direct
+batches on SQLite (`sqlite_batch`, `?` marks) and PostgreSQL (`postgres_batch`, `$n` marks).
+
+Values are bound through each column type's own bind processor for the dialect, so rows are
+stored exactly as SQLAlchemy stores them."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, Literal
+
+from sqlalchemy import Table
+from sqlalchemy.engine import Dialect
+
+from registry.jobs.tables import JobRow
+
+Processor = Callable[[Any], Any] | None
+Marks = Literal["qmark", "numeric"]
+"""`?` for sqlite3, `$1, $2, ...` for asyncpg."""
+
+
+def bind_all(processors: list[Processor], columns: tuple[str, ...], values: dict[str, Any]) -> list[Any]:
+    return [_bind(p, values[c]) for c, p in zip(columns, processors, strict=True)]
+
+
+def _bind(processor: Processor, value: Any) -> Any:
+    return processor(value) if processor is not None and value is not None else value
+
+
+def _processors(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> list[Processor]:
+    return [table.c[column].type._cached_bind_processor(dialect) for column in columns]
+
+
+def _mark(marks: Marks, n: int) -> str:
+    return "?" if marks == "qmark" else f"${n}"
+
+
+@functools.cache
+def transition_sql(
+    dialect: Dialect, marks: Marks, allowed_from: tuple[str, ...], columns: tuple[str, ...]
+) -> tuple[str, list[Processor]]:
+    """`UPDATE jobs SET <columns> WHERE id = ? AND status IN (<allowed_from>) RETURNING id`,
+    bound as `[*values, job_id, *allowed_from]`."""
+    table: Table = JobRow.__table__  # type: ignore[assignment]
+    assignments = ", ".join(
+        f"{table.c[column].name} = {_mark(marks, n)}" for n, column in enumerate(columns, 1)
+    )
+    job = len(columns) + 1
+    statuses = ", ".join(_mark(marks, n) for n in range(job + 1, job + 1 + len(allowed_from)))
+    where = f"id = {_mark(marks, job)} AND status IN ({statuses})"
+    # Names from the table's own metadata (an unknown key fails in `table.c`), values bound.
+    sql = f"UPDATE {table.name} SET {assignments} WHERE {where} RETURNING id"  # noqa: S608
+    return sql, _processors(dialect, table, columns)
+
+
+@functools.cache
+def insert_sql(
+    dialect: Dialect, marks: Marks, table: Table, columns: tuple[str, ...]
+) -> tuple[str, list[Processor]]:
+    names = ", ".join(table.c[column].name for column in columns)
+    values = ", ".join(_mark(marks, n) for n in range(1, len(columns) + 1))
+    sql = f"INSERT INTO {table.name} ({names}) VALUES ({values})"  # noqa: S608 - names from metadata
+    return sql, _processors(dialect, table, columns)
