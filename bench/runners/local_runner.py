@@ -32,6 +32,7 @@ from transformers.utils import logging as transformers_logging
 from runners.local import LocalDiffusersRunner, LocalRunnerSettings
 from runners.local.execution import BatchMember, run_batch
 from runners.local.families import traits_of
+from runners.local.row_adapters import adapter_per_row
 from runners.task import AdapterSpec, GenerationTask, ModelFamily, PipelineSpec
 from runners.tiny import TINY_FAMILIES, build_tiny_lora, build_tiny_models
 
@@ -58,6 +59,23 @@ def _task(pipeline: PipelineSpec, adapters: tuple[AdapterSpec, ...] = (), **fiel
     }
     values.update(fields)
     return GenerationTask(**values)
+
+
+def _loras(
+    pipe: Any, family: ModelFamily, root: Path, name: str, count: int, *, seed: int
+) -> list[AdapterSpec]:
+    """`count` random LoRAs of ranks 8, 4, 8, ..., saved under `root/name-i`."""
+    return [
+        build_tiny_lora(
+            pipe,
+            family,
+            root / f"{name}-{i}",
+            rank=4 if i % 2 else 8,
+            seed=seed + i,
+            artifact_id=f"{name}-{i}",
+        )
+        for i in range(count)
+    ]
 
 
 def _settings(**overrides: Any) -> LocalRunnerSettings:
@@ -193,8 +211,7 @@ def _adapter_costs(pipeline: PipelineSpec, adapters: list[AdapterSpec]) -> None:
     asyncio.run(runner.close())
 
 
-def _per_image(pipeline: PipelineSpec, adapters: list[AdapterSpec]) -> None:
-    adapter = adapters[0]
+def _per_image(pipeline: PipelineSpec, adapter: AdapterSpec) -> None:
     runner = LocalDiffusersRunner(_settings())
     warm, _ = runner.cache.get(_task(pipeline))
     warm.adapters.activate((adapter,), runner._store.load)
@@ -223,7 +240,6 @@ def _per_image(pipeline: PipelineSpec, adapters: list[AdapterSpec]) -> None:
             f"  batch {size}: {encoding / size * 1000:7.2f} / {cached / size * 1000:6.2f} ms/image "
             f"({encoding * 1000:.1f} / {cached * 1000:.1f} ms per call)"
         )
-    _mixed_call(warm, traits, pipeline, adapters, load=runner._store.load, clock=clock)
     asyncio.run(runner.close())
 
 
@@ -239,44 +255,53 @@ class _OpCount(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-def _mixed_call(
-    warm: Any,
-    traits: Any,
-    pipeline: PipelineSpec,
-    adapters: list[AdapterSpec],
-    *,
-    load: Callable[[AdapterSpec], Any],
-    clock: Callable[[], float],
-) -> None:
-    """A batch-4 call whose rows go through four adapters, one each, against the same call through
-    one adapter (cached embeddings both): what mixing adds to a call."""
-    four = tuple(adapters[:4])
+def _mixed_calls(root: Path, models: Any) -> None:
+    print("a batch-4 call through four adapters, one per row, against one adapter for all rows, median of 5:")
+    for family in (ModelFamily.SD1, FAMILY):
+        _mixed_call(root, models[family].pipeline, family)
+
+
+def _mixed_call(root: Path, spec: PipelineSpec, family: ModelFamily) -> None:
+    """The call's rows through four adapters, one each (stacked where layers allow, and through
+    peft's routing alone), against the same call through one adapter; cached embeddings, CPU time
+    of this thread on a CPU placement."""
+    runner = LocalDiffusersRunner(_settings())
+    warm, _ = runner.cache.get(_task(spec))
+    four = tuple(_loras(warm.pipe, family, root, f"mixed-{family.value}", 4, seed=700))
+    traits = traits_of(family)
+    load = runner._store.load
     members = [
-        BatchMember(task=_task(pipeline, (a,), seed=i), is_canceled=lambda: False, on_step=lambda s, t: None)
+        BatchMember(task=_task(spec, (a,), seed=i), is_canceled=lambda: False, on_step=lambda s, t: None)
         for i, a in enumerate(four)
     ]
+    guided = traits.conditioning.needs_unconditional(warm.pipe, members[0].task.guidance)
+    copies = 2 if guided and traits.guidance_in_one_batch else 1
+    denoiser = getattr(warm.pipe, traits.denoiser)
 
     def one_adapter() -> None:
         warm.adapters.activate(four[:1], load)
         run_batch(warm.pipe, traits, members, warm.embeddings)
 
-    def mixed() -> None:
+    def routed(stacked: bool) -> None:
         warm.adapters.activate(four, load)
-        rows = [warm.adapters.slot_of((a.artifact_id, a.sha256)) for a in four]
-        run_batch(warm.pipe, traits, members, warm.embeddings, adapter_per_member=rows)
+        rows = [warm.adapters.slot_of((a.artifact_id, a.sha256)) for a in four] * copies
+        with adapter_per_row(denoiser, rows, stacked=stacked):
+            run_batch(warm.pipe, traits, members, warm.embeddings)
 
+    on_cpu = runner.placement.device.type == "cpu"
+    clock = time.thread_time if on_cpu else time.perf_counter
     figures = []
-    for call in (one_adapter, mixed):
+    for call in (one_adapter, lambda: routed(True), lambda: routed(False)):
         call()
         counter = _OpCount()
         with counter:
             call()
-        figures.append((_median_time(call, 5, clock) * 1000, counter.ops))
-    (single_ms, single_ops), (mixed_ms, mixed_ops) = figures
+        figures.append(f"{_median_time(call, 5, clock) * 1000:.1f} ms, {counter.ops} ops")
     print(
-        f"  batch 4, four adapters one per row: {mixed_ms:.1f} ms per call, {mixed_ops} aten ops "
-        f"(one adapter for all rows: {single_ms:.1f} ms, {single_ops} ops)"
+        f"  {family.value:6s} one adapter {figures[0]}; mixed, stacked {figures[1]}; "
+        f"mixed, peft's routing alone {figures[2]} ({'CPU' if on_cpu else 'wall'} time, aten operators)"
     )
+    asyncio.run(runner.close())
 
 
 def _reload_per_task(tasks: list[GenerationTask]) -> Rate:
@@ -389,17 +414,7 @@ def main() -> None:
         probe = LocalDiffusersRunner(_settings())
         print(f"device: {probe.placement.describe()}, torch threads {torch.get_num_threads()}")
         warm, _ = probe.cache.get(_task(pipeline))
-        adapters = [
-            build_tiny_lora(
-                warm.pipe,
-                FAMILY,
-                root / f"bench-lora-{i}",
-                rank=4 if i % 2 else 8,
-                seed=900 + i,
-                artifact_id=f"bench-lora-{i}",
-            )
-            for i in range(STREAM_ADAPTERS)
-        ]
+        adapters = _loras(warm.pipe, FAMILY, root, "bench-lora", STREAM_ADAPTERS, seed=900)
         asyncio.run(probe.close())
         parts = chosen_parts()
         if "loads" in parts:
@@ -408,7 +423,8 @@ def main() -> None:
             print(f"adapters on {FAMILY.value} (median):")
             _adapter_costs(pipeline, adapters)
         if "batches" in parts:
-            _per_image(pipeline, adapters)
+            _per_image(pipeline, adapters[0])
+            _mixed_calls(root, models)
         if "streams" in parts:
             _streams(pipeline, adapters)
         if "rss" in parts:

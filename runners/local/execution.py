@@ -17,8 +17,8 @@ import torch
 from PIL import Image
 
 from runners.local.families import FamilyTraits
-from runners.local.mixing import adapter_per_row
 from runners.local.prompts import PromptEmbeddings
+from runners.local.row_adapters import adapter_per_row
 from runners.task import GenerationTask
 
 

@@ -1,29 +1,16 @@
-"""One LoRA per batch row: tasks with different adapters share one pipeline call.
+"""Which tasks of a batch share a pipeline call when their adapters differ.
 
-peft's LoRA layers take `adapter_names=[...]` in `forward`, one resident adapter per row of the
-input ("__base__" for none), and add to each row only that adapter's delta, scaled by the
-adapter's current `scaling` (`set_adapters` sets it to the task's scale times alpha over rank,
-whatever adapters are active). diffusers pipelines do not pass such an argument through, so, as
-peft's own `_enable_peft_forward_hooks` does, forward pre-hooks on every LoRA layer of the
-denoiser inject it for the length of one call.
-
-The rows a layer sees are the denoiser's batch: one per image, in the order of the prompt
-embeddings, and twice over when the pipeline concatenates the unconditional rows of
-classifier-free guidance in front of the conditional ones (SD 1.x). peft refuses a list whose
-length is not the input's, so a family that batches otherwise fails loudly instead of routing
-adapters to the wrong images.
+A call can route one adapter per batch row (`row_adapters`), so tasks that each switch on one
+adapter at most, all resident together with one scale each, share a call. An adapter with layers
+in a text encoder cannot: the prompt embeddings are computed once for the call, before the
+denoiser, without per-row adapters. Such tasks, and tasks with several adapters, get a call per
+adapter set, as before mixing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
-from typing import Any
-
-import torch
-from peft.tuners.lora import LoraLayer
 
 from runners.errors import RunnerError
 from runners.local.adapters import (
@@ -34,41 +21,8 @@ from runners.local.adapters import (
     adapter_key,
     scaled_keys,
 )
+from runners.local.row_adapters import BASE_ROW
 from runners.task import AdapterSpec, GenerationTask
-
-BASE_ROW = "__base__"
-"""peft's name for a row that gets no adapter."""
-
-
-def _inject_adapter_names(
-    _module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], names: list[str]
-) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    return args, {**kwargs, "adapter_names": names}
-
-
-@contextmanager
-def adapter_per_row(model: torch.nn.Module, names: Sequence[str]) -> Iterator[None]:
-    """Route row i of every batch `model`'s LoRA layers see through adapter `names[i]` while the
-    context is open; the hooks are removed on leaving it, also on an error or a cancellation.
-
-    A name that no LoRA layer of `model` holds is refused (it would leave its rows silently at
-    the base model, e.g. an adapter that reaches only a text encoder)."""
-    layers = [module for module in model.modules() if isinstance(module, LoraLayer)]
-    held: set[str] = set()
-    for layer in layers:
-        held.update(layer.lora_A.keys())
-    unknown = sorted(set(names) - held - {BASE_ROW})
-    if unknown:
-        raise ValueError(f"no LoRA layer of {type(model).__name__} holds adapter(s) {', '.join(unknown)}")
-    hook = partial(_inject_adapter_names, names=list(names))
-    handles = []
-    try:
-        for layer in layers:
-            handles.append(layer.register_forward_pre_hook(hook, with_kwargs=True))
-        yield
-    finally:
-        for handle in handles:
-            handle.remove()
 
 
 def may_mix(

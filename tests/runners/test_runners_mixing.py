@@ -18,10 +18,10 @@ from runners.errors import AdapterMismatchError, TaskCanceledError
 from runners.local import LocalDiffusersRunner, LocalRunnerSettings
 from runners.local.execution import BatchMember, run_batch
 from runners.local.families import traits_of
-from runners.local.mixing import BASE_ROW, adapter_per_row
 from runners.local.pipelines import WarmPipeline
+from runners.local.row_adapters import BASE_ROW, adapter_per_row
 from runners.task import AdapterSpec, GenerationResult, GenerationTask, ModelFamily, ProgressEvent
-from runners.tiny import TINY_FAMILIES, TinyModel, TinyModelSet
+from runners.tiny import TINY_FAMILIES, TinyModel, TinyModelSet, build_tiny_lora
 from tests.runners.support_runner_tasks import (
     DEVICE,
     close,
@@ -36,7 +36,11 @@ def _all_pixels(result: GenerationResult) -> list[np.ndarray]:
 
 
 def _row_hooks(module: torch.nn.Module) -> int:
-    return sum(len(m._forward_pre_hooks) for m in module.modules() if isinstance(m, LoraLayer))
+    return sum(
+        len(m._forward_pre_hooks) + len(m._forward_hooks)
+        for m in module.modules()
+        if isinstance(m, LoraLayer)
+    )
 
 
 async def _alone(tasks: list[GenerationTask]) -> list[GenerationResult]:
@@ -84,6 +88,46 @@ async def test_a_mixed_batch_gives_each_task_the_images_it_gets_alone(
     base = pixels(alone[2])
     base_same_seed = pixels((await _alone([make_task(model.pipeline, (first,), seed=3)]))[0])
     assert not close(base, base_same_seed)  # the adapters do change the images they route
+
+
+async def test_layers_peft_routes_itself_mix_with_the_others(
+    tiny_models: TinyModelSet, tmp_path: Path
+) -> None:
+    """Convolution LoRA layers keep peft's own per-row routing; linear ones get the stacked one."""
+    from diffusers import StableDiffusionPipeline
+
+    model = tiny_models[ModelFamily.SD1]
+    with_convolutions = build_tiny_lora(
+        StableDiffusionPipeline.from_pretrained(model.path),
+        ModelFamily.SD1,
+        tmp_path / "conv-lora",
+        rank=4,
+        seed=31,
+        artifact_id="sd-conv-lora",
+        targets=("to_q", "to_v", "conv1", "conv2"),
+    )
+    tasks = [
+        make_task(model.pipeline, (with_convolutions,), seed=1),
+        make_task(model.pipeline, (model.adapters[0],), seed=2),
+        make_task(model.pipeline, seed=3),
+    ]
+    alone = await _alone(tasks)
+    runner = _burst_runner(images=3)
+    try:
+        mixed = await asyncio.gather(*(runner.submit(task) for task in tasks))
+        unet = runner.cache.warm()[0].pipe.unet
+        convolutions = [
+            m
+            for m in unet.modules()
+            if isinstance(m, LoraLayer) and isinstance(m.get_base_layer(), torch.nn.Conv2d)
+        ]
+    finally:
+        await runner.close()
+
+    assert convolutions  # the adapter did bring convolution layers
+    assert runner.batches_run == [3]
+    for own, shared in zip(alone, mixed, strict=True):
+        assert close(pixels(own), pixels(shared))
 
 
 async def test_a_mixed_batch_with_cfg_routes_both_halves(tiny_models: TinyModelSet) -> None:
