@@ -35,6 +35,10 @@ class Outcome(IntEnum):
     FAILED = 2
 
 
+MET, MISSING_FACT, FAILED = Outcome.MET, Outcome.MISSING_FACT, Outcome.FAILED
+_OPERATOR = Party.OPERATOR
+
+
 class PartyContext:
     """One licensee as the terms see it for this request (read-only by convention; a plain slots
     class because it is built twice per decision)."""
@@ -103,83 +107,81 @@ def judge_condition(condition: Condition, ctx: PartyContext) -> tuple[Outcome, s
         revenue = profile.annual_revenue_usd
         cap = condition.max_usd
         if revenue is None:
-            return Outcome.MISSING_FACT, f"annual revenue is not declared; the license caps it at USD {cap:,}"
+            return MISSING_FACT, f"annual revenue is not declared; the license caps it at USD {cap:,}"
         if revenue <= cap:
-            return Outcome.MET, f"annual revenue USD {revenue:,.0f} (with affiliates) is within USD {cap:,}"
+            return MET, f"annual revenue USD {revenue:,.0f} (with affiliates) is within USD {cap:,}"
         if not condition.includes_affiliates:
             return (
-                Outcome.MISSING_FACT,
+                MISSING_FACT,
                 f"revenue with affiliates USD {revenue:,.0f} exceeds USD {cap:,}; "
                 "the cap counts the licensee alone, which the profile does not state",
             )
-        return Outcome.FAILED, f"annual revenue USD {revenue:,.0f} (with affiliates) exceeds USD {cap:,}"
+        return FAILED, f"annual revenue USD {revenue:,.0f} (with affiliates) exceeds USD {cap:,}"
     if isinstance(condition, MauCap):
         users = profile.monthly_active_users
         cap = condition.max_users
         if condition.only_if_core_business:
             core = profile.image_generation_core_business
             if core is False:
-                return Outcome.MET, "image generation is not the core business, so the user cap does not bind"
+                return MET, "image generation is not the core business, so the user cap does not bind"
             if users is not None and users <= cap:
-                return Outcome.MET, f"{users:,} monthly active users is within {cap:,}"
+                return MET, f"{users:,} monthly active users is within {cap:,}"
             if core is None:
-                return Outcome.MISSING_FACT, "whether image generation is the core business is not declared"
+                return MISSING_FACT, "whether image generation is the core business is not declared"
         if users is None:
             return (
-                Outcome.MISSING_FACT,
+                MISSING_FACT,
                 f"monthly active users are not declared; the license caps them at {cap:,}",
             )
         if users <= cap:
-            return Outcome.MET, f"{users:,} monthly active users is within {cap:,}"
-        return Outcome.FAILED, f"{users:,} monthly active users exceeds {cap:,}"
+            return MET, f"{users:,} monthly active users is within {cap:,}"
+        return FAILED, f"{users:,} monthly active users exceeds {cap:,}"
     if isinstance(condition, TerritoryCondition):
         return _judge_territory(condition, ctx)
     if isinstance(condition, NonProduction):
         if ctx.purpose in NON_PRODUCTION_PURPOSES and not ctx.receives_payment:
-            return Outcome.MET, f"{ctx.purpose.value} use is non-production"
-        return Outcome.FAILED, f"{ctx.purpose.value} use is production use"
+            return MET, f"{ctx.purpose.value} use is non-production"
+        return FAILED, f"{ctx.purpose.value} use is production use"
     if isinstance(condition, NoPaymentReceived):
         if ctx.receives_payment:
-            who = (
-                "the operator charges its tenants" if ctx.party is Party.OPERATOR else "the use is commercial"
-            )
-            return Outcome.FAILED, f"payment arises from the use: {who}"
-        return Outcome.MET, "nobody receives payment arising from the use"
+            who = "the operator charges its tenants" if ctx.party is _OPERATOR else "the use is commercial"
+            return FAILED, f"payment arises from the use: {who}"
+        return MET, "nobody receives payment arising from the use"
     if isinstance(condition, OrganisationTypeCondition):
         kind = profile.organisation_type
         allowed = ", ".join(t.value for t in condition.allowed)
         if kind is None:
             return (
-                Outcome.MISSING_FACT,
+                MISSING_FACT,
                 f"organisation type is not declared; the grant needs one of {allowed}",
             )
         if kind in condition.allowed:
-            return Outcome.MET, f"organisation type {kind.value} is one of {allowed}"
-        return Outcome.FAILED, f"organisation type {kind.value} is not one of {allowed}"
+            return MET, f"organisation type {kind.value} is one of {allowed}"
+        return FAILED, f"organisation type {kind.value} is not one of {allowed}"
     if isinstance(condition, RegistrationRequired):
         if condition.registry in profile.registrations:
-            return Outcome.MET, f"registered with {condition.registry}"
+            return MET, f"registered with {condition.registry}"
         where = f" at {condition.url}" if condition.url else ""
-        return Outcome.FAILED, f"not registered with {condition.registry}; register{where} first"
+        return FAILED, f"not registered with {condition.registry}; register{where} first"
     if isinstance(condition, NoThirdPartyHosting):
         if ctx.hosts_for_third_parties:
-            return Outcome.FAILED, "third parties would use the model through a hosted service"
-        return Outcome.MET, "no third party uses the model through a hosted service"
+            return FAILED, "third parties would use the model through a hosted service"
+        return MET, "no third party uses the model through a hosted service"
     raise AssertionError(f"unhandled condition {type(condition).__name__}")  # pragma: no cover
 
 
 def _judge_territory(condition: TerritoryCondition, ctx: PartyContext) -> tuple[Outcome, str]:
     hit = ctx.regions & expand_regions(condition.excluded)
     if hit:
-        return Outcome.FAILED, f"used in excluded territory {', '.join(sorted(hit))}"
+        return FAILED, f"used in excluded territory {', '.join(sorted(hit))}"
     if condition.allowed:
         allowed = expand_regions(condition.allowed)
         outside = {r for r in ctx.regions if r not in allowed and r != "EU"}
         if outside:
-            return Outcome.FAILED, f"used outside the allowed territory: {', '.join(sorted(outside))}"
+            return FAILED, f"used outside the allowed territory: {', '.join(sorted(outside))}"
     if not ctx.country_known:
-        return Outcome.MISSING_FACT, "the licensee's country is not declared; the license limits territory"
-    return Outcome.MET, "used only in permitted territory"
+        return MISSING_FACT, "the licensee's country is not declared; the license limits territory"
+    return MET, "used only in permitted territory"
 
 
 def is_commercial(purpose: Purpose) -> bool:

@@ -15,15 +15,14 @@ import msgspec
 from registry.catalog.entries import Agreement, TenantProfile
 from registry.policy.decision import (
     Effect,
-    ObligationDue,
     Party,
     PartyVerdict,
     PolicyDecision,
     Reason,
 )
-from registry.policy.identity import derive_decision_id
+from registry.policy.identity import decision_id_after, derive_decision_id
 from registry.policy.judgement_memo import Judgement, recall
-from registry.policy.keys import PLAIN, keep, use_cases_key
+from registry.policy.keys import keep, use_cases_key
 from registry.policy.party import operator_judgement, tenant_judgement
 from registry.policy.request import PolicyRequest
 from registry.policy.snapshot import CatalogSnapshot
@@ -37,7 +36,10 @@ DECISION_RANK = {
     Decision.DENY: 3,
 }
 ERROR_CLAUSE = "evaluation error"
-_TENANT = Party.TENANT
+# members read once: each `Enum.MEMBER` costs a metaclass `__getattr__` call
+_TENANT, _OPERATOR = Party.TENANT, Party.OPERATOR
+_ALLOW, _ALLOW_WITH_OBLIGATIONS = Decision.ALLOW, Decision.ALLOW_WITH_OBLIGATIONS
+_NEEDS_REVIEW, _DENY = Decision.NEEDS_REVIEW, Decision.DENY
 
 
 def evaluate(request: PolicyRequest, snapshot: CatalogSnapshot) -> PolicyDecision:
@@ -48,7 +50,10 @@ def evaluate(request: PolicyRequest, snapshot: CatalogSnapshot) -> PolicyDecisio
     runner at all, only the tenant is judged. A deny carries up to `request.max_alternatives`
     alternatives the tenant may use for the same purpose.
     """
-    return evaluate_tracked(request, snapshot, None)
+    runner_id = request.runner_id
+    if runner_id is None or request.max_alternatives:
+        return evaluate_tracked(request, snapshot, None)
+    return _evaluate_on(request, snapshot, runner_id, True)  # `evaluate_tracked`, inline
 
 
 def evaluate_tracked(
@@ -64,7 +69,7 @@ def evaluate_tracked(
             best = _evaluate_on(request, snapshot, None, True, consulted)
     else:
         best = _evaluate_on(request, snapshot, request.runner_id, True, consulted)
-    if best.decision is Decision.DENY and request.max_alternatives and not best.errors:
+    if best.decision is _DENY and request.max_alternatives and not best.errors:
         from registry.policy.alternatives import find_alternatives
 
         found = find_alternatives(request, snapshot)
@@ -134,11 +139,10 @@ def _evaluate_on(
         # Its profile is the snapshot's, the same for every request: only the territory it
         # serves (the tenant's regions and country) varies.
         around = (*regions, *_country(profile)) if view.operator_territory else None
-        # keys of plain values (`keys`): the members hash and compare as their values
-        operator_key: tuple[object, ...] = (operator_purpose, cases, around)
+        # keys of plain values (`keys`)
+        operator_key = (view.plain_operator_purpose, cases, around)
         operator_part = recall(plan.operator_parts, operator_key, date, usage)
         if operator_part is None:
-            operator_key = (PLAIN[operator_purpose], cases, around)
             operator_part = operator_judgement(
                 plan, snapshot, operator_key, operator_purpose, regions, profile, use_cases, date, usage
             )
@@ -149,52 +153,38 @@ def _evaluate_on(
     # that fails to hold for them: most tenants hold none that could.
     facts = view.reader.read(profile, (profile.country, regions))
     operator_said = operator_part.same_as or operator_part if operator_part is not None else None
-    decision_key = (operator_said, purpose, view.output_key, cases, strict, facts)
+    decision_key = (operator_said, view.plain_purpose, view.plain_output_key, cases, strict, facts)
     kept = plan.decisions.get(hash(decision_key))  # `keys.recall_kept`, inline: the hot path
     if kept is not None and kept.key == decision_key:
         found: Combined = kept.value
         open_to = found.open_to
         if not open_to or snapshot.agreements_of(tenant.id).grants.keys().isdisjoint(open_to):
-            return _decision(request, snapshot, plan, runner_id, with_id, tenant.id, found)
+            return _decision(request, plan, with_id, tenant.id, found)
     tenant_part = tenant_judgement(
         plan, view, snapshot, tenant, profile, regions, purpose, output_use, use_cases, date, usage, facts
     )
     if consulted is not None:
         consulted.extend(snapshot.all_agreements[p] for p in tenant_part.consulted)
-    combined = _combine(tenant_part, operator_part, strict, snapshot.operator.id, operator_purpose)
+    combined = _combine(tenant_part, operator_part, strict, snapshot, plan, operator_purpose)
     if tenant_part.parts:  # the judgement every tenant with these facts gets
-        combined = msgspec.structs.replace(
-            combined,
-            open_to=tenant_part.open_to,
-        )
-        plain_key = (operator_said, PLAIN[purpose], PLAIN[view.output_key], cases, strict, facts)
-        keep(plan.decisions, plain_key, combined, MEMO_LIMIT)
-    return _decision(request, snapshot, plan, runner_id, with_id, tenant.id, combined)
+        keep(plan.decisions, decision_key, combined, MEMO_LIMIT)
+    return _decision(request, plan, with_id, tenant.id, combined)
 
 
 def _decision(
-    request: PolicyRequest,
-    snapshot: CatalogSnapshot,
-    plan: StackPlan,
-    runner_id: str | None,
-    with_id: bool,
-    tenant_id: str,
-    combined: Combined,
+    request: PolicyRequest, plan: StackPlan, with_id: bool, tenant_id: str, combined: Combined
 ) -> PolicyDecision:
-    runner = plan.runner
-    return PolicyDecision(
-        decision_id=_decision_id(request, snapshot, runner_id, with_id),
-        decision=combined.decision,
-        runner_id=runner.id if runner is not None else None,
-        reasons=combined.reasons,
-        effective_licenses=plan.applied,
-        obligations=combined.obligations,
-        agreements_relied_on=combined.relied,
+    """`combined.answer` for this request: with its id and the tenant's verdict."""
+    decision_id = request.decision_id
+    if decision_id is None:
+        decision_id = decision_id_after(plan.id_prefix, request) if with_id else ""
+    return msgspec.structs.replace(
+        combined.answer,
+        decision_id=decision_id,
         parties=(
             PartyVerdict(party=_TENANT, holder=tenant_id, purpose=request.purpose, decision=combined.tenant),
-            *combined.operator,
+            *combined.answer.parties,
         ),
-        snapshot_version=snapshot.version,
     )
 
 
@@ -202,30 +192,32 @@ class Combined(msgspec.Struct, frozen=True, eq=False, gc=False):
     """What two party judgements make together: remembered per stack, so untracked by the
     collector (no cycles) and hashed by identity."""
 
-    decision: Decision
-    reasons: tuple[Reason, ...]
-    obligations: tuple[ObligationDue, ...]
-    relied: tuple[str, ...]
-    """Agreements relied on, sorted."""
     tenant: Decision
     """The tenant's own decision."""
-    operator: tuple[PartyVerdict, ...]
-    """The operator's verdict, when it is judged."""
-    open_to: tuple[str, ...] = ()
-    """Remembered for every tenant with the same facts: what a tenant's agreement would have to
-    name to change it (`party.open_to_agreements`)."""
+    answer: PolicyDecision
+    """The decision, but its id and the tenant's verdict (`parties` holds the operator's, when
+    it is judged)."""
+    open_to: tuple[str, ...]
+    """With a tenant judgement remembered for every tenant with the same facts: what a tenant's
+    agreement would have to name to change it (`party.open_to_agreements`)."""
 
 
 def _party_decision(part: Judgement, strict: bool) -> Decision:
-    if part.worst == 2 or (part.worst == 1 and strict):
-        return Decision.DENY
-    if part.worst == 1:
-        return Decision.NEEDS_REVIEW
-    return Decision.ALLOW_WITH_OBLIGATIONS if part.obligations else Decision.ALLOW
+    worst = part.worst
+    if worst == 2 or (worst == 1 and strict):
+        return _DENY
+    if worst == 1:
+        return _NEEDS_REVIEW
+    return _ALLOW_WITH_OBLIGATIONS if part.obligations else _ALLOW
 
 
 def _combine(
-    tenant: Judgement, operator: Judgement | None, strict: bool, operator_id: str, operator_purpose: Purpose
+    tenant: Judgement,
+    operator: Judgement | None,
+    strict: bool,
+    snapshot: CatalogSnapshot,
+    plan: StackPlan,
+    operator_purpose: Purpose,
 ) -> Combined:
     tenant_decision = _party_decision(tenant, strict)
     worst = tenant_decision
@@ -239,7 +231,10 @@ def _combine(
             worst = operator_decision
         operator_verdicts = (
             PartyVerdict(
-                party=Party.OPERATOR, holder=operator_id, purpose=operator_purpose, decision=operator_decision
+                party=_OPERATOR,
+                holder=snapshot.operator.id,
+                purpose=operator_purpose,
+                decision=operator_decision,
             ),
         )
         reasons = reasons + operator.reasons
@@ -247,9 +242,21 @@ def _combine(
         relied.update(operator.agreements)
     else:
         obligations = tuple(dict.fromkeys(obligations))
-    if worst is Decision.ALLOW and obligations:
-        worst = Decision.ALLOW_WITH_OBLIGATIONS
-    return Combined(worst, reasons, obligations, tuple(sorted(relied)), tenant_decision, operator_verdicts)
+    if worst is _ALLOW and obligations:
+        worst = _ALLOW_WITH_OBLIGATIONS
+    runner = plan.runner
+    answer = PolicyDecision(
+        decision_id="",
+        decision=worst,
+        runner_id=runner.id if runner is not None else None,
+        reasons=reasons,
+        effective_licenses=plan.applied,
+        obligations=obligations,
+        agreements_relied_on=tuple(sorted(relied)),
+        parties=operator_verdicts,
+        snapshot_version=snapshot.version,
+    )
+    return Combined(tenant_decision, answer, tenant.open_to)
 
 
 def _error_decision(

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from registry.catalog.entries import Agreement
 from registry.policy.agreements import HolderAgreements, covering_agreement
 from registry.policy.compiled import GrantPlan
-from registry.policy.conditions import Outcome, PartyContext, judge_condition
+from registry.policy.conditions import MET, PartyContext, judge_condition
 from registry.policy.decision import Effect, ObligationDue, Party, Reason
 from registry.policy.keys import PLAIN, keep, recall_kept
 from registry.policy.snapshot import MEMO_PER_USE, LicenseUse
@@ -201,7 +201,7 @@ def _judge_territory(use: LicenseUse, verdict: Verdict, *, for_outputs: bool) ->
 
 
 def _judge_conditions(plan: GrantPlan, ctx: PartyContext) -> tuple[int, str]:
-    worst = Outcome.MET
+    worst = MET
     messages: list[str] = []
     for condition in plan.conditions:
         outcome, message = judge_condition(condition, ctx)
@@ -211,7 +211,7 @@ def _judge_conditions(plan: GrantPlan, ctx: PartyContext) -> tuple[int, str]:
         elif outcome == worst:
             messages.append(message)
     text = "; ".join(messages)
-    return int(worst), (f"{plan.message}: {text}" if worst is Outcome.MET else text)
+    return int(worst), (f"{plan.message}: {text}" if worst is MET else text)
 
 
 def _cure(use: LicenseUse, verdict: Verdict, date: dt.date, clause: str, why: str, what: str) -> str | None:
@@ -232,7 +232,7 @@ def _cure(use: LicenseUse, verdict: Verdict, date: dt.date, clause: str, why: st
             found.append(agreement)
     ids = tuple(a.id for a in found)
     verdict.add(
-        Effect.PERMIT,
+        PERMIT_,
         clause,
         f"{what} permitted by agreement {', '.join(ids)} for {ctx.purpose.value} (license alone: {why})",
         use.ref,

@@ -28,6 +28,8 @@ from registry.policy.keys import PLAIN, Memo, keep, recall_kept, use_cases_key
 from registry.policy.snapshot import MEMO_PER_USE, LicenseUse
 from registry.vocabulary import OutputUse, Purpose, UseCase
 
+_TENANT, _OPERATOR = Party.TENANT, Party.OPERATOR
+
 
 class Judgement(msgspec.Struct, frozen=True, eq=False, gc=False):
     """What one license (or a whole stack of them) said about a party in one situation; compared
@@ -73,7 +75,7 @@ def judgement_of(
     registration, a country), remembered on the license for every stack it is part of.
     Judgements that rely on a tenant's own agreements are made afresh."""
     # keys of plain values (`keys`)
-    if ctx.party is Party.OPERATOR:
+    if ctx.party is _OPERATOR:
         key: tuple[object, ...] | None = (ctx.key, use_cases_key(use_cases), PLAIN[output_use], grants_apply)
     elif _agreements_never_matter(use, index, ctx.purpose, output_use, grants_apply):
         lic = use.license
@@ -94,7 +96,7 @@ def judgement_of(
         key = None
     if key is None:  # not remembered: its window is not needed
         return _judge(use, ctx, index, usage, date, use_cases, output_use, grants_apply, windowed=False)
-    if ctx.party is Party.TENANT:
+    if ctx.party is _TENANT:
         return _shared_tenant_judgement(
             use, key, ctx, index, usage, date, use_cases, output_use, grants_apply
         )

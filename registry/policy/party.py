@@ -35,6 +35,7 @@ from registry.policy.snapshot import CatalogSnapshot
 from registry.policy.stack import MEMO_LIMIT, PurposeView, StackPlan
 from registry.vocabulary import COMMERCIAL_PURPOSES, OutputUse, Purpose, UseCase
 
+_TENANT, _HOSTED_SERVICE = Party.TENANT, Purpose.HOSTED_SERVICE
 NO_AGREEMENTS = HolderAgreements()
 NO_FLAGS = Judgement(reasons=(), obligations=(), agreements=(), worst=0, window=ALWAYS, consulted=())
 """The judgement of a stack without creator flags."""
@@ -211,14 +212,14 @@ def tenant_context(
     tenant_id: str, profile: TenantProfile, regions: tuple[str, ...], purpose: Purpose
 ) -> PartyContext:
     return PartyContext(
-        party=Party.TENANT,
+        party=_TENANT,
         holder=tenant_id,
         purpose=purpose,
         profile=profile,
         regions=_regions(profile.country, regions),
         country_known=profile.country is not None,
         receives_payment=purpose in COMMERCIAL_PURPOSES,
-        hosts_for_third_parties=purpose is Purpose.HOSTED_SERVICE,
+        hosts_for_third_parties=purpose is _HOSTED_SERVICE,
     )
 
 

@@ -18,6 +18,7 @@ from registry.catalog.entries import Runner
 from registry.policy.agreements import ARTIFACT, FAMILY, grant_key
 from registry.policy.decision import AppliedLicense, AppliedVia
 from registry.policy.facts import NOTHING, FactReader, license_reader
+from registry.policy.identity import decision_id_prefix
 from registry.policy.judgement_memo import may_take_agreement
 from registry.policy.keys import PLAIN, Memo
 from registry.policy.snapshot import CatalogSnapshot, LicenseUse, RequestLicenses
@@ -59,6 +60,11 @@ class PurposeView(msgspec.Struct, frozen=True, eq=False, gc=False):
     """Whether the operator's judgements read the territory it serves."""
     tenant_uses: tuple[TenantUse, ...]
     """`StackPlan.uses` with what each license's tenant judgement reads of the tenant."""
+    plain_purpose: str
+    plain_output_key: str | None
+    plain_operator_purpose: str
+    """The purposes and output key as plain values (`keys`), the same objects in every memo key
+    made on the stack: lookups compare them by identity."""
 
 
 class StackPlan(msgspec.Struct, eq=False, gc=False):
@@ -81,6 +87,9 @@ class StackPlan(msgspec.Struct, eq=False, gc=False):
     applied: tuple[AppliedLicense, ...]
     uses: tuple[tuple[LicenseUse, bool], ...]
     """Every license use judged for a party, in order, with whether its grants apply."""
+    id_prefix: bytes
+    """What the uuid5 name of every decision on the stack starts with
+    (`identity.decision_id_prefix`)."""
     readers: dict[tuple[object, ...], FactReader] = msgspec.field(default_factory=dict)
     output_keys: dict[OutputUse, OutputUse | None] = msgspec.field(default_factory=dict)
     tenant_parts: Memo = msgspec.field(default_factory=dict)
@@ -100,9 +109,10 @@ class StackPlan(msgspec.Struct, eq=False, gc=False):
         found = self.views.get((purpose, output_use))
         if found is None:
             operator_purpose = Purpose.HOSTED_SERVICE if self.operator_charges else purpose
+            output_key = self.output_key(output_use)
             found = self.views[(purpose.value, output_use.value)] = PurposeView(
                 reader=self.reader(purpose, output_use),
-                output_key=self.output_key(output_use),
+                output_key=output_key,
                 operator_purpose=operator_purpose,
                 operator_territory=self.operator_judged and self.reader(operator_purpose, None).territory,
                 tenant_uses=tuple(
@@ -110,6 +120,9 @@ class StackPlan(msgspec.Struct, eq=False, gc=False):
                     for use, grants_apply in self.uses
                     if use.license is not None
                 ),
+                plain_purpose=purpose.value,
+                plain_output_key=output_key.value if output_key is not None else None,
+                plain_operator_purpose=operator_purpose.value,
             )
         return found
 
@@ -181,6 +194,7 @@ def _build(
     snapshot: CatalogSnapshot, model_id: str, adapter_ids: tuple[str, ...], runner_id: str | None
 ) -> StackPlan:
     errors: list[str] = []
+    id_prefix = decision_id_prefix(snapshot.version, runner_id)
     _check_artifacts(model_id, adapter_ids, snapshot, errors)
     runner: Runner | None = None
     if runner_id is not None:
@@ -194,7 +208,7 @@ def _build(
     operator = snapshot.operator
     charges = operator.charges_tenants
     if errors:
-        return StackPlan(tuple(errors), (), runner, None, None, False, False, charges, (), ())
+        return StackPlan(tuple(errors), (), runner, None, None, False, False, charges, (), (), id_prefix)
     licenses = snapshot.request_licenses(model_id, adapter_ids)
     license_errors = list(licenses.problems)
     service: LicenseUse | None = None
@@ -236,6 +250,7 @@ def _build(
         operator_charges=charges,
         applied=applied,
         uses=tuple(uses),
+        id_prefix=id_prefix,
     )
 
 
