@@ -123,7 +123,9 @@ class JobWriter:
         self._direct: bool | None = None
         """Whether batches run on an inline SQLite connection (None: not known yet)."""
         self._held: AsyncConnection | None = None
-        """The inline connection, kept checked out between batches (see `_connection`)."""
+        """The writer's connection, kept checked out between batches (see `_connection`)."""
+        self._raw: Any = None
+        """Its pooled DBAPI connection (SQLAlchemy's adapter around the driver's)."""
 
     async def run(self, work: Work[T], *, transition: Transition | None = None) -> T:
         """Run `work` in the next batch's transaction; returns its result once committed.
@@ -155,6 +157,7 @@ class JobWriter:
 
     async def _release(self) -> None:
         held, self._held = self._held, None
+        self._raw = None
         if held is not None and not held.closed:
             with contextlib.suppress(Exception):  # a broken connection: nothing to give back
                 await held.close()
@@ -225,11 +228,13 @@ class JobWriter:
     async def _direct_transaction(self, engine: AsyncEngine, batch: list[_Pending[Any]]) -> list[Any] | None:
         """The batch on the writer's own connection, its own statements sent to the driver
         directly (`SqliteBatch` on the inline SQLite connection of registry/db/inline_sqlite.py,
-        `PostgresBatch` on asyncpg), in the transaction SQLAlchemy began on that connection; a
-        session bound to the same connection and transaction is opened only for a unit that
-        asks for one. None for any other driver (then the session path runs)."""
+        in the driver's own transaction; `PostgresBatch` on asyncpg, in the transaction
+        SQLAlchemy began on that connection); a session bound to the same connection and
+        transaction is opened only for a unit that asks for one. None for any other driver (then
+        the session path runs)."""
         connection = await self._connection(engine)
-        raw = await connection.get_raw_connection()
+        raw = self._raw if self._raw is not None else await connection.get_raw_connection()
+        self._raw = raw
         driver = raw.driver_connection
         direct: SqliteBatch | PostgresBatch
         if isinstance(driver, InlineSqliteConnection):
@@ -241,14 +246,16 @@ class JobWriter:
             await self._release()
             return None
         self._direct = True
-        await connection.begin()
+        sqlite = isinstance(driver, InlineSqliteConnection)
         context = WorkContext(lambda: AsyncSession(bind=connection, expire_on_commit=False))
         try:
-            if isinstance(direct, SqliteBatch):
-                assert isinstance(driver, InlineSqliteConnection)
+            if sqlite:
+                # The transaction is the driver's (SQLAlchemy's begin emits nothing on SQLite); a
+                # session opened by a unit begins SQLAlchemy's on top of it, and then commits it.
                 with as_sqlalchemy_error("BEGIN IMMEDIATE"):  # the write lock, before anything is read
                     await driver.begin_for("BEGIN")
             else:
+                await connection.begin()
                 # SQLAlchemy's asyncpg adapter sends BEGIN lazily, before its first statement; the
                 # batch's first statements are ours, so it is asked to begin now.
                 adapter: Any = raw.dbapi_connection
@@ -267,10 +274,16 @@ class JobWriter:
                 await direct.add_usage(context.usage)
             if context.events:
                 await direct.append_events(context.events, utc_now())  # last: holds the chain lock
-            await connection.commit()
+            if connection.in_transaction():
+                await connection.commit()
+            if sqlite:
+                await driver.commit()  # nothing left to commit when a session's commit did
         except BaseException:
             try:
-                await connection.rollback()
+                if connection.in_transaction():
+                    await connection.rollback()
+                if sqlite:
+                    await driver.rollback()
             except Exception:
                 await self._release()  # broken: the next batch connects afresh
             raise
