@@ -29,6 +29,17 @@ class HolderAgreements(msgspec.Struct, frozen=True, gc=False):
     with an agreement granting that purpose: an agreement that does not grant the purpose is
     never looked at, so it cannot change a judgement."""
 
+    def grants_any(self, names: AgreementNames) -> bool:
+        """Whether an agreement of the holder grants a purpose for one of `names` (the artifact
+        keys are only looked at when an agreement of the holder names artifacts but no family)."""
+        grants = self.grants
+        if not grants:
+            return False
+        keys = grants.keys()
+        if not keys.isdisjoint(names.families):
+            return True
+        return bool(self.by_artifact) and not keys.isdisjoint(names.artifacts)
+
     @classmethod
     def index(cls, held: tuple[Agreement, ...], positions: Iterable[int]) -> HolderAgreements:
         """The agreements at `positions` of `held` (one holder's)."""
@@ -60,6 +71,14 @@ class HolderAgreements(msgspec.Struct, frozen=True, gc=False):
 
 
 FAMILY, ARTIFACT = "f", "a"
+
+
+class AgreementNames(msgspec.Struct, frozen=True, gc=False):
+    """License families and artifacts, for one purpose, as keys of `HolderAgreements.grants`
+    (`grant_key`): what an agreement would have to name to change a judgement."""
+
+    families: tuple[str, ...]
+    artifacts: tuple[str, ...]
 
 
 def grant_key(kind: str, purpose: str, name: str) -> str:
@@ -204,29 +223,44 @@ class UsabilityWindow(msgspec.Struct, frozen=True, gc=False):
 def usability_window(
     agreements: Iterable[Agreement], date: dt.date, usage: Mapping[str, int]
 ) -> UsabilityWindow:
+    """The window of dates around `date` in which none of `agreements` starts, ends or is
+    revoked, with the side of its monthly quota `usage` is on for each usable one that has one
+    (`unusable_because` without usage, by dates alone: one a judgement checks)."""
     since: dt.date | None = None
     until: dt.date | None = None
     quotas = []
     for agreement in agreements:
-        points = [agreement.valid_from]
-        if agreement.valid_until is not None:
-            points.append(agreement.valid_until + _DAY)
-        if agreement.revoked_at is not None:
-            points.append(agreement.revoked_at)
-        for point in points:
-            if point <= date:
-                since = point if since is None else max(since, point)
-            else:
-                until = point if until is None else min(until, point)
+        start, end, revoked = agreement.valid_from, agreement.valid_until, agreement.revoked_at
+        usable = start <= date
+        if usable:
+            if since is None or start > since:
+                since = start
+        elif until is None or start < until:
+            until = start
+        if end is not None:
+            end += _DAY  # the first day it is no longer valid
+            if end <= date:
+                usable = False
+                if since is None or end > since:
+                    since = end
+            elif until is None or end < until:
+                until = end
+        if revoked is not None:
+            if revoked <= date:
+                usable = False
+                if since is None or revoked > since:
+                    since = revoked
+            elif until is None or revoked < until:
+                until = revoked
         quota = agreement.monthly_quota
-        if quota is not None and unusable_because(agreement, date, {}) is None:
+        if quota is not None and usable and quota > 0:  # a quota of 0 is used up by no usage
             quotas.append((agreement.id, quota, usage.get(agreement.id, 0) >= quota))
     return UsabilityWindow(
         since,
         until,
         tuple(quotas),
         tuple(q[0] for q in quotas),
-        all((quota <= 0) is exhausted for _, quota, exhausted in quotas),
+        not any(exhausted for _, _, exhausted in quotas),
     )
 
 

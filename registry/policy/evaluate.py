@@ -13,6 +13,7 @@ from __future__ import annotations
 import msgspec
 
 from registry.catalog.entries import Agreement, TenantProfile
+from registry.policy.agreements import AgreementNames
 from registry.policy.decision import (
     Effect,
     Party,
@@ -158,7 +159,7 @@ def _evaluate_on(
     if kept is not None and kept.key == decision_key:
         found: Combined = kept.value
         open_to = found.open_to
-        if not open_to or snapshot.agreements_of(tenant.id).grants.keys().isdisjoint(open_to):
+        if open_to is None or not snapshot.agreements_of(tenant.id).grants_any(open_to):
             return _decision(request, plan, with_id, tenant.id, found)
     tenant_part = tenant_judgement(
         plan, view, snapshot, tenant, profile, regions, purpose, output_use, use_cases, date, usage, facts
@@ -197,7 +198,7 @@ class Combined(msgspec.Struct, frozen=True, eq=False, gc=False):
     answer: PolicyDecision
     """The decision, but its id and the tenant's verdict (`parties` holds the operator's, when
     it is judged)."""
-    open_to: tuple[str, ...]
+    open_to: AgreementNames | None
     """With a tenant judgement remembered for every tenant with the same facts: what a tenant's
     agreement would have to name to change it (`party.open_to_agreements`)."""
 

@@ -66,24 +66,25 @@ class FactReader:
 
     def read(self, profile: TenantProfile, territory: object) -> tuple[object, ...]:
         """The facts as a key; `territory` stands for whatever the party's regions and country
-        are made of (raw or expanded: equal values must always judge alike)."""
+        are made of (raw or expanded: equal values must always judge alike). The registries
+        read that the party registered with are a sorted tuple (which the collector stops
+        tracking, unlike a set: memo keys are kept long)."""
         get = self._get
+        registries = self.registries
+        if registries:
+            found = registries.intersection(profile.registrations)
+            registered: tuple[str, ...] | None = tuple(sorted(found)) if found else ()
+        else:
+            registered = None
         return (
             get(profile) if get is not None else None,
-            _registered(self.registries, profile.registrations) if self.registries else None,
+            registered,
             territory if self.territory else None,
         )
 
 
 def _plain_getter(get: Any) -> Any:
     return lambda profile: plain(get(profile))
-
-
-def _registered(registries: frozenset[str], registrations: tuple[str, ...]) -> tuple[str, ...]:
-    """The registries read that the party registered with, as a tuple (which the collector stops
-    tracking, unlike a set: memo keys are kept long)."""
-    found = registries.intersection(registrations)
-    return tuple(sorted(found)) if found else ()
 
 
 NOTHING = FactReader.of((), (), False)

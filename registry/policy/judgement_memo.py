@@ -15,20 +15,20 @@ import msgspec
 
 from registry.policy.agreements import (
     ALWAYS,
+    AgreementNames,
     HolderAgreements,
     UsabilityWindow,
-    could_cover,
     usability_window,
 )
 from registry.policy.conditions import PartyContext
 from registry.policy.decision import ObligationDue, Party, Reason
-from registry.policy.facts import license_reader
 from registry.policy.judge import PERMIT_, Verdict, judge_license_terms
 from registry.policy.keys import PLAIN, Memo, keep, recall_kept, use_cases_key
 from registry.policy.snapshot import MEMO_PER_USE, LicenseUse
 from registry.vocabulary import OutputUse, Purpose, UseCase
 
-_TENANT, _OPERATOR = Party.TENANT, Party.OPERATOR
+_OPERATOR = Party.OPERATOR
+_NO_AGREEMENTS = HolderAgreements()
 
 
 class Judgement(msgspec.Struct, frozen=True, eq=False, gc=False):
@@ -52,7 +52,7 @@ class Judgement(msgspec.Struct, frozen=True, eq=False, gc=False):
     """The judgement of each license of a stack (then its creator flags) that this one puts
     together, kept on the judgement every tenant with the same facts gets without agreements
     (`party.tenant_judgement`); empty elsewhere."""
-    open_to: tuple[str, ...] = ()
+    open_to: AgreementNames | None = None
     """With `parts`: what a tenant's agreement would have to name to change it
     (`party.open_to_agreements`)."""
 
@@ -67,39 +67,15 @@ def judgement_of(
     output_use: OutputUse | None,
     grants_apply: bool = True,
 ) -> Judgement:
-    """All a license says about this party (see `judge.judge_license_terms`), remembered where
-    it repeats: the operator is the same party in every request (remembered on the license use,
-    and on the license for every stack it is part of while no agreement of the operator for it
-    names artifacts); for a tenant whose agreements cannot change the judgement, it is the same
-    for every tenant with the same facts (those its `FactReader` reads: a revenue, a
-    registration, a country), remembered on the license for every stack it is part of.
-    Judgements that rely on a tenant's own agreements are made afresh."""
-    # keys of plain values (`keys`)
-    if ctx.party is _OPERATOR:
-        key: tuple[object, ...] | None = (ctx.key, use_cases_key(use_cases), PLAIN[output_use], grants_apply)
-    elif _agreements_never_matter(use, index, ctx.purpose, output_use, grants_apply):
-        lic = use.license
-        assert lic is not None
-        reader = license_reader(lic, ctx.purpose, output_use)
-        territory = (tuple(sorted(ctx.regions)), ctx.country_known) if reader.territory else None
-        key = (
-            PLAIN[ctx.party],
-            PLAIN[ctx.purpose],
-            ctx.receives_payment,
-            ctx.hosts_for_third_parties,
-            use_cases_key(use_cases),
-            PLAIN[output_use],
-            grants_apply,
-            reader.read(ctx.profile, territory),
-        )
-    else:
-        key = None
-    if key is None:  # not remembered: its window is not needed
+    """All a license says about this party (see `judge.judge_license_terms`), remembered for the
+    operator, the same party in every request (on the license use, and on the license for every
+    stack it is part of while no agreement of the operator for it names artifacts). A tenant's
+    is made afresh: those no agreement takes part in are remembered by the facts they read
+    (`shared_tenant_judgement`), the others rely on the tenant's own agreements."""
+    if ctx.party is not _OPERATOR:  # not remembered: its window is not needed
         return _judge(use, ctx, index, usage, date, use_cases, output_use, grants_apply, windowed=False)
-    if ctx.party is _TENANT:
-        return _shared_tenant_judgement(
-            use, key, ctx, index, usage, date, use_cases, output_use, grants_apply
-        )
+    # keys of plain values (`keys`)
+    key = (ctx.key, use_cases_key(use_cases), PLAIN[output_use], grants_apply)
     memo = use.memo
     found = recall(memo, key, date, usage)
     if found is not None:
@@ -140,30 +116,35 @@ def _naming(judgement: Judgement, artifacts: tuple[str, ...]) -> Judgement:
     )
 
 
-def _shared_tenant_judgement(
+def shared_tenant_judgement(use: LicenseUse, facts: tuple[object, ...]) -> Judgement | None:
+    """The judgement of a tenant without agreements that another stack made of this license for
+    the same `facts` (`judge_without_agreements`), given `use`'s artifacts, or None. Such a
+    judgement reads nothing of the stack but which artifacts the license applies to (named in
+    its reasons) and whether its use restrictions bind."""
+    lic = use.license
+    assert lic is not None
+    shared: Judgement | None = recall_kept(lic.judgements, (use.restrictions_bind, facts))
+    return None if shared is None else _naming(shared, use.artifacts)
+
+
+def judge_without_agreements(
     use: LicenseUse,
-    key: tuple[object, ...],
+    facts: tuple[object, ...],
     ctx: PartyContext,
-    index: HolderAgreements,
-    usage: Mapping[str, int],
     date: dt.date,
     use_cases: frozenset[UseCase],
     output_use: OutputUse | None,
     grants_apply: bool,
 ) -> Judgement:
-    """A tenant judgement that no agreement takes part in reads nothing of the stack but which
-    artifacts the license applies to (named in its reasons) and whether its use restrictions
-    bind: made once per license and given each stack's artifacts (the caller keeps it on the
-    use, under its own key)."""
+    """The license judged for a tenant no agreement of which takes part, remembered on the
+    license for every stack it is part of (`shared_tenant_judgement`) under `facts`: all that
+    the judgement reads (the purpose, the output use where the license speaks about it, the use
+    cases, whether grants apply and what the license's `FactReader` reads of the tenant)."""
     lic = use.license
     assert lic is not None
-    shared_key = (use.restrictions_bind, key)
-    shared: Judgement | None = recall_kept(lic.judgements, shared_key)
-    if shared is None:
-        judgement = _judge(use, ctx, index, usage, date, use_cases, output_use, grants_apply)
-        keep(lic.judgements, shared_key, judgement, MEMO_PER_USE)
-        return judgement
-    return _naming(shared, use.artifacts)
+    judgement = _judge(use, ctx, _NO_AGREEMENTS, {}, date, use_cases, output_use, grants_apply)
+    keep(lic.judgements, (use.restrictions_bind, facts), judgement, MEMO_PER_USE)
+    return judgement
 
 
 def _judge(
@@ -247,23 +228,6 @@ def remember(memo: Memo, key: tuple[object, ...], judgement: Judgement, limit: i
         dated = _Dated()
         keep(memo, key, dated, limit)
     dated.add(judgement)
-
-
-def _agreements_never_matter(
-    use: LicenseUse,
-    index: HolderAgreements,
-    purpose: Purpose,
-    output_use: OutputUse | None,
-    grants_apply: bool,
-) -> bool:
-    """True when no agreement of the party can change this license's judgement: none covers it,
-    or the license permits the use outright (no agreement is looked for). Then the judgement
-    depends only on the facts its `FactReader` reads."""
-    lic = use.license
-    assert lic is not None
-    return not may_take_agreement(use, purpose, output_use, grants_apply) or not could_cover(
-        index, lic.family, use.coverage, purpose
-    )
 
 
 def may_take_agreement(

@@ -20,6 +20,7 @@ import msgspec
 from registry.catalog.entries import Agreement, Tenant, TenantProfile
 from registry.policy.agreements import (
     ALWAYS,
+    AgreementNames,
     HolderAgreements,
     could_cover,
     usability_window,
@@ -28,7 +29,13 @@ from registry.policy.conditions import PartyContext
 from registry.policy.creator import judge_creator
 from registry.policy.decision import ObligationDue, Party, Reason
 from registry.policy.judge import Verdict
-from registry.policy.judgement_memo import Judgement, judgement_of, remember
+from registry.policy.judgement_memo import (
+    Judgement,
+    judge_without_agreements,
+    judgement_of,
+    remember,
+    shared_tenant_judgement,
+)
 from registry.policy.keys import PLAIN, keep, recall_kept, use_cases_key
 from registry.policy.regions import expand_regions
 from registry.policy.snapshot import CatalogSnapshot
@@ -70,10 +77,10 @@ def tenant_judgement(
         keep(plan.tenant_parts, key, whole, MEMO_LIMIT)
     # Agreements are looked for only where a grant or output term does not hold, which leaves a
     # review or a forbid: elsewhere the tenant's agreements change nothing.
-    if not whole.open_to:
+    if whole.open_to is None:
         return whole
     index = snapshot.agreements_of(tenant.id)
-    if index.grants.keys().isdisjoint(whole.open_to):
+    if not index.grants_any(whole.open_to):
         return whole
     parts: list[Judgement] | None = None
     ctx: PartyContext | None = None
@@ -95,16 +102,20 @@ def tenant_judgement(
     return combine_judgements(parts, date, usage)
 
 
-def open_to_agreements(view: PurposeView, whole: Judgement) -> tuple[str, ...]:
+def open_to_agreements(view: PurposeView, whole: Judgement) -> AgreementNames | None:
     """The license families and artifacts that a tenant's agreement granting the view's purpose
     would have to name to change `whole`, the judgement of `tenant_judgement` every tenant with
     its facts gets, as keys of `HolderAgreements.grants` (see `agreements.could_cover`): those of
     its licenses that fail to hold and would look for an agreement."""
-    keys: set[str] = set()
+    families: set[str] = set()
+    artifacts: set[str] = set()
     for tenant_use, part in zip(view.tenant_uses, whole.parts, strict=False):
         if part.worst and tenant_use.takes_agreement:
-            keys.update(tenant_use.grant_keys)
-    return tuple(sorted(keys))
+            families.add(tenant_use.family_key)
+            artifacts.update(tenant_use.artifact_keys)
+    if not families:
+        return None
+    return AgreementNames(tuple(sorted(families)), tuple(sorted(artifacts)))
 
 
 def _judged_for_facts(
@@ -123,7 +134,7 @@ def _judged_for_facts(
     """The stack's licenses judged for a tenant without agreements, each taken from what any stack
     remembers for the facts that license alone reads where it can."""
     territory = (profile.country, regions)
-    plain_purpose, cases = PLAIN[purpose], use_cases_key(use_cases)
+    plain_purpose, cases = view.plain_purpose, use_cases_key(use_cases)
     ctx: PartyContext | None = None
     parts = []
     for tenant_use in view.tenant_uses:
@@ -131,19 +142,23 @@ def _judged_for_facts(
         # Tenants are paid or host for others according to their purpose alone, the raw
         # territory stands for the expanded one, and output uses the license does not mention
         # are judged alike: these facts are all the judgement reads.
-        use_key = (
+        facts = (
             plain_purpose,
             tenant_use.output_key,
             cases,
             grants_apply,
             tenant_use.reader.read(profile, territory),
         )
-        part: Judgement | None = recall_kept(use.tenant_judgements, use_key)
+        kept = use.tenant_judgements.get(hash(facts))  # `keys.recall_kept`, inline
+        if kept is not None and kept.key == facts:
+            parts.append(kept.value)
+            continue
+        part = shared_tenant_judgement(use, facts)
         if part is None:
             if ctx is None:
                 ctx = tenant_context(tenant_id, profile, regions, purpose)
-            part = judgement_of(use, ctx, NO_AGREEMENTS, usage, date, use_cases, output_use, grants_apply)
-            keep(use.tenant_judgements, use_key, part, MEMO_LIMIT)
+            part = judge_without_agreements(use, facts, ctx, date, use_cases, output_use, grants_apply)
+        keep(use.tenant_judgements, facts, part, MEMO_LIMIT)
         parts.append(part)
     parts.append(_tenant_creators(plan, snapshot, tenant_id, profile, regions, purpose, output_use))
     whole = combine_judgements(parts, date, usage, keep_parts=True)

@@ -39,9 +39,10 @@ class TenantUse(msgspec.Struct, frozen=True, eq=False, gc=False):
     takes_agreement: bool
     """Its grant or output term does not hold outright: an agreement is looked for
     (`judgement_memo.may_take_agreement`)."""
-    grant_keys: tuple[str, ...]
+    family_key: str
+    artifact_keys: tuple[str, ...]
     """What an agreement granting the purpose would name to cover it, as keys of
-    `HolderAgreements.grants`: its family and the artifacts it applies to."""
+    `HolderAgreements.grants`: its family, or the artifacts it applies to."""
     output_key: str | None
     """The output use where the license speaks about it (its output terms or a territory that
     covers outputs, when its grants apply), else None: output uses it does not mention are
@@ -165,10 +166,8 @@ def _tenant_use(use: LicenseUse, grants_apply: bool, purpose: Purpose, output_us
         grants_apply,
         license_reader(lic, purpose, output_use),
         may_take_agreement(use, purpose, output_use, grants_apply),
-        (
-            grant_key(FAMILY, purpose, lic.family),
-            *sorted({grant_key(ARTIFACT, purpose, a) for covered in use.coverage for a in covered}),
-        ),
+        grant_key(FAMILY, purpose, lic.family),
+        tuple(sorted({grant_key(ARTIFACT, purpose, a) for covered in use.coverage for a in covered})),
         output_use.value
         if grants_apply and (output_use in lic.output_plans or lic.territory_covers_outputs)
         else None,
