@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -52,10 +53,12 @@ async def _alone(tasks: list[GenerationTask]) -> list[GenerationResult]:
         await runner.close()
 
 
-def _burst_runner(images: int) -> LocalDiffusersRunner:
+def _burst_runner(images: int, **settings: Any) -> LocalDiffusersRunner:
     """A runner that batches up to `images` images, waiting a moment for company (a burst's tasks
     are all queued within it)."""
-    return LocalDiffusersRunner(LocalRunnerSettings(device=DEVICE, max_batch_images=images, max_wait_s=1.0))
+    return LocalDiffusersRunner(
+        LocalRunnerSettings(device=DEVICE, max_batch_images=images, max_wait_s=1.0, **settings)
+    )
 
 
 @pytest.mark.parametrize("family", TINY_FAMILIES, ids=lambda f: f.value)
@@ -126,6 +129,27 @@ async def test_layers_peft_routes_itself_mix_with_the_others(
 
     assert convolutions  # the adapter did bring convolution layers
     assert runner.batches_run == [3]
+    for own, shared in zip(alone, mixed, strict=True):
+        assert close(pixels(own), pixels(shared))
+
+
+async def test_hot_swap_slots_mix_too(tiny_models: TinyModelSet) -> None:
+    """Two slots for three adapters: the third is hot-swapped into a slot between the bursts."""
+    model = tiny_models[ModelFamily.FLUX1]
+    first, second, third = model.adapters
+    bursts = [
+        [make_task(model.pipeline, (first,), seed=1), make_task(model.pipeline, (second,), seed=2)],
+        [make_task(model.pipeline, (third,), seed=3), make_task(model.pipeline, seed=4)],
+    ]
+    alone = await _alone([task for burst in bursts for task in burst])
+    runner = _burst_runner(images=2, hotswap=True, hotswap_target_rank=8, max_resident_adapters=2)
+    try:
+        mixed = [result for burst in bursts for result in await asyncio.gather(*map(runner.submit, burst))]
+        assert runner.cache.warm()[0].adapters.evictions == 1
+    finally:
+        await runner.close()
+
+    assert runner.batches_run == [2, 2]
     for own, shared in zip(alone, mixed, strict=True):
         assert close(pixels(own), pixels(shared))
 
