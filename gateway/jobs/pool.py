@@ -134,18 +134,27 @@ def default_factory(provider_keys: Mapping[str, str], *, device: str = "auto") -
             return LocalDiffusersRunner(
                 LocalRunnerSettings(runner_id=entry.id, device=entry.config.get("device", device))
             )
-        if entry.kind in (RunnerKind.OPENAI_IMAGES, RunnerKind.FAL_QUEUE):
+        if entry.kind in (RunnerKind.OPENAI_IMAGES, RunnerKind.FAL_QUEUE, RunnerKind.BFL_API):
             key = provider_keys.get(entry.id) or provider_keys.get(entry.provider or "")
             if not key or not entry.endpoint:
                 log.warning("runner %s has no API key or endpoint configured; not used", entry.id)
                 return None
             from runners.remote.http import ProviderSettings
 
-            settings = ProviderSettings(runner_id=entry.id, base_url=entry.endpoint, api_key=key)
+            settings = ProviderSettings(
+                runner_id=entry.id,
+                base_url=entry.endpoint,
+                api_key=key,
+                download_hosts=_download_hosts(entry),
+            )
             if entry.kind is RunnerKind.OPENAI_IMAGES:
                 from runners.remote.openai_images import OpenAIImagesRunner
 
                 return OpenAIImagesRunner(settings)
+            if entry.kind is RunnerKind.BFL_API:
+                from runners.remote.bfl_api import BflApiRunner
+
+                return BflApiRunner(settings)
             from runners.remote.fal_queue import FalQueueRunner
 
             return FalQueueRunner(settings)
@@ -153,3 +162,16 @@ def default_factory(provider_keys: Mapping[str, str], *, device: str = "auto") -
         return None
 
     return build
+
+
+def _download_hosts(entry: RunnerEntry) -> tuple[str, ...]:
+    """`config.download_hosts` (comma-separated; `.example.com` admits its subdomains), else BFL's
+    delivery hosts for a `bfl_api` runner and none for the others."""
+    configured = entry.config.get("download_hosts")
+    if configured is not None:
+        return tuple(host.strip() for host in configured.split(",") if host.strip())
+    if entry.kind is RunnerKind.BFL_API:
+        from runners.remote.bfl_api import DELIVERY_HOSTS
+
+        return DELIVERY_HOSTS
+    return ()

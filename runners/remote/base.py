@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import time
 from abc import ABC, abstractmethod
+from typing import TypeVar
+
+import msgspec
 
 from runners.errors import (
     ProviderError,
@@ -16,7 +19,7 @@ from runners.errors import (
 )
 from runners.protocol import ProgressCallback, RunnerDescription, RunnerHealth
 from runners.provenance import provenance_chunks
-from runners.remote.http import ProviderClient, ProviderSettings
+from runners.remote.http import ProviderClient, ProviderResponse, ProviderSettings
 from runners.remote.images import accept_image
 from runners.task import (
     GeneratedImage,
@@ -27,6 +30,8 @@ from runners.task import (
     ProviderModelSource,
     Timings,
 )
+
+_T = TypeVar("_T")
 
 
 class RemoteRunner(ABC):
@@ -153,3 +158,12 @@ class RemoteRunner(ABC):
                 f"{limits.max_images}"
             )
         return source.model
+
+    def _decode(self, response: ProviderResponse, type_: type[_T]) -> _T:
+        """A JSON answer as `type_`, or a `ProviderError` naming the URL."""
+        try:
+            return msgspec.json.decode(response.body, type=type_)
+        except msgspec.DecodeError as exc:
+            raise ProviderError(
+                f"runner {self.settings.runner_id}: malformed response from {response.url}: {exc}"
+            ) from exc

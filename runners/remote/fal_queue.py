@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TypeVar
 
 import msgspec
 
 from runners.errors import ProviderError
 from runners.remote.base import RemoteRunner
-from runners.remote.http import ProviderResponse, ProviderSettings
+from runners.remote.http import ProviderSettings
 from runners.remote.images import decode_base64
 from runners.task import GenerationTask
-
-_T = TypeVar("_T")
 
 
 class _Submitted(msgspec.Struct):
@@ -109,11 +106,3 @@ class FalQueueRunner(RemoteRunner):
             await self.client.call(
                 "PUT", self.client.url(f"{model}/requests/{request}/cancel"), idempotent=True
             )
-
-    def _decode(self, response: ProviderResponse, type_: type[_T]) -> _T:
-        try:
-            return msgspec.json.decode(response.body, type=type_)
-        except msgspec.DecodeError as exc:
-            raise ProviderError(
-                f"runner {self.settings.runner_id}: malformed response from {response.url}: {exc}"
-            ) from exc

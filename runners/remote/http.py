@@ -46,7 +46,8 @@ class ProviderSettings:
     max_response_bytes: int = 32 * 2**20
     max_image_pixels: int = 64 * 2**20
     download_hosts: tuple[str, ...] = ()
-    """Hosts that image URLs may point to besides the provider's own."""
+    """Hosts that image URLs may point to besides the provider's own (fetched without the key);
+    an entry with a leading dot, `.example.com`, admits every host under that domain."""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     breaker_failures: int = 5
     breaker_reset_s: float = 30.0
@@ -72,7 +73,9 @@ class ProviderClient:
             failure_threshold=settings.breaker_failures, reset_after_s=settings.breaker_reset_s
         )
         self._auth = auth_headers
-        self._base_host = urlsplit(settings.base_url).netloc
+        self.key_netlocs = {urlsplit(settings.base_url).netloc}
+        """Hosts (with their port) that get the key: the provider's own API, and hosts a protocol
+        has checked belong to it (BFL's regional polling hosts)."""
         self._session: aiohttp.ClientSession | None = None
         self._rng = random.Random()
         self.attempts = 0
@@ -138,9 +141,10 @@ class ProviderClient:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
             raise ProviderError(f"runner {runner_id}: refusing {parts.scheme!r} URL {url}")
-        if parts.netloc != self._base_host and parts.hostname not in self.settings.download_hosts:
+        keyed = parts.netloc in self.key_netlocs
+        if not keyed and not _download_host(parts.hostname or "", self.settings.download_hosts):
             raise ProviderError(f"runner {runner_id}: host {parts.netloc} is not an allowed download host")
-        headers = dict(self._auth) if parts.netloc == self._base_host else {}
+        headers = dict(self._auth) if keyed else {}
         data = None
         if json is not None:  # msgspec: the same JSON as aiohttp's json.dumps, several times faster
             data = msgspec.json.encode(json)
@@ -214,6 +218,10 @@ class _Retryable(Exception):
         self.error = error
         self.always = always
         self.retry_after = retry_after
+
+
+def _download_host(host: str, allowed: tuple[str, ...]) -> bool:
+    return any(host == entry or (entry.startswith(".") and host.endswith(entry)) for entry in allowed)
 
 
 def _matches(content_type: str, expect: str) -> bool:

@@ -8,6 +8,7 @@ import base64
 import io
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import urlsplit
 
 import pytest
 from aiohttp import web
@@ -23,6 +24,7 @@ from runners.errors import (
 )
 from runners.protocol import Runner
 from runners.provenance import read_provenance
+from runners.remote.bfl_api import BflApiRunner
 from runners.remote.fal_queue import FalQueueRunner
 from runners.remote.http import ProviderSettings
 from runners.remote.openai_images import OpenAIImagesRunner
@@ -356,3 +358,133 @@ async def test_fal_queue_failed_request(serve) -> None:  # type: ignore[no-untyp
             await runner.submit(provider_task())
     finally:
         await runner.close()
+
+
+def bfl_handler(
+    server_base: Callable[[], str], statuses: list[str], polling_host: str | None = None
+) -> Handler:
+    """BFL's API: POST /v1/<model> -> {id, polling_url}; GET the polling URL -> status until
+    Ready with a sample URL on a delivery host (here `localhost`, the same server)."""
+    polls: dict[str, int] = {}
+
+    async def handler(request: web.Request, n: int) -> web.StreamResponse:
+        base = server_base()
+        if request.method == "POST" and request.path == "/v1/image-model":
+            seed = json.loads(await request.read())["seed"]
+            host = polling_host or base
+            return web.json_response(
+                {"id": f"gen-{seed}", "polling_url": f"{host}/v1/get_result?id=gen-{seed}"}
+            )
+        if request.path == "/v1/get_result":
+            generation = request.query["id"]
+            polls[generation] = polls.get(generation, 0) + 1
+            status = statuses[min(polls[generation] - 1, len(statuses) - 1)]
+            if status == "500":
+                return web.Response(status=500)
+            sample = base.replace("127.0.0.1", "localhost") + f"/delivery/{generation}.png"
+            return web.json_response({"id": generation, "status": status, "result": {"sample": sample}})
+        if request.path.startswith("/delivery/"):
+            color = (10, 200, 10) if request.path.endswith("gen-5.png") else (10, 10, 200)
+            return web.Response(body=png_bytes(color), content_type="image/png")
+        return web.Response(status=404)
+
+    return handler
+
+
+def bfl_settings(server: LoopbackServer) -> ProviderSettings:
+    return settings(server, base_url=server.base, download_hosts=("localhost",))
+
+
+async def test_bfl_api_submits_one_request_per_image_polls_and_downloads_without_the_key(serve) -> None:  # type: ignore[no-untyped-def]
+    holder: list[LoopbackServer] = []
+    server = await serve(bfl_handler(lambda: holder[0].base, ["Pending", "500", "Pending", "Ready"]))
+    holder.append(server)
+    runner = BflApiRunner(bfl_settings(server))
+    try:
+        result = await runner.submit(provider_task(num_images=2))
+    finally:
+        await runner.close()
+    posts = [r for r in server.received if r.path == "/v1/image-model"]
+    assert sorted(json.loads(r.body)["seed"] for r in posts) == [5, 6]  # the task's per-image seeds
+    assert all(r.headers["x-key"] == "sk-test-secret" for r in posts)
+    polls = [r for r in server.received if r.path.startswith("/v1/get_result")]
+    assert len(polls) == 8  # per image: Pending, 500 (retried), Pending, Ready
+    assert all(r.headers["x-key"] == "sk-test-secret" for r in polls)
+    downloads = [r for r in server.received if r.path.startswith("/delivery/")]
+    assert len(downloads) == 2
+    assert all("x-key" not in r.headers for r in downloads)
+    first = Image.open(io.BytesIO(result.images[0].png))
+    assert first.getpixel((0, 0)) == (10, 200, 10)  # image 0 is seed 5's sample
+    assert [image.seed for image in result.images] == [5, 6]
+    assert read_provenance(result.images[1].png)["seed"] == "6"
+
+
+async def test_bfl_api_polling_url_elsewhere_gets_no_request_and_fails_the_task(serve) -> None:  # type: ignore[no-untyped-def]
+    holder: list[LoopbackServer] = []
+    server = await serve(bfl_handler(lambda: holder[0].base, ["Ready"], polling_host="http://evil.example"))
+    holder.append(server)
+    runner = BflApiRunner(bfl_settings(server))
+    try:
+        with pytest.raises(ProviderError, match=r"polling URL 'http://evil\.example/.*the key is not sent"):
+            await runner.submit(provider_task())
+    finally:
+        await runner.close()
+    assert [r.path for r in server.received] == ["/v1/image-model"]
+
+
+@pytest.mark.parametrize(
+    ("url", "accepted"),
+    [
+        ("https://api.bfl.ai/v1/get_result?id=a", True),
+        ("https://api.us1.bfl.ai/v1/get_result?id=a", True),
+        ("http://api.us1.bfl.ai/v1/get_result?id=a", False),  # the endpoint's scheme only
+        ("https://api.bfl.ai.evil.example/v1/get_result?id=a", False),
+        ("https://evilbfl.ai/v1/get_result?id=a", False),
+        ("https://api.us1.bfl.ai:8443/v1/get_result?id=a", False),
+    ],
+)
+def test_bfl_api_sends_the_key_only_to_hosts_of_the_endpoint_domain(url: str, accepted: bool) -> None:
+    runner = BflApiRunner(ProviderSettings(runner_id="bfl", base_url="https://api.bfl.ai", api_key="k"))
+    if accepted:
+        assert runner._polling_url(url) == url
+        assert urlsplit(url).netloc in runner.client.key_netlocs
+    else:
+        with pytest.raises(ProviderError, match="the key is not sent there"):
+            runner._polling_url(url)
+        assert urlsplit(url).netloc not in runner.client.key_netlocs
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        ("Content Moderated", ProviderRejectedError),
+        ("Error", ProviderError),
+        ("Task not found", ProviderError),
+    ],
+)
+async def test_bfl_api_ended_requests_fail_with_their_status(
+    serve, status: str, error: type[Exception]
+) -> None:  # type: ignore[no-untyped-def]
+    holder: list[LoopbackServer] = []
+    server = await serve(bfl_handler(lambda: holder[0].base, ["Pending", status]))
+    holder.append(server)
+    runner = BflApiRunner(bfl_settings(server))
+    try:
+        with pytest.raises(error, match=f"ended with status {status}"):
+            await runner.submit(provider_task())
+        assert (await runner.health()).ok  # a refused prompt is not a provider failure either
+    finally:
+        await runner.close()
+
+
+async def test_bfl_api_sample_on_an_unlisted_host_is_refused(serve) -> None:  # type: ignore[no-untyped-def]
+    holder: list[LoopbackServer] = []
+    server = await serve(bfl_handler(lambda: holder[0].base, ["Ready"]))
+    holder.append(server)
+    runner = BflApiRunner(settings(server, base_url=server.base, download_hosts=(".example.com",)))
+    try:
+        with pytest.raises(ProviderError, match="not an allowed download host"):
+            await runner.submit(provider_task())
+    finally:
+        await runner.close()
+    assert not any(r.path.startswith("/delivery/") for r in server.received)
