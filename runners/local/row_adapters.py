@@ -11,14 +11,14 @@ peft routes by gathering each adapter's rows, running them through that adapter 
 the result back: per layer and step, about a dozen operators per adapter in the batch, each
 gather and scatter indexed by a Python list (on a GPU a host-to-device copy that waits for the
 stream). Four adapters made a batch-4 call of the tiny FLUX.1 1.9x the operators of the same call
-through one adapter, the tiny SD 1.x 3.4x and 57% more CPU time (`python -m bench.runners`). So a
+through one adapter, the tiny SD 1.x 3.4x and half again its CPU time (`python -m bench.runners`). So a
 plain linear LoRA layer, by far the most common kind, instead gets the rows' adapters as one: the
-batch's adapters' down projections stacked, their up projections (times their scaling) side by
-side, and a 0/1 mask that keeps each row's own rank columns, so that one layer costs the same few
-operators however many adapters the batch holds; peft computes the base output (every row
-"__base__") and a forward hook adds the delta. Other layers (convolutions, LoRA variants such as
-DoRA, a LoRA bias) keep peft's routing. The stacked weights are built per call, a transient copy
-of the batch's adapters.
+batch's adapters' down projections stacked, their up projections side by side, and a mask per row
+that holds the adapter's scaling in the row's own rank columns and zero elsewhere, so that one
+layer costs the same few operators however many adapters the batch holds; peft computes the base
+output (every row "__base__") and a forward hook adds the delta. Other layers (convolutions, LoRA
+variants such as DoRA, a LoRA bias) keep peft's routing. The stacked weights are built per call,
+a transient copy of the batch's adapters; layers with the same ranks and scalings share a mask.
 
 The rows a layer sees are the denoiser's batch: one per image, in the order of the prompt
 embeddings, and twice over when the pipeline concatenates the unconditional rows of
@@ -81,13 +81,31 @@ def _stackable(layer: Any, used: list[str]) -> bool:
     )
 
 
-def _stacked_hooks(layer: Any, names: list[str], used: list[str]) -> list[Any]:
+MaskKey = tuple[tuple[str, ...], tuple[int, ...], tuple[float, ...], torch.device, torch.dtype]
+
+
+def _stacked_hooks(
+    layer: Any, names: list[str], used: list[str], masks: dict[MaskKey, torch.Tensor]
+) -> list[Any]:
+    """Hooks that add every row's own adapter delta to the layer's base output in one pass. The
+    row masks carry the scaling; layers whose adapters have the same ranks and scalings (most of
+    a model) share one per call."""
     downs = [layer.lora_A[name].weight for name in used]
+    ranks = tuple(down.shape[0] for down in downs)
+    scalings = tuple(float(layer.scaling[name]) for name in used)
+    key = (tuple(used), ranks, scalings, downs[0].device, downs[0].dtype)
+    mask = masks.get(key)
+    if mask is None:
+        owner = {name: i for i, name in enumerate(used)}
+        columns = [
+            (i, scaling)
+            for i, (rank, scaling) in enumerate(zip(ranks, scalings, strict=True))
+            for _ in range(rank)
+        ]
+        rows = [[scaling if owner.get(name) == i else 0.0 for i, scaling in columns] for name in names]
+        mask = masks[key] = torch.tensor(rows, dtype=downs[0].dtype, device=downs[0].device)
     down = torch.cat(downs)
-    up = torch.cat([layer.lora_B[name].weight * layer.scaling[name] for name in used], dim=1)
-    owner_of_column = torch.cat([torch.full((d.shape[0],), i) for i, d in enumerate(downs)])
-    owner_of_row = torch.tensor([used.index(name) if name in used else -1 for name in names])
-    mask = (owner_of_row[:, None] == owner_of_column[None, :]).to(device=down.device, dtype=down.dtype)
+    up = torch.cat([layer.lora_B[name].weight for name in used], dim=1)
     base_only = partial(_inject_adapter_names, names=[BASE_ROW] * len(names))
     add = partial(_add_row_deltas, down=down, up=up, mask=mask)
     return [
@@ -114,6 +132,7 @@ def adapter_per_row(model: torch.nn.Module, names: Sequence[str], *, stacked: bo
         raise ValueError(f"no LoRA layer of {type(model).__name__} holds adapter(s) {', '.join(unknown)}")
     in_batch = list(dict.fromkeys(name for name in names if name != BASE_ROW))
     handles = []
+    masks: dict[MaskKey, torch.Tensor] = {}
     try:
         with torch.no_grad():
             for layer in layers:
@@ -121,7 +140,7 @@ def adapter_per_row(model: torch.nn.Module, names: Sequence[str], *, stacked: bo
                 if not used:
                     continue  # none of the batch's adapters here: the active ones are the batch's
                 if stacked and _stackable(layer, used):
-                    handles += _stacked_hooks(layer, names, used)
+                    handles += _stacked_hooks(layer, names, used, masks)
                 else:
                     hook = partial(_inject_adapter_names, names=names)
                     handles.append(layer.register_forward_pre_hook(hook, with_kwargs=True))
