@@ -230,28 +230,23 @@ def usability_window(
     until: dt.date | None = None
     quotas = []
     for agreement in agreements:
-        start, end, revoked = agreement.valid_from, agreement.valid_until, agreement.revoked_at
+        start, end = agreement.valid_from, agreement.valid_until
         usable = start <= date
         if usable:
             if since is None or start > since:
                 since = start
         elif until is None or start < until:
             until = start
-        if end is not None:
-            end += _DAY  # the first day it is no longer valid
-            if end <= date:
+        # the first day it is no longer valid, the day it is revoked
+        for stop in (end + _DAY if end is not None else None, agreement.revoked_at):
+            if stop is None:
+                continue
+            if stop <= date:
                 usable = False
-                if since is None or end > since:
-                    since = end
-            elif until is None or end < until:
-                until = end
-        if revoked is not None:
-            if revoked <= date:
-                usable = False
-                if since is None or revoked > since:
-                    since = revoked
-            elif until is None or revoked < until:
-                until = revoked
+                if since is None or stop > since:
+                    since = stop
+            elif until is None or stop < until:
+                until = stop
         quota = agreement.monthly_quota
         if quota is not None and usable and quota > 0:  # a quota of 0 is used up by no usage
             quotas.append((agreement.id, quota, usage.get(agreement.id, 0) >= quota))

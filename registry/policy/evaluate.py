@@ -156,35 +156,32 @@ def _evaluate_on(
     operator_said = operator_part.same_as or operator_part if operator_part is not None else None
     decision_key = (operator_said, view.plain_purpose, view.plain_output_key, cases, strict, facts)
     kept = plan.decisions.get(hash(decision_key))  # `keys.recall_kept`, inline: the hot path
-    if kept is not None and kept.key == decision_key:
-        found: Combined = kept.value
-        open_to = found.open_to
-        if open_to is None or not snapshot.agreements_of(tenant.id).grants_any(open_to):
-            return _decision(request, plan, with_id, tenant.id, found)
-    tenant_part = tenant_judgement(
-        plan, view, snapshot, tenant, profile, regions, purpose, output_use, use_cases, date, usage, facts
-    )
-    if consulted is not None:
-        consulted.extend(snapshot.all_agreements[p] for p in tenant_part.consulted)
-    combined = _combine(tenant_part, operator_part, strict, snapshot, plan, operator_purpose)
-    if tenant_part.parts:  # the judgement every tenant with these facts gets
-        keep(plan.decisions, decision_key, combined, MEMO_LIMIT)
-    return _decision(request, plan, with_id, tenant.id, combined)
-
-
-def _decision(
-    request: PolicyRequest, plan: StackPlan, with_id: bool, tenant_id: str, combined: Combined
-) -> PolicyDecision:
-    """`combined.answer` for this request: with its id and the tenant's verdict."""
+    found: Combined | None = kept.value if kept is not None and kept.key == decision_key else None
+    if (
+        found is not None
+        and found.open_to is not None
+        and snapshot.agreements_of(tenant.id).grants_any(found.open_to)
+    ):
+        found = None  # the tenant's agreements could change it
+    if found is None:
+        tenant_part = tenant_judgement(
+            plan, view, snapshot, tenant, profile, regions, purpose, output_use, use_cases, date, usage, facts
+        )
+        if consulted is not None:
+            consulted.extend(snapshot.all_agreements[p] for p in tenant_part.consulted)
+        found = _combine(tenant_part, operator_part, strict, snapshot, plan, operator_purpose)
+        if tenant_part.parts:  # the judgement every tenant with these facts gets
+            keep(plan.decisions, decision_key, found, MEMO_LIMIT)
     decision_id = request.decision_id
     if decision_id is None:
         decision_id = decision_id_after(plan.id_prefix, request) if with_id else ""
+    answer = found.answer
     return msgspec.structs.replace(
-        combined.answer,
+        answer,
         decision_id=decision_id,
         parties=(
-            PartyVerdict(party=_TENANT, holder=tenant_id, purpose=request.purpose, decision=combined.tenant),
-            *combined.answer.parties,
+            PartyVerdict(party=_TENANT, holder=tenant.id, purpose=purpose, decision=found.tenant),
+            *answer.parties,
         ),
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from hashlib import sha1
+from typing import Any
 
 import msgspec
 
@@ -33,26 +34,30 @@ def derive_decision_id(request: PolicyRequest, snapshot_version: str, runner_id:
     return decision_id_after(prefix, request)
 
 
-def decision_id_prefix(snapshot_version: str, runner_id: str | None) -> bytes:
-    """What the uuid5 name of every decision on `runner_id` starts with: the namespace, the
-    snapshot version and the runner id (a compiled stack keeps it: `stack.StackPlan.id_prefix`)."""
-    return (
-        DECISION_NAMESPACE.bytes + snapshot_version.encode() + b"\x00" + (runner_id or "").encode() + b"\x00"
-    )
+def decision_id_prefix(snapshot_version: str, runner_id: str | None) -> Any:
+    """SHA-1 state after what the uuid5 name of every decision on `runner_id` starts with: the
+    namespace, the snapshot version and the runner id (a compiled stack keeps it:
+    `stack.StackPlan.id_prefix`)."""
+    version, runner = snapshot_version.encode(), (runner_id or "").encode()
+    # uuid5 is defined on SHA-1; not a security use
+    return sha1(b"%s%s\x00%s\x00" % (DECISION_NAMESPACE.bytes, version, runner))  # noqa: S324
 
 
-def decision_id_after(prefix: bytes, request: PolicyRequest) -> str:
+def decision_id_after(prefix: Any, request: PolicyRequest) -> str:
     """`derive_decision_id` given its `decision_id_prefix` (`canonical_request` inline where there
-    is nothing to sort: one per decision). One SHA-1 over the whole name: cheaper, for a name of a
-    few hundred bytes, than copying a hash state that has read the prefix."""
+    is nothing to sort: one per decision)."""
     regions = request.end_user_regions
-    encoded = canonical_request(request) if regions is not None and len(regions) > 1 else _ENCODE(request)
-    text = sha1(prefix + encoded).hexdigest()  # noqa: S324 (uuid5 is defined on SHA-1; not a security use)
+    hashed = prefix.copy()
+    if regions is not None and len(regions) > 1:
+        hashed.update(canonical_request(request))
+    else:
+        hashed.update(_ENCODE(request))
+    text = hashed.hexdigest()
     # `_uuid5_text`, inline: the version nibble becomes 5, the variant bits 10
     return f"{text[:8]}-{text[8:12]}-5{text[13:16]}-{_VARIANT[text[16]]}{text[17:20]}-{text[20:32]}"
 
 
-_PREFIXES: dict[tuple[str, str | None], bytes] = {}
+_PREFIXES: dict[tuple[str, str | None], Any] = {}
 """`decision_id_prefix` by snapshot version and runner id (they are few)."""
 
 

@@ -22,7 +22,6 @@ from registry.policy.agreements import (
     ALWAYS,
     AgreementNames,
     HolderAgreements,
-    could_cover,
     usability_window,
 )
 from registry.policy.conditions import PartyContext
@@ -68,7 +67,7 @@ def tenant_judgement(
     agreement that could cover a license failing to hold for these facts (`open_to_agreements`);
     such licenses are judged against the tenant's agreements and the others kept."""
     # keys of plain values (`keys`)
-    key = (PLAIN[purpose], PLAIN[view.output_key], use_cases_key(use_cases), facts)
+    key = (view.plain_purpose, view.plain_output_key, use_cases_key(use_cases), facts)
     whole: Judgement | None = recall_kept(plan.tenant_parts, key)
     if whole is None:
         whole = _judged_for_facts(
@@ -87,15 +86,12 @@ def tenant_judgement(
     for i, tenant_use in enumerate(view.tenant_uses):
         if not whole.parts[i].worst or not tenant_use.takes_agreement:
             continue
-        use = tenant_use.use
-        lic = use.license
-        assert lic is not None
-        if could_cover(index, lic.family, use.coverage, purpose):
+        if index.grants_any(tenant_use.names):  # `agreements.could_cover`
             if parts is None or ctx is None:
                 parts = list(whole.parts)
                 ctx = tenant_context(tenant.id, profile, regions, purpose)
             parts[i] = judgement_of(
-                use, ctx, index, usage, date, use_cases, output_use, tenant_use.grants_apply
+                tenant_use.use, ctx, index, usage, date, use_cases, output_use, tenant_use.grants_apply
             )
     if parts is None:
         return whole
@@ -111,8 +107,8 @@ def open_to_agreements(view: PurposeView, whole: Judgement) -> AgreementNames | 
     artifacts: set[str] = set()
     for tenant_use, part in zip(view.tenant_uses, whole.parts, strict=False):
         if part.worst and tenant_use.takes_agreement:
-            families.add(tenant_use.family_key)
-            artifacts.update(tenant_use.artifact_keys)
+            families.update(tenant_use.names.families)
+            artifacts.update(tenant_use.names.artifacts)
     if not families:
         return None
     return AgreementNames(tuple(sorted(families)), tuple(sorted(artifacts)))

@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 
 from registry.catalog.entries import Runner
-from registry.policy.agreements import ARTIFACT, FAMILY, grant_key
+from registry.policy.agreements import ARTIFACT, FAMILY, AgreementNames, grant_key
 from registry.policy.decision import AppliedLicense, AppliedVia
 from registry.policy.facts import NOTHING, FactReader, license_reader
 from registry.policy.identity import decision_id_prefix
@@ -39,10 +39,9 @@ class TenantUse(msgspec.Struct, frozen=True, eq=False, gc=False):
     takes_agreement: bool
     """Its grant or output term does not hold outright: an agreement is looked for
     (`judgement_memo.may_take_agreement`)."""
-    family_key: str
-    artifact_keys: tuple[str, ...]
-    """What an agreement granting the purpose would name to cover it, as keys of
-    `HolderAgreements.grants`: its family, or the artifacts it applies to."""
+    names: AgreementNames
+    """What an agreement granting the purpose would name to cover it: its family, or the
+    artifacts it applies to (`agreements.could_cover`)."""
     output_key: str | None
     """The output use where the license speaks about it (its output terms or a territory that
     covers outputs, when its grants apply), else None: output uses it does not mention are
@@ -88,7 +87,7 @@ class StackPlan(msgspec.Struct, eq=False, gc=False):
     applied: tuple[AppliedLicense, ...]
     uses: tuple[tuple[LicenseUse, bool], ...]
     """Every license use judged for a party, in order, with whether its grants apply."""
-    id_prefix: bytes
+    id_prefix: Any
     """What the uuid5 name of every decision on the stack starts with
     (`identity.decision_id_prefix`)."""
     readers: dict[tuple[object, ...], FactReader] = msgspec.field(default_factory=dict)
@@ -166,8 +165,10 @@ def _tenant_use(use: LicenseUse, grants_apply: bool, purpose: Purpose, output_us
         grants_apply,
         license_reader(lic, purpose, output_use),
         may_take_agreement(use, purpose, output_use, grants_apply),
-        grant_key(FAMILY, purpose, lic.family),
-        tuple(sorted({grant_key(ARTIFACT, purpose, a) for covered in use.coverage for a in covered})),
+        AgreementNames(
+            (grant_key(FAMILY, purpose, lic.family),),
+            tuple(sorted({grant_key(ARTIFACT, purpose, a) for covered in use.coverage for a in covered})),
+        ),
         output_use.value
         if grants_apply and (output_use in lic.output_plans or lic.territory_covers_outputs)
         else None,
