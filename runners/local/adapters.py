@@ -7,7 +7,10 @@ mode, overwritten in place (`load_lora_weights(..., hotswap=True)` into a slot p
 `enable_lora_hotswap`), so a compiled denoiser does not recompile for a new adapter in a slot it
 has run (it does compile once per slot that `set_adapters` activates: docs/runners.md). Outside
 hot-swap mode an evicted slot whose layers fit the incoming adapter exactly is reused: its tensors
-are copied in place (`lora_layout`), which skips the injection walk of a fresh load.
+are copied in place (`lora_layout`), which skips the injection walk of a fresh load. A batch that
+mixes adapters (`mixing`) has them all made resident together first, each load on its own, so an
+adapter that fails fails only the tasks that use it; which components each adapter reaches is
+remembered past its eviction, so the scheduler knows which ones may mix.
 
 diffusers loads an adapter for the wrong model without complaint when none of its keys name a
 layer of the pipeline (it only logs). Each adapter is therefore checked against the pipeline's
@@ -91,6 +94,9 @@ class ResidentAdapters:
 
     def reach(self, key: AdapterKey) -> frozenset[str] | None:
         """The pipeline components an adapter has layers in, when it is or was lately loaded here."""
+        slot = self.slot_of(key)
+        if slot is not None and slot in self._reach:
+            return self._reach[slot]
         found = self._reach_seen.get(key)
         if found is not None:
             self._reach_seen.move_to_end(key)

@@ -46,7 +46,7 @@ def run_batch(
 
     `embeddings` is the warm pipeline's cache (without one, texts repeated within the call are
     still encoded once); `text_context` names the active adapters that reach a text encoder.
-    `adapter_per_member`, when given, names the resident adapter (`mixing.BASE_ROW` for none)
+    `adapter_per_member`, when given, names the resident adapter (`row_adapters.BASE_ROW` for none)
     each member's images go through in the denoiser, instead of every active adapter."""
     first = members[0].task
     if embeddings is None:

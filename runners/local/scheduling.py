@@ -5,7 +5,7 @@ Swapping adapters or pipelines costs far more than a denoising step of a small b
 tasks out of arrival order pays; the starvation bound caps how often the oldest task may be passed
 over. Pure Python and thread-safe, so its policy is testable without a model.
 
-Tasks of different adapters can share a call too (one adapter per batch row: `mixing`), when the
+Tasks of different adapters can share a call too (one adapter per batch row: `row_adapters`), when the
 runner says each may (`mixable`: one switched adapter at most, none reaching a text encoder): a
 batch is then filled with the anchor's own adapter set first, then with tasks whose adapters are
 active or resident, then with cold ones, oldest first within each, as long as its adapters fit the
