@@ -197,7 +197,9 @@ class UsabilityWindow(msgspec.Struct, frozen=True, gc=False):
     """Exclusive."""
     quotas: tuple[tuple[str, int, bool], ...]
     """(agreement id, quota, exhausted)."""
-    quota_ids: tuple[str, ...] = ()
+    quota_ids: dict[str, None] = {}
+    """The ids of `quotas`, as a set that the collector does not track: a usage is looked up in
+    it without reading every id (which the CPU seldom has in its caches)."""
     idle_holds: bool = True
     """Whether the quotas answer as they did for a usage that counts none of them."""
 
@@ -254,7 +256,7 @@ def usability_window(
         since,
         until,
         tuple(quotas),
-        tuple(q[0] for q in quotas),
+        {q[0]: None for q in quotas},
         not any(exhausted for _, _, exhausted in quotas),
     )
 

@@ -221,7 +221,7 @@ def _combine(
     worst = tenant_decision
     reasons = tenant.reasons
     obligations = tenant.obligations
-    relied = set(tenant.agreements)
+    relied = tenant.agreements
     operator_verdicts: tuple[PartyVerdict, ...] = ()
     if operator is not None:
         operator_decision = _party_decision(operator, strict)
@@ -236,9 +236,9 @@ def _combine(
             ),
         )
         reasons = reasons + operator.reasons
-        obligations = tuple(dict.fromkeys(obligations + operator.obligations))
-        relied.update(operator.agreements)
-    else:
+        obligations += operator.obligations
+        relied += operator.agreements
+    if obligations:
         obligations = tuple(dict.fromkeys(obligations))
     if worst is _ALLOW and obligations:
         worst = _ALLOW_WITH_OBLIGATIONS
@@ -250,7 +250,7 @@ def _combine(
         reasons=reasons,
         effective_licenses=plan.applied,
         obligations=obligations,
-        agreements_relied_on=tuple(sorted(relied)),
+        agreements_relied_on=tuple(sorted(set(relied))) if relied else (),
         parties=operator_verdicts,
         snapshot_version=snapshot.version,
     )

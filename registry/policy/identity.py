@@ -25,22 +25,22 @@ def canonical_request(request: PolicyRequest) -> bytes:
 
 def derive_decision_id(request: PolicyRequest, snapshot_version: str, runner_id: str | None) -> str:
     """uuid5 (RFC 9562) over the snapshot version, the chosen runner and the canonical request."""
-    prefix = _PREFIXES.get((snapshot_version, runner_id))
-    if prefix is None:
-        prefix = decision_id_prefix(snapshot_version, runner_id)
-        if len(_PREFIXES) >= 4_096:
-            _PREFIXES.clear()
-        _PREFIXES[(snapshot_version, runner_id)] = prefix
-    return decision_id_after(prefix, request)
+    return decision_id_after(decision_id_prefix(snapshot_version, runner_id), request)
 
 
 def decision_id_prefix(snapshot_version: str, runner_id: str | None) -> Any:
     """SHA-1 state after what the uuid5 name of every decision on `runner_id` starts with: the
-    namespace, the snapshot version and the runner id (a compiled stack keeps it:
-    `stack.StackPlan.id_prefix`)."""
-    version, runner = snapshot_version.encode(), (runner_id or "").encode()
-    # uuid5 is defined on SHA-1; not a security use
-    return sha1(b"%s%s\x00%s\x00" % (DECISION_NAMESPACE.bytes, version, runner))  # noqa: S324
+    namespace, the snapshot version and the runner id. One per version and runner, shared by
+    every stack on it (`stack.StackPlan.id_prefix`): few, so they stay in the CPU's caches."""
+    prefix = _PREFIXES.get((snapshot_version, runner_id))
+    if prefix is None:
+        version, runner = snapshot_version.encode(), (runner_id or "").encode()
+        # uuid5 is defined on SHA-1; not a security use
+        prefix = sha1(b"%s%s\x00%s\x00" % (DECISION_NAMESPACE.bytes, version, runner))  # noqa: S324
+        if len(_PREFIXES) >= 4_096:
+            _PREFIXES.clear()
+        _PREFIXES[(snapshot_version, runner_id)] = prefix
+    return prefix
 
 
 def decision_id_after(prefix: Any, request: PolicyRequest) -> str:
@@ -58,7 +58,6 @@ def decision_id_after(prefix: Any, request: PolicyRequest) -> str:
 
 
 _PREFIXES: dict[tuple[str, str | None], Any] = {}
-"""`decision_id_prefix` by snapshot version and runner id (they are few)."""
 
 
 def _uuid5_text(text: str) -> str:

@@ -110,8 +110,10 @@ def _naming(judgement: Judgement, artifacts: tuple[str, ...]) -> Judgement:
     return msgspec.structs.replace(
         judgement,
         reasons=tuple(
-            r if r.artifacts == artifacts else msgspec.structs.replace(r, artifacts=artifacts)
-            for r in judgement.reasons
+            [
+                r if r.artifacts == artifacts else msgspec.structs.replace(r, artifacts=artifacts)
+                for r in judgement.reasons
+            ]
         ),
     )
 
@@ -167,7 +169,12 @@ def _judge(
     return Judgement(
         reasons=reasons,
         obligations=tuple(verdict.obligations),
-        agreements=tuple(dict.fromkeys(a for r in reasons for a in r.agreements if r.effect is PERMIT_)),
+        # an agreement relied on is one whose usability was checked
+        agreements=(
+            tuple(dict.fromkeys(a for r in reasons for a in r.agreements if r.effect is PERMIT_))
+            if consulted
+            else ()
+        ),
         worst=verdict.worst,
         window=(
             usability_window([index.held[p] for p in consulted], date, usage)
