@@ -154,6 +154,26 @@ async def test_hot_swap_slots_mix_too(tiny_models: TinyModelSet) -> None:
         assert close(pixels(own), pixels(shared))
 
 
+async def test_rows_share_the_always_on_adapter_fused_into_their_pipeline(tiny_models: TinyModelSet) -> None:
+    model = tiny_models[ModelFamily.FLUX2_KLEIN]
+    turbo = msgspec.structs.replace(model.adapters[0], always_on=True)
+    tasks = [
+        make_task(model.pipeline, (turbo, model.adapters[1]), seed=1),
+        make_task(model.pipeline, (turbo, model.adapters[2]), seed=2),
+        make_task(model.pipeline, (turbo,), seed=3),
+    ]
+    alone = await _alone(tasks)
+    runner = _burst_runner(images=3)
+    try:
+        mixed = await asyncio.gather(*(runner.submit(task) for task in tasks))
+    finally:
+        await runner.close()
+
+    assert runner.batches_run == [3]
+    for own, shared in zip(alone, mixed, strict=True):
+        assert close(pixels(own), pixels(shared))
+
+
 async def test_a_mixed_batch_with_cfg_routes_both_halves(tiny_models: TinyModelSet) -> None:
     """SD 1.x runs the unconditional rows in the same denoiser batch: a negative prompt per task
     and guidance 7 make a mistake in either half visible."""
