@@ -108,19 +108,20 @@ def _evaluate_on(
     plan = snapshot.stack_plans.get((request.model_id, request.adapter_ids, runner_id))
     if plan is None:
         plan = stack_plan(snapshot, request.model_id, request.adapter_ids, runner_id)
-    tenant = snapshot.tenants.get(request.tenant_id)
-    if tenant is None or tenant.retired or plan.errors or plan.license_errors:
+    seen = snapshot.tenant_seen(request.tenant_id)
+    if seen is None or seen.retired or plan.errors or plan.license_errors:
         errors: list[str] = []
-        if tenant is None:
+        if seen is None:
             errors.append(f"tenant {request.tenant_id!r} is not in the catalog")
-        elif tenant.retired:
+        elif seen.retired:
             errors.append(f"tenant {request.tenant_id!r} is retired")
         errors.extend(plan.errors)
         if not errors:
             errors.extend(plan.license_errors)
         return _error_decision(request, snapshot, runner_id, errors, with_id)
 
-    profile = request.profile_override or tenant.profile
+    tenant = seen.tenant
+    profile = request.profile_override or seen.profile
     regions = request.end_user_regions if request.end_user_regions is not None else profile.end_user_regions
     purpose = request.purpose
     output_use = request.output_use
@@ -152,16 +153,14 @@ def _evaluate_on(
     # The whole decision, but its id and the tenant's name, is what every tenant with the same
     # facts gets (beside the same operator judgement) unless its agreements could cover a license
     # that fails to hold for them: most tenants hold none that could.
-    facts = view.reader.read(profile, (profile.country, regions))
+    facts = view.reader.read(
+        profile, (profile.country, regions), seen.registrations if profile is seen.profile else None
+    )
     operator_said = operator_part.same_as or operator_part if operator_part is not None else None
     decision_key = (operator_said, view.plain_purpose, view.plain_output_key, cases, strict, facts)
     kept = plan.decisions.get(hash(decision_key))  # `keys.recall_kept`, inline: the hot path
     found: Combined | None = kept.value if kept is not None and kept.key == decision_key else None
-    if (
-        found is not None
-        and found.open_to is not None
-        and snapshot.agreements_of(tenant.id).grants_any(found.open_to)
-    ):
+    if found is not None and found.open_to is not None and seen.agreements.grants_any(found.open_to):
         found = None  # the tenant's agreements could change it
     if found is None:
         tenant_part = tenant_judgement(
@@ -180,7 +179,7 @@ def _evaluate_on(
         answer,
         decision_id=decision_id,
         parties=(
-            PartyVerdict(party=_TENANT, holder=tenant.id, purpose=purpose, decision=found.tenant),
+            PartyVerdict(party=_TENANT, holder=request.tenant_id, purpose=purpose, decision=found.tenant),
             *answer.parties,
         ),
     )

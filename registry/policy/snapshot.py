@@ -23,6 +23,7 @@ from registry.catalog.entries import (
     Operator,
     Runner,
     Tenant,
+    TenantProfile,
 )
 from registry.policy.agreements import HolderAgreements, group_by_holder
 from registry.policy.compiled import CompiledLicense
@@ -65,6 +66,19 @@ class LicenseUse(msgspec.Struct, frozen=True, eq=False, gc=False):
     licenses here."""
 
 
+class TenantSeen(msgspec.Struct, frozen=True, gc=False):
+    """A tenant as every request for it reads it, in one object (`CatalogSnapshot.tenant_seen`):
+    requests name tenants at random, so each object read on the way from the tenant to its
+    profile, registrations and agreements is one more that the CPU fetches from memory."""
+
+    tenant: Tenant
+    retired: bool
+    profile: TenantProfile
+    registrations: frozenset[str]
+    """The profile's, as a set: intersecting two sets reads none of their strings."""
+    agreements: HolderAgreements
+
+
 class RequestLicenses(msgspec.Struct, frozen=True, eq=False, gc=False):
     """The merged effective licenses of a model with adapters."""
 
@@ -85,6 +99,7 @@ class CatalogSnapshot:
         "_combinations",
         "_holder_indexes",
         "_holder_positions",
+        "_tenants_seen",
         "agreements",
         "all_agreements",
         "alternative_models",
@@ -118,6 +133,7 @@ class CatalogSnapshot:
     memo invisible to callers, like the merged license sets."""
     _combinations: dict[tuple[str, tuple[str, ...]], RequestLicenses]
     _holder_indexes: dict[str, HolderAgreements]
+    _tenants_seen: dict[str, TenantSeen]
     _holder_positions: dict[str, list[int]]
 
     @classmethod
@@ -155,8 +171,23 @@ class CatalogSnapshot:
         )
         self._combinations = {}
         self._holder_indexes = {}
+        self._tenants_seen = {}
         self.stack_plans = {}
         return self
+
+    def tenant_seen(self, tenant_id: str) -> TenantSeen | None:
+        """The tenant with what every request for it reads, gathered on first use; None when it
+        is not in the catalog."""
+        seen = self._tenants_seen.get(tenant_id)
+        if seen is None:
+            tenant = self.tenants.get(tenant_id)
+            if tenant is None:
+                return None
+            profile = tenant.profile
+            registrations = frozenset(profile.registrations)
+            seen = TenantSeen(tenant, tenant.retired, profile, registrations, self.agreements_of(tenant_id))
+            self._tenants_seen[tenant_id] = seen
+        return seen
 
     def agreements_of(self, holder: str) -> HolderAgreements:
         """The holder's agreements by license family and artifact (indexed on first use: indexing
