@@ -103,15 +103,22 @@ def open_to_agreements(view: PurposeView, whole: Judgement) -> AgreementNames | 
     would have to name to change `whole`, the judgement of `tenant_judgement` every tenant with
     its facts gets, as keys of `HolderAgreements.grants` (see `agreements.could_cover`): those of
     its licenses that fail to hold and would look for an agreement."""
-    families: set[str] = set()
-    artifacts: set[str] = set()
-    for tenant_use, part in zip(view.tenant_uses, whole.parts, strict=False):
+    failing = 0
+    for i, (tenant_use, part) in enumerate(zip(view.tenant_uses, whole.parts, strict=False)):
         if part.worst and tenant_use.takes_agreement:
-            families.update(tenant_use.names.families)
-            artifacts.update(tenant_use.names.artifacts)
-    if not families:
+            failing |= 1 << i
+    if not failing:
         return None
-    return AgreementNames(tuple(sorted(families)), tuple(sorted(artifacts)))
+    found = view.open_to.get(failing, view)
+    if found is view:
+        families: set[str] = set()
+        artifacts: set[str] = set()
+        for i, tenant_use in enumerate(view.tenant_uses):
+            if failing >> i & 1:
+                families.update(tenant_use.names.families)
+                artifacts.update(tenant_use.names.artifacts)
+        found = view.open_to[failing] = AgreementNames(tuple(sorted(families)), tuple(sorted(artifacts)))
+    return found  # type: ignore[return-value]
 
 
 def _judged_for_facts(

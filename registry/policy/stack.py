@@ -65,6 +65,8 @@ class PurposeView(msgspec.Struct, frozen=True, eq=False, gc=False):
     plain_operator_purpose: str
     """The purposes and output key as plain values (`keys`), the same objects in every memo key
     made on the stack: lookups compare them by identity."""
+    open_to: dict[int, AgreementNames | None] = msgspec.field(default_factory=dict)
+    """`party.open_to_agreements` by which of `tenant_uses` fail and take an agreement (bits)."""
 
 
 class StackPlan(msgspec.Struct, eq=False, gc=False):
