@@ -119,7 +119,12 @@ class Settings(msgspec.Struct, kw_only=True):
     """Job submissions per tenant and minute per gateway process (`CLEARANCE_JOB_RATE_PER_MINUTE`)."""
     job_lease_seconds: PositiveSeconds = 15.0
     """A job whose gateway process has not renewed it for this long is recovered by another
-    (queued: run, running: failed) (`CLEARANCE_JOB_LEASE_SECONDS`)."""
+    (queued: run; running: run again on a local runner, failed on a provider's)
+    (`CLEARANCE_JOB_LEASE_SECONDS`)."""
+    job_max_restarts: NonNegative = 1
+    """Times a job running on a local runner is put back in the queue after its gateway process
+    died; past it the job fails (a job that crashes its process must not do so forever)
+    (`CLEARANCE_JOB_MAX_RESTARTS`)."""
 
     def __post_init__(self) -> None:
         if not self.database_url:

@@ -26,6 +26,8 @@ class JobLimits:
     """Submissions a tenant may make per minute in one gateway process (429 beyond)."""
     lease_s: float = 15.0
     """A job whose executing process has not renewed it for this long is recovered."""
+    max_restarts: int = 1
+    """Times a job running on a local runner is queued again after its process died."""
 
 
 DEFAULT_STEPS = 28

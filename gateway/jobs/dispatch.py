@@ -362,6 +362,7 @@ class Dispatcher:
             images=0,
             idempotency_key=idempotency_key,
             cancel_requested=False,
+            restarts=0,
             owner=self.owner,
             heartbeat_at=now,
             deadline_at=deadline,

@@ -17,6 +17,7 @@ import logging
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 from sqlalchemy import or_, select, update
@@ -32,8 +33,10 @@ from gateway.jobs.schemas import JobView
 from gateway.jobs.views import job_view
 from gateway.storage import ArtifactProvenance, ImageStore, ImageToSave, Provenance
 from gateway.storage.saver import ImageSaver
+from registry.audit import EventKind, NewEvent, append_in_session
 from registry.jobs.tables import JobRow
 from registry.jobs.writer import JobWriter
+from registry.vocabulary import RunnerKind
 from runners.errors import RunnerError, TaskCanceledError
 from runners.task import GenerationResult, GenerationTask, ProgressEvent
 
@@ -102,7 +105,8 @@ class JobExecutor(QueueStats):
         self._notify = notify
         self._clock = clock
         self._lanes: dict[str, deque[_Queued]] = {}
-        self._running: dict[str, tuple[str, asyncio.Task[None]]] = {}
+        self._running: dict[str, tuple[str, asyncio.Task[None], JobRow]] = {}
+        """Job id -> (runner id, its task, the row as admitted or recovered)."""
         self._tenant_running: Counter[str] = Counter()
         self._finished: dict[str, _Ending] = {}
         self._unrecorded: dict[str, tuple[str, int, str | None, JobRow | None]] = {}
@@ -191,7 +195,7 @@ class JobExecutor(QueueStats):
             pooled.running += 1
             self._tenant_running[chosen.tenant_id] += 1
             task = asyncio.get_running_loop().create_task(self._run(chosen), name=f"job-{chosen.job_id}")
-            self._running[chosen.job_id] = (runner_id, task)
+            self._running[chosen.job_id] = (runner_id, task, chosen.row)
 
     def _pump_all(self) -> None:
         for runner_id in list(self._lanes):
@@ -365,7 +369,8 @@ class JobExecutor(QueueStats):
         await self.recover(now)
 
     async def recover(self, now: dt.datetime) -> int:
-        """Take over queued jobs and fail running ones whose executing process stopped."""
+        """Take over jobs whose executing process stopped: queued ones are run; running ones on a
+        local runner are queued again (at most `max_restarts` times) and run, the others failed."""
         stale = now - dt.timedelta(seconds=self.limits.lease_s)
         async with self.sessions() as session:
             rows = (
@@ -379,31 +384,23 @@ class JobExecutor(QueueStats):
             ).all()
         recovered = 0
         for row in rows:
-            if row.status == "running":
-                await self._finish(
-                    row.id,
-                    "failed",
-                    error="the gateway running this job stopped before it finished; not retried",
-                )
-                recovered += 1
-                continue
-            async with self.sessions() as session, session.begin():
-                claim = (
-                    update(JobRow)
-                    .where(JobRow.id == row.id, JobRow.status == "queued")
-                    .values(owner=self.owner, heartbeat_at=now)
-                )
-                claim = claim.where(
-                    JobRow.heartbeat_at.is_(None)
-                    if row.heartbeat_at is None
-                    else JobRow.heartbeat_at == row.heartbeat_at
-                )
-                result = await session.execute(claim)
-            if getattr(result, "rowcount", 0) != 1:
-                continue
-            recovered += 1
             if row.runner_id not in self.pool:
                 self.pool.sync((await self._catalog()).catalog)
+            if row.status == "running":
+                refusal = self._not_restarted(row)
+                if refusal is not None:
+                    await self._finish(
+                        row.id,
+                        "failed",
+                        error=f"the gateway running this job stopped before it finished; {refusal}",
+                    )
+                    recovered += 1
+                    continue
+                if not await self._take_over(row, now, restart=True):
+                    continue
+            elif not await self._take_over(row, now, restart=False):
+                continue
+            recovered += 1
             if row.runner_id not in self.pool:
                 await self._finish(
                     row.id, "failed", error=f"runner {row.runner_id} is not available in this gateway"
@@ -414,31 +411,86 @@ class JobExecutor(QueueStats):
                 await self.cancel(row.id)
         return recovered
 
+    def _restartable(self, runner_id: str) -> bool:
+        """A local runner's job can run again from the start: the seed makes the same images and
+        nothing outside the operator was asked or billed. A provider's may already have been."""
+        pooled = self.pool.get(runner_id)
+        return pooled is not None and pooled.entry.kind is RunnerKind.LOCAL_DIFFUSERS
+
+    def _not_restarted(self, row: JobRow) -> str | None:
+        """Why a running job whose process died is not queued again, or None when it is."""
+        if not self._restartable(row.runner_id):
+            return "not retried: a provider's runner may already have generated or billed it"
+        if (row.restarts or 0) >= self.limits.max_restarts:
+            return f"not retried: it was already restarted {row.restarts} time(s)"
+        return None
+
+    async def _take_over(self, row: JobRow, now: dt.datetime, *, restart: bool) -> bool:
+        """Claim a job whose lease ran out, as its lease read (another gateway may be faster); a
+        running one goes back to queued, counted and recorded in the audit log."""
+        claim = update(JobRow).where(
+            JobRow.id == row.id,
+            JobRow.status == row.status,
+            JobRow.heartbeat_at.is_(None)
+            if row.heartbeat_at is None
+            else JobRow.heartbeat_at == row.heartbeat_at,
+        )
+        values: dict[str, Any] = {"owner": self.owner, "heartbeat_at": now}
+        if restart:
+            values.update(status="queued", started_at=None, restarts=JobRow.restarts + 1)
+        async with self.sessions() as session, session.begin():
+            result = await session.execute(claim.values(values))
+            if getattr(result, "rowcount", 0) != 1:
+                return False
+            if restart:
+                await append_in_session(
+                    session, [_requeued(row, "the gateway running it stopped", (row.restarts or 0) + 1)]
+                )
+        row.owner, row.heartbeat_at = self.owner, now
+        if restart:
+            row.status, row.started_at, row.restarts = "queued", None, (row.restarts or 0) + 1
+        return True
+
     async def stop(self) -> None:
-        """Fail jobs still running (their runner is going away) and hand queued ones back."""
+        """Hand queued jobs back, and running ones on a local runner (they run again from the
+        start, in this gateway once restarted or in another); fail the others still running."""
         self._closing = True
         if self._maintenance is not None:
             self._maintenance.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._maintenance
         running = list(self._running.items())
-        for _job_id, (_runner_id, task) in running:
+        for _job_id, (_runner_id, task, _row) in running:
             task.cancel()
-        for job_id, (_runner_id, task) in running:
+        interrupted: list[JobRow] = []
+        for job_id, (runner_id, task, row) in running:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+            if self._restartable(runner_id):
+                interrupted.append(row)  # runs again from the start, here or in another gateway
+                continue
             await self._finish(job_id, "failed", error="the gateway shut down while the job was running")
         # Jobs admitted `running` (to start at once) that still wait in a lane never started:
         # they go back to queued with the others, so another gateway runs them.
         waiting = [i.job_id for lane in self._lanes.values() for i in lane if i.row.status == "running"]
+        back = waiting + [row.id for row in interrupted]
         try:
             async with self.sessions() as session, session.begin():
-                if waiting:
-                    await session.execute(
+                if back:
+                    changed = await session.execute(
                         update(JobRow)
-                        .where(JobRow.id.in_(waiting), JobRow.status == "running")
+                        .where(JobRow.id.in_(back), JobRow.status == "running")
                         .values(status="queued", started_at=None)
+                        .returning(JobRow.id)
                     )
+                    requeued = set(changed.scalars().all())
+                    events = [
+                        _requeued(row, "the gateway shut down", row.restarts or 0)
+                        for row in interrupted
+                        if row.id in requeued  # not one that ended as it was stopped
+                    ]
+                    if events:
+                        await append_in_session(session, events)
                 await session.execute(
                     update(JobRow)
                     .where(JobRow.owner == self.owner, JobRow.status == "queued")
@@ -446,3 +498,13 @@ class JobExecutor(QueueStats):
                 )
         except Exception:
             log.exception("queued jobs could not be handed back; their leases will expire")
+
+
+def _requeued(row: JobRow, reason: str, restarts: int) -> NewEvent:
+    return NewEvent(
+        kind=EventKind.JOB_REQUEUED,
+        payload={"job_id": row.id, "runner": row.runner_id, "reason": reason, "restarts": restarts},
+        tenant=row.tenant_id,
+        decision_id=row.decision_id,
+        job_id=row.id,
+    )

@@ -45,6 +45,7 @@ def job_limits(settings: Settings) -> JobLimits:
         concurrency=settings.job_concurrency,
         rate_per_minute=settings.job_rate_per_minute,
         lease_s=settings.job_lease_seconds,
+        max_restarts=settings.job_max_restarts,
     )
 
 

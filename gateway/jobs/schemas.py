@@ -84,6 +84,8 @@ class JobView(msgspec.Struct, kw_only=True, frozen=True):
     finished_at: dt.datetime | None
     deadline: dt.datetime | None
     links: JobLinks
+    restarts: int = 0
+    """Times the job was queued again because the gateway running it stopped (local runners)."""
 
 
 class JobPage(msgspec.Struct, kw_only=True, frozen=True):

@@ -47,4 +47,5 @@ def job_view(row: JobRow) -> JobView:
         finished_at=row.finished_at,
         deadline=row.deadline_at,
         links=links,
+        restarts=row.restarts or 0,
     )

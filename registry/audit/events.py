@@ -14,6 +14,7 @@ class EventKind(StrEnum):
 
     POLICY_DECISION = "policy.decision"
     JOB_OUTCOME = "job.outcome"
+    JOB_REQUEUED = "job.requeued"
     ADMIN_CHANGE = "admin.change"
     CATALOG_LOAD = "catalog.load"
     AUTH_FAILURE = "auth.failure"
