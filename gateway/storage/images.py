@@ -112,10 +112,13 @@ class ImageStore:
             for path, data in planned:
                 handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".png")
                 written.append(temp_name)
-                with os.fdopen(handle, "wb") as temp:
-                    temp.write(data)
-                    temp.flush()
-                    os.fsync(temp.fileno())
+                try:  # on the descriptor: no file object (its isatty and seek syscalls) per image
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(handle, view) :]
+                    os.fsync(handle)
+                finally:
+                    os.close(handle)
             for temp_name, (path, _) in zip(written, planned, strict=True):
                 os.replace(temp_name, path)
         except BaseException:
