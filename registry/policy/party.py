@@ -27,6 +27,7 @@ from registry.policy.agreements import (
 from registry.policy.conditions import PartyContext
 from registry.policy.creator import judge_creator
 from registry.policy.decision import ObligationDue, Party, Reason
+from registry.policy.facts import FactReader
 from registry.policy.judge import Verdict
 from registry.policy.judgement_memo import (
     Judgement,
@@ -140,18 +141,16 @@ def _judged_for_facts(
     plain_purpose, cases = view.plain_purpose, use_cases_key(use_cases)
     ctx: PartyContext | None = None
     parts = []
+    read: dict[FactReader, tuple[object, ...]] = {}  # licenses of one kind read alike
     for tenant_use in view.tenant_uses:
-        use, grants_apply = tenant_use.use, tenant_use.grants_apply
+        use, grants_apply, reader = tenant_use.use, tenant_use.grants_apply, tenant_use.reader
+        facts_read = read.get(reader)
+        if facts_read is None:
+            facts_read = read[reader] = reader.read(profile, territory)
         # Tenants are paid or host for others according to their purpose alone, the raw
         # territory stands for the expanded one, and output uses the license does not mention
         # are judged alike: these facts are all the judgement reads.
-        facts = (
-            plain_purpose,
-            tenant_use.output_key,
-            cases,
-            grants_apply,
-            tenant_use.reader.read(profile, territory),
-        )
+        facts = (plain_purpose, tenant_use.output_key, cases, grants_apply, facts_read)
         kept = use.tenant_judgements.get(hash(facts))  # `keys.recall_kept`, inline
         if kept is not None and kept.key == facts:
             parts.append(kept.value)
