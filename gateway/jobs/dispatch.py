@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import math
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -55,7 +56,11 @@ OnAdmitted = Callable[[AsyncSession, JobRow], Awaitable[None]]
 
 
 def new_job_id() -> str:
-    return f"job_{secrets.token_hex(12)}"
+    """`job_` + 12 hex digits of the Unix time in milliseconds + 12 random ones: ids of jobs
+    created later sort later, so the primary-key index (and the audit log's `job_id` index)
+    grows at its right edge instead of at a random page per job; 48 random bits per millisecond
+    keep them unique."""
+    return f"job_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(6)}"
 
 
 @dataclass(frozen=True)

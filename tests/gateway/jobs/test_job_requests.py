@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import re
+import time
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
 
+from gateway.jobs.dispatch import new_job_id
 from gateway.jobs.tiny_catalog import TINY_FLUX2, TINY_FLUX2_TURBO
 from registry.db.engine import create_engine, session_factory
 from registry.delivery.idempotency import IdempotencyStore, hash_request_body
@@ -147,3 +150,12 @@ async def test_unknown_model_is_422_and_known_model_without_runner_too(gateway: 
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "adapters[1].id"
+
+
+def test_job_ids_are_opaque_unique_and_sort_by_creation_time() -> None:
+    first = new_job_id()
+    time.sleep(0.002)
+    later = [new_job_id() for _ in range(1000)]
+    assert all(re.fullmatch(r"job_[0-9a-f]{24}", job_id) for job_id in [first, *later])
+    assert len(set(later)) == 1000
+    assert all(first < job_id for job_id in later)
