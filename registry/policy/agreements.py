@@ -31,7 +31,9 @@ class HolderAgreements(msgspec.Struct, frozen=True, gc=False):
 
     def grants_any(self, names: AgreementNames) -> bool:
         """Whether an agreement of the holder grants a purpose for one of `names` (the artifact
-        keys are only looked at when an agreement of the holder names artifacts but no family)."""
+        keys are only looked at when an agreement of the holder names artifacts but no family).
+        Given the names of a license's family and the artifacts it applies to, an
+        over-approximation of `covering_agreement`: when False, it finds and consults nothing."""
         grants = self.grants
         if not grants:
             return False
@@ -86,22 +88,6 @@ def grant_key(kind: str, purpose: str, name: str) -> str:
     or an artifact (`ARTIFACT`): one string, so that the set of them is a dict the collector does
     not track."""
     return f"{kind}\x00{purpose}\x00{name}"
-
-
-def could_cover(
-    index: HolderAgreements, family: str, coverage: tuple[tuple[str, ...], ...], purpose: Purpose
-) -> bool:
-    """Whether any agreement of the holder granting `purpose` might cover a license of `family`
-    applying to artifacts with these coverage sets (an over-approximation of
-    `covering_agreement`: when False, it finds and consults nothing)."""
-    grants = index.grants
-    if not grants:
-        return False
-    if grant_key(FAMILY, purpose, family) in grants:
-        return True
-    return bool(index.by_artifact) and any(
-        grant_key(ARTIFACT, purpose, artifact) in grants for covered in coverage for artifact in covered
-    )
 
 
 def group_by_holder(

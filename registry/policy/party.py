@@ -87,7 +87,7 @@ def tenant_judgement(
     for i, tenant_use in enumerate(view.tenant_uses):
         if not whole.parts[i].worst or not tenant_use.takes_agreement:
             continue
-        if index.grants_any(tenant_use.names):  # `agreements.could_cover`
+        if index.grants_any(tenant_use.names):
             if parts is None or ctx is None:
                 parts = list(whole.parts)
                 ctx = tenant_context(tenant.id, profile, regions, purpose)
@@ -102,7 +102,7 @@ def tenant_judgement(
 def open_to_agreements(view: PurposeView, whole: Judgement) -> AgreementNames | None:
     """The license families and artifacts that a tenant's agreement granting the view's purpose
     would have to name to change `whole`, the judgement of `tenant_judgement` every tenant with
-    its facts gets, as keys of `HolderAgreements.grants` (see `agreements.could_cover`): those of
+    its facts gets, as keys of `HolderAgreements.grants` (see `HolderAgreements.grants_any`): those of
     its licenses that fail to hold and would look for an agreement."""
     failing = 0
     for i, (tenant_use, part) in enumerate(zip(view.tenant_uses, whole.parts, strict=False)):

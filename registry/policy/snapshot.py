@@ -62,7 +62,7 @@ class LicenseUse(msgspec.Struct, frozen=True, eq=False, gc=False):
     later requests (never changes them)."""
     tenant_judgements: Memo = msgspec.field(default_factory=dict)
     """Tenant judgements that no agreement takes part in, with this use's artifacts, by the facts
-    they read (`judgement_memo.judgement_of`): a stack judged for new facts finds most of its
+    they read (`party.tenant_judgement`): a stack judged for new facts finds most of its
     licenses here."""
 
 

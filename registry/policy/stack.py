@@ -41,7 +41,7 @@ class TenantUse(msgspec.Struct, frozen=True, eq=False, gc=False):
     (`judgement_memo.may_take_agreement`)."""
     names: AgreementNames
     """What an agreement granting the purpose would name to cover it: its family, or the
-    artifacts it applies to (`agreements.could_cover`)."""
+    artifacts it applies to (`HolderAgreements.grants_any`)."""
     output_key: str | None
     """The output use where the license speaks about it (its output terms or a territory that
     covers outputs, when its grants apply), else None: output uses it does not mention are
