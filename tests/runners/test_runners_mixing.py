@@ -62,6 +62,20 @@ def _burst_runner(images: int, **settings: Any) -> LocalDiffusersRunner:
 
 
 @pytest.mark.parametrize("family", TINY_FAMILIES, ids=lambda f: f.value)
+async def _three_in_one_batch_match_alone(tasks: list[GenerationTask]) -> None:
+    """Three tasks submitted together run as one batch, each with the images it gets alone."""
+    alone = await _alone(tasks)
+    runner = _burst_runner(images=3)
+    try:
+        mixed = await asyncio.gather(*(runner.submit(task) for task in tasks))
+    finally:
+        await runner.close()
+
+    assert runner.batches_run == [3]
+    for own, shared in zip(alone, mixed, strict=True):
+        assert close(pixels(own), pixels(shared))
+
+
 async def test_a_mixed_batch_gives_each_task_the_images_it_gets_alone(
     tiny_models: TinyModelSet, family: ModelFamily
 ) -> None:
@@ -162,16 +176,7 @@ async def test_rows_share_the_always_on_adapter_fused_into_their_pipeline(tiny_m
         make_task(model.pipeline, (turbo, model.adapters[2]), seed=2),
         make_task(model.pipeline, (turbo,), seed=3),
     ]
-    alone = await _alone(tasks)
-    runner = _burst_runner(images=3)
-    try:
-        mixed = await asyncio.gather(*(runner.submit(task) for task in tasks))
-    finally:
-        await runner.close()
-
-    assert runner.batches_run == [3]
-    for own, shared in zip(alone, mixed, strict=True):
-        assert close(pixels(own), pixels(shared))
+    await _three_in_one_batch_match_alone(tasks)
 
 
 async def test_a_mixed_batch_with_cfg_routes_both_halves(tiny_models: TinyModelSet) -> None:
@@ -182,16 +187,7 @@ async def test_a_mixed_batch_with_cfg_routes_both_halves(tiny_models: TinyModelS
         make_task(model.pipeline, (adapter,), seed=i, guidance=7.0, negative_prompt=f"blurry {i}")
         for i, adapter in enumerate(model.adapters)
     ]
-    alone = await _alone(tasks)
-    runner = _burst_runner(images=3)
-    try:
-        mixed = await asyncio.gather(*(runner.submit(task) for task in tasks))
-    finally:
-        await runner.close()
-
-    assert runner.batches_run == [3]
-    for own, shared in zip(alone, mixed, strict=True):
-        assert close(pixels(own), pixels(shared))
+    await _three_in_one_batch_match_alone(tasks)
 
 
 async def test_a_canceled_mixed_batch_leaves_no_hooks(tiny_models: TinyModelSet) -> None:

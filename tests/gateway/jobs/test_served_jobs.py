@@ -1,7 +1,8 @@
 """The jobs API served for real: `clearance serve` under uvicorn on loopback, Server-Sent Events
 over a real socket, cancel between steps, and a crash: SIGKILL mid-job, restart, every job ends
 exactly once (the running one, on a local runner, queued again and run from the start; the
-queued one run) and `clearance audit verify` passes. One test, so the server starts twice rather than three times."""
+queued one run) and `clearance audit verify` passes. One test, so the server starts twice rather
+than three times."""
 
 from __future__ import annotations
 
