@@ -61,7 +61,6 @@ def _burst_runner(images: int, **settings: Any) -> LocalDiffusersRunner:
     )
 
 
-@pytest.mark.parametrize("family", TINY_FAMILIES, ids=lambda f: f.value)
 async def _three_in_one_batch_match_alone(tasks: list[GenerationTask]) -> None:
     """Three tasks submitted together run as one batch, each with the images it gets alone."""
     alone = await _alone(tasks)
@@ -76,6 +75,7 @@ async def _three_in_one_batch_match_alone(tasks: list[GenerationTask]) -> None:
         assert close(pixels(own), pixels(shared))
 
 
+@pytest.mark.parametrize("family", TINY_FAMILIES, ids=lambda f: f.value)
 async def test_a_mixed_batch_gives_each_task_the_images_it_gets_alone(
     tiny_models: TinyModelSet, family: ModelFamily
 ) -> None:
