@@ -9,8 +9,9 @@ The polling URL comes from the answer because BFL's global endpoint routes each 
 regional cluster (`api.us1.bfl.ai`, ...) that alone knows it. The key is sent there only when
 the URL keeps the endpoint's scheme and its host is the endpoint's host or a host under the same
 parent domain (`*.bfl.ai` for `api.bfl.ai`); any other polling URL fails the task before a
-request is made. Samples are downloaded only from `download_hosts` (BFL's delivery hosts unless
-the runner's configuration names others), never with the key.
+request is made. An answer without one is polled at `{endpoint}/v1/get_result?id=...`.
+Samples are downloaded only from `download_hosts` (BFL's delivery hosts unless the runner's
+configuration names others), never with the key.
 
 Only the submit is a non-idempotent POST; polls and downloads are safe to repeat. BFL has no
 cancel endpoint: a canceled task stops polling and its result is never fetched.
@@ -38,7 +39,9 @@ _REFUSED = frozenset({"Request Moderated", "Content Moderated"})
 
 class _Submitted(msgspec.Struct):
     id: str
-    polling_url: str
+    polling_url: str | None = None
+    """Absent from answers of BFL's regional endpoints before polling URLs were introduced:
+    then `GET {endpoint}/v1/get_result?id=...` is asked."""
 
 
 class _Sample(msgspec.Struct):
@@ -77,7 +80,12 @@ class BflApiRunner(RemoteRunner):
             await self.client.call("POST", self.client.url(f"v1/{model}"), json=body, idempotent=False),
             _Submitted,
         )
-        polling_url = self._polling_url(submitted.polling_url)
+        if submitted.polling_url is None:
+            if not submitted.id.replace("-", "").replace("_", "").isalnum():
+                raise ProviderError(f"runner {self.settings.runner_id}: unusable request id {submitted.id!r}")
+            polling_url = self.client.url(f"v1/get_result?id={submitted.id}")
+        else:
+            polling_url = self._polling_url(submitted.polling_url)
         ended = f"runner {self.settings.runner_id}: request {submitted.id} ended with status"
         while True:
             poll = self._decode(await self.client.call("GET", polling_url, idempotent=True), _Poll)

@@ -371,6 +371,8 @@ def bfl_handler(
         base = server_base()
         if request.method == "POST" and request.path == "/v1/image-model":
             seed = json.loads(await request.read())["seed"]
+            if polling_host == "":
+                return web.json_response({"id": f"gen-{seed}"})  # no polling URL: the endpoint's own
             host = polling_host or base
             return web.json_response(
                 {"id": f"gen-{seed}", "polling_url": f"{host}/v1/get_result?id=gen-{seed}"}
@@ -488,3 +490,18 @@ async def test_bfl_api_sample_on_an_unlisted_host_is_refused(serve) -> None:  # 
     finally:
         await runner.close()
     assert not any(r.path.startswith("/delivery/") for r in server.received)
+
+
+async def test_bfl_api_without_a_polling_url_polls_the_endpoint(serve) -> None:  # type: ignore[no-untyped-def]
+    holder: list[LoopbackServer] = []
+    server = await serve(bfl_handler(lambda: holder[0].base, ["Pending", "Ready"], polling_host=""))
+    holder.append(server)
+    runner = BflApiRunner(bfl_settings(server))
+    try:
+        result = await runner.submit(provider_task())
+    finally:
+        await runner.close()
+    polls = [r for r in server.received if r.path.startswith("/v1/get_result")]
+    assert [r.path for r in polls] == ["/v1/get_result?id=gen-5"] * 2
+    assert all(r.headers["x-key"] == "sk-test-secret" for r in polls)
+    assert len(result.images) == 1
