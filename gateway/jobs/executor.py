@@ -4,8 +4,10 @@ One lane per runner: a FIFO that starts jobs while the runner has free capacity 
 `capacity`), it is not paused, and the job's tenant is under its concurrency limit. A job that
 waits past its deadline is aborted. Every job of this process carries a lease (`owner`,
 `heartbeat_at`) renewed here; a job whose lease ran out (its process died) is recovered by any
-gateway: queued ones are taken over and run, running ones are failed with the reason, since a
-half-done generation cannot be resumed and re-running it would double-count usage silently.
+gateway: queued ones are taken over and run; running ones on a local runner are queued again and
+run from the start (counted in `restarts`, bounded, audited as `job.requeued`: the seed gives the
+same images and the admission's reservation still stands), and running ones on a provider's
+runner are failed with the reason (the provider may already have generated or billed them).
 """
 
 from __future__ import annotations
