@@ -308,7 +308,7 @@ class JobExecutor(QueueStats):
             )
         except Exception:
             # Retried by the maintenance loop; meanwhile the lease is still renewed, so no other
-            # gateway fails a job whose images were already stored.
+            # gateway takes over (fails or reruns) a job whose images were already stored.
             log.exception("job %s could not be recorded as %s; retrying", job_id, status)
             self._unrecorded[job_id] = (status, images, error, row)
             return
