@@ -9,6 +9,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, cast
 
+import pytest
 from sqlalchemy import Table, insert, select
 
 from registry.audit import EventKind
@@ -25,6 +26,7 @@ from tests.gateway.jobs.conftest import (
     flux2_job,
     open_gateway,
     sd_job,
+    seed_database,
 )
 
 JOBS = cast(Table, JobRow.__table__)
@@ -42,10 +44,20 @@ async def _requeued_events(database_url: str) -> list[dict[str, Any]]:
         await engine.dispose()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def jobs_database(request: pytest.FixtureRequest, jobs_world: JobsWorld, tmp_path: Path) -> str:
+    """The jobs world's database, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return copy_database(jobs_world, tmp_path)
+    url: str = request.getfixturevalue("postgres_url")
+    seed_database(url, jobs_world.catalog)
+    return url
+
+
 async def test_a_graceful_shutdown_hands_a_running_local_job_to_the_next_gateway(
-    jobs_world: JobsWorld, tmp_path: Path
+    jobs_world: JobsWorld, tmp_path: Path, jobs_database: str
 ) -> None:
-    url = copy_database(jobs_world, tmp_path)
+    url = jobs_database
     async with open_gateway(jobs_world, tmp_path / "a", url) as first:
         job = (await first.submit(sd_job(steps=100))).json()
         assert job["runner"] == LOCAL_SD
@@ -89,7 +101,14 @@ async def _left_running(gateway: Gateway, template: dict[str, Any], job_id: str,
         await engine.dispose()
 
 
-async def test_jobs_left_running_by_a_dead_gateway_run_again_on_local_runners_only(gateway: Gateway) -> None:
+async def test_jobs_left_running_by_a_dead_gateway_run_again_on_local_runners_only(
+    jobs_world: JobsWorld, tmp_path: Path, jobs_database: str
+) -> None:
+    async with open_gateway(jobs_world, tmp_path, jobs_database) as gateway:
+        await _dead_gateway_jobs_recovered(gateway)
+
+
+async def _dead_gateway_jobs_recovered(gateway: Gateway) -> None:
     local = (await gateway.submit(sd_job(steps=2), Prefer="wait=60")).json()
     provider = (await gateway.submit(flux2_job(), tenant=HOBBY, Prefer="wait=60")).json()
     assert (local["runner"], provider["runner"]) == (LOCAL_SD, PROVIDER_FLUX2)
