@@ -237,6 +237,7 @@ class JobWriter:
         self._raw = raw
         driver = raw.driver_connection
         direct: SqliteBatch | PostgresBatch
+        sqlite = isinstance(driver, InlineSqliteConnection)
         if isinstance(driver, InlineSqliteConnection):
             direct = SqliteBatch(driver.db, connection.dialect)
         elif isinstance(driver, asyncpg.Connection):
@@ -246,7 +247,6 @@ class JobWriter:
             await self._release()
             return None
         self._direct = True
-        sqlite = isinstance(driver, InlineSqliteConnection)
         context = WorkContext(lambda: AsyncSession(bind=connection, expire_on_commit=False))
         try:
             if sqlite:
