@@ -19,7 +19,6 @@ from litestar.types import ControllerRouterHandler
 from gateway.api.routers import api_routers
 from gateway.auth.controllers import IdentityController
 from gateway.auth.dependencies import provide_auth_context
-from gateway.auth.guards import require_scope
 from gateway.auth.middleware import EXCLUDE_FROM_AUTH, BearerTokenMiddleware
 from gateway.auth.scopes import Scope
 from gateway.catalog.cache import CatalogCache
@@ -81,7 +80,6 @@ def create_app(
             "auth": Provide(provide_auth_context, sync_to_thread=False),
         },
         middleware=[DefineMiddleware(BearerTokenMiddleware, validator=runtime.validator)],
-        guards=[require_scope],
         plugins=[problem_details_plugin()],
         lifespan=[runtime.lifespan, jobs.lifespan, *([_freeze_startup_heap] if freeze_startup_heap else [])],
         state=State(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import itertools
 import os
 import re
 import tempfile
@@ -50,7 +51,16 @@ def _component(kind: str, value: str) -> str:
     return value
 
 
-def _fsync_directory(directory: Path) -> None:
+def _create(temp_name: str) -> tuple[int, str]:
+    """A new file only we can read, as `mkstemp` makes it; should the name exist, one of
+    `mkstemp`'s instead."""
+    try:
+        return os.open(temp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), temp_name
+    except FileExistsError:
+        return tempfile.mkstemp(dir=os.path.dirname(temp_name), prefix=".tmp-", suffix=".png")
+
+
+def _fsync_directory(directory: str | Path) -> None:
     handle = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(handle)
@@ -73,13 +83,23 @@ class ImageStore:
             raise ValueError(f"image retention must be at least 1 day, got {retention_days}")
         self.root = root.resolve()
         self.retention_days = retention_days
+        self._root = str(self.root)
+        # temp file names without `mkstemp` (its random name per file and argument checks were a
+        # third of a save's CPU): random per store, then counted; containers reuse pids
+        self._temp_prefix = f".tmp-{os.urandom(6).hex()}-"
+        self._temp_names = itertools.count()
 
     def path_for(self, tenant_id: str, job_id: str, index: int) -> Path:
+        return Path(self._location(tenant_id, job_id, index)[1])
+
+    def _location(self, tenant_id: str, job_id: str, index: int) -> tuple[str, str]:
+        """The image's directory and file as strings (no `Path` objects on the save path)."""
         if not 0 <= index < MAX_IMAGES_PER_JOB:
             raise UnsafePathError(f"image index {index} out of range 0..{MAX_IMAGES_PER_JOB - 1}")
         # Both components match `_NAME` (no separator, no "..", no leading dot) and the root is
         # resolved, so the path cannot leave the root: no `resolve()` (a realpath walk) per call.
-        return self.root / _component("tenant id", tenant_id) / f"{_component('job id', job_id)}.{index}.png"
+        directory = f"{self._root}/{_component('tenant id', tenant_id)}"
+        return directory, f"{directory}/{_component('job id', job_id)}.{index}.png"
 
     def _legacy_path(self, tenant_id: str, job_id: str, index: int) -> Path:
         """Where images were stored before 2026-11-26: `<tenant>/<job>/<n>.png`."""
@@ -98,19 +118,19 @@ class ImageStore:
         for all the images in it, since the jobs are recorded as succeeded right after and a power
         loss must not lose their images. Nothing is written unless every image is valid."""
         planned = [
-            (self.path_for(i.tenant_id, i.job_id, i.index), with_provenance(i.png, i.provenance))
+            (self._location(i.tenant_id, i.job_id, i.index), with_provenance(i.png, i.provenance))
             for i in images
         ]
-        directories = dict.fromkeys(path.parent for path, _ in planned)
+        directories = dict.fromkeys(directory for (directory, _), _ in planned)
         changed = dict(directories)
         for directory in directories:
-            if not directory.is_dir():
-                directory.mkdir(parents=True, exist_ok=True)
-                changed[directory.parent] = None  # the tenant's directory entry is new
+            if not os.path.isdir(directory):
+                os.makedirs(directory, exist_ok=True)
+                changed[self._root] = None  # the tenant's directory entry is new
         written: list[str] = []
         try:
-            for path, data in planned:
-                handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".png")
+            for (directory, _), data in planned:
+                handle, temp_name = _create(f"{directory}/{self._temp_prefix}{next(self._temp_names)}.png")
                 written.append(temp_name)
                 try:  # on the descriptor: no file object (its isatty and seek syscalls) per image
                     view = memoryview(data)
@@ -119,11 +139,12 @@ class ImageStore:
                     os.fsync(handle)
                 finally:
                     os.close(handle)
-            for temp_name, (path, _) in zip(written, planned, strict=True):
+            for temp_name, ((_, path), _) in zip(written, planned, strict=True):
                 os.replace(temp_name, path)
         except BaseException:
             for temp_name in written:
-                Path(temp_name).unlink(missing_ok=True)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temp_name)
             raise
         for directory in changed:
             _fsync_directory(directory)
@@ -132,12 +153,12 @@ class ImageStore:
                 tenant_id=i.tenant_id,
                 job_id=i.job_id,
                 index=i.index,
-                path=path,
+                path=Path(path),
                 sha256=hashlib.sha256(data).hexdigest(),
                 size_bytes=len(data),
                 data=data,
             )
-            for i, (path, data) in zip(images, planned, strict=True)
+            for i, ((_, path), data) in zip(images, planned, strict=True)
         ]
 
     def read(self, tenant_id: str, job_id: str, index: int) -> bytes:

@@ -167,3 +167,17 @@ def test_images_stored_in_the_earlier_per_job_layout_are_still_read_and_purged(t
     os.utime(legacy / "0.png", (forty_days_ago, forty_days_ago))
     assert store.purge_expired(now=NOW) == 1
     assert not (tmp_path / "acme").exists()
+
+
+def test_a_temp_name_left_behind_is_neither_reused_nor_disturbed(tmp_path: Path) -> None:
+    store = ImageStore(tmp_path)
+    (tmp_path / "acme").mkdir()
+    stale = [tmp_path / "acme" / f"{store._temp_prefix}{n}.png" for n in range(3)]
+    for path in stale:  # what a crashed writer with the same names would leave
+        path.write_bytes(b"stale")
+    store.save_many([ImageToSave("acme", "job_a", i, png(), PROVENANCE) for i in range(2)])
+    assert read_provenance(store.read("acme", "job_a", 1)) == PROVENANCE
+    assert [p.read_bytes() for p in stale] == [b"stale"] * 3
+    names = sorted(p.name for p in (tmp_path / "acme").iterdir())
+    assert names == sorted(["job_a.0.png", "job_a.1.png", *(p.name for p in stale)])
+    assert oct((tmp_path / "acme" / "job_a.0.png").stat().st_mode & 0o777) == oct(0o600)
