@@ -52,6 +52,13 @@ def load(
     return PathFigures(name, connections, result, cpu)
 
 
+# The figures for its own machine: 3,000 requests/s at c=8 wanted, where a bare Litestar
+# forwarder through aiohttp does about 7,600; the same target on this machine is that share of
+# the bare forwarder measured here.
+TARGET_AT_C8 = 3_000
+REFERENCE_BARE_AT_C8 = 7_600
+
+
 def report(rows: list[PathFigures]) -> None:
     by = {(r.name, r.connections): r.result for r in rows}
     print(
@@ -78,3 +85,17 @@ def report(rows: list[PathFigures]) -> None:
                 f"   added at p50 vs direct {gateway.p50_ms - direct.p50_ms:6.2f} ms, vs bare forwarder "
                 f"{gateway.p50_ms - bare.p50_ms:6.2f} ms"
             )
+    bare8 = by.get(("bare litestar forwarder", 8))
+    if bare8 is not None:
+        scaled = TARGET_AT_C8 * bare8.requests_per_second / REFERENCE_BARE_AT_C8
+        print(
+            f"  target at c=8 scaled to this machine: {TARGET_AT_C8:,} req/s where the bare forwarder "
+            f"did {REFERENCE_BARE_AT_C8:,}, so {scaled:,.0f} here "
+            f"(bare forwarder {bare8.requests_per_second:,.0f})"
+        )
+        for name in sorted({r.name for r in rows} - {"backend direct", "bare litestar forwarder"}):
+            gateway = by.get((name, 8))
+            if gateway is not None:
+                share = gateway.requests_per_second / scaled
+                rate = gateway.requests_per_second
+                print(f"    {name}: {rate:,.0f} req/s, {share:.2f} of the scaled target")
