@@ -345,33 +345,38 @@ class Dispatcher:
         decision = choice.decision
         reservations = {a: resolved.num_images for a in decision.agreements_relied_on}
         summary = _decision_summary(decision, choice.runner, resolved)
-        row = JobRow(
-            id=job_id,
-            tenant_id=auth.tenant_id,
-            client_id=auth.client_id,
-            subject=auth.subject,
-            status="queued",
-            model_id=resolved.model.id,
-            adapters=[{"id": a.id, "scale": scale, "license": a.license} for a, scale in resolved.adapters],
-            runner_id=choice.runner.id,
-            decision_id=decision.decision_id,
-            decision=summary,
-            purpose=purpose,
-            output_use=request.output_use.value,
-            request=resolved.parameters(),
-            task=msgspec.to_builtins(choice.task),
-            webhook=msgspec.to_builtins(webhook) if webhook is not None else None,
-            reservations=reservations,
-            usage_month=month,
-            num_images=resolved.num_images,
-            images=0,
-            idempotency_key=idempotency_key,
-            cancel_requested=False,
-            restarts=0,
-            owner=self.owner,
-            heartbeat_at=now,
-            deadline_at=deadline,
-            created_at=now,
+        row = _transient_row(
+            {
+                **_NO_VALUES,
+                "id": job_id,
+                "tenant_id": auth.tenant_id,
+                "client_id": auth.client_id,
+                "subject": auth.subject,
+                "status": "queued",
+                "model_id": resolved.model.id,
+                "adapters": [
+                    {"id": a.id, "scale": scale, "license": a.license} for a, scale in resolved.adapters
+                ],
+                "runner_id": choice.runner.id,
+                "decision_id": decision.decision_id,
+                "decision": summary,
+                "purpose": purpose,
+                "output_use": request.output_use.value,
+                "request": resolved.parameters(),
+                "task": msgspec.to_builtins(choice.task),
+                "webhook": msgspec.to_builtins(webhook) if webhook is not None else None,
+                "reservations": reservations,
+                "usage_month": month,
+                "num_images": resolved.num_images,
+                "images": 0,
+                "idempotency_key": idempotency_key,
+                "cancel_requested": False,
+                "restarts": 0,
+                "owner": self.owner,
+                "heartbeat_at": now,
+                "deadline_at": deadline,
+                "created_at": now,
+            }
         )
         event = NewEvent(
             kind=EventKind.POLICY_DECISION,
@@ -458,10 +463,24 @@ class Dispatcher:
 
 
 _JOBS = cast(Table, JobRow.__table__)
+_JOB_COLUMNS = tuple(column.key for column in _JOBS.columns)
+_NO_VALUES: dict[str, Any] = dict.fromkeys(_JOB_COLUMNS)
+_JOB_CLASS = JobRow._sa_class_manager  # type: ignore[attr-defined]
+
+
+def _transient_row(values: dict[str, Any]) -> JobRow:
+    """A transient `JobRow` holding `values` (every column), made without its mapped `__init__`:
+    that sets each attribute through SQLAlchemy's instrumentation, about 80 us per job against
+    5 here. Reads and later assignments behave as on any transient row; the row is never added
+    to a session (the writer inserts its values)."""
+    row: JobRow = _JOB_CLASS.new_instance()
+    row.__dict__.update(values)
+    return row
 
 
 def _row_values(row: JobRow) -> dict[str, Any]:
-    return {column.key: getattr(row, column.key) for column in _JOBS.columns}
+    values = row.__dict__  # every column is there (`_transient_row`)
+    return {key: values[key] for key in _JOB_COLUMNS}
 
 
 def _quotas(*groups: list[Agreement]) -> dict[str, int | None]:
