@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,7 +20,11 @@ from gateway.auth.external_issuers import ExternalIssuer, JwksCache
 from gateway.auth.tenant_status import TenantStatus
 from gateway.auth.token_validation import AccessTokenValidator
 from gateway.oauth.access_tokens import AccessTokenIssuer
-from gateway.oauth.assertion_replay import AssertionReplayCache
+from gateway.oauth.assertion_replay import (
+    ASSERTION_PURGE_SECONDS,
+    AssertionReplayCache,
+    purge_expired_assertions,
+)
 from gateway.oauth.auth_events import AuditLogAuthEventRecorder, AuthEventRecorder, LoggingAuthEventRecorder
 from gateway.oauth.client_secrets import ClientSecretHasher
 from gateway.oauth.disabled_clients import DisabledClients
@@ -50,6 +55,8 @@ class GatewayRuntime:
         self.disabled_clients = DisabledClients()
         self.tenant_status = TenantStatus(lambda: self.sessions)
         self.replay_cache = AssertionReplayCache()
+        self._assertions_purged_at: float | None = None
+        """`time.monotonic()` of this process's last purge of expired used client assertions."""
         self._custom_auth_events = auth_events is not None
         self.auth_events: AuthEventRecorder = auth_events or LoggingAuthEventRecorder()
         self.audit_log: AuditLog | None = None
@@ -151,7 +158,11 @@ class GatewayRuntime:
             self.auth_events = AuditLogAuthEventRecorder(audit_log)
 
     async def sync_state(self, *, create_key: bool = False) -> bool:
-        """Reload signing keys and pick up new revocations; False when the database failed."""
+        """Reload signing keys and pick up new revocations; False when the database failed.
+
+        Also deletes the rows of expired client assertions, at most once every
+        `ASSERTION_PURGE_SECONDS` in this process.
+        """
         assert self._sealer is not None
         now = dt.datetime.now(dt.UTC)
         try:
@@ -161,10 +172,22 @@ class GatewayRuntime:
                 self.keyring.replace(await load_signing_keys(session, self._sealer, now))
                 await self.revocations.sync(session, now)
                 await self.disabled_clients.sync(session)
+                if self._assertion_purge_due():
+                    await purge_expired_assertions(session, now)
             self.tenant_status.forget()
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             log.warning("database unavailable for state sync: %s", exc)
             return False
+        return True
+
+    def _assertion_purge_due(self) -> bool:
+        clock = time.monotonic()
+        if (
+            self._assertions_purged_at is not None
+            and clock - self._assertions_purged_at < ASSERTION_PURGE_SECONDS
+        ):
+            return False
+        self._assertions_purged_at = clock
         return True
 
     async def _sync_forever(self) -> None:

@@ -1,13 +1,40 @@
-"""Client assertions (RFC 7523) are single use: their `jti` is remembered until they expire.
+"""Client assertions (RFC 7523) are single use, across every gateway process on one database.
 
-In memory, per process: a replay against another replica within the assertion's short lifetime
-is not caught; the assertion still has to be signed by the client's key and aimed at us.
+Two checks, in order. In memory, per process (`AssertionReplayCache`): a replay to the same
+process is refused inside Authlib, without a database round trip. In the database
+(`record_first_use`): once Authlib has accepted the assertion and before the token is issued, one
+atomic INSERT of (client id, `jti`) decides which request used it first, whichever process it
+reached; the others are refused exactly like an in-memory replay.
+
+Both remember an assertion until `exp` plus the clock leeway, as long as Authlib would still
+accept it. Expired rows are deleted by `purge_expired_assertions`, which the gateway runtime's
+state sync loop runs at most once every `ASSERTION_PURGE_SECONDS` per process.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry.identity.used_client_assertions import UsedClientAssertionRecord
+
+ASSERTION_PURGE_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class UsedAssertion:
+    """An accepted client assertion, remembered until `expires_at`."""
+
+    client_id: str
+    jti: str
+    expires_at: dt.datetime
 
 
 class AssertionReplayCache:
@@ -25,3 +52,32 @@ class AssertionReplayCache:
             return False
         self._expiry_by_id[assertion_id] = expires_at
         return True
+
+
+async def record_first_use(session: AsyncSession, used: UsedAssertion, now: dt.datetime) -> bool:
+    """True when no process used this assertion before; committed before it answers.
+
+    One statement, atomic on SQLite and PostgreSQL: it inserts the row, or takes over a row left
+    by an expired assertion with the same `jti` (not purged yet), or does nothing and returns no
+    row when the assertion is still remembered.
+    """
+    record = UsedClientAssertionRecord
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    values = insert(record).values(client_id=used.client_id, jti=used.jti, expires_at=used.expires_at)
+    statement = values.on_conflict_do_update(
+        index_elements=[record.client_id, record.jti],
+        set_={"expires_at": values.excluded.expires_at},
+        where=record.expires_at <= now,
+    ).returning(record.client_id)
+    first = (await session.execute(statement)).first() is not None
+    await session.commit()
+    return first
+
+
+async def purge_expired_assertions(session: AsyncSession, now: dt.datetime) -> int:
+    """Delete the rows of assertions that expired; returns how many (committed)."""
+    result = await session.execute(
+        delete(UsedClientAssertionRecord).where(UsedClientAssertionRecord.expires_at <= now)
+    )
+    await session.commit()
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -4,18 +4,22 @@ RFC 7523 client assertions), fed with data loaded beforehand.
 Why not Authlib in a worker thread with a sync session: our engines are async (aiosqlite,
 asyncpg) and a second, synchronous driver stack would be needed for that alone. Instead all I/O
 happens around Authlib: the candidate clients are loaded asynchronously before it runs, and
-tokens are self-contained JWTs, so nothing is saved after. What Authlib does in between is pure
-CPU work (one HMAC or one signature check), so it runs inline, within a fraction of a millisecond.
+tokens are self-contained JWTs, so nothing is saved after. Authlib's token response is split in
+two (`authenticate_token_request`, then `issue_token`) so that a client assertion it accepted is
+recorded in the database in between (see `gateway.oauth.assertion_replay`). What Authlib does is
+pure CPU work (one HMAC or one signature check), so it runs inline, within a fraction of a
+millisecond.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from authlib.oauth2.rfc6749 import AuthorizationServer, ClientMixin, OAuth2Request
-from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidScopeError
+from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidScopeError, OAuth2Error
 from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
@@ -25,14 +29,17 @@ from joserfc.jwk import JWKRegistry, Key
 
 from gateway.auth.scopes import ALL_SCOPES
 from gateway.oauth.access_tokens import AccessTokenIssuer
-from gateway.oauth.assertion_replay import AssertionReplayCache
+from gateway.oauth.assertion_replay import AssertionReplayCache, UsedAssertion
 from gateway.oauth.client_secrets import ClientSecretHasher
 from registry.identity.clients import OAuthClientRecord
+from registry.identity.used_client_assertions import MAX_JTI_LENGTH
 
 PRIVATE_KEY_JWT = "private_key_jwt"
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")
 TOKEN_ENDPOINT_AUTH_METHODS = (*SECRET_METHODS, PRIVATE_KEY_JWT)
 ASSERTION_ALGORITHMS = ("ES256", "RS256", "PS256")
+REPLAYED_ASSERTION = "JWT ID is used before."
+"""The answer to a replayed client assertion, whichever check caught it (Authlib's wording)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +121,11 @@ class _FormRequest(OAuth2Request):  # type: ignore[misc]
 
 
 class PrivateKeyJwtAuthentication(JWTBearerClientAssertion):  # type: ignore[misc]
-    """RFC 7523 client assertions signed with the key the client registered."""
+    """RFC 7523 client assertions signed with the key the client registered.
+
+    One instance per request (its server's): `accepted` is the assertion this request presented,
+    once its signature, claims and in-memory replay check passed.
+    """
 
     CLIENT_AUTH_METHOD = PRIVATE_KEY_JWT
 
@@ -122,12 +133,25 @@ class PrivateKeyJwtAuthentication(JWTBearerClientAssertion):  # type: ignore[mis
         super().__init__(validate_jti=True, leeway=leeway)
         self._audiences = audiences
         self._replay_cache = replay_cache
+        self.accepted: UsedAssertion | None = None
 
     def get_audiences(self) -> list[str]:
         return self._audiences
 
     def validate_jti(self, claims: dict[str, Any], jti: str) -> bool:
-        return self._replay_cache.first_use(f"{claims['sub']}:{jti}", float(claims["exp"]))
+        """Called once the signature and the other claims are verified (joserfc checked that
+        `jti` is a string and `exp` a finite number)."""
+        if len(jti) > MAX_JTI_LENGTH:
+            raise InvalidClientError(description=f"Claim 'jti' is longer than {MAX_JTI_LENGTH} characters.")
+        # joserfc accepts an assertion until `exp` plus the leeway: remember it as long.
+        try:
+            expires_at = dt.datetime.fromtimestamp(claims["exp"] + self.leeway, dt.UTC)
+        except (OverflowError, ValueError, OSError) as exc:
+            raise InvalidClientError(description="Claim 'exp' is out of range.") from exc
+        if not self._replay_cache.first_use(f"{claims['sub']}:{jti}", expires_at.timestamp()):
+            raise InvalidClientError(description=REPLAYED_ASSERTION)
+        self.accepted = UsedAssertion(client_id=claims["sub"], jti=jti, expires_at=expires_at)
+        return True
 
     def resolve_client_public_key(self, client: OAuthClient) -> Key:
         return JWKRegistry.import_key(client.record.public_jwk or {})
@@ -153,6 +177,15 @@ class _ClientCredentialsGrant(ClientCredentialsGrant):  # type: ignore[misc]
             raise InvalidScopeError(description="The client may not request these scopes.")
 
 
+@dataclass(frozen=True, slots=True)
+class AuthenticatedTokenRequest:
+    """A token request Authlib validated (client authenticated, scopes allowed); no token yet."""
+
+    grant: _ClientCredentialsGrant
+    assertion: UsedAssertion | None
+    """The client assertion that authenticated it (private_key_jwt), to record before issuing."""
+
+
 class ClearanceAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     """One instance per request: it holds that request's candidate clients."""
 
@@ -169,9 +202,8 @@ class ClearanceAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         self._clients = clients
         self._token_issuer = token_issuer
         self.register_grant(_ClientCredentialsGrant)
-        self.register_client_auth_method(
-            PRIVATE_KEY_JWT, PrivateKeyJwtAuthentication(assertion_audiences, replay_cache, leeway)
-        )
+        self._assertions = PrivateKeyJwtAuthentication(assertion_audiences, replay_cache, leeway)
+        self.register_client_auth_method(PRIVATE_KEY_JWT, self._assertions)
         self.register_token_generator("default", self._generate_token)
 
     def query_client(self, client_id: str) -> OAuthClient | None:
@@ -198,12 +230,51 @@ class ClearanceAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def handle_response(self, status: int, body: Any, headers: Any) -> OAuthResponse:
         return OAuthResponse(status_code=status, body=dict(body), headers=dict(headers))
 
-    def authenticate(self, request: TokenEndpointRequest, endpoint: str) -> OAuthClient:
-        """Client authentication alone (revocation endpoint); raises InvalidClientError."""
-        client: OAuthClient = self.authenticate_client(
-            _FormRequest(request), list(TOKEN_ENDPOINT_AUTH_METHODS), endpoint
+    def authenticate_token_request(
+        self, request: TokenEndpointRequest
+    ) -> AuthenticatedTokenRequest | OAuthResponse:
+        """Authlib's `create_token_response` up to, not including, issuing the token; an error
+        answer when the request fails."""
+        oauth_request = self.create_oauth2_request(request)
+        try:
+            grant: _ClientCredentialsGrant = self.get_token_grant(oauth_request)
+            grant.validate_token_request()
+        except OAuth2Error as error:
+            response: OAuthResponse = self.handle_error_response(oauth_request, error)
+            return response
+        return AuthenticatedTokenRequest(grant=grant, assertion=self._accepted_assertion(oauth_request))
+
+    def issue_token(self, authenticated: AuthenticatedTokenRequest) -> OAuthResponse:
+        """The rest of Authlib's `create_token_response`."""
+        grant = authenticated.grant
+        try:
+            response: OAuthResponse = self.handle_response(*grant.create_token_response())
+        except OAuth2Error as error:
+            response = self.handle_error_response(grant.request, error)
+        return response
+
+    def replayed_assertion_response(self) -> OAuthResponse:
+        """What a replayed client assertion is answered, exactly as when Authlib catches it."""
+        response: OAuthResponse = self.handle_error_response(
+            None, InvalidClientError(description=REPLAYED_ASSERTION)
         )
-        return client
+        return response
+
+    def authenticate(
+        self, request: TokenEndpointRequest, endpoint: str
+    ) -> tuple[OAuthClient, UsedAssertion | None]:
+        """Client authentication alone (revocation endpoint), with the client assertion that
+        authenticated it, to record; raises InvalidClientError."""
+        oauth_request = _FormRequest(request)
+        client: OAuthClient = self.authenticate_client(
+            oauth_request, list(TOKEN_ENDPOINT_AUTH_METHODS), endpoint
+        )
+        return client, self._accepted_assertion(oauth_request)
+
+    def _accepted_assertion(self, oauth_request: OAuth2Request) -> UsedAssertion | None:
+        if getattr(oauth_request, "auth_method", None) != PRIVATE_KEY_JWT:
+            return None
+        return self._assertions.accepted
 
     def _generate_token(
         self,

@@ -1,5 +1,9 @@
 """The token, revocation and introspection operations, over plain request data (never a
-Litestar `Request`): I/O first (load candidate clients), then Authlib, then bookkeeping."""
+Litestar `Request`): I/O first (load candidate clients), then Authlib, then bookkeeping.
+
+A client assertion Authlib accepted is recorded in the database before the token is issued (or
+the revocation done): one used by another process first is refused as a replay, with no token.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,9 @@ from authlib.oauth2.rfc6749.errors import InvalidClientError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.errors import InvalidTokenError
+from gateway.oauth.assertion_replay import record_first_use
 from gateway.oauth.authorization_server import (
+    REPLAYED_ASSERTION,
     ClearanceAuthorizationServer,
     OAuthClient,
     OAuthResponse,
@@ -41,7 +47,15 @@ class OAuthService:
         candidate_ids = _candidate_client_ids(request)
         limit_keys = self._check_rate_limit(candidate_ids, address)
         server = await self._server(candidate_ids)
-        response: OAuthResponse = server.create_token_response(request)
+        authenticated = server.authenticate_token_request(request)
+        if isinstance(authenticated, OAuthResponse):
+            response = authenticated
+        elif authenticated.assertion is not None and not await record_first_use(
+            self._session, authenticated.assertion, dt.datetime.now(dt.UTC)
+        ):
+            response = server.replayed_assertion_response()
+        else:
+            response = server.issue_token(authenticated)
         if response.error is not None:
             if response.error == "invalid_client":
                 await self._failed(candidate_ids, address, limit_keys, response.body, server.refused_reason())
@@ -55,7 +69,11 @@ class OAuthService:
         limit_keys = self._check_rate_limit(candidate_ids, address)
         server = await self._server(candidate_ids)
         try:
-            client = server.authenticate(request, "revocation")
+            client, assertion = server.authenticate(request, "revocation")
+            if assertion is not None and not await record_first_use(
+                self._session, assertion, dt.datetime.now(dt.UTC)
+            ):
+                raise InvalidClientError(description=REPLAYED_ASSERTION)
         except InvalidClientError as error:
             status, body, headers = error(None)
             await self._failed(candidate_ids, address, limit_keys, dict(body), server.refused_reason())

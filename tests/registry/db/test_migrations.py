@@ -52,3 +52,10 @@ async def test_downgrade_to_base_then_upgrade_again(migrated_url: str) -> None:
     assert await _run(migrated_url, _tables) == set()
     migrate.upgrade(migrated_url)
     assert await _run(migrated_url, _diff) == []
+
+
+async def test_used_client_assertions_downgrade_to_0006_and_upgrade_again(migrated_url: str) -> None:
+    migrate.downgrade(migrated_url, "0006_job_restarts")
+    assert await _run(migrated_url, _tables) == set(metadata.tables) - {"used_client_assertions"}
+    migrate.upgrade(migrated_url)
+    assert await _run(migrated_url, _diff) == []
