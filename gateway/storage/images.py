@@ -38,11 +38,16 @@ class StoredImage:
     tenant_id: str
     job_id: str
     index: int
-    path: Path
+    location: str
+    """The file's path (`path` as a `Path`)."""
     sha256: str
     size_bytes: int
     data: bytes = field(repr=False)
     """The stored file's bytes (the PNG with its provenance), for answering without a read."""
+
+    @property
+    def path(self) -> Path:
+        return Path(self.location)
 
 
 def _component(kind: str, value: str) -> str:
@@ -153,7 +158,7 @@ class ImageStore:
                 tenant_id=i.tenant_id,
                 job_id=i.job_id,
                 index=i.index,
-                path=Path(path),
+                location=path,
                 sha256=hashlib.sha256(data).hexdigest(),
                 size_bytes=len(data),
                 data=data,
