@@ -28,7 +28,14 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from registry.audit import NewEvent
 from registry.audit.batch_writers import POSTGRES_LOCK_CHAIN, postgres_chain_and_insert
-from registry.jobs.statements import bind_all, insert_sql, transition_sql
+from registry.jobs.statements import (
+    Transition,
+    bind_all,
+    grouped_transition_sql,
+    insert_sql,
+    one_by_one,
+    transition_sql,
+)
 
 
 class PostgresBatch:
@@ -44,6 +51,33 @@ class PostgresBatch:
         async with as_sqlalchemy_error(sql):
             changed = await self.db.fetchrow(sql, *parameters, job_id, *allowed_from)
         return changed is not None
+
+    async def transitions(self, transitions: Sequence[Transition | None]) -> list[bool]:
+        """Each transition's outcome, in order. Those of distinct jobs to the same columns from
+        the same statuses share one statement (`grouped_transition_sql`): a round trip per kind
+        of transition instead of one per job. A batch naming a job twice runs its transitions one
+        by one, in order, as each must see the one before."""
+        present = [t for t in transitions if t is not None]
+        if len(present) < 2 or len({t.job_id for t in present}) != len(present):
+            return await one_by_one(self.transition, transitions)
+        groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[Transition]] = {}
+        for t in present:
+            groups.setdefault((tuple(sorted(t.values)), t.allowed_from), []).append(t)
+        won: set[str] = set()
+        for (columns, allowed_from), group in groups.items():
+            shape = grouped_transition_sql(self.dialect, allowed_from, columns) if len(group) > 1 else None
+            if shape is None:
+                for t in group:
+                    if await self.transition(t.job_id, allowed_from, t.values):
+                        won.add(t.job_id)
+                continue
+            sql, processors = shape
+            rows = [bind_all(processors, columns, t.values) for t in group]
+            arrays = [[t.job_id for t in group], *([row[n] for row in rows] for n in range(len(columns)))]
+            async with as_sqlalchemy_error(sql):
+                changed = await self.db.fetch(sql, *arrays, *allowed_from)
+            won.update(record[0] for record in changed)
+        return [t is not None and t.job_id in won for t in transitions]
 
     async def insert(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
         columns = tuple(rows[0])

@@ -28,7 +28,7 @@ from sqlalchemy.exc import DBAPIError
 from registry.audit import NewEvent
 from registry.audit.batch_writers import SQLITE_INSERT_EVENT, SqliteBatchWriter, sqlite_event_row
 from registry.audit.chain import chain_events
-from registry.jobs.statements import bind_all, insert_sql, transition_sql
+from registry.jobs.statements import Transition, bind_all, insert_sql, one_by_one, transition_sql
 
 
 class SqliteBatch:
@@ -44,6 +44,11 @@ class SqliteBatch:
         with as_sqlalchemy_error(sql):
             changed = self.db.execute(sql, [*parameters, job_id, *allowed_from]).fetchone()
         return changed is not None
+
+    async def transitions(self, transitions: Sequence[Transition | None]) -> list[bool]:
+        """Each transition's outcome, in order, one statement each (in process: no round trips
+        to save)."""
+        return await one_by_one(self.transition, transitions)
 
     async def insert(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
         columns = tuple(rows[0])

@@ -37,6 +37,7 @@ from registry.db.inline_sqlite import InlineSqliteConnection
 from registry.jobs import quota
 from registry.jobs.postgres_batch import PostgresBatch
 from registry.jobs.sqlite_batch import SqliteBatch, as_sqlalchemy_error
+from registry.jobs.statements import Transition as Transition  # the writer's API
 from registry.jobs.tables import JobRow
 
 log = logging.getLogger(__name__)
@@ -79,19 +80,6 @@ class WorkContext:
 
 
 Work = Callable[[WorkContext], Awaitable[T]]
-
-
-@dataclass(frozen=True)
-class Transition:
-    """A conditional status change of one job: `values` are set only when the job's status is
-    one of `allowed_from`. The writer runs the batch's transitions first, each a conditional
-    `UPDATE ... WHERE id = ? AND status IN (...) RETURNING id` from a statement compiled once per
-    kind; each unit learns from `context.won` whether its own transition won (exactly-once
-    outcomes rest on that)."""
-
-    job_id: str
-    allowed_from: tuple[str, ...]
-    values: dict[str, Any]
 
 
 @dataclass
@@ -260,10 +248,7 @@ class JobWriter:
                 # batch's first statements are ours, so it is asked to begin now.
                 adapter: Any = raw.dbapi_connection
                 await adapter._start_transaction()
-            won = [
-                t is not None and await direct.transition(t.job_id, t.allowed_from, t.values)
-                for t in (p.transition for p in batch)
-            ]
+            won = await direct.transitions([p.transition for p in batch])
             results = await _run_units(batch, won, context)
             session = context.session_opened
             if session is not None:

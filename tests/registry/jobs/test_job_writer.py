@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import cast
 
 import pytest
@@ -196,3 +196,56 @@ async def test_job_rows_and_transitions_written_directly_read_back_as_the_orm_wr
     assert job.webhook is None
     assert job.started_at == dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
     assert rows["job-2"].status == "running"
+
+
+async def test_many_transitions_of_one_batch_each_take_effect_once(
+    engine: AsyncEngine, writer_sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Jobs finishing together (on PostgreSQL one statement per kind of transition): each unit
+    learns whether its own transition won, a job that ended already is left as it was, and a job
+    named twice in one batch sees its transitions in order."""
+    writer = JobWriter(writer_sessions)
+    table = cast(Table, JobRow.__table__)
+    at = dt.datetime(2026, 11, 26, 12, 0, 5, tzinfo=dt.UTC)
+    succeeded = {"status": "succeeded", "images": 1, "error": None, "finished_at": at, "cost_usd": 0.25}
+    failed = {"status": "failed", "images": 0, "error": "provider said no", "finished_at": at}
+
+    async def admit(context: WorkContext) -> None:
+        for job_id in ("job-a", "job-b", "job-c", "job-d", "job-e", "job-f"):
+            context.insert(table, _job_values(job_id))
+
+    async def outcome(context: WorkContext) -> bool:
+        return context.won
+
+    def end(job_id: str, values: dict[str, object]) -> Awaitable[bool]:
+        return writer.run(outcome, transition=Transition(job_id, ("queued", "running"), values))
+
+    try:
+        await writer.run(admit)
+        assert await end("job-c", failed)  # ended before the batch below
+        batches = writer.batches
+        together = await asyncio.gather(
+            end("job-a", succeeded),
+            end("job-b", succeeded),
+            end("job-c", succeeded),
+            end("job-d", failed),
+            end("job-e", failed),
+        )
+        assert writer.batches == batches + 1  # one batch, so the grouped statements ran
+        twice = await asyncio.gather(end("job-f", succeeded), end("job-f", failed))
+    finally:
+        await writer.close()
+    assert together == [True, True, False, True, True]
+    assert twice == [True, False]
+    async with session_factory(engine)() as session:
+        rows = {row.id: row for row in (await session.scalars(select(JobRow))).all()}
+    summary = {job_id: (row.status, row.images, row.error, row.cost_usd) for job_id, row in rows.items()}
+    assert summary == {
+        "job-a": ("succeeded", 1, None, 0.25),
+        "job-b": ("succeeded", 1, None, 0.25),
+        "job-c": ("failed", 0, "provider said no", None),
+        "job-d": ("failed", 0, "provider said no", None),
+        "job-e": ("failed", 0, "provider said no", None),
+        "job-f": ("succeeded", 1, None, 0.25),
+    }
+    assert {rows[j].finished_at for j in rows} == {at}
