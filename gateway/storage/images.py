@@ -89,8 +89,9 @@ class ImageStore:
         self.root = root.resolve()
         self.retention_days = retention_days
         self._root = str(self.root)
-        # temp file names without `mkstemp` (its random name per file and argument checks were a
-        # third of a save's CPU): random per store, then counted; containers reuse pids
+        # temp file names without `mkstemp` (its random name per file and argument checks: 49 ->
+        # 21 us per temp file, syscalls included): random per store, then counted, since
+        # containers reuse pids
         self._temp_prefix = f".tmp-{os.urandom(6).hex()}-"
         self._temp_names = itertools.count()
 
