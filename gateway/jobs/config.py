@@ -23,7 +23,8 @@ class JobLimits:
     concurrency: int = 4
     """Jobs of one tenant running at once in one gateway process; the rest wait queued."""
     rate_per_minute: int = 600
-    """Submissions a tenant may make per minute in one gateway process (429 beyond)."""
+    """Submissions a tenant may make per UTC minute, all gateway processes on the database
+    together (429 beyond)."""
     lease_s: float = 15.0
     """A job whose executing process has not renewed it for this long is recovered."""
     max_restarts: int = 1

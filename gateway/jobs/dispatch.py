@@ -116,7 +116,16 @@ class Dispatcher:
     ) -> Admitted:
         """Admit the job durably. With `start_at_once` (the submitter waits for the result) and
         a free runner, the job is admitted already `running`, saving the start's durable write."""
-        retry_after = self.rate_limiter.take(auth.tenant_id, now=now.timestamp())
+        try:
+            retry_after = await self.rate_limiter.take(auth.tenant_id, now=now.timestamp())
+        except (SQLAlchemyError, OSError) as exc:
+            log.error("tenant %s: submission rate not counted: %s", auth.tenant_id, exc)
+            raise RetryLaterError(
+                "the submission could not be counted against the tenant's rate: the database did not answer",
+                status=503,
+                retry_after=5,
+                slug="database-unavailable",
+            ) from exc
         if retry_after is not None:
             raise RetryLaterError(
                 f"tenant {auth.tenant_id} exceeded {self.limits.rate_per_minute} jobs per minute",

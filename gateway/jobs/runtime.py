@@ -23,7 +23,7 @@ from gateway.jobs.config import JobLimits
 from gateway.jobs.dispatch import Dispatcher
 from gateway.jobs.events import JobEventHub
 from gateway.jobs.executor import JobExecutor
-from gateway.jobs.limits import TenantRateLimiter
+from gateway.jobs.limits import WINDOW_S, TenantRateLimiter
 from gateway.jobs.pool import RunnerPool, default_factory
 from gateway.jobs.service import JobService
 from gateway.runtime import GatewayRuntime, NotStartedError
@@ -32,7 +32,8 @@ from gateway.webhooks import WebhookDispatcher
 from registry.db.engine import is_sqlite, session_factory
 from registry.db.inline_sqlite import create_inline_sqlite_engine
 from registry.delivery.idempotency import IdempotencyStore
-from registry.jobs.writer import JobWriter
+from registry.jobs import rate
+from registry.jobs.writer import JobWriter, WorkContext
 
 log = logging.getLogger(__name__)
 
@@ -96,14 +97,22 @@ class JobsRuntime:
         return await self.catalog.current()
 
     async def _housekeeping(self) -> None:
-        """Hourly: images past their retention, idempotency keys past 24 hours."""
+        """Hourly: images past their retention, idempotency keys past 24 hours, the submission
+        counts of minutes gone by."""
         while True:
             now = dt.datetime.now(dt.UTC)
             try:
                 purged = await anyio.to_thread.run_sync(functools.partial(self.store.purge_expired, now=now))
                 keys = await self.service.idempotency.purge(now=now)
-                if purged or keys:
-                    log.info("purged %d expired images and %d idempotency keys", purged, keys)
+                async with self.runtime.sessions() as session, session.begin():
+                    windows = await rate.purge_before(session, int(now.timestamp()) // WINDOW_S)
+                if purged or keys or windows:
+                    log.info(
+                        "purged %d expired images, %d idempotency keys and %d rate windows",
+                        purged,
+                        keys,
+                        windows,
+                    )
             except Exception as exc:  # the database may be down; next hour again
                 log.warning("jobs housekeeping failed: %s", exc)
             await asyncio.sleep(HOUSEKEEPING_SECONDS)
@@ -140,7 +149,10 @@ class JobsRuntime:
             pool=self.pool,
             limits=self.limits,
             outbound=self.outbound,
-            rate_limiter=TenantRateLimiter(self.limits.rate_per_minute),
+            rate_limiter=TenantRateLimiter(
+                self.limits.rate_per_minute,
+                functools.partial(_lease_rate, self.writer, self.limits.rate_per_minute),
+            ),
             stats=self.executor,
             owner=self.owner,
             writer=self.writer,
@@ -179,3 +191,13 @@ class JobsRuntime:
                 await worker.poster.close()
             await self.pool.close()
             await self.catalog.close()
+
+
+async def _lease_rate(writer: JobWriter, limit: int, tenant_id: str, minute: int, amount: int) -> int:
+    """Lease submissions of a tenant's minute (`registry.jobs.rate`), written with the admissions
+    of the moment."""
+
+    async def take(context: WorkContext) -> int:
+        return await rate.lease(context.session, tenant_id, minute, amount, limit)
+
+    return await writer.run(take)

@@ -82,3 +82,16 @@ class UsageCounterRow(Base):
     agreement_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
     used: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TenantRateWindowRow(Base):
+    """Job submissions granted to one tenant in one minute (migration 0008), across every gateway
+    process sharing the database: processes lease them in chunks (`registry.jobs.rate`)."""
+
+    __tablename__ = "tenant_rate_windows"
+    __table_args__ = (CheckConstraint("used >= 0", name="used_non_negative"),)
+
+    tenant_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    minute: Mapped[int] = mapped_column(Integer, primary_key=True)
+    """Minutes since the Unix epoch (UTC)."""
+    used: Mapped[int] = mapped_column(Integer, default=0)

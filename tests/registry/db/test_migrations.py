@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
@@ -54,8 +55,17 @@ async def test_downgrade_to_base_then_upgrade_again(migrated_url: str) -> None:
     assert await _run(migrated_url, _diff) == []
 
 
-async def test_used_client_assertions_downgrade_to_0006_and_upgrade_again(migrated_url: str) -> None:
-    migrate.downgrade(migrated_url, "0006_job_restarts")
-    assert await _run(migrated_url, _tables) == set(metadata.tables) - {"used_client_assertions"}
+@pytest.mark.parametrize(
+    ("revision", "dropped"),
+    [
+        ("0007_used_client_assertions", {"tenant_rate_windows"}),
+        ("0006_job_restarts", {"tenant_rate_windows", "used_client_assertions"}),
+    ],
+)
+async def test_recent_migrations_downgrade_and_upgrade_again(
+    migrated_url: str, revision: str, dropped: set[str]
+) -> None:
+    migrate.downgrade(migrated_url, revision)
+    assert await _run(migrated_url, _tables) == set(metadata.tables) - dropped
     migrate.upgrade(migrated_url)
     assert await _run(migrated_url, _diff) == []
