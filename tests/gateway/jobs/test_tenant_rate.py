@@ -7,17 +7,19 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.jobs.limits import TenantRateLimiter
 from gateway.jobs.runtime import _lease_rate
-from registry.db.engine import session_factory
+from registry.db.engine import create_engine, session_factory
 from registry.jobs import rate
 from registry.jobs.tables import TenantRateWindowRow
 from registry.jobs.writer import JobWriter
+from tests.gateway.jobs.conftest import JobsWorld, open_gateway, sd_job
 
 LIMIT = 10
 MINUTE = 29_000_000  # minutes since the epoch: 2025-02-19
@@ -76,3 +78,19 @@ async def test_the_counts_of_past_minutes_are_purged(
     async with session_factory(engine)() as session, session.begin():
         assert await rate.purge_before(session, MINUTE) == 2
     assert await _used(engine) == {("acme", MINUTE): 3}
+
+
+async def test_a_rate_that_cannot_be_counted_answers_503_and_admits_nothing(
+    jobs_world: JobsWorld, tmp_path: Path
+) -> None:
+    async with open_gateway(jobs_world, tmp_path) as gateway:
+        headers = await gateway.headers()  # the token first: it needs the database too
+        engine = create_engine(gateway.settings.database_url)
+        async with engine.begin() as connection:
+            await connection.execute(text("DROP TABLE tenant_rate_windows"))
+        await engine.dispose()
+        refused = await gateway.http.post("/v1/jobs", json=sd_job(), headers=headers)
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["type"] == "urn:clearance:problem:database-unavailable"
+        assert int(refused.headers["retry-after"]) >= 1
+        assert (await gateway.get("/v1/jobs")).json()["items"] == []
