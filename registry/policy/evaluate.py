@@ -10,10 +10,12 @@ facts, and an error never grants.
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 import msgspec
 
-from registry.catalog.entries import Agreement, TenantProfile
-from registry.policy.agreements import AgreementNames
+from registry.catalog.entries import Agreement
+from registry.policy.agreements import ALWAYS, AgreementNames
 from registry.policy.decision import (
     Effect,
     Party,
@@ -21,8 +23,8 @@ from registry.policy.decision import (
     PolicyDecision,
     Reason,
 )
-from registry.policy.identity import decision_id_after, derive_decision_id
-from registry.policy.judgement_memo import Judgement, recall
+from registry.policy.identity import UUID_VARIANT, canonical_request, derive_decision_id, encode_request
+from registry.policy.judgement_memo import Dated, Judgement
 from registry.policy.keys import keep, use_cases_key
 from registry.policy.party import operator_judgement, tenant_judgement
 from registry.policy.request import PolicyRequest
@@ -41,6 +43,7 @@ ERROR_CLAUSE = "evaluation error"
 _TENANT, _OPERATOR = Party.TENANT, Party.OPERATOR
 _ALLOW, _ALLOW_WITH_OBLIGATIONS = Decision.ALLOW, Decision.ALLOW_WITH_OBLIGATIONS
 _NEEDS_REVIEW, _DENY = Decision.NEEDS_REVIEW, Decision.DENY
+_replace = msgspec.structs.replace  # read once: two module attributes fewer per decision
 
 
 def evaluate(request: PolicyRequest, snapshot: CatalogSnapshot) -> PolicyDecision:
@@ -105,24 +108,28 @@ def _evaluate_on(
     with_id: bool,
     consulted: list[Agreement] | None = None,
 ) -> PolicyDecision:
+    tenant_id = request.tenant_id
     plan = snapshot.stack_plans.get((request.model_id, request.adapter_ids, runner_id))
     if plan is None:
         plan = stack_plan(snapshot, request.model_id, request.adapter_ids, runner_id)
-    seen = snapshot.tenant_seen(request.tenant_id)
+    seen = snapshot.tenants_seen.get(tenant_id)  # `CatalogSnapshot.tenant_seen`, inline
+    if seen is None:
+        seen = snapshot.tenant_seen(tenant_id)
     if seen is None or seen.retired or plan.errors or plan.license_errors:
         errors: list[str] = []
         if seen is None:
-            errors.append(f"tenant {request.tenant_id!r} is not in the catalog")
+            errors.append(f"tenant {tenant_id!r} is not in the catalog")
         elif seen.retired:
-            errors.append(f"tenant {request.tenant_id!r} is retired")
+            errors.append(f"tenant {tenant_id!r} is retired")
         errors.extend(plan.errors)
         if not errors:
             errors.extend(plan.license_errors)
         return _error_decision(request, snapshot, runner_id, errors, with_id)
 
-    tenant = seen.tenant
     profile = request.profile_override or seen.profile
-    regions = request.end_user_regions if request.end_user_regions is not None else profile.end_user_regions
+    regions = request.end_user_regions
+    if regions is None:
+        regions = profile.end_user_regions
     purpose = request.purpose
     output_use = request.output_use
     use_cases = request.use_cases
@@ -132,6 +139,7 @@ def _evaluate_on(
     view = plan.views.get((purpose, output_use))
     if view is None:
         view = plan.view(purpose, output_use)
+    country = profile.country
     operator_part: Judgement | None = None
     operator_purpose = purpose
     # The operator is a licensee when it hosts the weights, resells a provider's service, or
@@ -140,10 +148,20 @@ def _evaluate_on(
         operator_purpose = view.operator_purpose
         # Its profile is the snapshot's, the same for every request: only the territory it
         # serves (the tenant's regions and country) varies.
-        around = (*regions, *_country(profile)) if view.operator_territory else None
+        around = ((*regions, country) if country else tuple(regions)) if view.operator_territory else None
         # keys of plain values (`keys`)
         operator_key = (view.plain_operator_purpose, cases, around)
-        operator_part = recall(plan.operator_parts, operator_key, date, usage)
+        # `judgement_memo.recall`, inline: the hot path
+        kept = plan.operator_parts.get(hash(operator_key))
+        if kept is not None and kept.key == operator_key:
+            operator_part = kept.value
+            if type(operator_part) is Dated:  # by bisection on the first days of its windows
+                i = bisect_right(operator_part.starts, date) - 1
+                operator_part = operator_part.judgements[i] if i >= 0 else None
+            if operator_part is not None:
+                window = operator_part.window
+                if window is not ALWAYS and not window.holds(date, usage):
+                    operator_part = None
         if operator_part is None:
             operator_part = operator_judgement(
                 plan, snapshot, operator_key, operator_purpose, regions, profile, use_cases, date, usage
@@ -153,18 +171,51 @@ def _evaluate_on(
     # The whole decision, but its id and the tenant's name, is what every tenant with the same
     # facts gets (beside the same operator judgement) unless its agreements could cover a license
     # that fails to hold for them: most tenants hold none that could.
-    facts = view.reader.read(
-        profile, (profile.country, regions), seen.registrations if profile is seen.profile else None
+    reader = view.reader  # `FactReader.read`, inline: the hot path
+    registries = reader.registries
+    if registries:
+        found_in = registries.intersection(
+            seen.registrations if profile is seen.profile else profile.registrations
+        )
+        registered: tuple[str, ...] | None = tuple(sorted(found_in)) if found_in else ()
+    else:
+        registered = None
+    get = reader.getter
+    facts = (
+        get(profile) if get is not None else None,
+        registered,
+        (country, regions) if reader.territory else None,
     )
     operator_said = operator_part.same_as or operator_part if operator_part is not None else None
     decision_key = (operator_said, view.plain_purpose, view.plain_output_key, cases, strict, facts)
     kept = plan.decisions.get(hash(decision_key))  # `keys.recall_kept`, inline: the hot path
     found: Combined | None = kept.value if kept is not None and kept.key == decision_key else None
-    if found is not None and found.open_to is not None and seen.agreements.grants_any(found.open_to):
-        found = None  # the tenant's agreements could change it
+    index = seen.agreements
+    if found is not None:
+        open_to = found.open_to
+        # `HolderAgreements.grants_any`, inline: the hot path
+        if open_to is not None and (grants := index.grants):
+            names = grants.keys()
+            if not names.isdisjoint(open_to.families) or (
+                index.by_artifact and not names.isdisjoint(open_to.artifacts)
+            ):
+                found = None  # the tenant's agreements could change it
     if found is None:
+        tenant = seen.tenant
         tenant_part = tenant_judgement(
-            plan, view, snapshot, tenant, profile, regions, purpose, output_use, use_cases, date, usage, facts
+            plan,
+            view,
+            snapshot,
+            tenant,
+            index,
+            profile,
+            regions,
+            purpose,
+            output_use,
+            use_cases,
+            date,
+            usage,
+            facts,
         )
         if consulted is not None:
             consulted.extend(snapshot.all_agreements[p] for p in tenant_part.consulted)
@@ -173,15 +224,25 @@ def _evaluate_on(
             keep(plan.decisions, decision_key, found, MEMO_LIMIT)
     decision_id = request.decision_id
     if decision_id is None:
-        decision_id = decision_id_after(plan.id_prefix, request) if with_id else ""
-    answer = found.answer
-    return msgspec.structs.replace(
-        answer,
+        if with_id:  # `identity.derive_decision_id` from the stack's `id_prefix`, inline
+            given = request.end_user_regions
+            hashed = plan.id_prefix.copy()
+            if given is not None and len(given) > 1:
+                hashed.update(canonical_request(request))
+            else:  # nothing to sort
+                hashed.update(encode_request(request))
+            text = hashed.hexdigest()  # `identity.uuid5_text`, inline
+            decision_id = (
+                f"{text[:8]}-{text[8:12]}-5{text[13:16]}-{UUID_VARIANT[text[16]]}{text[17:20]}-{text[20:32]}"
+            )
+        else:
+            decision_id = ""
+    verdict = PartyVerdict(party=_TENANT, holder=tenant_id, purpose=purpose, decision=found.tenant)
+    operator_verdict = found.operator
+    return _replace(
+        found.answer,
         decision_id=decision_id,
-        parties=(
-            PartyVerdict(party=_TENANT, holder=request.tenant_id, purpose=purpose, decision=found.tenant),
-            *answer.parties,
-        ),
+        parties=(verdict,) if operator_verdict is None else (verdict, operator_verdict),
     )
 
 
@@ -194,6 +255,8 @@ class Combined(msgspec.Struct, frozen=True, eq=False, gc=False):
     answer: PolicyDecision
     """The decision, but its id and the tenant's verdict (`parties` holds the operator's, when
     it is judged)."""
+    operator: PartyVerdict | None
+    """`answer`'s only party, when the operator is judged."""
     open_to: AgreementNames | None
     """With a tenant judgement remembered for every tenant with the same facts: what a tenant's
     agreement would have to name to change it (`party.open_to_agreements`)."""
@@ -221,18 +284,13 @@ def _combine(
     reasons = tenant.reasons
     obligations = tenant.obligations
     relied = tenant.agreements
-    operator_verdicts: tuple[PartyVerdict, ...] = ()
+    operator_verdict: PartyVerdict | None = None
     if operator is not None:
         operator_decision = _party_decision(operator, strict)
         if DECISION_RANK[operator_decision] > DECISION_RANK[worst]:
             worst = operator_decision
-        operator_verdicts = (
-            PartyVerdict(
-                party=_OPERATOR,
-                holder=snapshot.operator.id,
-                purpose=operator_purpose,
-                decision=operator_decision,
-            ),
+        operator_verdict = PartyVerdict(
+            party=_OPERATOR, holder=snapshot.operator.id, purpose=operator_purpose, decision=operator_decision
         )
         reasons = reasons + operator.reasons
         obligations += operator.obligations
@@ -250,10 +308,10 @@ def _combine(
         effective_licenses=plan.applied,
         obligations=obligations,
         agreements_relied_on=tuple(sorted(set(relied))) if relied else (),
-        parties=operator_verdicts,
+        parties=(operator_verdict,) if operator_verdict is not None else (),
         snapshot_version=snapshot.version,
     )
-    return Combined(tenant_decision, answer, tenant.open_to)
+    return Combined(tenant_decision, answer, operator_verdict, tenant.open_to)
 
 
 def _error_decision(
@@ -282,7 +340,3 @@ def _decision_id(
     if request.decision_id is not None:
         return request.decision_id
     return derive_decision_id(request, snapshot.version, runner_id) if with_id else ""
-
-
-def _country(profile: TenantProfile) -> tuple[str, ...]:
-    return (profile.country,) if profile.country else ()

@@ -38,7 +38,8 @@ class FactReader:
     fields: tuple[str, ...]
     registries: frozenset[str]
     territory: bool
-    _get: Any
+    getter: Any
+    """The fields' values of a profile (`fields`), or None when it reads none."""
 
     @classmethod
     def of(cls, fields: Iterable[str], registries: Iterable[str], territory: bool) -> FactReader:
@@ -72,7 +73,7 @@ class FactReader:
         for the profile's (a set of them reads faster). The registries read that the party
         registered with are a sorted tuple (which the collector stops tracking, unlike a set:
         memo keys are kept long)."""
-        get = self._get
+        get = self.getter
         registries = self.registries
         if registries:
             found = registries.intersection(profile.registrations if registrations is None else registrations)

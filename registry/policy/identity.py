@@ -12,7 +12,8 @@ import msgspec
 from registry.policy.request import PolicyRequest
 
 DECISION_NAMESPACE = uuid.UUID("6f1c3a0e-8c1d-5b7e-9a35-2f0d4c8e7b10")
-_ENCODE = msgspec.json.Encoder(order="deterministic").encode
+encode_request = msgspec.json.Encoder(order="deterministic").encode
+"""JSON of a request, its fields in order and dicts and sets sorted."""
 
 
 def canonical_request(request: PolicyRequest) -> bytes:
@@ -20,12 +21,19 @@ def canonical_request(request: PolicyRequest) -> bytes:
     regions = request.end_user_regions
     if regions is not None and len(regions) > 1:
         request = msgspec.structs.replace(request, end_user_regions=tuple(sorted(set(regions))))
-    return _ENCODE(request)
+    return encode_request(request)
 
 
 def derive_decision_id(request: PolicyRequest, snapshot_version: str, runner_id: str | None) -> str:
-    """uuid5 (RFC 9562) over the snapshot version, the chosen runner and the canonical request."""
-    return decision_id_after(decision_id_prefix(snapshot_version, runner_id), request)
+    """uuid5 (RFC 9562) over the snapshot version, the chosen runner and the canonical request.
+
+    The definition: `evaluate` derives the same id from `decision_id_prefix` (one per decision)."""
+    name = b"%s\x00%s\x00%s" % (
+        snapshot_version.encode(),
+        (runner_id or "").encode(),
+        canonical_request(request),
+    )
+    return str(uuid.uuid5(DECISION_NAMESPACE, name.decode()))
 
 
 def decision_id_prefix(snapshot_version: str, runner_id: str | None) -> Any:
@@ -43,27 +51,14 @@ def decision_id_prefix(snapshot_version: str, runner_id: str | None) -> Any:
     return prefix
 
 
-def decision_id_after(prefix: Any, request: PolicyRequest) -> str:
-    """`derive_decision_id` given its `decision_id_prefix` (`canonical_request` inline where there
-    is nothing to sort: one per decision)."""
-    regions = request.end_user_regions
-    hashed = prefix.copy()
-    if regions is not None and len(regions) > 1:
-        hashed.update(canonical_request(request))
-    else:
-        hashed.update(_ENCODE(request))
-    text = hashed.hexdigest()
-    # `_uuid5_text`, inline: the version nibble becomes 5, the variant bits 10
-    return f"{text[:8]}-{text[8:12]}-5{text[13:16]}-{_VARIANT[text[16]]}{text[17:20]}-{text[20:32]}"
-
-
 _PREFIXES: dict[tuple[str, str | None], Any] = {}
 
 
-def _uuid5_text(text: str) -> str:
+def uuid5_text(text: str) -> str:
     """`str(uuid.UUID(bytes=digest[:16], version=5))` from the digest in hex, without building a
     UUID object: the version nibble becomes 5, the variant bits 10."""
-    return f"{text[:8]}-{text[8:12]}-5{text[13:16]}-{_VARIANT[text[16]]}{text[17:20]}-{text[20:32]}"
+    return f"{text[:8]}-{text[8:12]}-5{text[13:16]}-{UUID_VARIANT[text[16]]}{text[17:20]}-{text[20:32]}"
 
 
-_VARIANT = {f"{n:x}": f"{(n & 0x3) | 0x8:x}" for n in range(16)}
+UUID_VARIANT = {f"{n:x}": f"{(n & 0x3) | 0x8:x}" for n in range(16)}
+"""The hex digit at the variant's place with its top bits made 10."""

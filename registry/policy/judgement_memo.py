@@ -185,7 +185,7 @@ def _judge(
     )
 
 
-class _Dated(msgspec.Struct, gc=False):
+class Dated(msgspec.Struct, gc=False):
     """The judgements remembered under one key that checked agreements, by the first day of
     their window: requests spread over many dates (agreements start and end on different days)
     find theirs by bisection. Tuples, replaced whole, so that nothing here is tracked by the
@@ -216,7 +216,7 @@ def recall(memo: Memo, key: tuple[object, ...], date: dt.date, usage: Mapping[st
     if kept is None or kept.key != key:
         return None
     judgement = kept.value
-    if type(judgement) is _Dated:  # by bisection on the first days of its windows
+    if type(judgement) is Dated:  # by bisection on the first days of its windows
         i = bisect_right(judgement.starts, date) - 1
         if i < 0:
             return None
@@ -231,8 +231,8 @@ def remember(memo: Memo, key: tuple[object, ...], judgement: Judgement, limit: i
         keep(memo, key, judgement, limit)
         return
     dated = recall_kept(memo, key)
-    if type(dated) is not _Dated:
-        dated = _Dated()
+    if type(dated) is not Dated:
+        dated = Dated()
         keep(memo, key, dated, limit)
     dated.add(judgement)
 

@@ -53,6 +53,7 @@ def tenant_judgement(
     view: PurposeView,
     snapshot: CatalogSnapshot,
     tenant: Tenant,
+    index: HolderAgreements,
     profile: TenantProfile,
     regions: tuple[str, ...],
     purpose: Purpose,
@@ -66,7 +67,8 @@ def tenant_judgement(
     (`view.reader`) gets when no agreement takes part is remembered on the stack, with the
     judgement of each license (`Judgement.parts`): it is the answer unless the tenant holds an
     agreement that could cover a license failing to hold for these facts (`open_to_agreements`);
-    such licenses are judged against the tenant's agreements and the others kept."""
+    such licenses are judged against the tenant's agreements (`index`, its
+    `CatalogSnapshot.agreements_of`) and the others kept."""
     # keys of plain values (`keys`)
     key = (view.plain_purpose, view.plain_output_key, use_cases_key(use_cases), facts)
     whole: Judgement | None = recall_kept(plan.tenant_parts, key)
@@ -77,10 +79,7 @@ def tenant_judgement(
         keep(plan.tenant_parts, key, whole, MEMO_LIMIT)
     # Agreements are looked for only where a grant or output term does not hold, which leaves a
     # review or a forbid: elsewhere the tenant's agreements change nothing.
-    if whole.open_to is None:
-        return whole
-    index = snapshot.agreements_of(tenant.id)
-    if not index.grants_any(whole.open_to):
+    if whole.open_to is None or not index.grants_any(whole.open_to):
         return whole
     parts: list[Judgement] | None = None
     ctx: PartyContext | None = None

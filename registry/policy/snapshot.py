@@ -99,7 +99,6 @@ class CatalogSnapshot:
         "_combinations",
         "_holder_indexes",
         "_holder_positions",
-        "_tenants_seen",
         "agreements",
         "all_agreements",
         "alternative_models",
@@ -111,6 +110,7 @@ class CatalogSnapshot:
         "runners_by_artifact",
         "stack_plans",
         "tenants",
+        "tenants_seen",
         "version",
     )
 
@@ -131,9 +131,11 @@ class CatalogSnapshot:
     stack_plans: dict[tuple[str, tuple[str, ...], str | None], StackPlan]
     """Compiled (model, adapters, runner) stacks, built on first use by `stack.stack_plan`: a
     memo invisible to callers, like the merged license sets."""
+    tenants_seen: dict[str, TenantSeen]
+    """What `tenant_seen` gathered, by tenant id: `evaluate` looks here first (a method call
+    fewer per decision)."""
     _combinations: dict[tuple[str, tuple[str, ...]], RequestLicenses]
     _holder_indexes: dict[str, HolderAgreements]
-    _tenants_seen: dict[str, TenantSeen]
     _holder_positions: dict[str, list[int]]
 
     @classmethod
@@ -171,14 +173,14 @@ class CatalogSnapshot:
         )
         self._combinations = {}
         self._holder_indexes = {}
-        self._tenants_seen = {}
+        self.tenants_seen = {}
         self.stack_plans = {}
         return self
 
     def tenant_seen(self, tenant_id: str) -> TenantSeen | None:
         """The tenant with what every request for it reads, gathered on first use; None when it
         is not in the catalog."""
-        seen = self._tenants_seen.get(tenant_id)
+        seen = self.tenants_seen.get(tenant_id)
         if seen is None:
             tenant = self.tenants.get(tenant_id)
             if tenant is None:
@@ -186,7 +188,7 @@ class CatalogSnapshot:
             profile = tenant.profile
             registrations = frozenset(profile.registrations)
             seen = TenantSeen(tenant, tenant.retired, profile, registrations, self.agreements_of(tenant_id))
-            self._tenants_seen[tenant_id] = seen
+            self.tenants_seen[tenant_id] = seen
         return seen
 
     def agreements_of(self, holder: str) -> HolderAgreements:

@@ -6,14 +6,14 @@ import hashlib
 import uuid
 
 from registry.policy import derive_decision_id
-from registry.policy.identity import DECISION_NAMESPACE, _uuid5_text, canonical_request
+from registry.policy.identity import DECISION_NAMESPACE, canonical_request, uuid5_text
 from tests.registry.policy.conftest import make_request
 
 
 def test_uuid_text_matches_the_standard_library() -> None:
     for i in range(500):
         digest = hashlib.sha1(str(i).encode()).digest()
-        assert _uuid5_text(digest.hex()) == str(uuid.UUID(bytes=digest[:16], version=5))
+        assert uuid5_text(digest.hex()) == str(uuid.UUID(bytes=digest[:16], version=5))
 
 
 def test_decision_id_is_uuid5_of_version_runner_and_canonical_request() -> None:
