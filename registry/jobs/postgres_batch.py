@@ -67,9 +67,8 @@ class PostgresBatch:
         for (columns, allowed_from), group in groups.items():
             shape = grouped_transition_sql(self.dialect, allowed_from, columns) if len(group) > 1 else None
             if shape is None:
-                for t in group:
-                    if await self.transition(t.job_id, allowed_from, t.values):
-                        won.add(t.job_id)
+                outcomes = await one_by_one(self.transition, group)
+                won.update(t.job_id for t, took in zip(group, outcomes, strict=True) if took)
                 continue
             sql, processors = shape
             rows = [bind_all(processors, columns, t.values) for t in group]

@@ -225,7 +225,6 @@ class JobWriter:
         self._raw = raw
         driver = raw.driver_connection
         direct: SqliteBatch | PostgresBatch
-        sqlite = isinstance(driver, InlineSqliteConnection)
         if isinstance(driver, InlineSqliteConnection):
             direct = SqliteBatch(driver.db, connection.dialect)
         elif isinstance(driver, asyncpg.Connection):
@@ -235,6 +234,7 @@ class JobWriter:
             await self._release()
             return None
         self._direct = True
+        sqlite = isinstance(direct, SqliteBatch)
         context = WorkContext(lambda: AsyncSession(bind=connection, expire_on_commit=False))
         try:
             if sqlite:

@@ -23,7 +23,7 @@ from registry.policy.decision import (
     PolicyDecision,
     Reason,
 )
-from registry.policy.identity import UUID_VARIANT, canonical_request, derive_decision_id, encode_request
+from registry.policy.identity import canonical_request, derive_decision_id, encode_request, uuid5_text
 from registry.policy.judgement_memo import Dated, Judgement
 from registry.policy.keys import keep, use_cases_key
 from registry.policy.party import operator_judgement, tenant_judgement
@@ -231,10 +231,7 @@ def _evaluate_on(
                 hashed.update(canonical_request(request))
             else:  # nothing to sort
                 hashed.update(encode_request(request))
-            text = hashed.hexdigest()  # `identity.uuid5_text`, inline
-            decision_id = (
-                f"{text[:8]}-{text[8:12]}-5{text[13:16]}-{UUID_VARIANT[text[16]]}{text[17:20]}-{text[20:32]}"
-            )
+            decision_id = uuid5_text(hashed.hexdigest())
         else:
             decision_id = ""
     verdict = PartyVerdict(party=_TENANT, holder=tenant_id, purpose=purpose, decision=found.tenant)
