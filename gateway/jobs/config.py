@@ -21,7 +21,8 @@ class JobLimits:
     queue_depth: int = 16
     """Jobs a tenant may have queued (not yet running) before submissions answer 429/503."""
     concurrency: int = 4
-    """Jobs of one tenant running at once in one gateway process; the rest wait queued."""
+    """Jobs of one tenant running at once, every gateway process on the database together
+    (`gateway.jobs.slots`); the rest wait queued."""
     rate_per_minute: int = 600
     """Submissions a tenant may make per UTC minute, all gateway processes on the database
     together (429 beyond)."""

@@ -68,6 +68,9 @@ class Admitted:
     row: JobRow
     task: GenerationTask
     decision: PolicyDecision
+    slot: bool = False
+    """Whether the job holds one of its tenant's slots (admitted `running`, to start at once):
+    hand it to the executor with the job."""
 
 
 @dataclass(frozen=True)
@@ -80,10 +83,19 @@ class _Choice:
 
 
 class QueueStats:
-    """What the executor knows of its own load; the dispatcher asks, it does not count."""
+    """What the executor knows of its own load and holds of the tenants' concurrency slots;
+    the dispatcher asks, it does not count."""
 
-    def running_for(self, tenant_id: str) -> int:
-        return 0
+    async def take_slot(self, tenant_id: str) -> bool:
+        """Take one of the tenant's slots (leased across processes); False when none is free."""
+        return True
+
+    def give_slot(self, tenant_id: str) -> None:
+        """Give back a slot taken for a job that was not admitted to start at once."""
+
+    def has_room(self, tenant_id: str) -> bool:
+        """Whether a job of the tenant could likely start now (no slot taken)."""
+        return True
 
     def backlog(self, runner_id: str) -> int:
         return 0
@@ -115,7 +127,33 @@ class Dispatcher:
         start_at_once: bool = False,
     ) -> Admitted:
         """Admit the job durably. With `start_at_once` (the submitter waits for the result) and
-        a free runner, the job is admitted already `running`, saving the start's durable write."""
+        a free runner and a free slot of the tenant, the job is admitted already `running`,
+        saving the start's durable write; it then holds the slot (`Admitted.slot`)."""
+        slot = start_at_once and await self.stats.take_slot(auth.tenant_id)
+        try:
+            admitted = await self._admit(
+                auth, request, revision, now, idempotency_key, on_admitted, start_at_once, slot
+            )
+        except BaseException:
+            if slot:
+                self.stats.give_slot(auth.tenant_id)
+            raise
+        if slot and admitted.row.status != "running":  # queued behind a busy runner after all
+            self.stats.give_slot(auth.tenant_id)
+            return Admitted(admitted.row, admitted.task, admitted.decision)
+        return admitted
+
+    async def _admit(
+        self,
+        auth: AuthContext,
+        request: JobRequest,
+        revision: CatalogRevision,
+        now: dt.datetime,
+        idempotency_key: str | None,
+        on_admitted: OnAdmitted | None,
+        start_at_once: bool,
+        slot: bool,
+    ) -> Admitted:
         try:
             retry_after = await self.rate_limiter.take(auth.tenant_id, now=now.timestamp())
         except (SQLAlchemyError, OSError) as exc:
@@ -181,7 +219,10 @@ class Dispatcher:
                 strict=self.strict_policy,
                 max_alternatives=0,
             )
-            choice = await self._choose(job_id, resolved, candidates, policy_request, revision, auth)
+            tenant_full = not slot if start_at_once else not self.stats.has_room(auth.tenant_id)
+            choice = await self._choose(
+                job_id, resolved, candidates, policy_request, revision, auth, tenant_full
+            )
             if choice.queued_behind:
                 await self._check_queue_depth(auth.tenant_id, choice.healthy)
             try:
@@ -205,7 +246,7 @@ class Dispatcher:
                 if attempt == 0:
                     continue  # another job took the room meanwhile: decide again on fresh counts
                 raise RetryLaterError(str(exc), status=429, retry_after=60, slug="quota-contention") from exc
-            return Admitted(row=row, task=choice.task, decision=choice.decision)
+            return Admitted(row=row, task=choice.task, decision=choice.decision, slot=slot)
         raise AssertionError("unreachable")
 
     async def _check_webhook(self, request: JobRequest) -> WebhookSubscription | None:
@@ -247,6 +288,7 @@ class Dispatcher:
         policy_request: PolicyRequest,
         revision: CatalogRevision,
         auth: AuthContext,
+        tenant_full: bool,
     ) -> _Choice:
         engine = revision.policy
         permitted: list[tuple[RunnerEntry, PolicyDecision]] = []
@@ -298,7 +340,6 @@ class Dispatcher:
             healthy = await self.pool.healthy(runner.id)
             backlog = self.stats.backlog(runner.id)
             busy = pooled.saturated or backlog > 0
-            tenant_full = self.stats.running_for(auth.tenant_id) >= self.limits.concurrency
             warm = self.pool.warm_score(runner.id, resolved.model.id, resolved.adapter_ids)
             price = _price_per_image(runner, resolved)
             key = (not healthy, busy, -warm, price, pooled.running + backlog, runner.id)

@@ -1,8 +1,10 @@
 """Runs admitted jobs on their runners, in this process, and keeps their leases.
 
 One lane per runner: a FIFO that starts jobs while the runner has free capacity (its catalog
-`capacity`), it is not paused, and the job's tenant is under its concurrency limit. A job that
-waits past its deadline is aborted. Every job of this process carries a lease (`owner`,
+`capacity`), it is not paused, and the job's tenant has a free slot: its concurrency limit holds
+across every gateway process on the database (`gateway.jobs.slots`), so a job whose tenant's
+slots are all held elsewhere waits, asking again every half second. A job that waits past its
+deadline is aborted. Every job of this process carries a lease (`owner`,
 `heartbeat_at`) renewed here; a job whose lease ran out (its process died) is recovered by any
 gateway: queued ones are taken over and run; running ones on a local runner are queued again and
 run from the start (counted in `restarts`, bounded, audited as `job.requeued`: the seed gives the
@@ -16,7 +18,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections import Counter, deque
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,10 +35,12 @@ from gateway.jobs.events import JobEventHub
 from gateway.jobs.lifecycle import ACTIVE, JobTransitions, outbox_written
 from gateway.jobs.pool import RunnerPool
 from gateway.jobs.schemas import JobView
+from gateway.jobs.slots import leased_through
 from gateway.jobs.views import job_view
 from gateway.storage import ArtifactProvenance, ImageStore, ImageToSave, Provenance
 from gateway.storage.saver import ImageSaver
 from registry.audit import EventKind, NewEvent, append_in_session
+from registry.jobs import slots as slot_rows
 from registry.jobs.tables import JobRow
 from registry.jobs.writer import JobWriter
 from registry.vocabulary import RunnerKind
@@ -43,6 +48,9 @@ from runners.errors import RunnerError, TaskCanceledError
 from runners.task import GenerationResult, GenerationTask, ProgressEvent
 
 log = logging.getLogger(__name__)
+
+SLOT_PURGE_SECONDS = 60.0
+"""At most this often a process deletes the slot rows of processes that died."""
 
 TERMINAL_EVENT = {"succeeded": "completed", "failed": "failed", "canceled": "canceled", "aborted": "aborted"}
 
@@ -61,6 +69,8 @@ class _Queued:
     row: JobRow
     """The row as admitted (or recovered): its admission-time columns never change, so the
     transitions and the image provenance use it instead of reading it back."""
+    slot: bool = False
+    """Whether it holds one of its tenant's slots (taken at admission to start at once)."""
 
 
 class _Ending(asyncio.Event):
@@ -102,6 +112,7 @@ class JobExecutor(QueueStats):
         self.store = store
         self.limits = limits
         self.owner = owner
+        self.writer = writer
         self.transitions = JobTransitions(writer)
         self._catalog = catalog
         self._notify = notify
@@ -109,7 +120,13 @@ class JobExecutor(QueueStats):
         self._lanes: dict[str, deque[_Queued]] = {}
         self._running: dict[str, tuple[str, asyncio.Task[None], JobRow]] = {}
         """Job id -> (runner id, its task, the row as admitted or recovered)."""
-        self._tenant_running: Counter[str] = Counter()
+        self.slots = leased_through(writer, owner, limits.concurrency, lease_s=limits.lease_s, now=clock)
+        self._leasing: set[str] = set()
+        """Tenants whose slots the lanes are asking the database for."""
+        self._background: set[asyncio.Task[None]] = set()
+        self._retry_pump: asyncio.TimerHandle | None = None
+        self._release_later: asyncio.TimerHandle | None = None
+        self._slots_purged_at: float | None = None
         self._finished: dict[str, _Ending] = {}
         self._unrecorded: dict[str, tuple[str, int, str | None, JobRow | None]] = {}
         """Jobs whose end could not be written yet (database down), retried by maintenance (their
@@ -119,16 +136,24 @@ class JobExecutor(QueueStats):
         self.saver = ImageSaver(store)
 
     # --- QueueStats -------------------------------------------------------------------------
-    def running_for(self, tenant_id: str) -> int:
-        return self._tenant_running[tenant_id]
+    async def take_slot(self, tenant_id: str) -> bool:
+        return await self.slots.take(tenant_id)
+
+    def give_slot(self, tenant_id: str) -> None:
+        self.slots.give(tenant_id)
+        self._schedule_release()
+
+    def has_room(self, tenant_id: str) -> bool:
+        return self.slots.free(tenant_id) > 0 or self.slots.may_lease(tenant_id)
 
     def backlog(self, runner_id: str) -> int:
         return len(self._lanes.get(runner_id, ()))
 
     # --- submission -------------------------------------------------------------------------
-    def enqueue(self, row: JobRow, task: GenerationTask) -> None:
+    def enqueue(self, row: JobRow, task: GenerationTask, *, slot: bool = False) -> None:
+        """Queue the job on its runner's lane; `slot`: it holds one of its tenant's slots."""
         lane = self._lanes.setdefault(row.runner_id, deque())
-        lane.append(_Queued(row.id, row.tenant_id, row.runner_id, task, row.deadline_at, row))
+        lane.append(_Queued(row.id, row.tenant_id, row.runner_id, task, row.deadline_at, row, slot))
         self._finished.setdefault(row.id, _Ending())
         self.hub.open(row.id)
         self.hub.publish(row.id, "queued", {"job_id": row.id, "position": len(lane), "runner": row.runner_id})
@@ -162,6 +187,7 @@ class JobExecutor(QueueStats):
             for item in lane:
                 if item.job_id == job_id:
                     lane.remove(item)
+                    self._drop_slot(item)
                     await self._finish(job_id, "canceled", error="canceled by the client", row=item.row)
                     return True
         running = self._running.get(job_id)
@@ -185,23 +211,83 @@ class JobExecutor(QueueStats):
                 if item.deadline is not None and item.deadline <= now:
                     chosen = item
                     break
-                if self._tenant_running[item.tenant_id] < self.limits.concurrency:
+                if item.slot or self.slots.take_now(item.tenant_id):
+                    item.slot = True
                     chosen = item
                     break
+                self._want_slot(item.tenant_id)
             if chosen is None:
                 return
             lane.remove(chosen)
             if chosen.deadline is not None and chosen.deadline <= now:
+                self._drop_slot(chosen)
                 asyncio.get_running_loop().create_task(self._abort(chosen))
                 continue
             pooled.running += 1
-            self._tenant_running[chosen.tenant_id] += 1
             task = asyncio.get_running_loop().create_task(self._run(chosen), name=f"job-{chosen.job_id}")
             self._running[chosen.job_id] = (runner_id, task, chosen.row)
 
     def _pump_all(self) -> None:
         for runner_id in list(self._lanes):
             self._pump(runner_id)
+
+    # --- tenant slots (gateway.jobs.slots) --------------------------------------------------
+    def _want_slot(self, tenant_id: str) -> None:
+        """A queued job of the tenant could start but for a slot: lease one, then pump again;
+        when the database has none, look again after the retry interval."""
+        if self._closing or tenant_id in self._leasing:
+            return
+        if not self.slots.may_lease(tenant_id):
+            self._pump_later()
+            return
+        self._leasing.add(tenant_id)
+        self._in_background(self._lease_then_pump(tenant_id))
+
+    async def _lease_then_pump(self, tenant_id: str) -> None:
+        try:
+            leased = await self.slots.lease(tenant_id)
+        finally:
+            self._leasing.discard(tenant_id)
+        if leased:
+            self._pump_all()
+            self._schedule_release()  # a slot no queued job took goes back after the linger
+        else:
+            self._pump_later()
+
+    def _pump_later(self) -> None:
+        if self._retry_pump is None and not self._closing:
+            self._retry_pump = asyncio.get_running_loop().call_later(self.slots.retry_s, self._pump_again)
+
+    def _pump_again(self) -> None:
+        self._retry_pump = None
+        self._pump_all()
+
+    def _drop_slot(self, item: _Queued) -> None:
+        """The job leaves its lane without running: its slot, if it holds one, is free again."""
+        if item.slot:
+            item.slot = False
+            self.give_slot(item.tenant_id)
+
+    def _schedule_release(self) -> None:
+        """Free slots go back to the database once they stayed free for the linger."""
+        if self._release_later is None and not self._closing:
+            self._release_later = asyncio.get_running_loop().call_later(
+                self.slots.linger_s, self._release_when_due
+            )
+
+    def _release_when_due(self) -> None:
+        self._release_later = None
+        self._in_background(self._release_idle())
+
+    async def _release_idle(self) -> None:
+        await self.slots.release_idle()
+        if self.slots.any_free():
+            self._schedule_release()
+
+    def _in_background(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _abort(self, item: _Queued) -> None:
         await self._finish(
@@ -257,8 +343,8 @@ class JobExecutor(QueueStats):
             await self._finish(item.job_id, "failed", error=f"internal error: {type(exc).__name__}", row=row)
         finally:
             pooled.running -= 1
-            self._tenant_running[item.tenant_id] -= 1
             self._running.pop(item.job_id, None)
+            self._drop_slot(item)
             self._pump_all()
 
     def _to_save(self, row: JobRow, result: GenerationResult) -> list[ImageToSave]:
@@ -351,6 +437,11 @@ class JobExecutor(QueueStats):
                 .where(JobRow.owner == self.owner, JobRow.status.in_(ACTIVE))
                 .values(heartbeat_at=now)
             )
+            await slot_rows.renew(session, self.owner, self.slots.held(), now=now)
+            purged_at = self._slots_purged_at
+            if purged_at is None or time.monotonic() - purged_at >= SLOT_PURGE_SECONDS:
+                await slot_rows.purge_stale(session, now - dt.timedelta(seconds=self.limits.lease_s))
+                self._slots_purged_at = time.monotonic()
             wanted = (
                 await session.scalars(
                     select(JobRow.id).where(
@@ -366,8 +457,10 @@ class JobExecutor(QueueStats):
             expired = [i for i in lane if i.deadline is not None and i.deadline <= now]
             for item in expired:
                 lane.remove(item)
+                self._drop_slot(item)
                 await self._abort(item)
             self._pump(runner_id)
+        await self.slots.release_idle()
         await self.recover(now)
 
     async def recover(self, now: dt.datetime) -> int:
@@ -457,10 +550,17 @@ class JobExecutor(QueueStats):
         """Hand queued jobs back, and running ones on a local runner (they run again from the
         start, in this gateway once restarted or in another); fail the others still running."""
         self._closing = True
+        for handle in (self._retry_pump, self._release_later):
+            if handle is not None:
+                handle.cancel()
         if self._maintenance is not None:
             self._maintenance.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._maintenance
+        for background in list(self._background):
+            background.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await background
         running = list(self._running.items())
         for _job_id, (_runner_id, task, _row) in running:
             task.cancel()
@@ -498,8 +598,10 @@ class JobExecutor(QueueStats):
                     .where(JobRow.owner == self.owner, JobRow.status == "queued")
                     .values(owner=None, heartbeat_at=None)
                 )
+                await slot_rows.forget(session, self.owner)  # the tenants' slots, free for the others
+            self.slots.forget()
         except Exception:
-            log.exception("queued jobs could not be handed back; their leases will expire")
+            log.exception("queued jobs and slots could not be handed back; their leases will expire")
 
 
 def _requeued(row: JobRow, reason: str, restarts: int) -> NewEvent:

@@ -138,7 +138,7 @@ class JobService:
             if idempotency_key is not None:
                 await self.idempotency.abandon(auth.tenant_id, idempotency_key)
             raise
-        self.executor.enqueue(admitted.row, admitted.task)
+        self.executor.enqueue(admitted.row, admitted.task, slot=admitted.slot)
         if admitted.row.webhook is not None:
             self.executor.notify()  # `job.queued` may be waiting in the outbox
         if wait_s > 0:

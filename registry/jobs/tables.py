@@ -95,3 +95,18 @@ class TenantRateWindowRow(Base):
     minute: Mapped[int] = mapped_column(Integer, primary_key=True)
     """Minutes since the Unix epoch (UTC)."""
     used: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TenantSlotLeaseRow(Base):
+    """Running-job slots of one tenant held by one gateway process (migration 0009): the sum
+    over the processes that renewed their rows within the job lease never exceeds the tenant's
+    concurrency limit (`registry.jobs.slots`)."""
+
+    __tablename__ = "tenant_slot_leases"
+    __table_args__ = (CheckConstraint("held >= 0", name="held_non_negative"),)
+
+    tenant_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """The process's name on its job leases (`JobRow.owner`)."""
+    held: Mapped[int] = mapped_column(Integer, default=0)
+    renewed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())

@@ -111,6 +111,16 @@ def copy_database(world: JobsWorld, directory: Path) -> str:
     return f"sqlite+aiosqlite:///{target}"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def jobs_database(request: pytest.FixtureRequest, jobs_world: JobsWorld, tmp_path: Path) -> str:
+    """The jobs world's database, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return copy_database(jobs_world, tmp_path)
+    url: str = request.getfixturevalue("postgres_url")
+    seed_database(url, jobs_world.catalog)
+    return url
+
+
 def jobs_settings(world: JobsWorld, data_dir: Path, database_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "outbound_allow_http": True,

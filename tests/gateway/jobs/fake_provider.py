@@ -1,6 +1,7 @@
 """A fake OpenAI-Images-compatible provider on loopback (stdlib HTTP server in a thread), so the
 real provider runner talks real HTTP: it answers `POST /v1/images/generations` with `n` PNGs of
-the requested size as `b64_json`, and records the requests it got."""
+the requested size as `b64_json`, and records the requests it got. Clearing `gate` holds every
+answer (the job stays running) until it is set again."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from PIL import Image
 class FakeImagesProvider:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.gate = threading.Event()
+        self.gate.set()
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -29,6 +32,7 @@ class FakeImagesProvider:
                 if self.path != "/v1/images/generations":
                     self.send_error(404)
                     return
+                provider.gate.wait(timeout=30)
                 width, _, height = str(body.get("size", "32x32")).partition("x")
                 image = Image.new("RGB", (int(width), int(height)), (40, 120, 200))
                 buffer = io.BytesIO()

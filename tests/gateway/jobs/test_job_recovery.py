@@ -9,7 +9,6 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, cast
 
-import pytest
 from sqlalchemy import Table, insert, select
 
 from registry.audit import EventKind
@@ -22,11 +21,9 @@ from tests.gateway.jobs.conftest import (
     PROVIDER_FLUX2,
     Gateway,
     JobsWorld,
-    copy_database,
     flux2_job,
     open_gateway,
     sd_job,
-    seed_database,
 )
 
 JOBS = cast(Table, JobRow.__table__)
@@ -42,16 +39,6 @@ async def _requeued_events(database_url: str) -> list[dict[str, Any]]:
             return [{"job_id": row.job_id, "payload": row.payload} for row in rows]
     finally:
         await engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def jobs_database(request: pytest.FixtureRequest, jobs_world: JobsWorld, tmp_path: Path) -> str:
-    """The jobs world's database, once on SQLite and once on PostgreSQL."""
-    if request.param == "sqlite":
-        return copy_database(jobs_world, tmp_path)
-    url: str = request.getfixturevalue("postgres_url")
-    seed_database(url, jobs_world.catalog)
-    return url
 
 
 async def test_a_graceful_shutdown_hands_a_running_local_job_to_the_next_gateway(

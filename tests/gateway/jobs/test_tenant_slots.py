@@ -1,0 +1,157 @@
+"""A tenant's concurrency limit holds across gateway processes: slots are leased from the
+database in chunks, a process holding all of them keeps the others' jobs of that tenant
+waiting, slots come back after the linger, and a dead process's slots are free after the job
+lease."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.jobs.slots import TenantSlots, leased_through
+from registry.db.engine import session_factory
+from registry.jobs import slots as slot_rows
+from registry.jobs.writer import JobWriter
+from tests.gateway.jobs.conftest import (
+    HOBBY,
+    LOCAL_SD,
+    PROVIDER_FLUX2,
+    JobsWorld,
+    flux2_job,
+    open_gateway,
+    sd_job,
+)
+
+LIMIT = 3
+LEASE_S = 15.0
+T0 = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.at = T0
+
+    def __call__(self) -> dt.datetime:
+        return self.at
+
+
+def _process(
+    engine: AsyncEngine, owner: str, clock: Callable[[], dt.datetime]
+) -> tuple[JobWriter, TenantSlots]:
+    writer = JobWriter(session_factory(engine))
+    slots = leased_through(writer, owner, LIMIT, lease_s=LEASE_S, now=clock)
+    slots.chunk = 2
+    slots.linger_s = 0.0  # a free slot goes back at the first `release_idle`
+    return writer, slots
+
+
+@pytest.fixture
+async def processes(engine: AsyncEngine) -> AsyncIterator[tuple[TenantSlots, TenantSlots, Clock]]:
+    """Two gateway processes' slots on one database (each with its own job writer)."""
+    clock = Clock()
+    (first_writer, first), (second_writer, second) = (_process(engine, o, clock) for o in ("gw_a", "gw_b"))
+    try:
+        yield first, second, clock
+    finally:
+        for writer in (first_writer, second_writer):
+            await writer.close()
+
+
+async def _held(engine: AsyncEngine, tenant: str = "acme") -> dict[str, int]:
+    async with session_factory(engine)() as session:
+        return await slot_rows.held_by(session, tenant)
+
+
+async def test_the_limit_holds_summed_over_processes(
+    engine: AsyncEngine, processes: tuple[TenantSlots, TenantSlots, Clock]
+) -> None:
+    first, second, _ = processes
+    assert await first.take("acme")  # leases a chunk of 2
+    assert await second.take("acme")  # 1 left: leased alone
+    assert await _held(engine) == {"gw_a": 2, "gw_b": 1}
+    assert not await second.take("acme")  # the limit is held between them
+    assert await first.take("acme")  # its own chunk's second slot
+    assert not await first.take("acme")
+    assert await second.take("globex")  # another tenant never waits
+    assert await _held(engine) == {"gw_a": 2, "gw_b": 1}
+
+    first.give("acme")
+    assert not await second.take("acme")  # free in the first process, not yet given back
+    await first.release_idle()
+    assert await _held(engine) == {"gw_a": 1, "gw_b": 1}
+    assert await second.take("acme")
+    assert await _held(engine) == {"gw_a": 1, "gw_b": 2}
+    assert not first.take_now("acme")
+    assert not second.take_now("acme")
+
+
+async def test_concurrent_takes_of_one_process_get_exactly_the_limit(
+    engine: AsyncEngine, processes: tuple[TenantSlots, TenantSlots, Clock]
+) -> None:
+    first, _, _ = processes
+    taken = await asyncio.gather(*(first.take("acme") for _ in range(10)))
+    assert sum(taken) == LIMIT
+    assert await _held(engine) == {"gw_a": LIMIT}
+
+
+async def test_a_dead_process_slots_are_free_after_the_job_lease(
+    engine: AsyncEngine, processes: tuple[TenantSlots, TenantSlots, Clock]
+) -> None:
+    first, second, clock = processes
+    for _ in range(LIMIT):
+        assert await first.take("acme")
+    assert not await second.take("acme")
+    clock.at = T0 + dt.timedelta(seconds=LEASE_S + 1)  # the first process stopped renewing
+    assert await second.take("acme")
+    assert await _held(engine) == {"gw_a": LIMIT, "gw_b": 2}
+    async with session_factory(engine)() as session, session.begin():
+        assert await slot_rows.purge_stale(session, clock.at - dt.timedelta(seconds=LEASE_S)) == 1
+    assert await _held(engine) == {"gw_b": 2}
+
+
+async def test_a_renewal_writes_back_a_purged_row(
+    engine: AsyncEngine, processes: tuple[TenantSlots, TenantSlots, Clock]
+) -> None:
+    first, _, clock = processes
+    assert await first.take("acme")
+    async with session_factory(engine)() as session, session.begin():
+        await slot_rows.purge_stale(session, T0 + dt.timedelta(seconds=1))
+        await slot_rows.renew(session, "gw_a", first.held(), now=clock.at)
+    assert await _held(engine) == {"gw_a": 2}
+
+
+async def test_a_tenant_at_its_limit_in_one_gateway_waits_in_another(
+    jobs_world: JobsWorld, tmp_path: Path, jobs_database: str
+) -> None:
+    """One slot for the tenant: while a job of it runs in the first gateway (held at the
+    provider), the second gateway keeps its next job queued, runs another tenant's at once, and
+    starts the waiting one after the first ended."""
+    url = jobs_database
+    provider = jobs_world.provider
+    async with (
+        open_gateway(jobs_world, tmp_path / "a", url, job_concurrency=1) as first,
+        open_gateway(jobs_world, tmp_path / "b", url, job_concurrency=1) as second,
+    ):
+        provider.gate.clear()
+        try:
+            held = (await first.submit(flux2_job(), tenant=HOBBY)).json()
+            assert held["runner"] == PROVIDER_FLUX2
+            await first.wait_for(held["id"], "running", tenant=HOBBY)
+            waiting = (await second.submit(sd_job(steps=2), tenant=HOBBY)).json()
+            assert waiting["runner"] == LOCAL_SD
+            other = (await second.submit(sd_job(steps=2), Prefer="wait=60")).json()
+            assert other["status"] == "succeeded", other  # another tenant, same idle runner
+            await asyncio.sleep(1.0)  # two of the second gateway's retries
+            still = (await second.get(f"/v1/jobs/{waiting['id']}", tenant=HOBBY)).json()
+            assert still["status"] == "queued", still
+        finally:
+            provider.gate.set()
+        ended = await first.wait_for(held["id"], tenant=HOBBY)
+        done = await second.wait_for(waiting["id"], tenant=HOBBY)
+    assert ended["status"] == done["status"] == "succeeded"
+    assert dt.datetime.fromisoformat(done["started_at"]) >= dt.datetime.fromisoformat(ended["finished_at"])
