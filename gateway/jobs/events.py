@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,8 +36,14 @@ class _Stream:
     ended_at: float | None = None
 
 
+JobEventObserver = Callable[[str, dict[str, Any]], None]
+"""Told of every event published in this process, `(type, data)`, including terminal events of
+jobs whose stream is not open here (the metrics count them; it must not raise)."""
+
+
 class JobEventHub:
-    def __init__(self) -> None:
+    def __init__(self, observer: JobEventObserver | None = None) -> None:
+        self._observer = observer
         self._streams: dict[str, _Stream] = {}
         self._ended: deque[tuple[float, str]] = deque()
         """(ended at, job id) in the order jobs ended: the sweep reads only its expired head."""
@@ -49,6 +55,8 @@ class JobEventHub:
         return job_id in self._streams
 
     def publish(self, job_id: str, type_: str, data: dict[str, Any]) -> None:
+        if self._observer is not None:
+            self._observer(type_, data)
         stream = self._streams.get(job_id)
         if stream is None or stream.ended_at is not None:
             return

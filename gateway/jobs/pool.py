@@ -81,16 +81,20 @@ class RunnerPool:
     def __contains__(self, runner_id: str) -> bool:
         return runner_id in self._runners
 
+    def runners(self) -> list[PooledRunner]:
+        """The instances held now (read by the metrics at scrape time)."""
+        return list(self._runners.values())
+
     async def healthy(self, runner_id: str) -> bool:
         pooled = self._runners.get(runner_id)
         if pooled is None or pooled.paused or not pooled.entry.enabled:
             return False
-        try:
-            pooled.last_health = await pooled.runner.health()
-        except Exception:
-            log.exception("health of runner %s failed", runner_id)
-            return False
-        return pooled.last_health.ok
+        return await _check_health(pooled)
+
+    async def check_health(self) -> None:
+        """Ask every instance for its health now, kept in `last_health` (paused ones too)."""
+        for pooled in self.runners():
+            await _check_health(pooled)
 
     def warm_score(self, runner_id: str, model_id: str, adapter_ids: tuple[str, ...]) -> int:
         """2: pipeline warm with these adapters active, 1: pipeline warm, 0: cold (or remote)."""
@@ -122,6 +126,16 @@ class RunnerPool:
                 log.exception("closing runner %s failed", pooled.entry.id)
             del self._runners[runner_id]
         self._failed.clear()
+
+
+async def _check_health(pooled: PooledRunner) -> bool:
+    try:
+        pooled.last_health = await pooled.runner.health()
+    except Exception:
+        log.exception("health of runner %s failed", pooled.entry.id)
+        pooled.last_health = RunnerHealth(ok=False, detail="health check failed")
+        return False
+    return pooled.last_health.ok
 
 
 def default_factory(provider_keys: Mapping[str, str], *, device: str = "auto") -> RunnerFactory:

@@ -120,8 +120,13 @@ class RemoteRunner(ABC):
             device=f"provider:{self.settings.runner_id}",
         )
 
+    @property
+    def circuit_state(self) -> str:
+        """The provider circuit breaker's state: `closed`, `open` or `half_open`."""
+        return self.client.breaker.state
+
     async def health(self) -> RunnerHealth:
-        state = self.client.breaker.state
+        state = self.circuit_state
         return RunnerHealth(
             ok=state != "open" and not self._closed,
             detail=f"circuit {state}",
