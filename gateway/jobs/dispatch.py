@@ -82,6 +82,13 @@ class _Choice:
     queued_behind: bool
 
 
+@dataclass
+class _Slot:
+    """Whether the admission holds one of the tenant's slots."""
+
+    taken: bool = False
+
+
 class QueueStats:
     """What the executor knows of its own load and holds of the tenants' concurrency slots;
     the dispatcher asks, it does not count."""
@@ -129,19 +136,15 @@ class Dispatcher:
         """Admit the job durably. With `start_at_once` (the submitter waits for the result) and
         a free runner and a free slot of the tenant, the job is admitted already `running`,
         saving the start's durable write; it then holds the slot (`Admitted.slot`)."""
-        slot = start_at_once and await self.stats.take_slot(auth.tenant_id)
+        slot = _Slot()
         try:
-            admitted = await self._admit(
+            return await self._admit(
                 auth, request, revision, now, idempotency_key, on_admitted, start_at_once, slot
             )
         except BaseException:
-            if slot:
+            if slot.taken:
                 self.stats.give_slot(auth.tenant_id)
             raise
-        if slot and admitted.row.status != "running":  # queued behind a busy runner after all
-            self.stats.give_slot(auth.tenant_id)
-            return Admitted(admitted.row, admitted.task, admitted.decision)
-        return admitted
 
     async def _admit(
         self,
@@ -152,7 +155,7 @@ class Dispatcher:
         idempotency_key: str | None,
         on_admitted: OnAdmitted | None,
         start_at_once: bool,
-        slot: bool,
+        slot: _Slot,
     ) -> Admitted:
         try:
             retry_after = await self.rate_limiter.take(auth.tenant_id, now=now.timestamp())
@@ -219,11 +222,18 @@ class Dispatcher:
                 strict=self.strict_policy,
                 max_alternatives=0,
             )
-            tenant_full = not slot if start_at_once else not self.stats.has_room(auth.tenant_id)
-            choice = await self._choose(
-                job_id, resolved, candidates, policy_request, revision, auth, tenant_full
-            )
-            if choice.queued_behind:
+            choice = await self._choose(job_id, resolved, candidates, policy_request, revision, auth)
+            # The tenant's concurrency, last: a slot is taken only for a job about to start.
+            queued_behind = choice.queued_behind
+            if queued_behind and slot.taken:  # a second attempt found the runner busy
+                slot.taken = False
+                self.stats.give_slot(auth.tenant_id)
+            elif not queued_behind and start_at_once and not slot.taken:
+                slot.taken = await self.stats.take_slot(auth.tenant_id)
+                queued_behind = not slot.taken
+            elif not queued_behind and not start_at_once:
+                queued_behind = not self.stats.has_room(auth.tenant_id)
+            if queued_behind:
                 await self._check_queue_depth(auth.tenant_id, choice.healthy)
             try:
                 row = await self._record(
@@ -240,13 +250,13 @@ class Dispatcher:
                     idempotency_key,
                     on_admitted,
                     purpose.value,
-                    start_at_once,
+                    slot.taken,
                 )
             except quota.QuotaExhaustedError as exc:
                 if attempt == 0:
                     continue  # another job took the room meanwhile: decide again on fresh counts
                 raise RetryLaterError(str(exc), status=429, retry_after=60, slug="quota-contention") from exc
-            return Admitted(row=row, task=choice.task, decision=choice.decision, slot=slot)
+            return Admitted(row=row, task=choice.task, decision=choice.decision, slot=slot.taken)
         raise AssertionError("unreachable")
 
     async def _check_webhook(self, request: JobRequest) -> WebhookSubscription | None:
@@ -288,7 +298,6 @@ class Dispatcher:
         policy_request: PolicyRequest,
         revision: CatalogRevision,
         auth: AuthContext,
-        tenant_full: bool,
     ) -> _Choice:
         engine = revision.policy
         permitted: list[tuple[RunnerEntry, PolicyDecision]] = []
@@ -343,9 +352,7 @@ class Dispatcher:
             warm = self.pool.warm_score(runner.id, resolved.model.id, resolved.adapter_ids)
             price = _price_per_image(runner, resolved)
             key = (not healthy, busy, -warm, price, pooled.running + backlog, runner.id)
-            choice = _Choice(
-                runner, decision, task, healthy, queued_behind=not healthy or busy or tenant_full
-            )
+            choice = _Choice(runner, decision, task, healthy, queued_behind=not healthy or busy)
             ranked.append((key, choice))
         if not ranked and beyond_limits:
             raise beyond_limits[0]
@@ -390,7 +397,7 @@ class Dispatcher:
         idempotency_key: str | None,
         on_admitted: OnAdmitted | None,
         purpose: str,
-        start_at_once: bool,
+        started: bool,
     ) -> JobRow:
         decision = choice.decision
         reservations = {a: resolved.num_images for a in decision.agreements_relied_on}
@@ -437,11 +444,10 @@ class Dispatcher:
             decision_id=decision.decision_id,
             job_id=job_id,
         )
-        # Waited for and handed straight to a runner (healthy, idle, tenant under its limit):
+        # Waited for and handed straight to a runner (healthy, idle, a slot of the tenant held):
         # the row is written `running` here, so the job needs no third durable write for its
         # start. A crash before it ends finds it running and recovery fails it with its reason,
         # as for any job that had started.
-        started = start_at_once and not choice.queued_behind
         queued_data = webhook_data(row) if webhook is not None else None
         if started:
             row.status = "running"
