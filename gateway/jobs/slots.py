@@ -98,8 +98,10 @@ class TenantSlots:
     async def lease(self, tenant_id: str) -> bool:
         """Lease more slots of the tenant (one lease at a time per tenant); True when a free
         slot is held afterwards."""
-        held = self._tenants.setdefault(tenant_id, _Held())
-        while held.leasing is not None:
+        while True:  # the entry is looked up again after a wait: `release_idle` may drop one
+            held = self._tenants.setdefault(tenant_id, _Held())
+            if held.leasing is None:
+                break
             await held.leasing
         if held.used < held.held:
             return True
