@@ -9,6 +9,7 @@ import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -129,8 +130,9 @@ async def test_a_tenant_at_its_limit_in_one_gateway_waits_in_another(
     jobs_world: JobsWorld, tmp_path: Path, jobs_database: str
 ) -> None:
     """One slot for the tenant: while a job of it runs in the first gateway (held at the
-    provider), the second gateway keeps its next job queued, runs another tenant's at once, and
-    starts the waiting one after the first ended."""
+    provider), the second gateway writes the tenant's jobs queued (even one whose submitter
+    waits, on an idle runner), runs another tenant's, and starts the waiting ones one at a time
+    after the first ended."""
     url = jobs_database
     provider = jobs_world.provider
     async with (
@@ -142,10 +144,13 @@ async def test_a_tenant_at_its_limit_in_one_gateway_waits_in_another(
             held = (await first.submit(flux2_job(), tenant=HOBBY)).json()
             assert held["runner"] == PROVIDER_FLUX2
             await first.wait_for(held["id"], "running", tenant=HOBBY)
+            # The runner is idle, but no slot: the waiting submitter's job is written queued.
+            waited = await second.submit(sd_job(steps=2), tenant=HOBBY, Prefer="wait=1")
+            assert waited.status_code == 202
+            assert (waited.json()["runner"], waited.json()["status"]) == (LOCAL_SD, "queued")
             waiting = (await second.submit(sd_job(steps=2), tenant=HOBBY)).json()
-            assert waiting["runner"] == LOCAL_SD
             other = (await second.submit(sd_job(steps=2), Prefer="wait=60")).json()
-            assert other["status"] == "succeeded", other  # another tenant, same idle runner
+            assert other["status"] == "succeeded", other  # another tenant, same runner
             await asyncio.sleep(1.0)  # two of the second gateway's retries
             still = (await second.get(f"/v1/jobs/{waiting['id']}", tenant=HOBBY)).json()
             assert still["status"] == "queued", still
@@ -153,5 +158,13 @@ async def test_a_tenant_at_its_limit_in_one_gateway_waits_in_another(
             provider.gate.set()
         ended = await first.wait_for(held["id"], tenant=HOBBY)
         done = await second.wait_for(waiting["id"], tenant=HOBBY)
-    assert ended["status"] == done["status"] == "succeeded"
-    assert dt.datetime.fromisoformat(done["started_at"]) >= dt.datetime.fromisoformat(ended["finished_at"])
+        later = await second.wait_for(waited.json()["id"], tenant=HOBBY)
+    assert ended["status"] == done["status"] == later["status"] == "succeeded"
+    assert _at(done, "started_at") >= _at(ended, "finished_at")
+    # one slot: the two waiting jobs ran one after the other
+    before, after = sorted((done, later), key=lambda job: _at(job, "started_at"))
+    assert _at(after, "started_at") >= _at(before, "finished_at")
+
+
+def _at(job: dict[str, Any], field: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(job[field])
