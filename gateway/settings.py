@@ -114,9 +114,11 @@ class Settings(msgspec.Struct, kw_only=True):
     job_queue_depth: Positive = 16
     """Jobs a tenant may have queued before submissions answer 429 (`CLEARANCE_JOB_QUEUE_DEPTH`)."""
     job_concurrency: Positive = 4
-    """Jobs of one tenant running at once per gateway process (`CLEARANCE_JOB_CONCURRENCY`)."""
+    """Jobs of one tenant running at once, every gateway process on the database together
+    (`CLEARANCE_JOB_CONCURRENCY`)."""
     job_rate_per_minute: Positive = 600
-    """Job submissions per tenant and minute per gateway process (`CLEARANCE_JOB_RATE_PER_MINUTE`)."""
+    """Job submissions per tenant and minute, every gateway process on the database together
+    (`CLEARANCE_JOB_RATE_PER_MINUTE`)."""
     job_lease_seconds: PositiveSeconds = 15.0
     """A job whose gateway process has not renewed it for this long is recovered by another
     (queued: run; running: run again on a local runner, failed on a provider's)
