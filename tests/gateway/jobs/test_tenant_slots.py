@@ -100,6 +100,17 @@ async def test_concurrent_takes_of_one_process_get_exactly_the_limit(
     assert await _held(engine) == {"gw_a": LIMIT}
 
 
+async def test_concurrent_takes_of_two_processes_and_two_tenants_get_exactly_the_limit(
+    engine: AsyncEngine, processes: tuple[TenantSlots, TenantSlots, Clock]
+) -> None:
+    first, second, _ = processes
+    asked = [(first, "acme"), (second, "globex"), (second, "acme"), (first, "globex")] * 5
+    taken = await asyncio.gather(*(slots.take(tenant) for slots, tenant in asked))
+    for tenant in ("acme", "globex"):
+        assert sum(ok for ok, (_, t) in zip(taken, asked, strict=True) if t == tenant) == LIMIT
+        assert sum((await _held(engine, tenant)).values()) == LIMIT
+
+
 async def test_a_dead_process_slots_are_free_after_the_job_lease(
     engine: AsyncEngine, processes: tuple[TenantSlots, TenantSlots, Clock]
 ) -> None:
