@@ -10,7 +10,7 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 import msgspec
@@ -89,6 +89,9 @@ class Settings(msgspec.Struct, kw_only=True):
     (`CLEARANCE_READINESS_TIMEOUT_SECONDS`)."""
     shutdown_grace_seconds: PositiveSeconds = 10.0
     """Time given to requests in flight on shutdown (`CLEARANCE_SHUTDOWN_GRACE_SECONDS`)."""
+    log_format: Literal["text", "json"] = "text"
+    """How `clearance serve` and `clearance demo` log (`CLEARANCE_LOG_FORMAT`): uvicorn's text
+    lines, or one JSON object per line for log collectors (`gateway.cli.logs`)."""
     outbound_allow_http: bool = False
     """Allow plain-http webhook and report URLs (`CLEARANCE_OUTBOUND_ALLOW_HTTP`); https only by default."""
     outbound_allowlist: str = ""

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import click
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
 from gateway.app import create_app
+from gateway.cli.logs import json_log_config
 from gateway.settings import Settings
 
 
@@ -25,6 +27,8 @@ def uvicorn_config(settings: Settings, host: str, port: int, *, access_log: bool
         access_log=access_log,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
         log_level="info",
+        # Applied after the app (and Litestar's logging) is set up: it has the last word.
+        log_config=json_log_config() if settings.log_format == "json" else LOGGING_CONFIG,
     )
 
 

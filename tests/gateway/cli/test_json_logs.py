@@ -1,0 +1,88 @@
+"""`CLEARANCE_LOG_FORMAT=json`: every line `clearance serve` writes is one JSON object, from
+uvicorn's server and access logs and from the gateway's own loggers (here a gateway started
+before `clearance db upgrade`, which warns, with tracebacks, that its tables are missing)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+CLI = [sys.executable, "-c", "from gateway.cli import main; main()"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _environment(tmp_path: Path, log_format: str) -> dict[str, str]:
+    return {**os.environ, "CLEARANCE_DATA_DIR": str(tmp_path / "data"), "CLEARANCE_LOG_FORMAT": log_format}
+
+
+def _serve_briefly(env: dict[str, str], port: int) -> list[dict[str, Any]]:
+    process = subprocess.Popen(
+        [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/health/live").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, "the server exited"
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.2)
+        assert httpx.get(f"{base}/health/ready").status_code == 503  # no tables yet
+        time.sleep(1.5)  # the background loops' first rounds, which log their failures
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    return [json.loads(line) for line in stderr.splitlines() if line.strip()]
+
+
+def test_every_line_served_is_a_json_object(tmp_path: Path) -> None:
+    records = _serve_briefly(_environment(tmp_path, "json"), _free_port())
+    for record in records:
+        assert {"time", "level", "logger", "message"} <= record.keys(), record
+        assert dt.datetime.fromisoformat(record["time"]).utcoffset() == dt.timedelta(0)
+    messages = {(r["logger"], r["message"]) for r in records}
+    assert ("uvicorn.error", "Application startup complete.") in messages
+    access = [m for logger, m in messages if logger == "uvicorn.access"]
+    assert any('"GET /health/live HTTP/1.1" 200' in m for m in access), access
+    assert any('"GET /health/ready HTTP/1.1" 503' in m for m in access), access
+    own = [r for r in records if r["logger"].startswith("gateway.")]
+    assert any(r["level"] == "WARNING" and "no such table" in r["message"] for r in own), own
+    assert any("Traceback" in r.get("exc_info", "") for r in own), own
+
+
+def test_an_unknown_log_format_is_refused_before_serving(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*CLI, "serve", "--port", str(_free_port())],
+        env=_environment(tmp_path, "xml"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "log_format" in result.stderr
+    assert "'xml'" in result.stderr
