@@ -8,9 +8,7 @@ import getpass
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,15 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-CLI = [sys.executable, "-c", "from gateway.cli import main; main()"]
+from tests.support_served import CLI, free_port
+
 FLUX2_DEV = "black-forest-labs/FLUX.2-dev"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _cli(env: dict[str, str], *args: str) -> str:
@@ -37,7 +29,7 @@ def _cli(env: dict[str, str], *args: str) -> str:
 
 @pytest.fixture
 def environment(tmp_path: Path) -> dict[str, str]:
-    port = _free_port()
+    port = free_port()
     return {
         **os.environ,
         "CLEARANCE_DATA_DIR": str(tmp_path / "data"),

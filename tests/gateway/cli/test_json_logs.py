@@ -8,23 +8,14 @@ import datetime as dt
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-CLI = [sys.executable, "-c", "from gateway.cli import main; main()"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.support_served import CLI, free_port
 
 
 def _environment(tmp_path: Path, log_format: str) -> dict[str, str]:
@@ -60,7 +51,7 @@ def _serve_briefly(env: dict[str, str], port: int) -> list[dict[str, Any]]:
 
 
 def test_every_line_served_is_a_json_object(tmp_path: Path) -> None:
-    records = _serve_briefly(_environment(tmp_path, "json"), _free_port())
+    records = _serve_briefly(_environment(tmp_path, "json"), free_port())
     for record in records:
         assert {"time", "level", "logger", "message"} <= record.keys(), record
         assert dt.datetime.fromisoformat(record["time"]).utcoffset() == dt.timedelta(0)
@@ -76,7 +67,7 @@ def test_every_line_served_is_a_json_object(tmp_path: Path) -> None:
 
 def test_an_unknown_log_format_is_refused_before_serving(tmp_path: Path) -> None:
     result = subprocess.run(
-        [*CLI, "serve", "--port", str(_free_port())],
+        [*CLI, "serve", "--port", str(free_port())],
         env=_environment(tmp_path, "xml"),
         capture_output=True,
         text=True,

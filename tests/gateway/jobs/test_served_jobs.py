@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,22 +24,14 @@ from registry.audit.tables import AuditEventRow
 from registry.db.engine import create_engine, session_factory
 from tests.gateway.auth.conftest import PEPPER, create_client, make_settings
 from tests.gateway.jobs.conftest import PROVIDER_FLUX2, PROVIDER_KEY, JobsWorld, copy_database, sd_job
-
-CLI = [sys.executable, "-c", "from gateway.cli import main; main()"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.support_served import CLI, free_port
 
 
 class Served:
     def __init__(self, world: JobsWorld, directory: Path) -> None:
         self.directory = directory
         self.database_url = copy_database(world, directory)
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {
             **os.environ,
