@@ -1,20 +1,18 @@
-"""`clearance audit verify|export|purge|checkpoint|public-key|usage`."""
+"""`clearance audit verify|export|purge|checkpoint|public-key|usage|image`."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import getpass
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
 
 import click
 import msgspec
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.cli.audit_image import image
+from gateway.cli.audit_support import CouldNotVerifyError, public_key_option, run_on_engine, trusted_verifier
 from gateway.settings import Settings
 from registry.audit import (
     AuditError,
@@ -22,17 +20,12 @@ from registry.audit import (
     Checkpoint,
     export_checkpoint,
     load_or_create_signing_key,
-    load_verifier,
     monthly_usage,
     purge_before,
     read_checkpoint_file,
-    read_public_key,
     verify_chain,
 )
 from registry.audit.export import export_events
-from registry.db.engine import create_engine
-
-T = TypeVar("T")
 
 
 def cli_actor() -> str:
@@ -42,33 +35,6 @@ def cli_actor() -> str:
     except (KeyError, OSError):
         user = "unknown"
     return f"cli:{user}"
-
-
-class CouldNotVerifyError(click.ClickException):
-    """Verification did not run (no key, unreadable file, database unreachable): exit 2, so that
-    exit 1 always means tampering was found."""
-
-    exit_code = 2
-
-
-def _run(
-    settings: Settings,
-    work: Callable[[AsyncEngine], Awaitable[T]],
-    failure: type[click.ClickException] = click.ClickException,
-) -> T:
-    async def main() -> T:
-        engine = create_engine(settings.database_url)
-        try:
-            return await work(engine)
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(main())
-    except AuditError as exc:
-        raise failure(str(exc)) from exc
-    except (SQLAlchemyError, OSError) as exc:
-        raise failure(f"database {settings.database_url!r}: {exc}") from exc
 
 
 def _moment(value: str | None, option: str) -> dt.datetime | None:
@@ -96,30 +62,17 @@ def audit() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="A signed checkpoint exported earlier: also proves the tail was not truncated.",
 )
-@click.option(
-    "--public-key",
-    "public_key",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="PEM public key to trust (default: the data directory's published key).",
-)
+@public_key_option
 @click.pass_obj
 def verify(settings: Settings, checkpoint_file: Path | None, public_key: Path | None) -> None:
     """Recompute the chain; exit 0 if intact, 1 with the first bad sequence number if not,
     2 if it could not verify."""
     try:
         checkpoint = read_checkpoint_file(checkpoint_file) if checkpoint_file else None
-        if public_key is not None:
-            verifier = read_public_key(public_key)
-        else:
-            try:
-                verifier = load_verifier(settings.data_dir)
-            except AuditError:
-                if checkpoint is not None:
-                    raise
-                verifier = None
     except AuditError as exc:
         raise CouldNotVerifyError(str(exc)) from exc
-    report = _run(
+    verifier = trusted_verifier(settings, public_key, checkpoint)
+    report = run_on_engine(
         settings,
         lambda engine: verify_chain(engine, verifier=verifier, checkpoint=checkpoint),
         CouldNotVerifyError,
@@ -159,7 +112,7 @@ def export(
     start, end = _moment(since, "--since"), _moment(until, "--until")
     out = output.open("w", newline="") if output else sys.stdout
     try:
-        count = _run(
+        count = run_on_engine(
             settings,
             lambda engine: export_events(
                 engine,
@@ -190,7 +143,7 @@ def purge(settings: Settings, before: str, checkpoint_out: Path | None) -> None:
     moment = _moment(before, "--before")
     assert moment is not None
     signer = load_or_create_signing_key(settings.data_dir)
-    report = _run(
+    report = run_on_engine(
         settings, lambda engine: purge_before(engine, moment, signer=signer, actor_subject=cli_actor())
     )
     target = checkpoint_out or _default_checkpoint_path(settings, report.checkpoint.sequence)
@@ -218,7 +171,7 @@ def checkpoint(settings: Settings, output: Path | None) -> None:
         async with AuditLog(engine, signer=signer) as log:
             return await log.checkpoint()
 
-    signed = _run(settings, sign)
+    signed = run_on_engine(settings, sign)
     if signed is None:
         raise click.ClickException("the audit log is empty: nothing to sign")
     target = output or _default_checkpoint_path(settings, signed.sequence)
@@ -255,8 +208,11 @@ def usage(settings: Settings, month: str, tenant: str | None) -> None:
         async with engine.connect() as connection:
             return msgspec.json.encode(await monthly_usage(connection, year, number, tenant=tenant))
 
-    click.echo(msgspec.json.format(_run(settings, summarise)).decode())
+    click.echo(msgspec.json.format(run_on_engine(settings, summarise)).decode())
 
 
 def _default_checkpoint_path(settings: Settings, sequence: int) -> Path:
     return settings.data_dir / "audit-checkpoints" / f"checkpoint-{sequence:012d}.json"
+
+
+audit.add_command(image)

@@ -128,7 +128,7 @@ class JobExecutor(QueueStats):
         self._release_later: asyncio.TimerHandle | None = None
         self._slots_purged_at: float | None = None
         self._finished: dict[str, _Ending] = {}
-        self._unrecorded: dict[str, tuple[str, int, str | None, JobRow | None]] = {}
+        self._unrecorded: dict[str, tuple[str, int, str | None, JobRow | None, tuple[str, ...]]] = {}
         """Jobs whose end could not be written yet (database down), retried by maintenance (their
         PNGs are not kept in memory meanwhile: a waiter reads them from the store)."""
         self._maintenance: asyncio.Task[None] | None = None
@@ -331,7 +331,10 @@ class JobExecutor(QueueStats):
                     },
                 )
             pngs = tuple(s.data for s in stored)
-            await self._finish(item.job_id, "succeeded", images=len(result.images), row=row, pngs=pngs)
+            digests = tuple(s.sha256 for s in stored)
+            await self._finish(
+                item.job_id, "succeeded", images=len(result.images), row=row, pngs=pngs, digests=digests
+            )
         except TaskCanceledError:
             await self._finish(item.job_id, "canceled", error="canceled by the client", row=row)
         except RunnerError as exc:
@@ -386,17 +389,19 @@ class JobExecutor(QueueStats):
         error: str | None = None,
         row: JobRow | None = None,
         pngs: tuple[bytes, ...] = (),
+        digests: tuple[str, ...] = (),
     ) -> None:
-        """Record the end; `pngs` (the stored images) go to a waiting submitter with the job."""
+        """Record the end; `pngs` (the stored images) go to a waiting submitter with the job, and
+        their SHA-256 (`digests`, as the store computed them) to its outcome event."""
         try:
             ended = await self.transitions.finish(
-                job_id, status, now=self._clock(), images=images, error=error, row=row
+                job_id, status, now=self._clock(), images=images, error=error, row=row, image_sha256=digests
             )
         except Exception:
             # Retried by the maintenance loop; meanwhile the lease is still renewed, so no other
             # gateway takes over (fails or reruns) a job whose images were already stored.
             log.exception("job %s could not be recorded as %s; retrying", job_id, status)
-            self._unrecorded[job_id] = (status, images, error, row)
+            self._unrecorded[job_id] = (status, images, error, row, digests)
             return
         self._unrecorded.pop(job_id, None)
         view = None
@@ -428,8 +433,8 @@ class JobExecutor(QueueStats):
             await asyncio.sleep(interval)
 
     async def maintain_once(self) -> None:
-        for job_id, (status, images, error, row) in list(self._unrecorded.items()):
-            await self._finish(job_id, status, images=images, error=error, row=row)
+        for job_id, (status, images, error, row, digests) in list(self._unrecorded.items()):
+            await self._finish(job_id, status, images=images, error=error, row=row, digests=digests)
         now = self._clock()
         async with self.sessions() as session, session.begin():
             await session.execute(

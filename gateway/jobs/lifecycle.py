@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,8 +101,10 @@ class JobTransitions:
         images: int = 0,
         error: str | None = None,
         row: JobRow | None = None,
+        image_sha256: Sequence[str] = (),
     ) -> JobRow | None:
-        """Active -> `status` with its outcome event; None when another transition won."""
+        """Active -> `status` with its outcome event (which records `image_sha256`, the digests
+        of the delivered PNGs); None when another transition won."""
         assert status in TERMINAL
         cost = job_cost(row, images) if row is not None and status == "succeeded" else None
 
@@ -120,12 +123,14 @@ class JobTransitions:
                     await context.session.flush()
                 else:
                     known.cost_usd = cost
-            await self._consequences(context, known, now)
+            await self._consequences(context, known, now, image_sha256)
             return known
 
         return await self.writer.run(finished, transition=Transition(job_id, ACTIVE, values))
 
-    async def _consequences(self, context: WorkContext, row: JobRow, now: dt.datetime) -> None:
+    async def _consequences(
+        self, context: WorkContext, row: JobRow, now: dt.datetime, image_sha256: Sequence[str]
+    ) -> None:
         """What the end causes; the session is asked for only where a statement needs it."""
         reserved: dict[str, int] = dict(row.reservations or {})
         unused = {agreement: amount - row.images for agreement, amount in reserved.items()}
@@ -170,6 +175,7 @@ class JobTransitions:
             licenses=list(decision.get("licenses", [])),
             agreements=list(decision.get("agreements", [])),
             output_use=row.output_use,
+            image_sha256=list(image_sha256),
         )
         event = job_outcome_event(
             outcome,

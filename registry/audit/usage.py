@@ -35,6 +35,10 @@ class JobOutcome(msgspec.Struct, kw_only=True, frozen=True):
     agreements: list[str] = msgspec.field(default_factory=list)
     """Ids of the agreements the decision relied on (tenant's and operator's)."""
     output_use: str | None = None
+    image_sha256: list[str] = msgspec.field(default_factory=list)
+    """SHA-256 (hex) of each image delivered, in order, as stored and served (PNG with its
+    provenance chunks): `clearance audit image FILE.png` finds an image's job by them. Empty in
+    outcomes recorded before they were kept."""
 
 
 def job_outcome_event(

@@ -47,7 +47,8 @@ def test_timestamps_are_utc_with_microseconds() -> None:
 def test_payloads_are_canonical_whatever_the_key_order() -> None:
     assert canonical_payload({"b": 1, "a": {"d": None, "c": 2}}) == '{"a":{"c":2,"d":null},"b":1}'
     outcome = JobOutcome(job_id="j", status="succeeded", images=1, purpose="research", runner="r")
-    assert canonical_payload(outcome).startswith('{"agreements":[],"artifacts":[],"images":1,')
+    sorted_keys = '{"agreements":[],"artifacts":[],"image_sha256":[],"images":1,'
+    assert canonical_payload(outcome).startswith(sorted_keys)
 
 
 @pytest.mark.parametrize("bad", [float("nan"), {"x": [float("inf")]}, {"when": object()}])
