@@ -11,6 +11,8 @@ serves until Ctrl-C. See docs/demo.md.
 from __future__ import annotations
 
 import asyncio
+import shlex
+import sys
 from pathlib import Path
 
 import click
@@ -51,5 +53,15 @@ def demo(ctx: click.Context, host: str, port: int, data_dir: Path | None) -> Non
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     click.echo(f"data directory: {settings.data_dir.resolve()}  database: {settings.database_url}")
     prepared = asyncio.run(set_up_demo(settings, base_url, echo=click.echo))
-    click.echo(render(base_url, prepared.clients, str(prepared.credentials_path)))
+    audit_cli = shlex.join(
+        [
+            str(Path(sys.argv[0]).resolve()) if Path(sys.argv[0]).name == "clearance" else "clearance",
+            "--data-dir",
+            str(settings.data_dir.resolve()),
+            "--database-url",
+            settings.database_url,
+            "audit",
+        ]
+    )
+    click.echo(render(base_url, prepared.clients, str(prepared.credentials_path), audit_cli))
     uvicorn.Server(uvicorn_config(settings, host, port, access_log=False)).run()

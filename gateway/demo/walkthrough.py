@@ -1,5 +1,6 @@
 """The copy-paste commands `clearance demo` prints: tokens, then the three scenarios with curl,
-then the same commercial request through the official `openai` client. The demo's test runs
+the proof of the studio's image by the audit log, then the same commercial request through the
+official `openai` client. The demo's test runs
 exactly these lines, so what a reader pastes is what was checked."""
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ PYTHON_MARK = "---8<--- python (openai client)"
 END_MARK = "---8<--- end"
 _PRINT_ACCESS_FIELD = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])'"
 TOKEN_VARIABLES = {HOBBY: "HOBBY_TOKEN", STUDIO: "STUDIO_TOKEN"}
+PROOF_MARK = "# (proof)"
+_PRINT_FIRST_IMAGE = 'python3 -c \'import json,sys; print(json.load(sys.stdin)["items"][0]["images"][0])\''
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ SCENARIOS = (
 )
 
 
-def shell_block(base_url: str, clients: list[DemoClient]) -> str:
+def shell_block(base_url: str, clients: list[DemoClient], audit_cli: str) -> str:
     lines = [f"CLEARANCE={base_url}"]
     for client in clients:
         credentials = shlex.quote(f"{client.client_id}:{client.client_secret}")
@@ -82,6 +85,13 @@ def shell_block(base_url: str, clients: list[DemoClient]) -> str:
             "-H 'Prefer: wait=60' -H 'Content-Type: application/json' "
             f"-d {shlex.quote(json.dumps(scenario.body, separators=(',', ':')))}"
         )
+    studio = f'-H "Authorization: Bearer ${TOKEN_VARIABLES[STUDIO]}"'
+    lines += [
+        f"{PROOF_MARK} the studio's image from (c), traced by the audit log to its job, decision, licenses",
+        f'IMAGE=$(curl -s "$CLEARANCE/v1/jobs?limit=1" {studio} | {_PRINT_FIRST_IMAGE})',
+        f'curl -s -o studio.png "$CLEARANCE$IMAGE" {studio}',
+        f"{audit_cli} image studio.png",
+    ]
     return "\n".join(lines)
 
 
@@ -108,7 +118,8 @@ for tenant, (client_id, secret) in CLIENTS.items():
               "| alternatives:", sorted({{a["model_id"] for a in exc.body["alternatives"]}}))"""
 
 
-def render(base_url: str, clients: list[DemoClient], credentials_path: str) -> str:
+def render(base_url: str, clients: list[DemoClient], credentials_path: str, audit_cli: str) -> str:
+    """`audit_cli`: the `clearance ... audit` command line for this demo's data (the proof)."""
     who = "\n".join(
         f"  {c.tenant:12} client_id={c.client_id}  client_secret={c.client_secret}"
         f"  scopes={' '.join(c.scopes)}"
@@ -124,7 +135,7 @@ Clearance demo on {base_url}
 
 Paste into a shell (python3 reads the tokens):
 {SHELL_MARK}
-{shell_block(base_url, clients)}
+{shell_block(base_url, clients, audit_cli)}
 {PYTHON_MARK}
 {python_block(base_url, clients)}
 {END_MARK}

@@ -20,7 +20,7 @@ import httpx
 
 from gateway.demo.catalog import HOBBY, STUDIO
 from gateway.demo.credentials import CREDENTIALS_FILE
-from gateway.demo.walkthrough import END_MARK, PYTHON_MARK, SCENARIOS, SHELL_MARK
+from gateway.demo.walkthrough import END_MARK, PROOF_MARK, PYTHON_MARK, SCENARIOS, SHELL_MARK
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -80,9 +80,9 @@ def running_demo(data_dir: Path) -> Iterator[DemoRun]:
             log.close()
 
 
-def _run_shell(lines: list[str]) -> str:
+def _run_shell(lines: list[str], cwd: Path | None = None) -> str:
     result = subprocess.run(
-        ["bash", "-e", "-c", "\n".join(lines)], capture_output=True, text=True, timeout=120
+        ["bash", "-e", "-c", "\n".join(lines)], capture_output=True, text=True, timeout=120, cwd=cwd
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -129,6 +129,14 @@ def test_the_demo_serves_its_three_scenarios_and_reruns_idempotently(tmp_path: P
         assert denied["alternatives"]
         assert licensed["status"] == "succeeded"
         assert licensed["decision"]["agreements"]
+
+        # The proof lines: the studio's last image, traced by the audit log (cwd: where it lands).
+        shell = run.block(SHELL_MARK, PYTHON_MARK)
+        setup = shell[: next(i for i, line in enumerate(shell) if line.startswith("# ("))]
+        proof = shell[shell.index(next(line for line in shell if line.startswith(PROOF_MARK))) + 1 :]
+        proven = _run_shell([*setup, *proof], cwd=tmp_path)
+        assert f"is image 0 of job {licensed['id']}" in proven, proven
+        assert licensed["decision"]["agreements"][0] in proven
 
         script = "\n".join(run.block(PYTHON_MARK, END_MARK))
         printed = subprocess.run(
