@@ -1,5 +1,6 @@
 """`GET /v1/audit` (the caller's tenant only, `audit:read`) and `/admin/audit`,
-`/admin/audit/verify`, `/admin/audit/export`, `/admin/reports/usage` (`admin`)."""
+`/admin/audit/verify`, `/admin/audit/export`, `POST /admin/audit/images` (trace an image file),
+`/admin/reports/usage` (`admin`)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,20 @@ import csv
 import datetime as dt
 import io
 from collections.abc import AsyncIterator
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
-from litestar import Controller, get
+from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit.schemas import AuditPage, Limit, audit_event, event_query, parse_month
+from gateway.audit.trace import ImageTrace, ImageTraceError, trace_image
 from gateway.auth.context import AuthContext
 from gateway.auth.scopes import Scope
+from gateway.problems import invalid_field_problem
 from gateway.runtime import GatewayRuntime
 from registry.audit import (
     AuditError,
@@ -33,8 +36,17 @@ from registry.audit import (
 )
 from registry.audit.export import CSV_COLUMNS, event_record
 from registry.audit.query import MAX_PAGE
+from registry.audit.signing import CheckpointVerifier
 
 ADMIN = {"scope": Scope.ADMIN}
+
+
+def _verifier(runtime: GatewayRuntime) -> CheckpointVerifier | None:
+    """The data directory's published audit key, or None (checkpoints then go unchecked)."""
+    try:
+        return load_verifier(runtime.settings.data_dir)
+    except AuditError:
+        return None
 
 
 async def _page(db_session: AsyncSession, query: EventQuery) -> AuditPage:
@@ -116,11 +128,21 @@ class AdminAuditController(Controller):
 
     @get("/verify", opt=ADMIN, summary="Recompute the hash chain and check signed checkpoints")
     async def verify(self, runtime: NamedDependency[GatewayRuntime]) -> VerificationReport:
+        return await verify_chain(runtime.engine, verifier=_verifier(runtime))
+
+    @post("/images", opt=ADMIN, status_code=200, summary="Trace an image file to its job and licenses")
+    async def trace(
+        self, runtime: NamedDependency[GatewayRuntime], request: Request[Any, Any, Any]
+    ) -> ImageTrace:
+        """The body is the PNG file, as delivered (`Content-Type: image/png`). Verify the hash
+        chain, then check that the job the PNG's provenance names recorded exactly these bytes in
+        its outcome event (`verdict`: proven, not_proven, tampered or unverifiable). A body that
+        is not a PNG with Clearance provenance is 422."""
+        data = await request.body()
         try:
-            verifier = load_verifier(runtime.settings.data_dir)
-        except AuditError:
-            verifier = None
-        return await verify_chain(runtime.engine, verifier=verifier)
+            return await trace_image(runtime.engine, data, _verifier(runtime))
+        except ImageTraceError as exc:
+            raise invalid_field_problem(exc, "body", str(exc), "body") from exc
 
     @get("/export", opt=ADMIN, summary="Stream events as JSON Lines or CSV")
     async def export(

@@ -1,6 +1,6 @@
-"""`clearance audit image FILE.png`: an image a job delivered is traced to its job, decision and
-licenses, proven by the digest its outcome event recorded; an altered image, an image without
-provenance and a tampered audit log are not."""
+"""`clearance audit image FILE.png` and `POST /admin/audit/images`: an image a job delivered is
+traced to its job, decision and licenses, proven by the digest its outcome event recorded; an
+altered image, an image without provenance and a tampered audit log are not."""
 
 from __future__ import annotations
 
@@ -97,3 +97,27 @@ async def test_a_tampered_audit_log_proves_nothing(gateway: Gateway, tmp_path: P
     traced = await _trace(gateway, path)
     assert traced.returncode == 1
     assert "TAMPERED" in traced.stdout
+
+
+async def test_the_admin_api_traces_an_image_too(gateway: Gateway, tmp_path: Path) -> None:
+    job, path = await _delivered(gateway, tmp_path)
+    admin = {**await gateway.headers(scopes="admin"), "Content-Type": "image/png"}
+    answer = await gateway.http.post("/admin/audit/images", content=path.read_bytes(), headers=admin)
+    assert answer.status_code == 200, answer.text
+    trace = answer.json()
+    assert (trace["verdict"], trace["job_id"], trace["index"]) == ("proven", job["id"], 1)
+    assert trace["licenses"] == job["decision"]["licenses"]
+    assert trace["decision_id"] == job["decision"]["id"]
+
+    altered = path.read_bytes() + b"bytes after the image's end"  # still a PNG, not the one delivered
+    answer = await gateway.http.post("/admin/audit/images", content=altered, headers=admin)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["verdict"] == "not_proven"
+
+    refused = await gateway.http.post("/admin/audit/images", content=b"not a png", headers=admin)
+    assert refused.status_code == 422
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert "not a PNG image" in refused.json()["detail"]
+    tenant_only = await gateway.headers()  # jobs scopes, no admin
+    forbidden = await gateway.http.post("/admin/audit/images", content=path.read_bytes(), headers=tenant_only)
+    assert forbidden.status_code == 403
