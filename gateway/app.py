@@ -29,6 +29,8 @@ from gateway.jobs.controllers import JOBS_RUNTIME_STATE_KEY
 from gateway.jobs.pool import RunnerPool
 from gateway.jobs.routes import jobs_router
 from gateway.jobs.runtime import JobsRuntime
+from gateway.metrics.endpoint import metrics_route
+from gateway.metrics.instruments import GatewayMetrics, instrument_app
 from gateway.oauth.auth_events import AuthEventRecorder
 from gateway.oauth.controllers import OAuthController, WellKnownController
 from gateway.oauth.dependencies import (
@@ -60,8 +62,16 @@ def create_app(
     `_freeze_startup_heap`); leave it off where many apps come and go in one process."""
     runtime = GatewayRuntime(settings, auth_events=auth_events)
     catalog_cache = CatalogCache(lambda: runtime.sessions, refresh_seconds=settings.state_sync_seconds)
-    jobs = JobsRuntime(runtime, catalog_cache, pool=runner_pool)
-    return Litestar(
+    metrics = GatewayMetrics()
+    jobs = JobsRuntime(runtime, catalog_cache, pool=runner_pool, metrics=metrics)
+    metrics.watch_runners(jobs.pool.runners, jobs.backlog)
+    # Off unless a token is set: the route does not exist (404) without one.
+    scrape = (
+        [metrics_route(metrics, settings.metrics_token, jobs.pool.check_health)]
+        if settings.metrics_token
+        else []
+    )
+    app = Litestar(
         route_handlers=[
             HealthController,
             OAuthController,
@@ -70,6 +80,7 @@ def create_app(
             *api_routers(),
             jobs_router(),
             images_router(),
+            *scrape,
             *extra_route_handlers,
         ],
         dependencies={
@@ -112,6 +123,8 @@ def create_app(
             security=[{"oauth2": []}],
         ),
     )
+    instrument_app(app, metrics)
+    return app
 
 
 @asynccontextmanager

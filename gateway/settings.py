@@ -130,6 +130,10 @@ class Settings(msgspec.Struct, kw_only=True):
     """Times a job running on a local runner is put back in the queue after its gateway process
     died; past it the job fails (a job that crashes its process must not do so forever)
     (`CLEARANCE_JOB_MAX_RESTARTS`)."""
+    metrics_token: Annotated[str, msgspec.Meta(pattern=r"^(|[!-~]{16,})$")] = ""
+    """Bearer token a Prometheus scrape of `GET /metrics` must carry, at least 16 visible ASCII
+    characters (`CLEARANCE_METRICS_TOKEN`); empty: the endpoint is off (404). Metrics are
+    collected either way."""
 
     def __post_init__(self) -> None:
         if not self.database_url:

@@ -26,6 +26,7 @@ from gateway.jobs.executor import JobExecutor
 from gateway.jobs.limits import WINDOW_S, TenantRateLimiter
 from gateway.jobs.pool import RunnerPool, default_factory
 from gateway.jobs.service import JobService
+from gateway.metrics.instruments import GatewayMetrics
 from gateway.runtime import GatewayRuntime, NotStartedError
 from gateway.settings import Settings, SettingsError
 from gateway.webhooks import WebhookDispatcher
@@ -65,6 +66,7 @@ class JobsRuntime:
         *,
         pool: RunnerPool | None = None,
         limits: JobLimits | None = None,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
         settings = runtime.settings
         self.runtime = runtime
@@ -75,7 +77,8 @@ class JobsRuntime:
         self.store = image_store(settings)
         self.owner = f"gw_{secrets.token_hex(8)}"
         """This process's name on the leases of the jobs it executes."""
-        self.hub = JobEventHub()
+        self.metrics = metrics
+        self.hub = JobEventHub(metrics.jobs.observe if metrics is not None else None)
         self._service: JobService | None = None
         self.executor: JobExecutor | None = None
         self.writer: JobWriter | None = None
@@ -87,6 +90,15 @@ class JobsRuntime:
         if self._service is None:
             raise NotStartedError("jobs runtime not started")
         return self._service
+
+    def backlog(self, runner_id: str) -> int:
+        """Jobs waiting in this process's queue for the runner (0 before start-up)."""
+        return self.executor.backlog(runner_id) if self.executor is not None else 0
+
+    def _poster(self, kind: str) -> OutboundPoster:
+        if self.metrics is None:
+            return OutboundPoster(self.outbound)
+        return self.metrics.delivery.poster(kind, self.outbound)
 
     def _notify(self) -> None:
         for worker in (self.webhooks, self.reports):
@@ -123,9 +135,9 @@ class JobsRuntime:
         settings = runtime.settings
         sessions = runtime.sessions
         schedule = retry_schedule(settings)
-        self.webhooks = WebhookDispatcher(sessions, OutboundPoster(self.outbound), schedule=schedule)
+        self.webhooks = WebhookDispatcher(sessions, self._poster("webhook"), schedule=schedule)
         self.reports = OutboxWorker(
-            sessions, OutboundPoster(self.outbound), licensor_credentials(settings), schedule=schedule
+            sessions, self._poster("licensor_report"), licensor_credentials(settings), schedule=schedule
         )
         # On SQLite the writer gets its own connection whose statements run inline (see
         # registry/db/inline_sqlite.py); on PostgreSQL it shares the pool.
