@@ -28,6 +28,10 @@ class HolderAgreements(msgspec.Struct, frozen=True, gc=False):
     """`grant_key` of every purpose and family of `by_family` (or artifact of `by_artifact`)
     with an agreement granting that purpose: an agreement that does not grant the purpose is
     never looked at, so it cannot change a judgement."""
+    families_naming_artifacts: dict[str, None] = {}
+    """The families of `by_family` one of whose agreements also names artifacts: finding an
+    agreement for a license of another family reads nothing of the artifacts it applies to
+    (`judgement_memo.operator_judgement_of`)."""
 
     def grants_any(self, names: AgreementNames) -> bool:
         """Whether an agreement of the holder grants a purpose for one of `names` (the artifact
@@ -48,12 +52,15 @@ class HolderAgreements(msgspec.Struct, frozen=True, gc=False):
         by_family: dict[str, list[int]] = {}
         by_artifact: dict[str, list[int]] = {}
         grants: dict[str, None] = {}
+        naming_artifacts: dict[str, None] = {}
         for position in positions:
             agreement = held[position]
             covers = agreement.covers
             names = covers.license_families
             if names:
                 by_key, kind = by_family, FAMILY
+                if covers.artifacts:
+                    naming_artifacts.update(dict.fromkeys(names))
             else:
                 names, by_key, kind = covers.artifacts, by_artifact, ARTIFACT
             for name in names:
@@ -69,6 +76,7 @@ class HolderAgreements(msgspec.Struct, frozen=True, gc=False):
             {k: tuple(v) for k, v in by_family.items()},
             {k: tuple(v) for k, v in by_artifact.items()},
             grants,
+            naming_artifacts,
         )
 
 
@@ -244,6 +252,31 @@ def usability_window(
         tuple(quotas),
         {q[0]: None for q in quotas},
         not any(exhausted for _, _, exhausted in quotas),
+    )
+
+
+def windows_meet(windows: Iterable[UsabilityWindow]) -> UsabilityWindow:
+    """The window in which all of `windows` hold, given windows worked out on one date with one
+    usage (of judgements made together, or remembered and still holding): what
+    `usability_window` gives for all their agreements together, each quota named once, without
+    reading the agreements again."""
+    since: dt.date | None = None
+    until: dt.date | None = None
+    quotas: dict[str, tuple[str, int, bool]] = {}
+    for window in windows:
+        if window is ALWAYS:
+            continue
+        start, end = window.since, window.until
+        if start is not None and (since is None or start > since):
+            since = start
+        if end is not None and (until is None or end < until):
+            until = end
+        for quota in window.quotas:
+            quotas.setdefault(quota[0], quota)
+    listed = tuple(quotas.values())
+    # lists, not generators, below: faster for a few items
+    return UsabilityWindow(
+        since, until, listed, dict.fromkeys(quotas), not any([exhausted for _, _, exhausted in listed])
     )
 
 

@@ -69,7 +69,7 @@ class CompiledLicense:
     part of (`judgement_memo.shared_tenant_judgement`)."""
     operator_judgements: Memo = field(default_factory=dict, compare=False, hash=False)
     """The operator's judgements of it, by window of dates, shared by every stack it is part of
-    while no agreement of the operator for it names artifacts (`judgement_memo.judgement_of`)."""
+    while no agreement of the operator for it names artifacts (`judgement_memo.operator_judgement_of`)."""
 
     @classmethod
     def compile(cls, document: LicenseDocument) -> CompiledLicense:

@@ -26,7 +26,7 @@ from registry.policy.decision import (
 from registry.policy.identity import canonical_request, derive_decision_id, encode_request, uuid5_text
 from registry.policy.judgement_memo import Dated, Judgement
 from registry.policy.keys import keep, use_cases_key
-from registry.policy.party import operator_judgement, tenant_judgement
+from registry.policy.party import judged_with_agreements, operator_judgement, tenant_judgement
 from registry.policy.request import PolicyRequest
 from registry.policy.snapshot import CatalogSnapshot
 from registry.policy.stack import MEMO_LIMIT, StackPlan, stack_plan
@@ -158,9 +158,24 @@ def _evaluate_on(
             if type(operator_part) is Dated:  # by bisection on the first days of its windows
                 i = bisect_right(operator_part.starts, date) - 1
                 operator_part = operator_part.judgements[i] if i >= 0 else None
-            if operator_part is not None:
-                window = operator_part.window
-                if window is not ALWAYS and not window.holds(date, usage):
+            if operator_part is not None and (window := operator_part.window) is not ALWAYS:
+                # `UsabilityWindow.holds`, inline: the hot path
+                since, until = window.since, window.until
+                if (since is not None and date < since) or (until is not None and date >= until):
+                    operator_part = None
+                elif usage:
+                    quota_ids = window.quota_ids
+                    for counted in usage:  # usage names an agreement or two
+                        if counted in quota_ids:
+                            for agreement_id, quota, exhausted in window.quotas:
+                                if (usage.get(agreement_id, 0) >= quota) is not exhausted:
+                                    operator_part = None
+                                    break
+                            break
+                    else:
+                        if not window.idle_holds:
+                            operator_part = None
+                elif not window.idle_holds:
                     operator_part = None
         if operator_part is None:
             operator_part = operator_judgement(
@@ -191,6 +206,7 @@ def _evaluate_on(
     kept = plan.decisions.get(hash(decision_key))  # `keys.recall_kept`, inline: the hot path
     found: Combined | None = kept.value if kept is not None and kept.key == decision_key else None
     index = seen.agreements
+    judged: Judgement | None = None
     if found is not None:
         open_to = found.open_to
         # `HolderAgreements.grants_any`, inline: the hot path
@@ -199,24 +215,30 @@ def _evaluate_on(
             if not names.isdisjoint(open_to.families) or (
                 index.by_artifact and not names.isdisjoint(open_to.artifacts)
             ):
-                found = None  # the tenant's agreements could change it
+                judged = found.judged  # the tenant's agreements could change it
+                found = None
     if found is None:
-        tenant = seen.tenant
-        tenant_part = tenant_judgement(
-            plan,
-            view,
-            snapshot,
-            tenant,
-            index,
-            profile,
-            regions,
-            purpose,
-            output_use,
-            use_cases,
-            date,
-            usage,
-            facts,
-        )
+        if judged is not None:  # what `tenant_judgement` would find remembered and do
+            tenant_part = judged_with_agreements(
+                judged, view, tenant_id, index, profile, regions, purpose, output_use, use_cases, date, usage
+            )
+        else:
+            tenant_part = tenant_judgement(
+                plan,
+                view,
+                snapshot,
+                seen.tenant,
+                index,
+                profile,
+                regions,
+                purpose,
+                output_use,
+                use_cases,
+                date,
+                usage,
+                cases,
+                facts,
+            )
         if consulted is not None:
             consulted.extend(snapshot.all_agreements[p] for p in tenant_part.consulted)
         found = _combine(tenant_part, operator_part, strict, snapshot, plan, operator_purpose)
@@ -257,15 +279,15 @@ class Combined(msgspec.Struct, frozen=True, eq=False, gc=False):
     open_to: AgreementNames | None
     """With a tenant judgement remembered for every tenant with the same facts: what a tenant's
     agreement would have to name to change it (`party.open_to_agreements`)."""
+    judged: Judgement
+    """The tenant's judgement it was made from: with `open_to`, the one every tenant with the
+    same facts gets, which a tenant whose agreements could change it has judged again
+    (`party.judged_with_agreements`)."""
 
 
-def _party_decision(part: Judgement, strict: bool) -> Decision:
-    worst = part.worst
-    if worst == 2 or (worst == 1 and strict):
-        return _DENY
-    if worst == 1:
-        return _NEEDS_REVIEW
-    return _ALLOW_WITH_OBLIGATIONS if part.obligations else _ALLOW
+_DECIDED = ((_ALLOW, _NEEDS_REVIEW, _DENY), (_ALLOW, _DENY, _DENY))
+"""A party's decision by its judgement's severity (`Judgement.worst`), not strict and strict,
+before obligations turn an allow into an allow with obligations."""
 
 
 def _combine(
@@ -276,30 +298,36 @@ def _combine(
     plan: StackPlan,
     operator_purpose: Purpose,
 ) -> Combined:
-    tenant_decision = _party_decision(tenant, strict)
-    worst = tenant_decision
+    decided = _DECIDED[strict]
+    tenant_decision = decided[tenant.worst]
+    if tenant_decision is _ALLOW and tenant.obligations:
+        tenant_decision = _ALLOW_WITH_OBLIGATIONS
+    worst = tenant.worst
     reasons = tenant.reasons
     obligations = tenant.obligations
     relied = tenant.agreements
     operator_verdict: PartyVerdict | None = None
     if operator is not None:
-        operator_decision = _party_decision(operator, strict)
-        if DECISION_RANK[operator_decision] > DECISION_RANK[worst]:
-            worst = operator_decision
+        operator_decision = decided[operator.worst]
+        if operator_decision is _ALLOW and operator.obligations:
+            operator_decision = _ALLOW_WITH_OBLIGATIONS
+        if operator.worst > worst:
+            worst = operator.worst
         operator_verdict = PartyVerdict(
             party=_OPERATOR, holder=snapshot.operator.id, purpose=operator_purpose, decision=operator_decision
         )
         reasons = reasons + operator.reasons
         obligations += operator.obligations
         relied += operator.agreements
+    decision = decided[worst]  # the worse of the two, any obligation of either making it
     if obligations:
         obligations = tuple(dict.fromkeys(obligations))
-    if worst is _ALLOW and obligations:
-        worst = _ALLOW_WITH_OBLIGATIONS
+        if decision is _ALLOW:
+            decision = _ALLOW_WITH_OBLIGATIONS
     runner = plan.runner
     answer = PolicyDecision(
         decision_id="",
-        decision=worst,
+        decision=decision,
         runner_id=runner.id if runner is not None else None,
         reasons=reasons,
         effective_licenses=plan.applied,
@@ -308,7 +336,7 @@ def _combine(
         parties=(operator_verdict,) if operator_verdict is not None else (),
         snapshot_version=snapshot.version,
     )
-    return Combined(tenant_decision, answer, operator_verdict, tenant.open_to)
+    return Combined(tenant_decision, answer, operator_verdict, tenant.open_to, tenant)
 
 
 def _error_decision(

@@ -89,10 +89,10 @@ def judge_license_terms(
     output_use: OutputUse | None,
     grants_apply: bool = True,
 ) -> None:
-    """All a license says about this party, judged afresh (`judgement_memo.judgement_of` is the
-    remembering front); `grants_apply` False keeps only its use restrictions
-    (weights hosted by a provider under its own service terms); `output_use` None skips output
-    terms (the operator does not use outputs)."""
+    """All a license says about this party, judged afresh (`judgement_memo` remembers what
+    repeats); `grants_apply` False keeps only its use restrictions (weights hosted by a provider
+    under its own service terms); `output_use` None skips output terms (the operator does not use
+    outputs)."""
     lic = use.license
     assert lic is not None
     ctx = verdict.ctx
@@ -230,7 +230,7 @@ def _cure(use: LicenseUse, verdict: Verdict, date: dt.date, clause: str, why: st
             return f"; no usable agreement: {'; '.join(sorted(set(unusable)))}" if unusable else ""
         if agreement not in found:
             found.append(agreement)
-    ids = tuple(a.id for a in found)
+    ids = tuple([a.id for a in found])  # from a list: faster than a generator
     verdict.add(
         PERMIT_,
         clause,

@@ -23,7 +23,7 @@ from registry.policy.agreements import (
 from registry.policy.conditions import PartyContext
 from registry.policy.decision import ObligationDue, Party, Reason
 from registry.policy.judge import PERMIT_, Verdict, judge_license_terms
-from registry.policy.keys import PLAIN, Memo, keep, recall_kept, use_cases_key
+from registry.policy.keys import Memo, keep, recall_kept
 from registry.policy.snapshot import MEMO_PER_USE, LicenseUse
 from registry.vocabulary import OutputUse, Purpose, UseCase
 
@@ -55,54 +55,49 @@ class Judgement(msgspec.Struct, frozen=True, eq=False, gc=False):
     open_to: AgreementNames | None = None
     """With `parts`: what a tenant's agreement would have to name to change it
     (`party.open_to_agreements`)."""
+    failing: tuple[int, ...] = ()
+    """With `open_to`: the positions in `parts` of the licenses it comes from, those that fail
+    to hold and would look for an agreement (`party.judged_with_agreements` judges them again)."""
 
 
-def judgement_of(
+def operator_judgement_of(
     use: LicenseUse,
     ctx: PartyContext,
     index: HolderAgreements,
     usage: Mapping[str, int],
     date: dt.date,
     use_cases: frozenset[UseCase],
-    output_use: OutputUse | None,
-    grants_apply: bool = True,
+    situation: tuple[object, ...],
+    grants_apply: bool,
 ) -> Judgement:
-    """All a license says about this party (see `judge.judge_license_terms`), remembered for the
-    operator, the same party in every request (on the license use, and on the license for every
-    stack it is part of while no agreement of the operator for it names artifacts). A tenant's
-    is made afresh: those no agreement takes part in are remembered by the facts they read
+    """All a license says about the operator (see `judge.judge_license_terms`), the same party in
+    every request: remembered on the license use, and on the license for every stack it is part
+    of while no agreement of the operator for it names artifacts. `situation` is what the
+    judgement reads besides the license (`ctx.key`, the use cases as `keys.use_cases_key`, no
+    output use), the same for every license of a stack. A tenant's judgements are made afresh:
+    those no agreement takes part in are remembered by the facts they read
     (`shared_tenant_judgement`), the others rely on the tenant's own agreements."""
-    if ctx.party is not _OPERATOR:  # not remembered: its window is not needed
-        return _judge(use, ctx, index, usage, date, use_cases, output_use, grants_apply, windowed=False)
-    # keys of plain values (`keys`)
-    key = (ctx.key, use_cases_key(use_cases), PLAIN[output_use], grants_apply)
+    key = (*situation, grants_apply)  # keys of plain values (`keys`)
     memo = use.memo
     found = recall(memo, key, date, usage)
     if found is not None:
         return found
     lic = use.license
     assert lic is not None
-    if _reads_no_artifacts(index, lic.family):
-        # the stack only names its artifacts in the reasons: shared by every stack
+    if not index.by_artifact and lic.family not in index.families_naming_artifacts:
+        # finding its agreement reads nothing of the artifacts the license applies to
+        # (`agreements.covering_agreement`): the stack only names them in the reasons, so the
+        # judgement is shared by every stack
         shared_key = (use.restrictions_bind, key)
         shared = recall(lic.operator_judgements, shared_key, date, usage)
         if shared is None:
-            shared = _judge(use, ctx, index, usage, date, use_cases, output_use, grants_apply)
+            shared = judged_afresh(use, ctx, index, usage, date, use_cases, None, grants_apply)
             remember(lic.operator_judgements, shared_key, shared, MEMO_PER_USE)
         judgement = _naming(shared, use.artifacts)
     else:
-        judgement = _judge(use, ctx, index, usage, date, use_cases, output_use, grants_apply)
+        judgement = judged_afresh(use, ctx, index, usage, date, use_cases, None, grants_apply)
     remember(memo, key, judgement, MEMO_PER_USE)
     return judgement
-
-
-def _reads_no_artifacts(index: HolderAgreements, family: str) -> bool:
-    """Whether finding the holder's agreement for a license of `family` reads nothing of the
-    artifacts it applies to (`agreements.covering_agreement`): none of them names artifacts."""
-    if index.by_artifact:
-        return False
-    held = index.held
-    return not any(held[p].covers.artifacts for p in index.by_family.get(family, ()))
 
 
 def _naming(judgement: Judgement, artifacts: tuple[str, ...]) -> Judgement:
@@ -144,12 +139,12 @@ def judge_without_agreements(
     cases, whether grants apply and what the license's `FactReader` reads of the tenant)."""
     lic = use.license
     assert lic is not None
-    judgement = _judge(use, ctx, _NO_AGREEMENTS, {}, date, use_cases, output_use, grants_apply)
+    judgement = judged_afresh(use, ctx, _NO_AGREEMENTS, {}, date, use_cases, output_use, grants_apply)
     keep(lic.judgements, (use.restrictions_bind, facts), judgement, MEMO_PER_USE)
     return judgement
 
 
-def _judge(
+def judged_afresh(
     use: LicenseUse,
     ctx: PartyContext,
     index: HolderAgreements,
@@ -161,6 +156,9 @@ def _judge(
     *,
     windowed: bool = True,
 ) -> Judgement:
+    """The license judged for a party (`judge.judge_license_terms`), with the window of dates in
+    which the agreements it checked answer the same way when `windowed` (a judgement to be
+    remembered); a tenant's that relies on its own agreements is not remembered."""
     checking: list[int] = []
     verdict = Verdict(ctx, index, usage, checking)
     judge_license_terms(use, verdict, date, use_cases, output_use, grants_apply)
@@ -169,9 +167,10 @@ def _judge(
     return Judgement(
         reasons=reasons,
         obligations=tuple(verdict.obligations),
-        # an agreement relied on is one whose usability was checked
+        # an agreement relied on is one whose usability was checked (from a list: faster than a
+        # generator)
         agreements=(
-            tuple(dict.fromkeys(a for r in reasons for a in r.agreements if r.effect is PERMIT_))
+            tuple(dict.fromkeys([a for r in reasons for a in r.agreements if r.effect is PERMIT_]))
             if consulted
             else ()
         ),

@@ -17,12 +17,12 @@ from functools import lru_cache
 
 import msgspec
 
-from registry.catalog.entries import Agreement, Tenant, TenantProfile
+from registry.catalog.entries import Tenant, TenantProfile
 from registry.policy.agreements import (
     ALWAYS,
     AgreementNames,
     HolderAgreements,
-    usability_window,
+    windows_meet,
 )
 from registry.policy.conditions import PartyContext
 from registry.policy.creator import judge_creator
@@ -32,7 +32,8 @@ from registry.policy.judge import Verdict
 from registry.policy.judgement_memo import (
     Judgement,
     judge_without_agreements,
-    judgement_of,
+    judged_afresh,
+    operator_judgement_of,
     remember,
     shared_tenant_judgement,
 )
@@ -61,63 +62,108 @@ def tenant_judgement(
     use_cases: frozenset[UseCase],
     date: dt.date,
     usage: Mapping[str, int],
+    cases: tuple[str, ...],
     facts: tuple[object, ...],
 ) -> Judgement:
     """The tenant's judgement on the stack. The one every tenant with the same `facts`
     (`view.reader`) gets when no agreement takes part is remembered on the stack, with the
     judgement of each license (`Judgement.parts`): it is the answer unless the tenant holds an
     agreement that could cover a license failing to hold for these facts (`open_to_agreements`);
-    such licenses are judged against the tenant's agreements (`index`, its
-    `CatalogSnapshot.agreements_of`) and the others kept."""
+    such licenses are judged against the tenant's agreements (`judged_with_agreements`)."""
     # keys of plain values (`keys`)
-    key = (view.plain_purpose, view.plain_output_key, use_cases_key(use_cases), facts)
+    key = (view.plain_purpose, view.plain_output_key, cases, facts)
     whole: Judgement | None = recall_kept(plan.tenant_parts, key)
     if whole is None:
         whole = _judged_for_facts(
-            plan, view, snapshot, tenant.id, profile, regions, purpose, output_use, use_cases, date, usage
+            plan,
+            view,
+            snapshot,
+            tenant.id,
+            profile,
+            regions,
+            purpose,
+            output_use,
+            use_cases,
+            cases,
+            date,
         )
         keep(plan.tenant_parts, key, whole, MEMO_LIMIT)
     # Agreements are looked for only where a grant or output term does not hold, which leaves a
     # review or a forbid: elsewhere the tenant's agreements change nothing.
     if whole.open_to is None or not index.grants_any(whole.open_to):
         return whole
+    return judged_with_agreements(
+        whole, view, tenant.id, index, profile, regions, purpose, output_use, use_cases, date, usage
+    )
+
+
+def judged_with_agreements(
+    whole: Judgement,
+    view: PurposeView,
+    tenant_id: str,
+    index: HolderAgreements,
+    profile: TenantProfile,
+    regions: tuple[str, ...],
+    purpose: Purpose,
+    output_use: OutputUse,
+    use_cases: frozenset[UseCase],
+    date: dt.date,
+    usage: Mapping[str, int],
+) -> Judgement:
+    """`whole`, the judgement every tenant with the same facts gets, with the licenses that fail
+    to hold for them and that the tenant's agreements (`index`, its
+    `CatalogSnapshot.agreements_of`) could cover judged against those agreements, the others
+    kept. `evaluate` calls it directly when a remembered decision's `Combined.judged` is `whole`."""
     parts: list[Judgement] | None = None
     ctx: PartyContext | None = None
-    for i, tenant_use in enumerate(view.tenant_uses):
-        if not whole.parts[i].worst or not tenant_use.takes_agreement:
-            continue
-        if index.grants_any(tenant_use.names):
+    whole_parts = whole.parts
+    tenant_uses = view.tenant_uses
+    grants = index.grants.keys()
+    by_artifact = index.by_artifact
+    for i in whole.failing:
+        tenant_use = tenant_uses[i]
+        names = tenant_use.names  # `HolderAgreements.grants_any`, inline
+        if not grants.isdisjoint(names.families) or (by_artifact and not grants.isdisjoint(names.artifacts)):
             if parts is None or ctx is None:
-                parts = list(whole.parts)
-                ctx = tenant_context(tenant.id, profile, regions, purpose)
-            parts[i] = judgement_of(
-                tenant_use.use, ctx, index, usage, date, use_cases, output_use, tenant_use.grants_apply
+                parts = list(whole_parts)
+                ctx = tenant_context(tenant_id, profile, regions, purpose)
+            # not remembered: it relies on the tenant's own agreements
+            parts[i] = judged_afresh(
+                tenant_use.use,
+                ctx,
+                index,
+                usage,
+                date,
+                use_cases,
+                output_use,
+                tenant_use.grants_apply,
+                windowed=False,
             )
     if parts is None:
         return whole
-    return combine_judgements(parts, date, usage)
+    return combine_judgements(parts)
 
 
-def open_to_agreements(view: PurposeView, whole: Judgement) -> AgreementNames | None:
+def open_to_agreements(view: PurposeView, failing: Sequence[int]) -> AgreementNames | None:
     """The license families and artifacts that a tenant's agreement granting the view's purpose
-    would have to name to change `whole`, the judgement of `tenant_judgement` every tenant with
-    its facts gets, as keys of `HolderAgreements.grants` (see `HolderAgreements.grants_any`): those of
-    its licenses that fail to hold and would look for an agreement."""
-    failing = 0
-    for i, (tenant_use, part) in enumerate(zip(view.tenant_uses, whole.parts, strict=False)):
-        if part.worst and tenant_use.takes_agreement:
-            failing |= 1 << i
+    would have to name to change the judgement of `tenant_judgement` every tenant with some facts
+    gets, as keys of `HolderAgreements.grants` (see `HolderAgreements.grants_any`): those of the
+    licenses that fail to hold for these facts and would look for an agreement (`failing`, their
+    positions in `view.tenant_uses`)."""
     if not failing:
         return None
-    found = view.open_to.get(failing, view)
+    bits = 0
+    for i in failing:
+        bits |= 1 << i
+    found = view.open_to.get(bits, view)
     if found is view:
         families: set[str] = set()
         artifacts: set[str] = set()
-        for i, tenant_use in enumerate(view.tenant_uses):
-            if failing >> i & 1:
-                families.update(tenant_use.names.families)
-                artifacts.update(tenant_use.names.artifacts)
-        found = view.open_to[failing] = AgreementNames(tuple(sorted(families)), tuple(sorted(artifacts)))
+        for i in failing:
+            names = view.tenant_uses[i].names
+            families.update(names.families)
+            artifacts.update(names.artifacts)
+        found = view.open_to[bits] = AgreementNames(tuple(sorted(families)), tuple(sorted(artifacts)))
     return found  # type: ignore[return-value]
 
 
@@ -131,17 +177,18 @@ def _judged_for_facts(
     purpose: Purpose,
     output_use: OutputUse,
     use_cases: frozenset[UseCase],
+    cases: tuple[str, ...],
     date: dt.date,
-    usage: Mapping[str, int],
 ) -> Judgement:
     """The stack's licenses judged for a tenant without agreements, each taken from what any stack
     remembers for the facts that license alone reads where it can."""
     territory = (profile.country, regions)
-    plain_purpose, cases = view.plain_purpose, use_cases_key(use_cases)
+    plain_purpose = view.plain_purpose
     ctx: PartyContext | None = None
     parts = []
+    failing: list[int] = []
     read: dict[FactReader, tuple[object, ...]] = {}  # licenses of one kind read alike
-    for tenant_use in view.tenant_uses:
+    for i, tenant_use in enumerate(view.tenant_uses):
         use, grants_apply, reader = tenant_use.use, tenant_use.grants_apply, tenant_use.reader
         facts_read = read.get(reader)
         if facts_read is None:
@@ -152,18 +199,21 @@ def _judged_for_facts(
         facts = (plain_purpose, tenant_use.output_key, cases, grants_apply, facts_read)
         kept = use.tenant_judgements.get(hash(facts))  # `keys.recall_kept`, inline
         if kept is not None and kept.key == facts:
-            parts.append(kept.value)
-            continue
-        part = shared_tenant_judgement(use, facts)
-        if part is None:
-            if ctx is None:
-                ctx = tenant_context(tenant_id, profile, regions, purpose)
-            part = judge_without_agreements(use, facts, ctx, date, use_cases, output_use, grants_apply)
-        keep(use.tenant_judgements, facts, part, MEMO_LIMIT)
+            part = kept.value
+        else:
+            part = shared_tenant_judgement(use, facts)
+            if part is None:
+                if ctx is None:
+                    ctx = tenant_context(tenant_id, profile, regions, purpose)
+                part = judge_without_agreements(use, facts, ctx, date, use_cases, output_use, grants_apply)
+            keep(use.tenant_judgements, facts, part, MEMO_LIMIT)
         parts.append(part)
+        if part.worst and tenant_use.takes_agreement:
+            failing.append(i)
     parts.append(_tenant_creators(plan, snapshot, tenant_id, profile, regions, purpose, output_use))
-    whole = combine_judgements(parts, date, usage, keep_parts=True)
-    return msgspec.structs.replace(whole, open_to=open_to_agreements(view, whole))
+    return combine_judgements(
+        parts, keep_parts=True, open_to=open_to_agreements(view, failing), failing=tuple(failing)
+    )
 
 
 def operator_judgement(
@@ -190,12 +240,13 @@ def operator_judgement(
         plan.operator_charges,
     )
     index = snapshot.agreements_of(operator.id)
+    situation = (ctx.key, use_cases_key(use_cases), None)
     parts = [
-        judgement_of(use, ctx, index, usage, date, use_cases, None, grants_apply)
+        operator_judgement_of(use, ctx, index, usage, date, use_cases, situation, grants_apply)
         for use, grants_apply in plan.uses
     ]
     parts.append(_creators(plan, snapshot, ctx, index, usage, None))
-    judgement = combine_judgements(parts, date, usage, held=index.held)
+    judgement = combine_judgements(parts, windowed=True)
     if judgement.window is not ALWAYS:
         said = (judgement.reasons, judgement.obligations, judgement.agreements, judgement.worst)
         first: Judgement | None = recall_kept(plan.operator_sayings, said)
@@ -241,15 +292,15 @@ def tenant_context(
 
 def combine_judgements(
     parts: Sequence[Judgement],
-    date: dt.date,
-    usage: Mapping[str, int],
     *,
-    held: Sequence[Agreement] | None = None,
+    windowed: bool = False,
     keep_parts: bool = False,
+    open_to: AgreementNames | None = None,
+    failing: tuple[int, ...] = (),
 ) -> Judgement:
     """The judgements of several licenses of one party, in order, as one; its window of dates
-    is worked out only for a judgement to be remembered, given `held` (the agreements that the
-    parts' `consulted` positions refer to)."""
+    is worked out only for a judgement to be remembered (`windowed`, the parts' windows worked
+    out too)."""
     reasons: list[Reason] = []
     obligations: list[ObligationDue] = []
     agreements: list[str] = []
@@ -272,13 +323,11 @@ def combine_judgements(
         obligations=tuple(obligations),
         agreements=tuple(dict.fromkeys(agreements)) if agreements else (),
         worst=worst,
-        window=(
-            usability_window([held[p] for p in checked], date, usage)
-            if checked and held is not None
-            else ALWAYS
-        ),
+        window=windows_meet([part.window for part in parts]) if checked and windowed else ALWAYS,
         consulted=checked,
         parts=tuple(parts) if keep_parts else (),
+        open_to=open_to,
+        failing=failing,
     )
 
 
