@@ -41,6 +41,7 @@ from gateway.oauth.dependencies import (
     provide_runtime,
 )
 from gateway.problems import problem_details_plugin
+from gateway.request_ids import RequestIdMiddleware
 from gateway.runtime import GatewayRuntime
 from gateway.settings import Settings
 
@@ -124,6 +125,7 @@ def create_app(
         ),
     )
     instrument_app(app, metrics)
+    app.asgi_handler = RequestIdMiddleware(app.asgi_handler)  # outermost: every answer has its id
     return app
 
 

@@ -15,10 +15,17 @@ class Actor(msgspec.Struct, frozen=True, kw_only=True):
     client_id: str | None = None
     tenant_id: str | None = None
     """The tenant the actor's token acts for: retiring it would lock the actor out (None: the CLI)."""
+    request_id: str | None = None
+    """The HTTP request acting (None: the CLI), recorded on the admin change events."""
 
     @classmethod
     def of(cls, auth: AuthContext) -> Actor:
-        return cls(subject=auth.subject, client_id=auth.client_id, tenant_id=auth.tenant_id)
+        return cls(
+            subject=auth.subject,
+            client_id=auth.client_id,
+            tenant_id=auth.tenant_id,
+            request_id=auth.request_id,
+        )
 
     @classmethod
     def cli(cls) -> Actor:

@@ -145,6 +145,7 @@ class CatalogAdmin:
                 admin_change_event(
                     actor_subject=self.actor.subject,
                     client_id=self.actor.client_id,
+                    request_id=self.actor.request_id,
                     action=f"{NOUNS[section]}.{verb}",
                     target=change.id,
                     before=change.before,

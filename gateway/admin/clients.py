@@ -156,6 +156,7 @@ class ClientAdmin:
                 admin_change_event(
                     actor_subject=self.actor.subject,
                     client_id=self.actor.client_id,
+                    request_id=self.actor.request_id,
                     action=action,
                     target=record.client_id,
                     before=_audited(before),

@@ -21,6 +21,8 @@ class AuthContext(msgspec.Struct, frozen=True, kw_only=True):
     """The token's `jti` ("" for an external token without one)."""
     expires_at: float
     """The token's `exp`, seconds since the epoch."""
+    request_id: str | None = None
+    """The request's id (`gateway.request_ids`), recorded on the audit events it causes."""
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from litestar.connection import ASGIConnection
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.types import ASGIApp
 
 from gateway.auth.errors import AuthenticationRequiredError, InsufficientScopeError
 from gateway.auth.token_validation import AccessTokenValidator
+from gateway.request_ids import request_id_of
 
 EXCLUDE_FROM_AUTH = "exclude_from_auth"
 """Route option that makes a route public (`opt={EXCLUDE_FROM_AUTH: True}`)."""
@@ -45,4 +47,7 @@ class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
         required = connection.scope["route_handler"].opt.get(SCOPE_OPTION)
         if required is not None and not context.has_scope(str(required)):
             raise InsufficientScopeError(str(required))
+        request_id = request_id_of(connection.scope)
+        if request_id is not None:  # the validated context is shared by the token's requests
+            context = msgspec.structs.replace(context, request_id=request_id)
         return AuthenticationResult(user=context, auth=context)

@@ -441,6 +441,7 @@ class Dispatcher:
             actor_subject=auth.subject,
             client_id=auth.client_id,
             tenant=auth.tenant_id,
+            request_id=auth.request_id,
             decision_id=decision.decision_id,
             job_id=job_id,
         )
@@ -511,6 +512,7 @@ class Dispatcher:
                     actor_subject=auth.subject,
                     client_id=auth.client_id,
                     tenant=auth.tenant_id,
+                    request_id=auth.request_id,
                     decision_id=decision.decision_id,
                 )
             )

@@ -1,0 +1,52 @@
+"""Every HTTP request gets an id: the client's `X-Request-ID` when it is a sensible token (1 to 128
+characters of letters, digits and `._:/+=-`), else one made here (16 hex digits). It is echoed
+in the response's `X-Request-ID` and recorded as `request_id` on the audit events the request
+causes (policy decisions, admin changes), so a client's request can be found in the audit log
+(`GET /v1/audit?request_id=...`).
+
+It wraps the app's outermost ASGI handler, like the metrics, so answers that never reach a route
+(a 401 from the bearer middleware, a 404 from the router) carry the header too.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+HEADER = b"x-request-id"
+SCOPE_KEY = "clearance.request_id"
+"""Where the id is kept in the ASGI scope, for the bearer middleware (`AuthContext.request_id`)."""
+_ACCEPTED = re.compile(rb"[A-Za-z0-9._:/+=-]{1,128}")
+
+
+def request_id_of(scope: Scope) -> str | None:
+    value = scope.get(SCOPE_KEY)
+    return value if isinstance(value, str) else None
+
+
+class RequestIdMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        given = None
+        for name, value in scope["headers"]:
+            if name == HEADER:
+                given = value
+                break
+        raw = given if given is not None and _ACCEPTED.fullmatch(given) else os.urandom(8).hex().encode()
+        scope[SCOPE_KEY] = raw.decode()  # type: ignore[literal-required]
+        echoed = (HEADER, raw)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), echoed]
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
