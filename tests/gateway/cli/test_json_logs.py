@@ -43,6 +43,7 @@ def _serve_briefly(env: dict[str, str], port: int) -> list[dict[str, Any]]:
             assert time.monotonic() < deadline, "the server did not start"
             time.sleep(0.2)
         assert httpx.get(f"{base}/health/ready").status_code == 503  # no tables yet
+        assert httpx.get(f"{base}/health/live", headers={"X-Request-ID": "probe-7"}).status_code == 200
         time.sleep(1.5)  # the background loops' first rounds, which log their failures
     finally:
         process.send_signal(signal.SIGTERM)
@@ -58,6 +59,8 @@ def test_every_line_served_is_a_json_object(tmp_path: Path) -> None:
     messages = {(r["logger"], r["message"]) for r in records}
     assert ("uvicorn.error", "Application startup complete.") in messages
     access = [m for logger, m in messages if logger == "uvicorn.access"]
+    probed = [r for r in records if r.get("request_id") == "probe-7"]
+    assert [r["logger"] for r in probed] == ["uvicorn.access"], probed  # the access line, with its id
     assert any('"GET /health/live HTTP/1.1" 200' in m for m in access), access
     assert any('"GET /health/ready HTTP/1.1" 503' in m for m in access), access
     own = [r for r in records if r["logger"].startswith("gateway.")]
