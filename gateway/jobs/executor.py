@@ -150,13 +150,17 @@ class JobExecutor(QueueStats):
         return len(self._lanes.get(runner_id, ()))
 
     # --- submission -------------------------------------------------------------------------
-    def enqueue(self, row: JobRow, task: GenerationTask, *, slot: bool = False) -> None:
-        """Queue the job on its runner's lane; `slot`: it holds one of its tenant's slots."""
+    def enqueue(
+        self, row: JobRow, task: GenerationTask, *, slot: bool = False, recovered: bool = False
+    ) -> None:
+        """Queue the job on its runner's lane; `slot`: it holds one of its tenant's slots;
+        `recovered`: taken over from a gateway process that stopped (said in its `queued` event)."""
         lane = self._lanes.setdefault(row.runner_id, deque())
         lane.append(_Queued(row.id, row.tenant_id, row.runner_id, task, row.deadline_at, row, slot))
         self._finished.setdefault(row.id, _Ending())
         self.hub.open(row.id)
-        self.hub.publish(row.id, "queued", {"job_id": row.id, "position": len(lane), "runner": row.runner_id})
+        queued = {"job_id": row.id, "position": len(lane), "runner": row.runner_id}
+        self.hub.publish(row.id, "queued", {**queued, "recovered": True} if recovered else queued)
         self._pump(row.runner_id)
 
     async def wait(self, job_id: str, seconds: float) -> bool:
@@ -506,7 +510,7 @@ class JobExecutor(QueueStats):
                     row.id, "failed", error=f"runner {row.runner_id} is not available in this gateway"
                 )
                 continue
-            self.enqueue(row, msgspec.convert(row.task, GenerationTask))
+            self.enqueue(row, msgspec.convert(row.task, GenerationTask), recovered=True)
             if row.cancel_requested:
                 await self.cancel(row.id)
         return recovered

@@ -22,8 +22,12 @@ class JobInstruments:
     def __init__(self) -> None:
         self.admitted = CounterTable(
             "clearance_jobs_admitted_total",
-            "Jobs put in this process's queue, by runner (admitted here, or taken over from a "
-            "gateway process that stopped).",
+            "Jobs admitted by this process and put in its queue, by runner.",
+            ["runner"],
+        )
+        self.recovered = CounterTable(
+            "clearance_jobs_recovered_total",
+            "Jobs this process took over from a gateway process that stopped, by runner.",
             ["runner"],
         )
         self.ended = CounterTable(
@@ -37,12 +41,13 @@ class JobInstruments:
             ["runner"],
             RUN_BUCKETS,
         )
-        self.tables = (self.admitted, self.ended, self.run_seconds)
+        self.tables = (self.admitted, self.recovered, self.ended, self.run_seconds)
 
     def observe(self, type_: str, data: dict[str, Any]) -> None:
         """The hub's observer: told of every job event of this process."""
         if type_ == "queued":
-            self.admitted.inc((str(data.get("runner")),))
+            table = self.recovered if data.get("recovered") else self.admitted
+            table.inc((str(data.get("runner")),))
             return
         status = ENDED_STATUS.get(type_)
         if status is None:

@@ -12,12 +12,13 @@ import shutil
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import torch
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import Table, insert
 
 from gateway.app import create_app
 from gateway.jobs.pool import RunnerPool, default_factory
@@ -42,6 +43,7 @@ from registry.catalog.entries import Catalog
 from registry.catalog.store import load_catalog
 from registry.db import migrate
 from registry.db.engine import create_engine, session_factory
+from registry.jobs.tables import JobRow
 from runners.local import LocalDiffusersRunner, LocalRunnerSettings
 from runners.task import ModelFamily
 from runners.tiny import TinyModelSet, build_tiny_models
@@ -52,6 +54,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 torch.set_num_threads(2)
 
 PROVIDER_KEY = "test-provider-key"
+JOBS = cast(Table, JobRow.__table__)
 
 
 @dataclass
@@ -197,6 +200,32 @@ async def open_gateway(
 async def gateway(jobs_world: JobsWorld, tmp_path: Path) -> AsyncIterator[Gateway]:
     async with open_gateway(jobs_world, tmp_path) as opened:
         yield opened
+
+
+async def left_running(gateway: Gateway, template: dict[str, Any], job_id: str, restarts: int) -> None:
+    """A job as a gateway that died mid-run leaves it: running, its lease long expired."""
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    engine = create_engine(gateway.settings.database_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            row = await session.get(JobRow, template["id"])
+            assert row is not None
+            values = {column.key: getattr(row, column.key) for column in JOBS.columns}
+            values.update(
+                id=job_id,
+                status="running",
+                images=0,
+                cost_usd=None,
+                finished_at=None,
+                started_at=long_ago,
+                owner="gateway-that-died",
+                heartbeat_at=long_ago,
+                restarts=restarts,
+                idempotency_key=None,
+            )
+            await session.execute(insert(JOBS), [values])
+    finally:
+        await engine.dispose()
 
 
 def flux2_job(**overrides: Any) -> dict[str, Any]:

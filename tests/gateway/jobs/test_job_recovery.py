@@ -5,16 +5,14 @@ reason, on a provider's runner (its generation may already have been billed)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import select
 
 from registry.audit import EventKind
 from registry.audit.tables import AuditEventRow
 from registry.db.engine import create_engine, session_factory
-from registry.jobs.tables import JobRow
 from tests.gateway.jobs.conftest import (
     HOBBY,
     LOCAL_SD,
@@ -22,11 +20,10 @@ from tests.gateway.jobs.conftest import (
     Gateway,
     JobsWorld,
     flux2_job,
+    left_running,
     open_gateway,
     sd_job,
 )
-
-JOBS = cast(Table, JobRow.__table__)
 
 
 async def _requeued_events(database_url: str) -> list[dict[str, Any]]:
@@ -62,32 +59,6 @@ async def test_a_graceful_shutdown_hands_a_running_local_job_to_the_next_gateway
     assert '"reason":"the gateway shut down"' in event["payload"]
 
 
-async def _left_running(gateway: Gateway, template: dict[str, Any], job_id: str, restarts: int) -> None:
-    """A job as a gateway that died mid-run leaves it: running, its lease long expired."""
-    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
-    engine = create_engine(gateway.settings.database_url)
-    try:
-        async with session_factory(engine)() as session, session.begin():
-            row = await session.get(JobRow, template["id"])
-            assert row is not None
-            values = {column.key: getattr(row, column.key) for column in JOBS.columns}
-            values.update(
-                id=job_id,
-                status="running",
-                images=0,
-                cost_usd=None,
-                finished_at=None,
-                started_at=long_ago,
-                owner="gateway-that-died",
-                heartbeat_at=long_ago,
-                restarts=restarts,
-                idempotency_key=None,
-            )
-            await session.execute(insert(JOBS), [values])
-    finally:
-        await engine.dispose()
-
-
 async def test_jobs_left_running_by_a_dead_gateway_run_again_on_local_runners_only(
     jobs_world: JobsWorld, tmp_path: Path, jobs_database: str
 ) -> None:
@@ -99,9 +70,9 @@ async def _dead_gateway_jobs_recovered(gateway: Gateway) -> None:
     local = (await gateway.submit(sd_job(steps=2), Prefer="wait=60")).json()
     provider = (await gateway.submit(flux2_job(), tenant=HOBBY, Prefer="wait=60")).json()
     assert (local["runner"], provider["runner"]) == (LOCAL_SD, PROVIDER_FLUX2)
-    await _left_running(gateway, local, "job_local_rerun", restarts=0)
-    await _left_running(gateway, local, "job_local_exhausted", restarts=1)
-    await _left_running(gateway, provider, "job_provider", restarts=0)
+    await left_running(gateway, local, "job_local_rerun", restarts=0)
+    await left_running(gateway, local, "job_local_exhausted", restarts=1)
+    await left_running(gateway, provider, "job_provider", restarts=0)
 
     # The gateway's lease maintenance (every lease/3 s) finds them and takes them over.
     rerun = await gateway.wait_for("job_local_rerun")

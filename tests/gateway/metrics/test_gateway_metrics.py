@@ -15,6 +15,7 @@ from tests.gateway.jobs.conftest import (
     TINY_FLUX2_TURBO,
     Gateway,
     flux2_job,
+    left_running,
     sd_job,
 )
 from tests.gateway.metrics.conftest import scrape, value
@@ -94,4 +95,22 @@ async def test_requests_are_counted_under_their_route_template(metered: Gateway)
     assert not any(
         name == "clearance_http_requests_total" and ("route", "/v1/jobs/job_a") in labels
         for name, labels in samples
+    )
+
+
+async def test_a_job_taken_over_from_a_stopped_gateway_counts_as_recovered(metered: Gateway) -> None:
+    done = (await metered.submit(sd_job(steps=2), Prefer="wait=60")).json()
+    before = await scrape(metered)
+    await left_running(metered, done, "job_left_by_a_dead_gateway", restarts=0)
+    await metered.jobs.executor.maintain_once()  # as the lease maintenance would, soon
+    rerun = await metered.wait_for("job_left_by_a_dead_gateway")
+    assert (rerun["status"], rerun["restarts"]) == ("succeeded", 1)
+    after = await scrape(metered)
+    assert (
+        value(after, "clearance_jobs_recovered_total", runner=LOCAL_SD)
+        - value(before, "clearance_jobs_recovered_total", runner=LOCAL_SD)
+        == 1
+    )
+    assert value(after, "clearance_jobs_admitted_total", runner=LOCAL_SD) == value(
+        before, "clearance_jobs_admitted_total", runner=LOCAL_SD
     )
