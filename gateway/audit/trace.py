@@ -54,7 +54,7 @@ class ImageTrace(msgspec.Struct, kw_only=True, frozen=True):
     chain_head: str | None = None
 
 
-def provenance_of(data: bytes) -> Provenance:
+def _provenance_of(data: bytes) -> Provenance:
     try:
         return read_provenance(data)
     except ProvenanceError as exc:
@@ -65,7 +65,7 @@ def provenance_of(data: bytes) -> Provenance:
 
 async def trace_image(engine: AsyncEngine, data: bytes, verifier: CheckpointVerifier | None) -> ImageTrace:
     """Verify the chain, find the job the file names, and check its outcome records the file."""
-    provenance = provenance_of(data)
+    provenance = _provenance_of(data)
     digest = hashlib.sha256(data).hexdigest()
     report = await verify_chain(engine, verifier=verifier, checkpoint=None)
     trace = ImageTrace(

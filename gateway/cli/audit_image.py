@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from gateway.audit.trace import ImageTrace, ImageTraceError, provenance_of, trace_image
+from gateway.audit.trace import ImageTrace, ImageTraceError, trace_image
 from gateway.cli.audit_support import CouldNotVerifyError, public_key_option, run_on_engine, trusted_verifier
 from gateway.settings import Settings
 
@@ -27,12 +27,13 @@ def image(settings: Settings, path: Path, public_key: Path | None) -> None:
     """Trace an image to its job, decision and licenses; exit 0 when the audit log proves this
     very file was delivered by that job, 1 when it does not, 2 when it could not be checked."""
     data = path.read_bytes()
+    verifier = trusted_verifier(settings, public_key, None)
     try:
-        provenance_of(data)  # before the database: a file that names no job needs none
+        trace = run_on_engine(
+            settings, lambda engine: trace_image(engine, data, verifier), CouldNotVerifyError
+        )
     except ImageTraceError as exc:
         raise CouldNotVerifyError(f"{path}: {exc}") from exc
-    verifier = trusted_verifier(settings, public_key, None)
-    trace = run_on_engine(settings, lambda engine: trace_image(engine, data, verifier), CouldNotVerifyError)
     if trace.verdict == "tampered":
         click.echo(f"TAMPERED: {trace.reason}")
         sys.exit(1)

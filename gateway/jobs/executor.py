@@ -112,7 +112,6 @@ class JobExecutor(QueueStats):
         self.store = store
         self.limits = limits
         self.owner = owner
-        self.writer = writer
         self.transitions = JobTransitions(writer)
         self._catalog = catalog
         self._notify = notify

@@ -19,10 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import delete
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry.db.upsert import upsert_insert
 from registry.identity.used_client_assertions import UsedClientAssertionRecord
 
 ASSERTION_PURGE_SECONDS = 60.0
@@ -62,8 +61,9 @@ async def record_first_use(session: AsyncSession, used: UsedAssertion, now: dt.d
     row when the assertion is still remembered.
     """
     record = UsedClientAssertionRecord
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    values = insert(record).values(client_id=used.client_id, jti=used.jti, expires_at=used.expires_at)
+    values = upsert_insert(session, record).values(
+        client_id=used.client_id, jti=used.jti, expires_at=used.expires_at
+    )
     statement = values.on_conflict_do_update(
         index_elements=[record.client_id, record.jti],
         set_={"expires_at": values.excluded.expires_at},

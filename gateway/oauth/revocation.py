@@ -6,10 +6,9 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry.db.upsert import upsert_insert
 from registry.identity.revoked_tokens import RevokedTokenRecord
 
 _SYNC_OVERLAP = dt.timedelta(seconds=5)
@@ -52,7 +51,6 @@ async def record_revocation(
 ) -> None:
     """Idempotent: revoking twice is fine. Expired rows are cleaned up on the way."""
     values = {"jti": jti, "client_id": client_id, "expires_at": expires_at, "revoked_at": now}
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    await session.execute(insert(RevokedTokenRecord).values(values).on_conflict_do_nothing())
+    await session.execute(upsert_insert(session, RevokedTokenRecord).values(values).on_conflict_do_nothing())
     await session.execute(delete(RevokedTokenRecord).where(RevokedTokenRecord.expires_at <= now))
     await session.commit()

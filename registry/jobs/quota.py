@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry.db.upsert import dialect_name
 from registry.jobs.tables import UsageCounterRow
 
 
@@ -55,8 +56,9 @@ async def _ensure_rows(session: AsyncSession, agreement_ids: Iterable[str], mont
     values = [{"agreement_id": a, "month": month, "used": 0} for a in agreement_ids]
     if not values:
         return
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    await session.execute(_ENSURE["postgresql" if dialect == "postgresql" else "sqlite"], values)
+    await session.execute(
+        _ENSURE["postgresql" if dialect_name(session) == "postgresql" else "sqlite"], values
+    )
 
 
 async def reserve(

@@ -14,17 +14,16 @@ from __future__ import annotations
 from typing import Any, cast
 
 from sqlalchemy import Table, delete
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry.db.upsert import upsert_insert
 from registry.jobs.tables import TenantRateWindowRow
 
 _WINDOWS = cast(Table, TenantRateWindowRow.__table__)
 
 
-def _lease_statement(dialect: str, tenant_id: str, minute: int, amount: int, limit: int) -> Any:
-    insert = pg_insert(_WINDOWS) if dialect == "postgresql" else sqlite_insert(_WINDOWS)
+def _lease_statement(session: AsyncSession, tenant_id: str, minute: int, amount: int, limit: int) -> Any:
+    insert = upsert_insert(session, _WINDOWS)
     added = _WINDOWS.c.used + insert.excluded.used
     return (
         insert.values(tenant_id=tenant_id, minute=minute, used=amount)
@@ -40,9 +39,8 @@ def _lease_statement(dialect: str, tenant_id: str, minute: int, amount: int, lim
 async def lease(session: AsyncSession, tenant_id: str, minute: int, amount: int, limit: int) -> int:
     """Take `amount` submissions of `tenant_id`'s `minute`, or one when fewer are left; how many
     were granted (0: the minute's limit is reached). `amount` is at most `limit`."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     for asked in dict.fromkeys((amount, 1)):
-        granted = (await session.execute(_lease_statement(dialect, tenant_id, minute, asked, limit))).first()
+        granted = (await session.execute(_lease_statement(session, tenant_id, minute, asked, limit))).first()
         if granted is not None:
             return asked
     return 0

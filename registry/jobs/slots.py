@@ -17,25 +17,26 @@ import datetime as dt
 from typing import Any, cast
 
 from sqlalchemy import Integer, String, Table, case, delete, func, literal, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.db.base import UtcDateTime
+from registry.db.upsert import dialect_name, upsert_insert
 from registry.jobs.tables import TenantSlotLeaseRow
 
 _LEASES = cast(Table, TenantSlotLeaseRow.__table__)
 _LOCK_PREFIX = "clearance.tenant_slots:"
 
 
-def _dialect(session: AsyncSession) -> str:
-    return session.bind.dialect.name if session.bind is not None else "sqlite"
-
-
 def _lease_statement(
-    dialect: str, tenant_id: str, owner: str, amount: int, limit: int, now: dt.datetime, stale: dt.datetime
+    session: AsyncSession,
+    tenant_id: str,
+    owner: str,
+    amount: int,
+    limit: int,
+    now: dt.datetime,
+    stale: dt.datetime,
 ) -> Any:
-    insert = pg_insert(_LEASES) if dialect == "postgresql" else sqlite_insert(_LEASES)
+    insert = upsert_insert(session, _LEASES)
     held_by_live = (
         select(func.coalesce(func.sum(_LEASES.c.held), 0))
         .where(
@@ -73,12 +74,11 @@ async def lease(
     """Take `amount` more of `tenant_id`'s slots for `owner`, or one when fewer are free; how
     many were granted (0: live processes hold the limit). Rows renewed before `stale_before`
     belong to processes that died and do not count (the owner's own always counts)."""
-    dialect = _dialect(session)
-    if dialect == "postgresql":
+    if dialect_name(session) == "postgresql":
         key = func.hashtextextended(literal(_LOCK_PREFIX + tenant_id, String()), 0)
         await session.execute(select(func.pg_advisory_xact_lock(key)))
     for asked in dict.fromkeys((amount, 1)):
-        statement = _lease_statement(dialect, tenant_id, owner, asked, limit, now, stale_before)
+        statement = _lease_statement(session, tenant_id, owner, asked, limit, now, stale_before)
         if (await session.execute(statement)).first() is not None:
             return asked
     return 0
@@ -100,7 +100,7 @@ async def renew(session: AsyncSession, owner: str, held: dict[str, int], *, now:
     )
     missing = {t: n for t, n in held.items() if n > 0}.keys() - set(renewed.scalars().all())
     if missing:
-        insert = pg_insert(_LEASES) if _dialect(session) == "postgresql" else sqlite_insert(_LEASES)
+        insert = upsert_insert(session, _LEASES)
         rows = [{"tenant_id": t, "owner": owner, "held": held[t], "renewed_at": now} for t in missing]
         await session.execute(insert.values(rows).on_conflict_do_nothing())
 
