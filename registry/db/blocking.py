@@ -8,35 +8,98 @@ also preempt the event loop mid-request. But a slow call (network storage, a dis
 pressure) made inline would stall every request on the loop. So a moving average of the calls'
 own times decides where the next one runs (see `ShortBlocking.__init__`): a single slow call on
 a busy machine no longer sends the next thousand calls to the thread.
+
+The thread is a `WorkerThread`, not a `ThreadPoolExecutor`: a hop through `run_in_executor`
+also builds a `concurrent.futures.Future` (a condition and its lock), chains it to the asyncio
+future and takes the executor's own locks, 31 us of CPU per hop against 22 us here (both sides
+of the hop on one core, `taskset -c 0`, uvloop, 20,000 hops of a call that returns at once).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import queue
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+_Call = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[..., Any], tuple[Any, ...]]
+
+
+class WorkerThread:
+    """One thread that runs blocking calls for event loops, one at a time in the order given.
+
+    Started with the first call; `stop()` ends it once the calls given before are done (later
+    calls raise `RuntimeError`, as a shut-down executor's do). A call whose awaiting side was
+    cancelled before it started is skipped, as an executor skips a cancelled future's call."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+
+    def run(self, call: Callable[..., T], *args: object) -> asyncio.Future[T]:
+        """`call(*args)` on the thread; the future (of the running loop) gets its outcome."""
+        if self._stopped:
+            raise RuntimeError(f"worker thread {self.name} was stopped")
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[T] = loop.create_future()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._serve, name=self.name, daemon=True)
+            self._thread.start()
+        self._calls.put((loop, answer, call, args))
+        return answer
+
+    def stop(self) -> None:
+        self._stopped = True
+        if self._thread is not None:
+            self._calls.put(None)
+
+    def _serve(self) -> None:
+        while (item := self._calls.get()) is not None:
+            loop, answer, call, args = item
+            if answer.done():  # cancelled meanwhile: nobody waits for it
+                continue
+            result: Any = None
+            error: BaseException | None = None
+            try:
+                result = call(*args)
+            except BaseException as exc:  # handed to the awaiting side, as an executor does
+                error = exc
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(_settle, answer, result, error)
+
+
+def _settle(answer: asyncio.Future[Any], result: object, error: BaseException | None) -> None:
+    if answer.done():
+        return
+    if error is None:
+        answer.set_result(result)
+    else:
+        answer.set_exception(error)
 
 
 class ShortBlocking:
     def __init__(
         self,
-        executor: ThreadPoolExecutor | None = None,
+        thread: WorkerThread | None = None,
         *,
         threshold_s: float = 0.001,
         smoothing: float = 0.1,
     ) -> None:
-        """`executor`: where slow calls go (None: the event loop's default executor).
+        """`thread`: where slow calls go (None: a thread of its own, started when first needed).
 
         Every call is timed where it runs, and a moving average of those times (weight
         `smoothing` for the newest) decides: calls go to the thread once the average passes
         `threshold_s`, and come back inline once it falls under half of it. One call made
         slow by a busy machine moves the average a little; a disk that has become slow (or
         one very slow call) moves it past the threshold at once."""
-        self.executor = executor
+        self.thread = thread if thread is not None else WorkerThread("short-blocking")
         self.threshold_s = threshold_s
         self.smoothing = smoothing
         self.average_s = 0.0
@@ -51,7 +114,7 @@ class ShortBlocking:
 
     async def run(self, call: Callable[..., T], *args: object) -> T:
         if self._threaded:
-            return await asyncio.get_running_loop().run_in_executor(self.executor, self._timed, call, args)
+            return await self.thread.run(self._timed, call, args)
         return self._timed(call, args)
 
     def _timed(self, call: Callable[..., T], args: tuple[object, ...]) -> T:

@@ -19,17 +19,15 @@ than block the loop). When the lock is taken, the BEGIN is retried on the thread
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
-from registry.db.blocking import ShortBlocking
+from registry.db.blocking import ShortBlocking, WorkerThread
 from registry.db.engine import JSON_CODECS
 
 
@@ -94,7 +92,7 @@ class _Cursor:
 class InlineSqliteConnection:
     """aiosqlite's connection surface over a plain `sqlite3` connection (see the module doc)."""
 
-    def __init__(self, db: sqlite3.Connection, thread: ThreadPoolExecutor, timeout_s: float) -> None:
+    def __init__(self, db: sqlite3.Connection, thread: WorkerThread, timeout_s: float) -> None:
         self.db = db
         self._thread = thread
         self._timeout_ms = int(timeout_s * 1000)
@@ -102,7 +100,7 @@ class InlineSqliteConnection:
 
     @classmethod
     async def open(cls, database: str, timeout_s: float) -> InlineSqliteConnection:
-        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-inline")
+        thread = WorkerThread("sqlite-inline")
 
         def connect() -> sqlite3.Connection:
             # Autocommit mode: transactions are begun here (BEGIN IMMEDIATE), never implicitly.
@@ -113,7 +111,11 @@ class InlineSqliteConnection:
             db.execute("PRAGMA busy_timeout=0")
             return db
 
-        db = await asyncio.get_running_loop().run_in_executor(thread, connect)
+        try:
+            db = await thread.run(connect)
+        except BaseException:
+            thread.stop()
+            raise
         return cls(db, thread, timeout_s)
 
     @property
@@ -137,7 +139,7 @@ class InlineSqliteConnection:
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) and "busy" not in str(exc):
                 raise
-            await asyncio.get_running_loop().run_in_executor(self._thread, self._begin_waiting)
+            await self._thread.run(self._begin_waiting)
 
     def _begin_waiting(self) -> None:
         self.db.execute(f"PRAGMA busy_timeout={self._timeout_ms}")
@@ -162,7 +164,7 @@ class InlineSqliteConnection:
 
     def stop(self) -> None:
         self.db.close()
-        self._thread.shutdown(wait=False)
+        self._thread.stop()
 
 
 def create_inline_sqlite_engine(database: str, *, timeout_s: float = 30.0) -> AsyncEngine:

@@ -1,5 +1,6 @@
 """The job writer's SQLite engine (statements inline, the lock wait and slow commits on a
-thread) and `ShortBlocking`, which decides where a short blocking call runs."""
+thread), `ShortBlocking`, which decides where a short blocking call runs, and `WorkerThread`,
+the thread it hops to."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from registry.db.blocking import ShortBlocking
+from registry.db.blocking import ShortBlocking, WorkerThread
 from registry.db.engine import create_engine
 from registry.db.inline_sqlite import create_inline_sqlite_engine
 
@@ -93,3 +95,36 @@ async def test_short_blocking_follows_the_average_call_time_not_one_slow_call() 
     # Fast calls on the thread bring the average down; under half the threshold it comes back.
     assert [await blocking.run(where) for _ in range(4)] == [False, False, False, True]
     assert blocking.slow_calls == 2
+
+
+async def test_a_worker_thread_runs_calls_in_order_off_the_loop_and_hands_back_errors() -> None:
+    thread = WorkerThread("test-worker")
+    loop_thread = threading.get_ident()
+    ran: list[int] = []
+
+    def call(n: int) -> int:
+        assert threading.get_ident() != loop_thread
+        ran.append(n)
+        return n * 2
+
+    def fails() -> None:
+        raise ValueError("from the thread")
+
+    try:
+        assert await asyncio.gather(*(thread.run(call, n) for n in range(5))) == [0, 2, 4, 6, 8]
+        assert ran == [0, 1, 2, 3, 4]
+        with pytest.raises(ValueError, match="from the thread"):
+            await thread.run(fails)
+        # A call cancelled before the thread reached it is not run.
+        release = threading.Event()
+        blocker = thread.run(release.wait, 5)
+        skipped = thread.run(call, 99)
+        skipped.cancel()
+        release.set()
+        assert await blocker is True
+        assert await thread.run(call, 7) == 14
+        assert 99 not in ran
+    finally:
+        thread.stop()
+    with pytest.raises(RuntimeError, match="stopped"):
+        thread.run(call, 1)
