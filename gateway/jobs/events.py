@@ -32,7 +32,9 @@ class JobEvent:
 @dataclass
 class _Stream:
     events: list[JobEvent] = field(default_factory=list)
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    changed: asyncio.Event | None = None
+    """Set by the next event; made by a follower about to wait (most jobs have none, and an
+    `asyncio.Event` made and set per event cost more than the rest of `publish`)."""
     ended_at: float | None = None
 
 
@@ -66,8 +68,9 @@ class JobEventHub:
             stream.ended_at = time.monotonic()
             self._ended.append((stream.ended_at, job_id))
             self._sweep(stream.ended_at)
-        stream.changed.set()
-        stream.changed = asyncio.Event()
+        if stream.changed is not None:
+            stream.changed.set()
+            stream.changed = None
 
     async def follow(self, job_id: str, after: int = 0) -> AsyncIterator[JobEvent]:
         """Every event after `after`, then live ones until the job ends."""
@@ -77,6 +80,8 @@ class JobEventHub:
         position = after
         while True:
             waiter = stream.changed
+            if waiter is None:
+                waiter = stream.changed = asyncio.Event()
             while position < len(stream.events):
                 event = stream.events[position]
                 position += 1

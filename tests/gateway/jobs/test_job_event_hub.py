@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 
 import pytest
@@ -36,3 +37,22 @@ async def test_ended_streams_expire_after_the_keep_time(monkeypatch: pytest.Monk
         hub.publish(job, "completed", {})
 
     assert (hub.knows("old"), hub.knows("new")) == (False, True)
+
+
+async def test_a_follower_waiting_for_the_next_event_gets_each_one_published_later() -> None:
+    hub = JobEventHub()
+    hub.open("job_1")
+    hub.publish("job_1", "queued", {})
+    seen: list[str] = []
+
+    async def follow() -> None:
+        async for event in hub.follow("job_1"):
+            seen.append(event.type)
+
+    follower = asyncio.create_task(follow())
+    await asyncio.sleep(0)  # the follower has read "queued" and waits
+    for type_ in ("started", "progress", "completed"):
+        hub.publish("job_1", type_, {})
+        await asyncio.sleep(0)
+    await asyncio.wait_for(follower, 1)
+    assert seen == ["queued", "started", "progress", "completed"]
