@@ -108,6 +108,11 @@ class Settings(msgspec.Struct, kw_only=True):
     5 min, 30 min, 2 h, 5 h, 10 h, 10 h (`CLEARANCE_DELIVERY_RETRY_SCHEDULE`)."""
     image_retention_days: NonNegative = 0
     """Stored images older than this are purged; 0 keeps them (`CLEARANCE_IMAGE_RETENTION_DAYS`)."""
+    image_store_url: str = ""
+    """Where images are stored (`CLEARANCE_IMAGE_STORE_URL`): empty, `DATA_DIR/images`; or an
+    object store every gateway process shares, `s3://bucket/prefix`, `gs://bucket/prefix` or
+    `az://container/prefix`, its credentials, region and endpoint from the cloud's own
+    environment variables (`AWS_ACCESS_KEY_ID`, `AWS_REGION`, `AWS_ENDPOINT`, ...)."""
     licensor_api_keys: str = ""
     """Licensor metering credentials, `name=key` pairs separated by commas, e.g. `bfl=bfl_...`
     (`CLEARANCE_LICENSOR_API_KEYS`); never stored in the database or taken from a request."""

@@ -17,6 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from registry.db import migrate
 from registry.db.engine import create_engine
+from tests.support_s3 import s3_bucket, s3_endpoint
+
+__all__ = ["s3_bucket", "s3_endpoint"]  # an S3 server on loopback (tests.support_s3)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gateway.delivery.usage_reports import parse_licensor_credentials
 from gateway.settings import Settings, SettingsError
-from gateway.storage import ImageStore
+from gateway.storage import ImageBackend, ImageStore
 from registry.delivery.retry import RetrySchedule, RetryScheduleError
 from registry.netguard import OutboundPolicy
 from registry.netguard.policy import AllowlistEntryError
@@ -28,8 +28,17 @@ def retry_schedule(settings: Settings) -> RetrySchedule:
         raise SettingsError(f"CLEARANCE_DELIVERY_RETRY_SCHEDULE: {exc}") from exc
 
 
-def image_store(settings: Settings) -> ImageStore:
-    return ImageStore(settings.data_dir / "images", retention_days=settings.image_retention_days or None)
+def image_store(settings: Settings) -> ImageBackend:
+    """`DATA_DIR/images`, or the object store that `CLEARANCE_IMAGE_STORE_URL` names."""
+    retention = settings.image_retention_days or None
+    if not settings.image_store_url:
+        return ImageStore(settings.data_dir / "images", retention_days=retention)
+    from gateway.storage.objects import ObjectImageStore  # obstore only where it is used
+
+    try:
+        return ObjectImageStore(settings.image_store_url, retention_days=retention)
+    except Exception as exc:  # obstore's configuration errors: an unknown option, a bad URL
+        raise SettingsError(f"CLEARANCE_IMAGE_STORE_URL: {exc}") from exc
 
 
 def licensor_credentials(settings: Settings) -> dict[str, str]:

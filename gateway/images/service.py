@@ -68,7 +68,7 @@ async def _image(
     # The job was just read for this tenant and succeeded (but not in this request: then its
     # PNGs came back with it): read the stored PNG without reading its row again.
     try:
-        png = jobs.store.read(auth.tenant_id, job.id, index)
+        png = await jobs.store.fetch(auth.tenant_id, job.id, index)
     except ImageNotFoundError as exc:
         raise JobNotFoundError(f"{job.id}/images/{index}") from exc
     return ImageData(b64_json=base64.b64encode(png).decode())

@@ -37,7 +37,7 @@ from gateway.jobs.pool import RunnerPool
 from gateway.jobs.schemas import JobView
 from gateway.jobs.slots import leased_through
 from gateway.jobs.views import job_view
-from gateway.storage import ArtifactProvenance, ImageStore, ImageToSave, Provenance
+from gateway.storage import ArtifactProvenance, ImageBackend, ImageStoreError, ImageToSave, Provenance
 from gateway.storage.saver import ImageSaver
 from registry.audit import EventKind, NewEvent, append_in_session
 from registry.jobs import slots as slot_rows
@@ -98,7 +98,7 @@ class JobExecutor(QueueStats):
         writer: JobWriter,
         pool: RunnerPool,
         hub: JobEventHub,
-        store: ImageStore,
+        store: ImageBackend,
         limits: JobLimits,
         *,
         owner: str,
@@ -342,6 +342,9 @@ class JobExecutor(QueueStats):
             await self._finish(item.job_id, "canceled", error="canceled by the client", row=row)
         except RunnerError as exc:
             await self._finish(item.job_id, "failed", error=f"{type(exc).__name__}: {exc}", row=row)
+        except ImageStoreError as exc:  # the images were made but could not be kept
+            log.warning("job %s failed: %s", item.job_id, exc)
+            await self._finish(item.job_id, "failed", error=f"images not stored: {exc}", row=row)
         except asyncio.CancelledError:
             raise  # shutdown: `stop` ends the job
         except Exception as exc:

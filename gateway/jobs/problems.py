@@ -24,6 +24,7 @@ from gateway.problems import (
     invalid_field_problem,
     not_found_problem,
 )
+from gateway.storage import ImageStoreError
 from registry.delivery.idempotency import IdempotencyKeyError
 
 _TYPE = PROBLEM_TYPE_PREFIX
@@ -58,14 +59,20 @@ def _retry(exc: RetryLaterError) -> ProblemDetailsException:
     )
 
 
-def _not_recorded(exc: DecisionNotRecordedError) -> ProblemDetailsException:
-    return ProblemDetailsException(
-        status_code=503,
-        type_=_TYPE + "audit-unavailable",
-        title="Service unavailable",
-        detail=str(exc),
-        headers={"Retry-After": "5"},
-    )
+def _unavailable(slug: str) -> ProblemConverter:
+    """503 with `Retry-After`: a part the request needs (the audit log, the image store) did not
+    answer."""
+
+    def convert(exc: Exception) -> ProblemDetailsException:
+        return ProblemDetailsException(
+            status_code=503,
+            type_=_TYPE + slug,
+            title="Service unavailable",
+            detail=str(exc),
+            headers={"Retry-After": "5"},
+        )
+
+    return convert
 
 
 def _state(exc: JobStateError) -> ProblemDetailsException:
@@ -85,11 +92,12 @@ _MAP: dict[type[Exception], ProblemConverter] = {
     JobValidationError: _invalid,
     NoPermittedRunnerError: _denied,
     RetryLaterError: _retry,
-    DecisionNotRecordedError: _not_recorded,
+    DecisionNotRecordedError: _unavailable("audit-unavailable"),
     JobNotFoundError: not_found_problem,
     JobStateError: _state,
     IdempotencyRejectedError: _idempotency,
     IdempotencyKeyError: bad_request_problem,
+    ImageStoreError: _unavailable("image-store-unavailable"),
 }
 
 

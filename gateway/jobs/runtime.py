@@ -13,8 +13,6 @@ import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
-import anyio
-
 from gateway.catalog.cache import CatalogCache, CatalogRevision
 from gateway.delivery.config import image_store, licensor_credentials, outbound_policy, retry_schedule
 from gateway.delivery.http import OutboundPoster
@@ -114,7 +112,7 @@ class JobsRuntime:
         while True:
             now = dt.datetime.now(dt.UTC)
             try:
-                purged = await anyio.to_thread.run_sync(functools.partial(self.store.purge_expired, now=now))
+                purged = await self.store.purge(now=now)
                 keys = await self.service.idempotency.purge(now=now)
                 async with self.runtime.sessions() as session, session.begin():
                     windows = await rate.purge_before(session, int(now.timestamp()) // WINDOW_S)

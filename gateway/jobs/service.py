@@ -25,7 +25,7 @@ from gateway.jobs.executor import TERMINAL_EVENT, JobExecutor, utc_now
 from gateway.jobs.lifecycle import TERMINAL
 from gateway.jobs.schemas import JobPage, JobRequest, JobView
 from gateway.jobs.views import job_view
-from gateway.storage import ImageNotFoundError, ImageStore
+from gateway.storage import ImageBackend, ImageNotFoundError
 from gateway.webhooks import WEBHOOK_KIND
 from registry.delivery.idempotency import (
     Conflict,
@@ -66,7 +66,7 @@ class JobService:
         dispatcher: Dispatcher,
         executor: JobExecutor,
         hub: JobEventHub,
-        store: ImageStore,
+        store: ImageBackend,
         idempotency: IdempotencyStore,
         *,
         clock: Callable[[], dt.datetime] = utc_now,
@@ -214,7 +214,7 @@ class JobService:
         if not 0 <= index < row.images:
             raise JobNotFoundError(f"{job_id}/images/{index}")
         try:
-            return self.store.read(row.tenant_id, row.id, index)
+            return await self.store.fetch(row.tenant_id, row.id, index)
         except ImageNotFoundError as exc:
             raise JobNotFoundError(f"{job_id}/images/{index}") from exc
 

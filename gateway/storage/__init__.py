@@ -1,6 +1,15 @@
-"""Generated images on the local filesystem, per tenant, with provenance in the PNG itself."""
+"""Generated images, per tenant, with provenance in the PNG itself: on the local filesystem
+(`ImageStore`) or in an object store (`objects.ObjectImageStore`)."""
 
-from gateway.storage.images import ImageNotFoundError, ImageStore, ImageToSave, StoredImage, UnsafePathError
+from gateway.storage.images import (
+    ImageBackend,
+    ImageNotFoundError,
+    ImageStore,
+    ImageStoreError,
+    ImageToSave,
+    StoredImage,
+    UnsafePathError,
+)
 from gateway.storage.provenance import (
     DIGITAL_SOURCE_TYPE,
     ArtifactProvenance,
@@ -12,8 +21,10 @@ from gateway.storage.provenance import (
 __all__ = [
     "DIGITAL_SOURCE_TYPE",
     "ArtifactProvenance",
+    "ImageBackend",
     "ImageNotFoundError",
     "ImageStore",
+    "ImageStoreError",
     "ImageToSave",
     "Provenance",
     "StoredImage",

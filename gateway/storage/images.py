@@ -1,5 +1,9 @@
 """The local image store: `<root>/<tenant>/<job>.<n>.png`, written atomically, purged by age.
 
+`ImageBackend` is what the jobs code uses of a store (`save_batch`, `fetch`, `purge`): this one, on
+the local filesystem, or `objects.ObjectImageStore` in an object store shared by every gateway
+process.
+
 Tenant ids become directory names and job ids file names, so both are checked against a strict
 pattern (no separator, no "..", no leading dot): no traversal, no absolute paths, no odd names.
 One directory per tenant rather than per job: a save then changes one directory entry, and the
@@ -17,9 +21,14 @@ import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Protocol
+
+import anyio
 
 from gateway.storage.provenance import Provenance, with_provenance
+from registry.db.blocking import ShortBlocking
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 MAX_IMAGES_PER_JOB = 1000
@@ -31,6 +40,10 @@ class UnsafePathError(ValueError):
 
 class ImageNotFoundError(LookupError):
     """No stored image for that tenant, job and index (never stored, or purged)."""
+
+
+class ImageStoreError(Exception):
+    """The store could not be written or read (an object store that did not answer)."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,13 @@ def _component(kind: str, value: str) -> str:
     if not _NAME.match(value) or ".." in value:
         raise UnsafePathError(f"{kind} {value!r} cannot be stored: use letters, digits, '_', '-', '.'")
     return value
+
+
+def image_name(tenant_id: str, job_id: str, index: int) -> str:
+    """`<tenant>/<job>.<n>.png`, the image's path under a store's root, its parts checked."""
+    if not 0 <= index < MAX_IMAGES_PER_JOB:
+        raise UnsafePathError(f"image index {index} out of range 0..{MAX_IMAGES_PER_JOB - 1}")
+    return f"{_component('tenant id', tenant_id)}/{_component('job id', job_id)}.{index}.png"
 
 
 def _create(temp_name: str) -> tuple[int, str]:
@@ -82,6 +102,24 @@ class ImageToSave:
     provenance: Provenance
 
 
+class ImageBackend(Protocol):
+    """What the jobs code uses of an image store."""
+
+    retention_days: int | None
+
+    async def save_batch(self, images: Sequence[ImageToSave]) -> list[StoredImage]:
+        """Store the PNGs with their provenance; durable once it returns."""
+        ...
+
+    async def fetch(self, tenant_id: str, job_id: str, index: int) -> bytes:
+        """The stored PNG, or `ImageNotFoundError`."""
+        ...
+
+    async def purge(self, *, now: dt.datetime) -> int:
+        """Delete the images older than the retention; how many."""
+        ...
+
+
 class ImageStore:
     def __init__(self, root: Path, *, retention_days: int | None = None) -> None:
         if retention_days is not None and retention_days < 1:
@@ -94,18 +132,29 @@ class ImageStore:
         # containers reuse pids
         self._temp_prefix = f".tmp-{os.urandom(6).hex()}-"
         self._temp_names = itertools.count()
+        self._blocking = ShortBlocking()  # inline while the disk answers within a millisecond
+
+    async def save_batch(self, images: Sequence[ImageToSave]) -> list[StoredImage]:
+        """`save_many`, inline or on a thread as the disk's recent answers allow."""
+        return await self._blocking.run(self.save_many, images)
+
+    async def fetch(self, tenant_id: str, job_id: str, index: int) -> bytes:
+        """`read` (inline: one small file from the page cache, as a rule)."""
+        return self.read(tenant_id, job_id, index)
+
+    async def purge(self, *, now: dt.datetime) -> int:
+        """`purge_expired` on a thread (it walks every tenant's directory)."""
+        return await anyio.to_thread.run_sync(partial(self.purge_expired, now=now))
 
     def path_for(self, tenant_id: str, job_id: str, index: int) -> Path:
         return Path(self._location(tenant_id, job_id, index)[1])
 
     def _location(self, tenant_id: str, job_id: str, index: int) -> tuple[str, str]:
         """The image's directory and file as strings (no `Path` objects on the save path)."""
-        if not 0 <= index < MAX_IMAGES_PER_JOB:
-            raise UnsafePathError(f"image index {index} out of range 0..{MAX_IMAGES_PER_JOB - 1}")
         # Both components match `_NAME` (no separator, no "..", no leading dot) and the root is
         # resolved, so the path cannot leave the root: no `resolve()` (a realpath walk) per call.
-        directory = f"{self._root}/{_component('tenant id', tenant_id)}"
-        return directory, f"{directory}/{_component('job id', job_id)}.{index}.png"
+        path = f"{self._root}/{image_name(tenant_id, job_id, index)}"
+        return path[: path.rindex("/")], path
 
     def _legacy_path(self, tenant_id: str, job_id: str, index: int) -> Path:
         """Where images were stored before 2026-11-26: `<tenant>/<job>/<n>.png`."""

@@ -3,8 +3,9 @@
 Each finished job must have its PNGs durable before it is recorded as succeeded. Saved one job
 at a time, every job paid a hop to a thread and back, a temp file's fsync and the fsync of the
 directories whose entries changed. Here concurrent saves queue; one task writes everything queued
-so far with `ImageStore.save_many` (one thread hop, each directory fsynced once for all the
-images in it) and answers each caller once the whole batch is durable.
+so far with the store's `save_batch` (on the local store one thread hop at most, each directory
+fsynced once for all the images in it; in an object store concurrent uploads) and answers each
+caller once the whole batch is durable.
 
 A batch that fails (an image that is not a PNG, a full disk) is retried one caller at a time, so
 only the caller whose images are at fault gets the error.
@@ -15,19 +16,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from gateway.storage.images import ImageStore, ImageToSave, StoredImage
-from registry.db.blocking import ShortBlocking
+from gateway.storage.images import ImageBackend, ImageToSave, StoredImage
 
 _Waiting = tuple[list[ImageToSave], "asyncio.Future[list[StoredImage]]"]
 
 
 class ImageSaver:
-    def __init__(self, store: ImageStore, *, max_batch: int = 256) -> None:
+    def __init__(self, store: ImageBackend, *, max_batch: int = 256) -> None:
         self.store = store
         self.max_batch = max_batch
         self.batches = 0
         """Batches written so far (for tests and benchmarks of the batching)."""
-        self._blocking = ShortBlocking()  # inline while the disk answers within a millisecond
         self._waiting: list[_Waiting] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -57,7 +56,7 @@ class ImageSaver:
             return
         try:
             images = [image for waiting, _ in batch for image in waiting]
-            stored = await self._blocking.run(self.store.save_many, images)
+            stored = await self.store.save_batch(images)
         except Exception as exc:
             if len(batch) == 1:
                 _answer(batch[0][1], exc)
