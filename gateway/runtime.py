@@ -35,6 +35,7 @@ from gateway.oauth.pepper import load_pepper
 from gateway.oauth.revocation import RevocationList
 from gateway.oauth.signing_key_store import ensure_active_key, load_signing_keys
 from gateway.settings import Settings
+from gateway.storage.links import ImageLinks
 from registry.audit import AuditLog, load_or_create_signing_key
 from registry.db.engine import create_engine, session_factory
 
@@ -98,6 +99,7 @@ class GatewayRuntime:
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self._hasher: ClientSecretHasher | None = None
         self._sealer: KeySealer | None = None
+        self._links: ImageLinks | None = None
         self._http: httpx.AsyncClient | None = None
 
     @property
@@ -111,6 +113,13 @@ class GatewayRuntime:
         if self._sessions is None:
             raise NotStartedError("database sessions not started")
         return self._sessions
+
+    @property
+    def image_links(self) -> ImageLinks:
+        """Signs and checks the credential-free image URLs (keyed by the pepper)."""
+        if self._links is None:
+            raise NotStartedError("image links not started")
+        return self._links
 
     @property
     def secret_hasher(self) -> ClientSecretHasher:
@@ -128,6 +137,7 @@ class GatewayRuntime:
         pepper = await anyio.to_thread.run_sync(load_pepper, self.settings)
         self._hasher = ClientSecretHasher(pepper)
         self._sealer = KeySealer(pepper)
+        self._links = ImageLinks(pepper, lifetime_s=self.settings.image_link_seconds)
         self._engine = create_engine(self.settings.database_url)
         self._sessions = session_factory(self._engine)
         self._http = httpx.AsyncClient(timeout=5.0, follow_redirects=False)

@@ -108,6 +108,9 @@ class Settings(msgspec.Struct, kw_only=True):
     5 min, 30 min, 2 h, 5 h, 10 h, 10 h (`CLEARANCE_DELIVERY_RETRY_SCHEDULE`)."""
     image_retention_days: NonNegative = 0
     """Stored images older than this are purged; 0 keeps them (`CLEARANCE_IMAGE_RETENTION_DAYS`)."""
+    image_link_seconds: Annotated[int, msgspec.Meta(ge=1, le=604_800)] = 3600
+    """How long an image URL of `POST /v1/images/generations` (`response_format=url`) can be
+    fetched without credentials, as OpenAI's do (`CLEARANCE_IMAGE_LINK_SECONDS`, at most 7 days)."""
     image_store_url: str = ""
     """Where images are stored (`CLEARANCE_IMAGE_STORE_URL`): empty, `DATA_DIR/images`; or an
     object store every gateway process shares, `s3://bucket/prefix`, `gs://bucket/prefix` or

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Router, post
+from litestar import Controller, Request, Response, Router, get, post
 from litestar.params import HeaderParameter, JSONBody
 
 from gateway.auth.dependencies import provide_auth_context
+from gateway.auth.middleware import EXCLUDE_FROM_AUTH
 from gateway.auth.scopes import Scope
 from gateway.images.problems import images_exception_handlers
 from gateway.images.schemas import ImagesRequest, ImagesResponse
 from gateway.images.service import generate_images
 from gateway.images.translate import read_declaration, to_job_request
-from gateway.jobs.controllers import provide_job_service
+from gateway.jobs.controllers import JOBS_RUNTIME_STATE_KEY, provide_job_service
+from gateway.jobs.service import JobService
+from gateway.oauth.dependencies import RUNTIME_STATE_KEY
+from gateway.storage.links import ImageLinks
 
 
 class ImagesController(Controller):
@@ -41,9 +46,29 @@ class ImagesController(Controller):
             job_request,
             response_format=data.response_format,
             base_url=str(request.base_url),
+            links=_links(request),
             idempotency_key=idempotency_key,
             body=body,
         )
+
+    @get("/files/{job_id:str}/{index:int}", opt={EXCLUDE_FROM_AUTH: True}, media_type="image/png")
+    async def file(
+        self, request: Request[Any, Any, Any], job_id: str, index: int, expires: int, signature: str
+    ) -> Response[bytes]:
+        """An image by the signed link that `response_format=url` answered with: no credentials,
+        until the link expires (`CLEARANCE_IMAGE_LINK_SECONDS`, 1 hour by default)."""
+        now = time.time()
+        _links(request).check(job_id, index, expires, signature, now=now)
+        jobs: JobService = request.app.state[JOBS_RUNTIME_STATE_KEY].service
+        png = await jobs.linked_image(job_id, index)
+        return Response(
+            png, media_type="image/png", headers={"Cache-Control": f"private, max-age={expires - int(now)}"}
+        )
+
+
+def _links(request: Request[Any, Any, Any]) -> ImageLinks:
+    links: ImageLinks = request.app.state[RUNTIME_STATE_KEY].image_links
+    return links
 
 
 def images_router() -> Router:

@@ -15,6 +15,7 @@ from litestar.types import ExceptionHandlersMap
 from gateway.images.errors import DeclarationHeaderError, GenerationFailedError, GenerationPendingError
 from gateway.jobs.problems import job_exception_handlers
 from gateway.problems import PROBLEM_TYPE_PREFIX, exception_handlers, invalid_field_problem
+from gateway.storage.links import ImageLinkError
 
 _TYPE = PROBLEM_TYPE_PREFIX
 
@@ -26,6 +27,12 @@ def _failed(exc: GenerationFailedError) -> ProblemDetailsException:
         title="Generation failed",
         detail=str(exc),
         extra={"job_id": exc.job_id, "job_status": exc.status},
+    )
+
+
+def _link(exc: ImageLinkError) -> ProblemDetailsException:
+    return ProblemDetailsException(
+        status_code=403, type_=_TYPE + "image-link-invalid", title="Forbidden", detail=str(exc)
     )
 
 
@@ -70,6 +77,7 @@ def images_exception_handlers() -> ExceptionHandlersMap:
                 GenerationFailedError: _failed,
                 GenerationPendingError: _pending,
                 DeclarationHeaderError: _header,
+                ImageLinkError: _link,
             }
         )
     )

@@ -4,6 +4,7 @@ audit and runner as `POST /v1/jobs`, answered in the OpenAI Images shape once th
 from __future__ import annotations
 
 import base64
+import time
 
 import msgspec
 
@@ -14,6 +15,7 @@ from gateway.jobs.errors import JobNotFoundError
 from gateway.jobs.schemas import JobRequest, JobView
 from gateway.jobs.service import JobService
 from gateway.storage import ImageNotFoundError
+from gateway.storage.links import ImageLinks
 
 
 async def generate_images(
@@ -23,6 +25,7 @@ async def generate_images(
     *,
     response_format: ResponseFormat,
     base_url: str,
+    links: ImageLinks,
     idempotency_key: str | None = None,
     body: bytes | None = None,
 ) -> ImagesResponse:
@@ -46,7 +49,9 @@ async def generate_images(
     if response_format == "b64_json" and submitted.images and len(submitted.images) == len(job.images):
         data = [ImageData(b64_json=base64.b64encode(png).decode()) for png in submitted.images]
     else:
-        data = [await _image(jobs, auth, job, n, response_format, base_url) for n in range(len(job.images))]
+        data = [
+            await _image(jobs, auth, job, n, response_format, base_url, links) for n in range(len(job.images))
+        ]
     return ImagesResponse(
         created=int(job.created_at.timestamp()),
         data=data,
@@ -62,9 +67,10 @@ async def _image(
     index: int,
     response_format: ResponseFormat,
     base_url: str,
+    links: ImageLinks,
 ) -> ImageData:
-    if response_format == "url":
-        return ImageData(url=base_url.rstrip("/") + job.images[index])
+    if response_format == "url":  # as OpenAI's: fetched without credentials, for a while
+        return ImageData(url=base_url.rstrip("/") + links.path(job.id, index, now=time.time()))
     # The job was just read for this tenant and succeeded (but not in this request: then its
     # PNGs came back with it): read the stored PNG without reading its row again.
     try:

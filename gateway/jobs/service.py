@@ -218,6 +218,18 @@ class JobService:
         except ImageNotFoundError as exc:
             raise JobNotFoundError(f"{job_id}/images/{index}") from exc
 
+    async def linked_image(self, job_id: str, index: int) -> bytes:
+        """The image an image link names (`storage.links`: its signature already checked, so no
+        tenant to match): any tenant's job, once it succeeded."""
+        async with self.sessions() as session:
+            row = await session.get(JobRow, job_id)
+        if row is None or row.status != "succeeded" or not 0 <= index < row.images:
+            raise JobNotFoundError(f"{job_id}/images/{index}")
+        try:
+            return await self.store.fetch(row.tenant_id, row.id, index)
+        except ImageNotFoundError as exc:
+            raise JobNotFoundError(f"{job_id}/images/{index}") from exc
+
     async def events(
         self, auth: AuthContext, job_id: str, *, after: int = 0
     ) -> AsyncIterator[tuple[int, str, dict[str, Any]]]:

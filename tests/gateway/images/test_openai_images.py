@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,9 @@ from gateway.demo.catalog import HOBBY, LOCAL_FLUX2, STUDIO, STUDIO_AGREEMENT, d
 from gateway.demo.models import ensure_tiny_models
 from gateway.demo.setup import load_demo_catalog
 from gateway.jobs.tiny_catalog import TINY_FLUX2, TINY_FLUX2_TURBO, TINY_SD
+from gateway.oauth.pepper import load_pepper
+from gateway.settings import Settings
+from gateway.storage.links import ImageLinks
 from registry.audit import EventKind, EventQuery, query_events
 from registry.db import migrate
 from registry.db.engine import create_engine, session_factory
@@ -35,6 +39,7 @@ class Served:
     base_url: str
     database_url: str
     tokens: dict[str, str]
+    settings: Settings
 
     def client(self, tenant: str) -> openai.OpenAI:
         return openai.OpenAI(api_key=self.tokens[tenant], base_url=f"{self.base_url}/v1", max_retries=0)
@@ -66,7 +71,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             )
             assert response.status_code == 200, response.text
             tokens[tenant] = response.json()["access_token"]
-        yield Served(server.base_url, url, tokens)
+        yield Served(server.base_url, url, tokens, settings)
 
 
 def _data(result: openai.types.ImagesResponse) -> list[openai.types.Image]:
@@ -147,10 +152,45 @@ def test_the_tenants_default_purpose_and_url_responses(served: Served) -> None:
     )
     url = _data(result)[0].url
     assert url is not None
-    assert url.startswith(served.base_url + "/v1/jobs/")
-    png = httpx.get(url, headers={"Authorization": f"Bearer {served.tokens[HOBBY]}"})
+    assert url.startswith(served.base_url + "/v1/images/files/")
+    png = httpx.get(url)  # as OpenAI's URLs: no credentials
     assert png.status_code == 200
     assert png.headers["content-type"] == "image/png"
+    assert png.headers["cache-control"].startswith("private, max-age=")
+    job_id = result.model_extra["job_id"] if result.model_extra else None
+    same = httpx.get(
+        f"{served.base_url}/v1/jobs/{job_id}/images/0",
+        headers={"Authorization": f"Bearer {served.tokens[HOBBY]}"},
+    )
+    assert same.status_code == 200
+    assert png.content == same.content
+
+
+def test_an_image_link_cannot_be_widened_or_used_after_it_expired(served: Served) -> None:
+    result = served.client(STUDIO).images.generate(
+        model=TINY_SD, prompt="a red bicycle", response_format="url", size="32x32"
+    )
+    url = _data(result)[0].url
+    assert url is not None
+    path, _, query = url.partition("?")
+    fields = dict(item.split("=", 1) for item in query.split("&"))
+    job_id = path.rsplit("/", 2)[1]
+    links = ImageLinks(load_pepper(served.settings), lifetime_s=3600)
+    expired = links.path(job_id, 0, now=time.time() - 3601)  # signed here, an hour ago
+    tampered = [
+        f"{path}?expires={fields['expires']}&signature={fields['signature'][:-2]}AA",
+        f"{path}?expires={int(fields['expires']) + 3600}&signature={fields['signature']}",
+        f"{path[:-1]}1?{query}",  # another index of the same job
+        served.base_url + expired,
+    ]
+    for forged in tampered:
+        refused = httpx.get(forged)
+        assert refused.status_code == 403, forged
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert refused.json()["type"].endswith("image-link-invalid")
+    assert "expired" in httpx.get(served.base_url + expired).json()["detail"]
+    assert httpx.get(path).status_code == 422  # no expiry nor signature: invalid request
+    assert httpx.get(url).status_code == 200
 
 
 @pytest.mark.parametrize(
