@@ -235,3 +235,29 @@ def test_a_retry_with_the_same_idempotency_key_answers_from_the_same_job(served:
     first, again = generate(), generate()
     assert (first.model_extra or {})["job_id"] == (again.model_extra or {})["job_id"]
     assert _data(first)[0].b64_json == _data(again)[0].b64_json
+
+
+def _token_class_of_the_docs() -> type:
+    """`ClearanceToken` as docs/images.md prints it (its second Python block, up to the client)."""
+    text = (Path(__file__).parents[3] / "docs" / "images.md").read_text()
+    block = text.split("```python\n")[2].split("```")[0]
+    namespace: dict[str, object] = {}
+    exec(block.split("\nclient = ")[0], namespace)  # the class and its imports
+    token_class = namespace["ClearanceToken"]
+    assert isinstance(token_class, type)
+    return token_class
+
+
+def test_the_documented_token_provider_keeps_a_long_running_client_authenticated(served: Served) -> None:
+    registered = asyncio.run(create_client(served.settings, tenant=STUDIO, scopes="jobs:write jobs:read"))
+    assert registered.client_secret is not None
+    provider = _token_class_of_the_docs()(served.base_url, registered.client_id, registered.client_secret)
+    client = openai.OpenAI(api_key=provider, base_url=f"{served.base_url}/v1", max_retries=0)
+    first = client.images.generate(model=TINY_FLUX2, prompt="a red bicycle", size="32x32")
+    token = provider.token
+    second = client.images.generate(model=TINY_FLUX2, prompt="a blue bicycle", size="32x32")
+    assert provider.token == token  # fetched once, kept while it lives
+    provider.renew_at = 0.0  # as when it is a minute from expiring
+    third = client.images.generate(model=TINY_FLUX2, prompt="a green bicycle", size="32x32")
+    assert provider.token != token
+    assert all(_data(result)[0].b64_json for result in (first, second, third))
