@@ -44,6 +44,7 @@ from gateway.problems import problem_details_plugin
 from gateway.request_ids import RequestIdMiddleware
 from gateway.runtime import GatewayRuntime
 from gateway.settings import Settings
+from gateway.webhooks.controllers import WebhookSecretController
 
 SCHEMA_PATH = "/schema"
 
@@ -81,6 +82,7 @@ def create_app(
             *api_routers(),
             jobs_router(),
             images_router(),
+            WebhookSecretController,
             *scrape,
             *extra_route_handlers,
         ],

@@ -13,7 +13,7 @@ from gateway.delivery.worker import DeliveryWorker, utc_now
 from gateway.webhooks.signing import signature_headers
 from registry.delivery.outbox import AttemptResult, ClaimedMessage
 from registry.delivery.retry import RetrySchedule
-from registry.delivery.webhook_secrets import get_or_create_webhook_secret
+from registry.delivery.webhook_secrets import signing_secrets
 
 WEBHOOK_KIND = "webhook"
 
@@ -30,24 +30,24 @@ class WebhookSender:
         self._poster = poster
         self._clock = clock
         self._secret_cache_s = secret_cache_s
-        self._secrets: dict[str, tuple[float, str]] = {}
+        self._secrets: dict[str, tuple[float, tuple[str, ...]]] = {}
 
-    async def _secret(self, tenant_id: str) -> str:
-        """The tenant's secret, cached briefly: a rotation applies within `secret_cache_s`."""
+    async def _signing(self, tenant_id: str) -> tuple[str, ...]:
+        """The tenant's signing secrets, cached briefly: a rotation applies within `secret_cache_s`."""
         cached = self._secrets.get(tenant_id)
         if cached is not None and time.monotonic() - cached[0] < self._secret_cache_s:
             return cached[1]
-        secret = await get_or_create_webhook_secret(self._sessions, tenant_id, now=self._clock())
-        self._secrets[tenant_id] = (time.monotonic(), secret)
-        return secret
+        secrets = await signing_secrets(self._sessions, tenant_id, now=self._clock())
+        self._secrets[tenant_id] = (time.monotonic(), secrets)
+        return secrets
 
     async def send(self, message: ClaimedMessage) -> AttemptResult:
         if message.tenant_id is None:
             return AttemptResult(error="webhook message without a tenant", permanent=True)
         now = self._clock()
-        secret = await self._secret(message.tenant_id)
+        secrets = await self._signing(message.tenant_id)
         body = message.payload.encode()
-        headers = signature_headers(secret, message.id, int(now.timestamp()), body)
+        headers = signature_headers(secrets, message.id, int(now.timestamp()), body)
         return await self._poster.post(message.target_url, body, headers)
 
 

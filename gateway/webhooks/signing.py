@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Sequence
 
 from registry.delivery.webhook_secrets import secret_key_bytes
 
@@ -19,10 +20,13 @@ def sign_webhook(secret: str, message_id: str, timestamp: int, body: bytes) -> s
     return "v1," + base64.b64encode(digest).decode("ascii")
 
 
-def signature_headers(secret: str, message_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+def signature_headers(secrets: Sequence[str], message_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """The headers of one delivery, signed with each of `secrets` (the current one, and the
+    previous one during a rotation's grace: space-separated, as the specification allows, so a
+    receiver holding either verifies it)."""
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign_webhook(secret, message_id, timestamp, body),
+        "webhook-signature": " ".join(sign_webhook(s, message_id, timestamp, body) for s in secrets),
         "Content-Type": "application/json",
     }

@@ -67,6 +67,9 @@ class WebhookSecretRow(Base):
     tenant_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     secret: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    previous_secret: Mapped[str | None] = mapped_column(String(128), default=None)
+    """The secret before the last rotation, which still signs beside `secret` until `previous_until`."""
+    previous_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), default=None)
 
 
 class IdempotencyKeyRow(Base):

@@ -10,6 +10,7 @@ import base64
 import datetime as dt
 import secrets
 
+import msgspec
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -49,16 +50,70 @@ async def get_or_create_webhook_secret(
     return secret
 
 
-async def rotate_webhook_secret(
+class WebhookSecret(msgspec.Struct, frozen=True, kw_only=True):
+    """A tenant's secret as the tenant reads it (`GET /v1/webhooks/secret`)."""
+
+    secret: str
+    created_at: dt.datetime
+    previous_until: dt.datetime | None = None
+    """Until then the secret before the last rotation also signs every delivery."""
+
+
+async def read_webhook_secret(
     sessions: async_sessionmaker[AsyncSession], tenant_id: str, *, now: dt.datetime
-) -> str:
-    """Replace the tenant's secret; deliveries after this are signed with the new one."""
-    secret = generate_webhook_secret()
-    async with sessions() as session, session.begin():
+) -> WebhookSecret:
+    """The tenant's secret (created the first time), with how long the previous one still signs."""
+    row = await _row(sessions, tenant_id, now)
+    return _view(row, row.secret, now)
+
+
+async def signing_secrets(
+    sessions: async_sessionmaker[AsyncSession], tenant_id: str, *, now: dt.datetime
+) -> tuple[str, ...]:
+    """The secrets a delivery is signed with now: the current one, and the previous one while it
+    is within its grace after a rotation."""
+    row = await _row(sessions, tenant_id, now)
+    previous, until = row.previous_secret, row.previous_until
+    return (row.secret, previous) if previous and until is not None and now < until else (row.secret,)
+
+
+async def _row(
+    sessions: async_sessionmaker[AsyncSession], tenant_id: str, now: dt.datetime
+) -> WebhookSecretRow:
+    async with sessions() as session:
         row = await session.get(WebhookSecretRow, tenant_id)
-        if row is None:
-            session.add(WebhookSecretRow(tenant_id=tenant_id, secret=secret, created_at=now))
-        else:
-            row.secret = secret
-            row.created_at = now
-    return secret
+    if row is not None:
+        return row
+    await get_or_create_webhook_secret(sessions, tenant_id, now=now)
+    async with sessions() as session:
+        created = await session.get(WebhookSecretRow, tenant_id)
+    if created is None:  # secrets are never deleted
+        raise LookupError(f"no webhook secret for tenant {tenant_id!r}")
+    return created
+
+
+async def rotate_webhook_secret(
+    session: AsyncSession, tenant_id: str, *, now: dt.datetime, grace: dt.timedelta = dt.timedelta(0)
+) -> tuple[WebhookSecret, WebhookSecret | None]:
+    """Replace the tenant's secret in `session`'s transaction (the caller commits, with its audit
+    event); the old one keeps signing beside the new one for `grace`. Returns (new, old)."""
+    if grace < dt.timedelta(0):
+        raise ValueError(f"a rotation's grace cannot be negative, got {grace}")
+    secret = generate_webhook_secret()
+    row = await session.get(WebhookSecretRow, tenant_id, with_for_update=True)
+    before = None if row is None else _view(row, row.secret, now)
+    if row is None:
+        row = WebhookSecretRow(tenant_id=tenant_id, secret=secret, created_at=now)
+        session.add(row)
+    else:
+        row.previous_secret = row.secret if grace else None
+        row.previous_until = now + grace if grace else None
+        row.secret = secret
+        row.created_at = now
+    await session.flush()
+    return _view(row, secret, now), before
+
+
+def _view(row: WebhookSecretRow, secret: str, now: dt.datetime) -> WebhookSecret:
+    until = row.previous_until if row.previous_until is not None and now < row.previous_until else None
+    return WebhookSecret(secret=secret, created_at=row.created_at, previous_until=until)

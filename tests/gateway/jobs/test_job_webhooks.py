@@ -11,12 +11,14 @@ import hmac
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from standardwebhooks import Webhook
 
+from registry.audit import EventKind, EventQuery, query_events
 from registry.db.engine import create_engine, session_factory
-from registry.delivery.webhook_secrets import get_or_create_webhook_secret
-from tests.gateway.jobs.conftest import STUDIO, Gateway, JobsWorld, open_gateway, sd_job
+from tests.gateway.jobs.conftest import HOBBY, STUDIO, Gateway, JobsWorld, open_gateway, sd_job
 from tests.support_loopback import LoopbackServer
 
 
@@ -61,11 +63,7 @@ async def test_job_events_arrive_signed_with_the_tenant_secret(
         assert job["status"] == "succeeded"
         types = await received_types(receiver, 3)
         assert sorted(types) == ["job.queued", "job.started", "job.succeeded"]
-        engine = create_engine(gateway.settings.database_url)
-        try:
-            secret = await get_or_create_webhook_secret(session_factory(engine), STUDIO, now=job_time(job))
-        finally:
-            await engine.dispose()
+        secret = (await gateway.get("/v1/webhooks/secret")).json()["secret"]  # as the tenant reads it
         for delivery in receiver.received:
             headers = {k.lower(): v for k, v in delivery.headers.items()}
             assert verify_signature(secret, headers, delivery.body)
@@ -120,3 +118,63 @@ async def ssrf_corpus_is_refused(gateway: Gateway, canary: LoopbackServer) -> No
     await asyncio.sleep(1.5)  # a dispatcher poll or two: still nothing may reach the canary
     assert canary.received == []
     assert len((await gateway.get("/v1/jobs")).json()["items"]) == 2
+
+
+async def test_the_tenant_reads_and_rotates_its_secret_and_both_sign_during_the_grace(
+    jobs_world: JobsWorld, tmp_path: Path, receiver: LoopbackServer
+) -> None:
+    allow = f"127.0.0.1:{receiver.port}"
+    async with open_gateway(jobs_world, tmp_path, outbound_allowlist=allow) as gateway:
+        first = (await gateway.get("/v1/webhooks/secret")).json()
+        assert first["secret"].startswith("whsec_")
+        assert first.get("previous_until") is None
+        assert (await gateway.get("/v1/webhooks/secret")).json() == first  # kept, not made again
+        other = (await gateway.get("/v1/webhooks/secret", tenant=HOBBY)).json()
+        assert other["secret"] != first["secret"]  # one per tenant
+
+        headers = await gateway.headers()
+        rotated = await gateway.http.post("/v1/webhooks/secret/rotate", json={}, headers=headers)
+        assert rotated.status_code == 200, rotated.text
+        second = rotated.json()
+        assert second["secret"] not in (first["secret"], other["secret"])
+        until = dt.datetime.fromisoformat(second["previous_until"])
+        assert dt.timedelta(hours=23) < until - dt.datetime.now(dt.UTC) <= dt.timedelta(hours=24)
+        assert (await gateway.get("/v1/webhooks/secret")).json() == second
+
+        job = (await gateway.submit(sd_job(webhook={"url": f"{receiver.base}/r"}), Prefer="wait=60")).json()
+        [delivery] = [r for r in await _deliveries(receiver, 1) if r.path == "/r"]
+        headers_in = {k.lower(): v for k, v in delivery.headers.items()}
+        assert len(headers_in["webhook-signature"].split()) == 2
+        for secret in (first["secret"], second["secret"]):  # the receiver may hold either
+            assert Webhook(secret).verify(delivery.body, headers_in)["data"]["id"] == job["id"]
+
+        now_only = await gateway.http.post(
+            "/v1/webhooks/secret/rotate", json={"previous_valid_hours": 0}, headers=headers
+        )
+        assert now_only.json().get("previous_until") is None
+        too_long = await gateway.http.post(
+            "/v1/webhooks/secret/rotate", json={"previous_valid_hours": 169}, headers=headers
+        )
+        assert too_long.status_code in (400, 422)
+        assert "previous_valid_hours" in too_long.text
+        reader = await gateway.headers(scopes="jobs:read")
+        assert (await gateway.http.get("/v1/webhooks/secret", headers=reader)).status_code == 403
+        assert (await gateway.http.post("/v1/webhooks/secret/rotate", headers=reader)).status_code == 403
+
+        engine = create_engine(gateway.settings.database_url)
+        try:
+            async with session_factory(engine)() as session:
+                changes = await query_events(session, EventQuery(kind=EventKind.ADMIN_CHANGE))
+        finally:
+            await engine.dispose()
+    rotations = [e for e in changes.events if e.payload_value()["action"] == "webhook_secret.rotate"]
+    assert [(e.tenant, e.payload_value()["target"]) for e in rotations] == [(STUDIO, STUDIO)] * 2
+    assert all("whsec_" not in e.payload for e in rotations)  # never the secret
+
+
+async def _deliveries(server: LoopbackServer, count: int) -> list[Any]:
+    for _ in range(400):
+        if len(server.received) >= count:
+            break
+        await asyncio.sleep(0.05)
+    return list(server.received)

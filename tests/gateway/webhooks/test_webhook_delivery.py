@@ -142,14 +142,39 @@ async def test_a_rotated_secret_signs_the_next_attempts(
 ) -> None:
     clock = FakeClock()
     old = await get_or_create_webhook_secret(sessions, "acme", now=clock())
-    new = await rotate_webhook_secret(sessions, "acme", now=clock())
-    assert old != new
+    async with sessions() as session, session.begin():
+        new, before = await rotate_webhook_secret(session, "acme", now=clock())
+    assert before is not None
+    assert old != new.secret
     await _enqueue(sessions, clock, f"{receiver.base}/hook")
     async with OutboundPoster(_policy(receiver)) as poster:
         await WebhookDispatcher(sessions, poster, clock=clock).run_once()
     [received] = receiver.received
-    assert independent_verify(new, received)
+    assert independent_verify(new.secret, received)
     assert not independent_verify(old, received)
+
+
+async def test_a_rotation_with_a_grace_signs_with_both_secrets_until_it_ends(
+    sessions: async_sessionmaker[AsyncSession], receiver: LoopbackServer
+) -> None:
+    clock = FakeClock()
+    old = await get_or_create_webhook_secret(sessions, "acme", now=clock())
+    async with sessions() as session, session.begin():
+        new, _ = await rotate_webhook_secret(session, "acme", now=clock(), grace=dt.timedelta(hours=1))
+    assert new.previous_until == clock() + dt.timedelta(hours=1)
+    async with OutboundPoster(_policy(receiver)) as poster:
+        await _enqueue(sessions, clock, f"{receiver.base}/during")
+        await WebhookDispatcher(sessions, poster, clock=clock).run_once()
+        clock.advance(hours=1)
+        await _enqueue(sessions, clock, f"{receiver.base}/after", job_id="job_2")
+        await WebhookDispatcher(sessions, poster, clock=clock).run_once()
+    during, after = receiver.received
+    assert len(during.headers["webhook-signature"].split()) == 2
+    assert independent_verify(old, during)
+    assert independent_verify(new.secret, during)
+    assert len(after.headers["webhook-signature"].split()) == 1
+    assert independent_verify(new.secret, after)
+    assert not independent_verify(old, after)
 
 
 async def test_the_event_filter_drops_unwanted_events(sessions: async_sessionmaker[AsyncSession]) -> None:
