@@ -23,6 +23,7 @@ from gateway.api.problems import api_exception_handlers
 from gateway.audit.controllers import AdminAuditController, TenantAuditController, UsageReportController
 from gateway.catalog.controllers import AgreementsController, LicensesController, ModelsController
 from gateway.catalog.dependencies import provide_catalog_cache
+from gateway.jobs.usage import UsageController
 from gateway.policy.controllers import PolicyController
 
 
@@ -39,6 +40,7 @@ def api_routers() -> list[Router]:
             AgreementsController,
             PolicyController,
             TenantAuditController,
+            UsageController,
         ],
         **shared,  # type: ignore[arg-type]
     )
