@@ -17,7 +17,7 @@ from gateway.auth.context import AuthContext
 from gateway.auth.scopes import Scope
 from gateway.catalog.cache import CatalogRevision
 from gateway.catalog.dependencies import provide_catalog, provide_today
-from gateway.catalog.views import LicenseVersions, ModelView, tenant_models, tenant_models_json
+from gateway.catalog.views import LicenseVersions, ModelList, ModelView, tenant_models, tenant_models_json
 from registry.catalog.entries import Agreement
 
 _READ = {"scope": Scope.MODELS_READ}
@@ -42,9 +42,9 @@ class ModelsController(Controller):
         auth: NamedDependency[AuthContext],
         catalog: NamedDependency[CatalogRevision],
         today: NamedDependency[dt.date],
-    ) -> Response[list[ModelView]]:
+    ) -> Response[ModelList]:
         """Every model, adapter and component, with its effective licenses and the purposes the
-        caller's tenant may use it for today."""
+        caller's tenant may use it for today, in OpenAI's list shape (`data`)."""
         encoded = tenant_models_json(catalog, auth.tenant_id, today)
         return Response(encoded, media_type=MediaType.JSON)  # type: ignore[arg-type]
 

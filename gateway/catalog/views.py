@@ -52,10 +52,17 @@ class PurposeVerdict(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tr
     obligations: int = 0
 
 
-class ModelView(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class ModelView(
+    msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, tag_field="object", tag="model"
+):
+    """An artifact as a tenant sees it; `"object": "model"`, `id` and `owned_by` make it an
+    OpenAI model object too (`client.models.list()` and `.retrieve()` of the openai client)."""
+
     id: str
     kind: ArtifactKind
     name: str
+    owned_by: str
+    """The licensor of the artifact's own license (OpenAI's field for who publishes a model)."""
     license: str
     """The artifact's own license (`key@version`); `effective_licenses` adds its bases' and
     components' terms, the most restrictive of which win."""
@@ -73,6 +80,12 @@ class ModelView(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     gated: str | None = None
     description: str | None = None
     as_of: dt.date | None = None
+
+
+class ModelList(msgspec.Struct, frozen=True, kw_only=True, tag_field="object", tag="list"):
+    """`GET /v1/models`: the shape OpenAI's model list has."""
+
+    data: tuple[ModelView, ...]
 
 
 class LicenseVersions(msgspec.Struct, frozen=True, kw_only=True):
@@ -103,12 +116,16 @@ def tenant_models(revision: CatalogRevision, tenant_id: str, date: dt.date) -> d
 
 
 def tenant_models_json(revision: CatalogRevision, tenant_id: str, date: dt.date) -> bytes:
-    """The listing already encoded: it is the same bytes for every request of the day."""
+    """The listing already encoded, `{"object": "list", "data": [...]}` as OpenAI's model list:
+    it is the same bytes for every request of the day."""
     encoded: bytes = revision.memoised(
         "models-json",
         tenant_id,
         date,
-        lambda: msgspec.json.encode(list(tenant_models(revision, tenant_id, date).values())),
+        lambda: (
+            b'{"object":"list","data":%s}'
+            % msgspec.json.encode(list(tenant_models(revision, tenant_id, date).values()))
+        ),
     )
     return encoded
 
@@ -146,6 +163,9 @@ def _model_view(
         id=artifact.id,
         kind=artifact.kind,
         name=artifact.name,
+        owned_by=summary.licensor
+        if (summary := summaries.get(artifact.license)) is not None
+        else artifact.id.partition("/")[0],
         license=artifact.license,
         effective_licenses=tuple(effective),
         usable_for=tuple(v.purpose for v in verdicts if v.decision in _PERMITTED),

@@ -15,8 +15,9 @@ from tests.gateway.api.conftest import FLUX2_DEV, GLOBEX, SCHNELL, TURBO_LORA, A
 from tests.gateway.auth.conftest import make_settings
 
 
-def _by_id(models: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {model["id"]: model for model in models}
+def _by_id(listing: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    assert listing["object"] == "list"  # OpenAI's model list shape
+    return {model["id"]: model for model in listing["data"]}
 
 
 async def test_models_carry_effective_licenses_and_tenant_purposes(api: Api) -> None:

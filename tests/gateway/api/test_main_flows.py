@@ -28,7 +28,7 @@ async def test_bootstrap_a_tenant_and_use_it(any_db_api: Api) -> None:
     )
     headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
 
-    models = {m["id"]: m for m in (await api.http.get("/v1/models", headers=headers)).json()}
+    models = {m["id"]: m for m in (await api.http.get("/v1/models", headers=headers)).json()["data"]}
     assert "commercial_product" in models[SCHNELL]["usable_for"]
     assert "commercial_product" not in models[FLUX2_DEV]["usable_for"]
     decision = await api.http.post(
@@ -47,13 +47,13 @@ async def test_bootstrap_a_tenant_and_use_it(any_db_api: Api) -> None:
         "valid_from": "2025-01-01",
     }
     assert (await api.http.post("/admin/agreements", headers=admin, json=agreement)).status_code == 201
-    models = {m["id"]: m for m in (await api.http.get("/v1/models", headers=headers)).json()}
+    models = {m["id"]: m for m in (await api.http.get("/v1/models", headers=headers)).json()["data"]}
     assert "commercial_product" in models[FLUX2_DEV]["usable_for"]
     revoked = await api.http.delete(
         "/admin/agreements/initech-flux", headers=admin, params={"on": "2025-06-01"}
     )
     assert revoked.status_code == 200
-    models = {m["id"]: m for m in (await api.http.get("/v1/models", headers=headers)).json()}
+    models = {m["id"]: m for m in (await api.http.get("/v1/models", headers=headers)).json()["data"]}
     assert "commercial_product" not in models[FLUX2_DEV]["usable_for"]
 
     trail = (await api.http.get("/v1/audit", headers=headers)).json()["events"]

@@ -104,7 +104,7 @@ def test_models_policy_admin_and_audit_over_loopback(
     base, tenant, admin = served
     with httpx.Client(base_url=base, timeout=30) as http:
         headers, admin_headers = _token(http, tenant), _token(http, admin)
-        models = {m["id"]: m for m in http.get("/v1/models", headers=headers).json()}
+        models = {m["id"]: m for m in http.get("/v1/models", headers=headers).json()["data"]}
         assert "commercial_internal" in models[FLUX2_DEV]["usable_for"]
         assert "commercial_product" not in models[FLUX2_DEV]["usable_for"]
         decision = http.post(

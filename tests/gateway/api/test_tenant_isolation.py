@@ -75,6 +75,24 @@ async def audit(api: Api, tenant: str) -> list[Any]:
     return [page]
 
 
+async def rotate_webhook_secret(api: Api, tenant: str) -> list[Any]:
+    """A tenant rotates its own secret; the other tenant's stays as it was."""
+
+    async def secret_of(who: str) -> Any:
+        read = await api.call("GET", "/v1/webhooks/secret", tenant=who, scopes=ALL_TENANT_SCOPES)
+        assert read.status_code == 200
+        return read.json()
+
+    theirs = await secret_of(OTHER[tenant])
+    rotated = await api.call(
+        "POST", "/v1/webhooks/secret/rotate", tenant=tenant, scopes=ALL_TENANT_SCOPES, json={}
+    )
+    assert await secret_of(OTHER[tenant]) == theirs
+    assert rotated.json()["secret"] != theirs["secret"]
+    assert await secret_of(tenant) == rotated.json()
+    return [rotated]
+
+
 MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/v1/models"): models,
     ("GET", "/v1/models/{model_id}"): one_model,
@@ -83,6 +101,7 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/v1/agreements/{agreement_id}"): one_agreement,
     ("POST", "/v1/policy/evaluate"): evaluate,
     ("GET", "/v1/audit"): audit,
+    ("POST", "/v1/webhooks/secret/rotate"): rotate_webhook_secret,
 }
 ALL_TENANT_SCOPES = "models:read audit:read jobs:read jobs:write"
 

@@ -261,3 +261,19 @@ def test_the_documented_token_provider_keeps_a_long_running_client_authenticated
     third = client.images.generate(model=TINY_FLUX2, prompt="a green bicycle", size="32x32")
     assert provider.token != token
     assert all(_data(result)[0].b64_json for result in (first, second, third))
+
+
+def test_the_openai_client_lists_and_retrieves_models(served: Served) -> None:
+    """Tools built on the openai client list `/v1/models` first (the model picker): a client
+    with `models:read` beside its jobs scopes, as the demo's are."""
+    registered = asyncio.run(create_client(served.settings, tenant=STUDIO, scopes="models:read jobs:write"))
+    assert registered.client_secret is not None
+    token = _token_class_of_the_docs()(served.base_url, registered.client_id, registered.client_secret)
+    client = openai.OpenAI(api_key=token, base_url=f"{served.base_url}/v1", max_retries=0)
+    listed = {model.id: model for model in client.models.list()}
+    assert {TINY_FLUX2, TINY_SD} <= set(listed)
+    assert listed[TINY_FLUX2].object == "model"
+    assert listed[TINY_FLUX2].owned_by == "Black Forest Labs Inc."  # the FLUX [dev] license's licensor
+    one = client.models.retrieve(TINY_FLUX2)
+    assert (one.id, one.owned_by) == (TINY_FLUX2, listed[TINY_FLUX2].owned_by)
+    assert "commercial_product" in (one.model_extra or {})["usable_for"]  # Clearance's own fields ride along
