@@ -91,6 +91,8 @@ def shell_block(base_url: str, clients: list[DemoClient], audit_cli: str) -> str
         f'IMAGE=$(curl -s "$CLEARANCE/v1/jobs?limit=1" {studio} | {_PRINT_FIRST_IMAGE})',
         f'curl -s -o studio.png "$CLEARANCE$IMAGE" {studio}',
         f"{audit_cli} image studio.png",
+        "# the studio's month: jobs, images, cost, and what its agreement's quota has left",
+        f'curl -s "$CLEARANCE/v1/usage" {studio}',
     ]
     return "\n".join(lines)
 

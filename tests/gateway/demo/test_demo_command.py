@@ -137,6 +137,10 @@ def test_the_demo_serves_its_three_scenarios_and_reruns_idempotently(tmp_path: P
         proven = _run_shell([*setup, *proof], cwd=tmp_path)
         assert f"is image 0 of job {licensed['id']}" in proven, proven
         assert licensed["decision"]["agreements"][0] in proven
+        usage = json.loads(proven.strip().splitlines()[-1])  # the last line: GET /v1/usage
+        quota = next(a for a in usage["agreements"] if a["agreement"] in licensed["decision"]["agreements"])
+        assert quota["used"] >= 1
+        assert quota["remaining"] == quota["monthly_quota"] - quota["used"]
 
         script = "\n".join(run.block(PYTHON_MARK, END_MARK))
         printed = subprocess.run(
