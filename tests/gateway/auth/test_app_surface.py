@@ -123,6 +123,7 @@ async def test_every_route_needs_a_token_unless_public(app: Litestar, http: Any)
         "/oauth/revoke",
         "/.well-known/oauth-authorization-server",
         "/.well-known/jwks.json",
+        "/v1/images/files/{job_id}/{index}",  # a signed, expiring link instead (test_image_links.py)
     }
     schema = (await http.get("/schema/openapi.json")).json()
     assert schema["openapi"].startswith("3.1")
@@ -139,7 +140,8 @@ async def test_every_route_needs_a_token_unless_public(app: Litestar, http: Any)
     for route in app.routes:
         for handler in getattr(route, "route_handlers", []):
             if handler.opt.get(EXCLUDE_FROM_AUTH):
-                assert route.path in public or route.path.startswith("/schema"), route.path
+                untyped = re.sub(r":[a-z]+\}", "}", route.path)  # `{index:int}` as the schema writes it
+                assert untyped in public or route.path.startswith("/schema"), route.path
 
 
 async def test_openapi_docs_page(http: Any) -> None:
