@@ -36,6 +36,7 @@ from gateway.jobs.limits import TenantRateLimiter
 from gateway.jobs.pool import RunnerPool
 from gateway.jobs.resolve import ResolvedJob, RunnerCannotServeError, build_task, resolve_request
 from gateway.jobs.schemas import JobRequest
+from gateway.jobs.tenant_limits import TenantLimitTable
 from gateway.webhooks import WebhookSubscription, enqueue_webhook
 from gateway.webhooks.events import WebhookFilterError
 from registry.audit import AuditLog, EventKind, NewEvent
@@ -118,6 +119,7 @@ class Dispatcher:
     stats: QueueStats
     owner: str
     writer: JobWriter
+    tenant_limits: TenantLimitTable
     strict_policy: bool = False
     audit_log: Callable[[], AuditLog | None] = lambda: None
     _pool_revision: int = -1
@@ -157,6 +159,7 @@ class Dispatcher:
         start_at_once: bool,
         slot: _Slot,
     ) -> Admitted:
+        self.tenant_limits.update(revision.catalog)  # a plain check unless the catalog changed
         try:
             retry_after = await self.rate_limiter.take(auth.tenant_id, now=now.timestamp())
         except (SQLAlchemyError, OSError) as exc:
@@ -169,7 +172,8 @@ class Dispatcher:
             ) from exc
         if retry_after is not None:
             raise RetryLaterError(
-                f"tenant {auth.tenant_id} exceeded {self.limits.rate_per_minute} jobs per minute",
+                f"tenant {auth.tenant_id} exceeded {self.tenant_limits.rate_per_minute(auth.tenant_id)} "
+                "jobs per minute",
                 status=429,
                 retry_after=math.ceil(retry_after),
                 slug="rate-limited",
@@ -373,7 +377,7 @@ class Dispatcher:
                 .select_from(JobRow)
                 .where(JobRow.tenant_id == tenant_id, JobRow.status == "queued")
             )
-        if (queued or 0) >= self.limits.queue_depth:
+        if (queued or 0) >= self.tenant_limits.queue_depth(tenant_id):
             raise RetryLaterError(
                 f"tenant {tenant_id} has {queued} jobs queued, the most allowed"
                 + ("" if healthy else "; the permitted runners are down"),

@@ -36,6 +36,7 @@ from gateway.jobs.lifecycle import ACTIVE, JobTransitions, outbox_written
 from gateway.jobs.pool import RunnerPool
 from gateway.jobs.schemas import JobView
 from gateway.jobs.slots import leased_through
+from gateway.jobs.tenant_limits import TenantLimitTable
 from gateway.jobs.views import job_view
 from gateway.storage import ArtifactProvenance, ImageBackend, ImageStoreError, ImageToSave, Provenance
 from gateway.storage.saver import ImageSaver
@@ -105,6 +106,7 @@ class JobExecutor(QueueStats):
         catalog: Callable[[], Awaitable[CatalogRevision]],
         notify: Callable[[], None] = lambda: None,
         clock: Callable[[], dt.datetime] = utc_now,
+        tenant_limits: TenantLimitTable | None = None,
     ) -> None:
         self.sessions = sessions
         self.pool = pool
@@ -119,7 +121,14 @@ class JobExecutor(QueueStats):
         self._lanes: dict[str, deque[_Queued]] = {}
         self._running: dict[str, tuple[str, asyncio.Task[None], JobRow]] = {}
         """Job id -> (runner id, its task, the row as admitted or recovered)."""
-        self.slots = leased_through(writer, owner, limits.concurrency, lease_s=limits.lease_s, now=clock)
+        self.slots = leased_through(
+            writer,
+            owner,
+            limits.concurrency,
+            lease_s=limits.lease_s,
+            now=clock,
+            limit_of=tenant_limits.concurrency if tenant_limits is not None else None,
+        )
         self._leasing: set[str] = set()
         """Tenants whose slots the lanes are asking the database for."""
         self._background: set[asyncio.Task[None]] = set()

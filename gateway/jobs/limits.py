@@ -26,13 +26,25 @@ class _Held:
     minute: int
     left: int = 0
     exhausted: bool = False
+    """The database refused more for this minute (under `limit`)."""
+    limit: int = 0
     leasing: asyncio.Future[None] | None = None
 
 
 class TenantRateLimiter:
-    def __init__(self, per_minute: int, lease: Lease, *, chunk: int | None = None) -> None:
+    def __init__(
+        self,
+        per_minute: int,
+        lease: Lease,
+        *,
+        chunk: int | None = None,
+        limit_of: Callable[[str], int] | None = None,
+    ) -> None:
         self.per_minute = per_minute
-        self.chunk = chunk if chunk is not None else max(1, min(per_minute // 20, 100))
+        """The limit of a tenant without one of its own (`limit_of`)."""
+        self.limit_of = limit_of or (lambda _tenant: per_minute)
+        self.chunk = chunk
+        """Submissions leased at a time; None: a twentieth of the tenant's limit, 1 to 100."""
         self._lease = lease
         self._held: dict[str, _Held] = {}
 
@@ -48,13 +60,18 @@ class TenantRateLimiter:
                 held.left -= 1
                 return None
             if held.exhausted:
-                return (held.minute + 1) * WINDOW_S - now
+                limit = self.limit_of(tenant_id)
+                if limit == held.limit:
+                    return (held.minute + 1) * WINDOW_S - now
+                held.exhausted = False  # the tenant's limit changed: ask the database again
             if held.leasing is not None:  # one lease at a time per tenant: wait for it, look again
                 await held.leasing
                 continue
             held.leasing = asyncio.get_running_loop().create_future()
             try:
-                granted = await self._lease(tenant_id, held.minute, self.chunk)
+                held.limit = self.limit_of(tenant_id)
+                chunk = self.chunk or max(1, min(held.limit // 20, 100))
+                granted = await self._lease(tenant_id, held.minute, chunk)
             finally:
                 held.leasing.set_result(None)
                 held.leasing = None

@@ -10,7 +10,7 @@ import datetime as dt
 import functools
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from gateway.catalog.cache import CatalogCache, CatalogRevision
@@ -24,6 +24,7 @@ from gateway.jobs.executor import JobExecutor
 from gateway.jobs.limits import WINDOW_S, TenantRateLimiter
 from gateway.jobs.pool import RunnerPool, default_factory
 from gateway.jobs.service import JobService
+from gateway.jobs.tenant_limits import TenantLimitTable
 from gateway.metrics.instruments import GatewayMetrics
 from gateway.runtime import GatewayRuntime, NotStartedError
 from gateway.settings import Settings, SettingsError
@@ -70,6 +71,8 @@ class JobsRuntime:
         self.runtime = runtime
         self.catalog = catalog
         self.limits = limits or job_limits(settings)
+        self.tenant_limits = TenantLimitTable(self.limits)
+        """Each tenant's own limits (its catalog entry's) over `limits`."""
         self.pool = pool or RunnerPool(default_factory(provider_keys(settings)))
         self.outbound = outbound_policy(settings)
         self.store = image_store(settings)
@@ -104,7 +107,9 @@ class JobsRuntime:
                 worker.notify()
 
     async def _revision(self) -> CatalogRevision:
-        return await self.catalog.current()
+        revision = await self.catalog.current()
+        self.tenant_limits.update(revision.catalog)
+        return revision
 
     async def _housekeeping(self) -> None:
         """Hourly: images past their retention, idempotency keys past 24 hours, the submission
@@ -153,6 +158,7 @@ class JobsRuntime:
             owner=self.owner,
             catalog=self._revision,
             notify=self._notify,
+            tenant_limits=self.tenant_limits,
         )
         dispatcher = Dispatcher(
             sessions=sessions,
@@ -161,11 +167,13 @@ class JobsRuntime:
             outbound=self.outbound,
             rate_limiter=TenantRateLimiter(
                 self.limits.rate_per_minute,
-                functools.partial(_lease_rate, self.writer, self.limits.rate_per_minute),
+                functools.partial(_lease_rate, self.writer, self.tenant_limits.rate_per_minute),
+                limit_of=self.tenant_limits.rate_per_minute,
             ),
             stats=self.executor,
             owner=self.owner,
             writer=self.writer,
+            tenant_limits=self.tenant_limits,
             strict_policy=settings.strict_policy,
             audit_log=lambda: runtime.audit_log,
         )
@@ -179,7 +187,7 @@ class JobsRuntime:
             IdempotencyStore(sessions),
         )
         try:
-            self.pool.sync((await self.catalog.current()).catalog)
+            self.pool.sync((await self._revision()).catalog)  # the tenants' limits read too
         except Exception as exc:  # the database may be down: recovery retries in the loop
             log.warning("runner pool not built at start-up: %s", exc)
         self.webhooks.start()
@@ -203,9 +211,12 @@ class JobsRuntime:
             await self.catalog.close()
 
 
-async def _lease_rate(writer: JobWriter, limit: int, tenant_id: str, minute: int, amount: int) -> int:
-    """Lease submissions of a tenant's minute (`registry.jobs.rate`), written with the admissions
-    of the moment."""
+async def _lease_rate(
+    writer: JobWriter, limit_of: Callable[[str], int], tenant_id: str, minute: int, amount: int
+) -> int:
+    """Lease submissions of a tenant's minute (`registry.jobs.rate`) under its own limit, written
+    with the admissions of the moment."""
+    limit = limit_of(tenant_id)
 
     async def take(context: WorkContext) -> int:
         return await rate.lease(context.session, tenant_id, minute, amount, limit)

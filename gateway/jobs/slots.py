@@ -22,8 +22,8 @@ from registry.jobs.writer import JobWriter, WorkContext
 
 log = logging.getLogger(__name__)
 
-Lease = Callable[[str, int], Awaitable[int]]
-"""`(tenant id, how many)` -> how many were granted (all, one or none)."""
+Lease = Callable[[str, int, int], Awaitable[int]]
+"""`(tenant id, how many, the tenant's limit)` -> how many were granted (all, one or none)."""
 Release = Callable[[str, int], Awaitable[None]]
 """`(tenant id, how many)`: give back slots this process holds."""
 
@@ -49,9 +49,13 @@ class TenantSlots:
         linger_s: float = 1.0,
         retry_s: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
+        limit_of: Callable[[str], int] | None = None,
     ) -> None:
         self.limit = limit
-        self.chunk = chunk if chunk is not None else max(1, min(limit // 20, 100))
+        """The limit of a tenant without one of its own (`limit_of`)."""
+        self.limit_of = limit_of or (lambda _tenant: limit)
+        self.chunk = chunk
+        """Slots leased at a time; None: a twentieth of the tenant's limit, 1 to 100."""
         self.linger_s = linger_s
         self.retry_s = retry_s
         self._lease = lease
@@ -60,6 +64,9 @@ class TenantSlots:
         self._tenants: dict[str, _Held] = {}
         self._unreleased: dict[str, int] = {}
         """Slots given back in memory whose release the database did not take yet."""
+
+    def _chunk_for(self, limit: int) -> int:
+        return self.chunk if self.chunk is not None else max(1, min(limit // 20, 100))
 
     def held(self) -> dict[str, int]:
         """Slots this process holds per tenant, as its database rows have them (releases the
@@ -83,7 +90,7 @@ class TenantSlots:
         held = self._tenants.get(tenant_id)
         if held is None:
             return True
-        if held.held >= self.limit or held.leasing is not None:
+        if held.held >= self.limit_of(tenant_id) or held.leasing is not None:
             return False
         return held.refused_at is None or self._clock() - held.refused_at >= self.retry_s
 
@@ -105,11 +112,12 @@ class TenantSlots:
             await held.leasing
         if held.used < held.held:
             return True
-        if held.held >= self.limit:
+        limit = self.limit_of(tenant_id)
+        if held.held >= limit:
             return False
         held.leasing = asyncio.get_running_loop().create_future()
         try:
-            granted = await self._lease(tenant_id, min(self.chunk, self.limit - held.held))
+            granted = await self._lease(tenant_id, min(self._chunk_for(limit), limit - held.held), limit)
         except Exception as exc:  # the database is down: the job waits, as when slots are held
             log.warning("tenant %s: no slot leased: %s", tenant_id, exc)
             granted = 0
@@ -170,18 +178,25 @@ class TenantSlots:
 
 
 def leased_through(
-    writer: JobWriter, owner: str, limit: int, *, lease_s: float, now: Callable[[], dt.datetime]
+    writer: JobWriter,
+    owner: str,
+    limit: int,
+    *,
+    lease_s: float,
+    now: Callable[[], dt.datetime],
+    limit_of: Callable[[str], int] | None = None,
 ) -> TenantSlots:
     """The slots of process `owner`, leased and given back through its job writer (written
-    with the admissions of the moment); rows not renewed for `lease_s` no longer count."""
+    with the admissions of the moment); rows not renewed for `lease_s` no longer count.
+    `limit_of` gives a tenant's own limit (`limit` otherwise)."""
 
-    async def lease(tenant_id: str, amount: int) -> int:
+    async def lease(tenant_id: str, amount: int, tenant_limit: int) -> int:
         at = now()
 
         async def take(context: WorkContext) -> int:
             stale = at - dt.timedelta(seconds=lease_s)
             return await slot_rows.lease(
-                context.session, tenant_id, owner, amount, limit, now=at, stale_before=stale
+                context.session, tenant_id, owner, amount, tenant_limit, now=at, stale_before=stale
             )
 
         return await writer.run(take)
@@ -192,4 +207,4 @@ def leased_through(
 
         await writer.run(give)
 
-    return TenantSlots(limit, lease, release)
+    return TenantSlots(limit, lease, release, limit_of=limit_of)

@@ -175,12 +175,26 @@ class TenantProfile(_Entry, frozen=True):
     """Licensors the organisation registered with (e.g. `stability-ai`)."""
 
 
+class TenantLimits(_Entry, frozen=True):
+    """One tenant's job limits where they differ from the gateway's settings (a plan, a tier);
+    a field left out keeps the setting."""
+
+    concurrency: Annotated[int, msgspec.Meta(ge=1, le=100_000)] | None = None
+    """Jobs running at once, every gateway process together (`CLEARANCE_JOB_CONCURRENCY`)."""
+    rate_per_minute: Annotated[int, msgspec.Meta(ge=1, le=10_000_000)] | None = None
+    """Submissions per UTC minute (`CLEARANCE_JOB_RATE_PER_MINUTE`)."""
+    queue_depth: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] | None = None
+    """Jobs queued before submissions answer 429 (`CLEARANCE_JOB_QUEUE_DEPTH`)."""
+
+
 class Tenant(_Entry, frozen=True):
     id: Slug
     name: Annotated[str, msgspec.Meta(min_length=1)]
     profile: TenantProfile = TenantProfile()
     default_purpose: Purpose | None = None
     retired: bool = False
+    limits: TenantLimits | None = None
+    """Job limits of this tenant's own; None: the settings'."""
 
 
 class Operator(_Entry, frozen=True):

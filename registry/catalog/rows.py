@@ -138,6 +138,7 @@ def tenant_values(tenant: Tenant) -> dict[str, Any]:
         "registrations": profile.registrations,
         "default_purpose": tenant.default_purpose.value if tenant.default_purpose else None,
         "retired": tenant.retired,
+        "limits": tenant.limits,
     }
 
 
@@ -157,6 +158,7 @@ def tenant_from_row(row: TenantRow) -> Tenant:
         profile=profile,
         default_purpose=Purpose(row.default_purpose) if row.default_purpose else None,
         retired=row.retired,
+        limits=row.limits,
     )
 
 

@@ -30,6 +30,7 @@ from registry.catalog.entries import (
     CreatorPermissions,
     InferenceSettings,
     Source,
+    TenantLimits,
     TenantProfile,
 )
 from registry.db.base import Base
@@ -162,6 +163,7 @@ class TenantRow(Base):
     registrations: Mapped[tuple[str, ...]] = mapped_column(StructJson(tuple[str, ...]))
     default_purpose: Mapped[str | None] = mapped_column(String(32))
     retired: Mapped[bool] = mapped_column(Boolean)
+    limits: Mapped[TenantLimits | None] = mapped_column(StructJson(TenantLimits), nullable=True, default=None)
 
 
 class OperatorRow(Base):

@@ -31,7 +31,7 @@ async def processes(engine: AsyncEngine) -> AsyncIterator[list[TenantRateLimiter
     """Two gateway processes' limiters on one database, chunks of 3."""
     writers = [JobWriter(session_factory(engine)) for _ in range(2)]
     try:
-        leases = [functools.partial(_lease_rate, writer, LIMIT) for writer in writers]
+        leases = [functools.partial(_lease_rate, writer, lambda _tenant: LIMIT) for writer in writers]
         yield [TenantRateLimiter(LIMIT, lease, chunk=3) for lease in leases]
     finally:
         for writer in writers:

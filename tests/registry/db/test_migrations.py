@@ -58,6 +58,7 @@ async def test_downgrade_to_base_then_upgrade_again(migrated_url: str) -> None:
 @pytest.mark.parametrize(
     ("revision", "dropped"),
     [
+        ("0010_webhook_secret_rotation", set()),  # 0011 adds a column only
         ("0009_tenant_slot_leases", set()),  # 0010 adds columns only
         ("0008_tenant_rate_windows", {"tenant_slot_leases"}),
         ("0007_used_client_assertions", {"tenant_slot_leases", "tenant_rate_windows"}),
