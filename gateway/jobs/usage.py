@@ -6,12 +6,13 @@ what the next jobs may still take; jobs and cost come from the job rows (created
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import msgspec
 from litestar import Controller, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromQuery
-from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.audit.schemas import parse_month
 from gateway.auth.context import AuthContext
@@ -22,7 +23,7 @@ from gateway.runtime import GatewayRuntime
 from registry.audit.usage import month_bounds
 from registry.catalog.entries import Agreement
 from registry.jobs.quota import usage_of
-from registry.jobs.tables import JobRow
+from registry.jobs.totals import job_totals
 
 
 class AgreementUsage(msgspec.Struct, kw_only=True):
@@ -64,38 +65,32 @@ class UsageController(Controller):
             year, number = now.year, now.month
         else:
             year, number = parse_month(month)
-        label = f"{year:04d}-{number:02d}"
-        start, end = month_bounds(year, number)
-        held = sorted(
-            (a for a in catalog.catalog.agreements if a.holder == auth.tenant_id), key=lambda a: a.id
-        )
-        mine = (JobRow.tenant_id == auth.tenant_id, JobRow.created_at >= start, JobRow.created_at < end)
-        async with runtime.sessions() as session:
-            rows = await session.execute(
-                select(
-                    JobRow.status,
-                    func.count(),
-                    func.coalesce(func.sum(JobRow.images), 0),
-                    func.coalesce(func.sum(JobRow.cost_usd), 0.0),
-                )
-                .where(*mine)
-                .group_by(JobRow.status)
-            )
-            counted = await usage_of(session, [a.id for a in held], label)
-        by_status: dict[str, int] = {}
-        images, cost = 0, 0.0
-        for status, jobs_of, images_of, cost_of in rows.tuples():
-            by_status[status] = jobs_of
-            images += int(images_of)
-            cost += cost_of or 0.0
-        return TenantUsage(
-            month=label,
-            jobs=sum(by_status.values()),
-            jobs_by_status=dict(sorted(by_status.items())),
-            images=images,
-            cost_usd=round(cost, 6),
-            agreements=[_agreement_usage(a, counted.get(a.id, 0)) for a in held],
-        )
+        held = [a for a in catalog.catalog.agreements if a.holder == auth.tenant_id]
+        return await tenant_usage(runtime.sessions, auth.tenant_id, held, year, number)
+
+
+async def tenant_usage(
+    sessions: async_sessionmaker[AsyncSession],
+    tenant_id: str,
+    agreements: Sequence[Agreement],
+    year: int,
+    month: int,
+) -> TenantUsage:
+    """The tenant's month: its jobs' totals and its `agreements`' counters."""
+    label = f"{year:04d}-{month:02d}"
+    since, until = month_bounds(year, month)
+    held = sorted(agreements, key=lambda a: a.id)
+    async with sessions() as session:
+        totals = await job_totals(session, tenant_id, since, until)
+        counted = await usage_of(session, [a.id for a in held], label)
+    return TenantUsage(
+        month=label,
+        jobs=sum(t.jobs for t in totals.values()),
+        jobs_by_status={status: t.jobs for status, t in sorted(totals.items())},
+        images=sum(t.images for t in totals.values()),
+        cost_usd=round(sum(t.cost_usd for t in totals.values()), 6),
+        agreements=[_agreement_usage(a, counted.get(a.id, 0)) for a in held],
+    )
 
 
 def _agreement_usage(agreement: Agreement, used: int) -> AgreementUsage:

@@ -11,6 +11,7 @@ from typing import Annotated
 import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.auth.context import AuthContext
 from gateway.auth.scopes import Scope
@@ -47,26 +48,32 @@ class WebhookSecretController(Controller):
         """A new secret; the old one keeps signing beside it for `previous_valid_hours` (24 by
         default), so deliveries verify with either while the receiver switches."""
         grace = dt.timedelta(hours=(data or Rotation()).previous_valid_hours)
-        now = dt.datetime.now(dt.UTC)
-        await read_webhook_secret(runtime.sessions, auth.tenant_id, now=now)  # its row exists
-        async with runtime.sessions() as session, session.begin():
-            new, old = await rotate_webhook_secret(session, auth.tenant_id, now=now, grace=grace)
-            await append_in_session(
-                session,
-                [
-                    admin_change_event(
-                        actor_subject=auth.subject,
-                        client_id=auth.client_id,
-                        request_id=auth.request_id,
-                        tenant=auth.tenant_id,
-                        action="webhook_secret.rotate",
-                        target=auth.tenant_id,
-                        before=None if old is None else {"created_at": old.created_at.isoformat()},
-                        after={
-                            "created_at": new.created_at.isoformat(),
-                            "previous_until": new.previous_until and new.previous_until.isoformat(),
-                        },
-                    )
-                ],
-            )
-        return new
+        return await rotate_audited(runtime.sessions, auth, grace=grace, now=dt.datetime.now(dt.UTC))
+
+
+async def rotate_audited(
+    sessions: async_sessionmaker[AsyncSession], auth: AuthContext, *, grace: dt.timedelta, now: dt.datetime
+) -> WebhookSecret:
+    """Rotate the caller's tenant's secret and append the `admin.change` event in one transaction."""
+    await read_webhook_secret(sessions, auth.tenant_id, now=now)  # its row exists
+    async with sessions() as session, session.begin():
+        new, old = await rotate_webhook_secret(session, auth.tenant_id, now=now, grace=grace)
+        await append_in_session(
+            session,
+            [
+                admin_change_event(
+                    actor_subject=auth.subject,
+                    client_id=auth.client_id,
+                    request_id=auth.request_id,
+                    tenant=auth.tenant_id,
+                    action="webhook_secret.rotate",
+                    target=auth.tenant_id,
+                    before=None if old is None else {"created_at": old.created_at.isoformat()},
+                    after={
+                        "created_at": new.created_at.isoformat(),
+                        "previous_until": new.previous_until and new.previous_until.isoformat(),
+                    },
+                )
+            ],
+        )
+    return new
