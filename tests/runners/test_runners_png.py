@@ -62,12 +62,12 @@ def test_what_the_provider_embedded_is_dropped_and_ours_added() -> None:
     info.add_text("prompt", "someone else's secret")
     info.add_itxt("clearance:seed", "forged")
     original = png_of(gradient("RGB"), pnginfo=info, exif=b"Exif\0\0MM\0*\0\0\0\x08\0\0")
-    parts = chunks(original)
+    parts = [(kind, data) for kind, data, _ in chunks(original)]
     private = assemble([*parts[:1], (b"prVt", b"tracking id"), *parts[1:]]) + b"trailing bytes"
 
     stored = accept_image(private, {"seed": "7", "task_id": "t1"}, max_pixels=LIMIT, what="image 0")
 
-    kinds = [kind for kind, _ in chunks(stored)]
+    kinds = [kind for kind, _, _ in chunks(stored)]
     assert not {b"prVt", b"eXIf", b"tEXt"} & set(kinds)
     assert read_provenance(stored) == {"seed": "7", "task_id": "t1"}
     assert not stored.endswith(b"trailing bytes")
@@ -130,3 +130,12 @@ def test_a_corrupt_crc_is_refused() -> None:
     good[40] ^= 0xFF
     with pytest.raises(PngError, match="truncated or corrupt"):
         clean_png(bytes(good), max_pixels=LIMIT)
+
+
+def test_chunks_written_again_keep_the_crc_they_were_read_with() -> None:
+    original = png_of(gradient("RGBA"))
+    parsed = chunks(original)
+    assert all(crc == zlib.crc32(data, zlib.crc32(kind)) for kind, data, crc in parsed)
+    # Nothing to add or drop: the PNG comes back byte for byte.
+    assert with_text(parsed, {}) == PNG_SIGNATURE + b"".join(chunk(kind, data) for kind, data, _ in parsed)
+    assert with_text(parsed, {}) == original[: original.index(b"IEND") + 8]
