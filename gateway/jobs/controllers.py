@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import ResponseSpec
@@ -124,6 +124,14 @@ class JobsController(Controller):
         self, job_id: FromPath[str], auth: NamedDependency[AuthContext], jobs: NamedDependency[JobService]
     ) -> JobView:
         return await jobs.cancel(auth, job_id)
+
+    @delete("/{job_id:str}", opt={"scope": Scope.JOBS_WRITE}, status_code=200)
+    async def erase(
+        self, job_id: FromPath[str], auth: NamedDependency[AuthContext], jobs: NamedDependency[JobService]
+    ) -> JobView:
+        """Erase an ended job's images and the text of its prompts (409 while it is queued or
+        running); its decision, licenses, cost and audit trail stay. Asked again: the same answer."""
+        return await jobs.erase(auth, job_id)
 
     @get("/{job_id:str}/webhooks", opt={"scope": Scope.JOBS_READ})
     async def webhook_deliveries(

@@ -19,6 +19,7 @@ from gateway.api.errors import InvalidQueryError
 from gateway.auth.context import AuthContext
 from gateway.catalog.cache import CatalogCache
 from gateway.jobs.dispatch import Admitted, Dispatcher
+from gateway.jobs.erasure import erase_job, erased
 from gateway.jobs.errors import IdempotencyRejectedError, JobNotFoundError, JobStateError
 from gateway.jobs.events import JobEventHub
 from gateway.jobs.executor import TERMINAL_EVENT, JobExecutor, utc_now
@@ -201,6 +202,11 @@ class JobService:
                 await session.execute(update(JobRow).where(JobRow.id == job_id).values(cancel_requested=True))
         return job_view(await self._row(auth, job_id))
 
+    async def erase(self, auth: AuthContext, job_id: str) -> JobView:
+        """Erase an ended job's images and prompts (`erasure.erase_job`)."""
+        row = await self._row(auth, job_id)
+        return job_view(await erase_job(self.sessions, self.store, auth, row, now=self._clock()))
+
     async def webhook_deliveries(self, auth: AuthContext, job_id: str) -> list[MessageState]:
         """The job's webhook delivery log: each event sent, with every attempt."""
         await self._row(auth, job_id)
@@ -211,6 +217,8 @@ class JobService:
         row = await self._row(auth, job_id)
         if row.status != "succeeded":
             raise JobStateError(f"job {job_id} is {row.status}; images exist once it succeeded")
+        if erased(row):
+            raise JobNotFoundError(f"{job_id}/images/{index}: erased")
         if not 0 <= index < row.images:
             raise JobNotFoundError(f"{job_id}/images/{index}")
         try:
@@ -223,7 +231,7 @@ class JobService:
         tenant to match): any tenant's job, once it succeeded."""
         async with self.sessions() as session:
             row = await session.get(JobRow, job_id)
-        if row is None or row.status != "succeeded" or not 0 <= index < row.images:
+        if row is None or row.status != "succeeded" or erased(row) or not 0 <= index < row.images:
             raise JobNotFoundError(f"{job_id}/images/{index}")
         try:
             return await self.store.fetch(row.tenant_id, row.id, index)

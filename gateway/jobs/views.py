@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gateway.jobs.erasure import erased
 from gateway.jobs.schemas import JobDecisionView, JobLinks, JobView
 from registry.jobs.tables import JobRow
 
@@ -39,7 +40,7 @@ def job_view(row: JobRow) -> JobView:
             obligations=list(decision.get("obligations", [])),
         ),
         num_images=row.num_images,
-        images=links.images[: row.images] if row.status == "succeeded" else [],
+        images=links.images[: row.images] if row.status == "succeeded" and not erased(row) else [],
         cost_usd=row.cost_usd,
         error=row.error,
         created_at=row.created_at,

@@ -119,6 +119,10 @@ class ImageBackend(Protocol):
         """Delete the images older than the retention; how many."""
         ...
 
+    async def delete(self, tenant_id: str, job_id: str, count: int) -> int:
+        """Delete a job's images 0..count-1 (those still there); how many were there."""
+        ...
+
 
 class ImageStore:
     def __init__(self, root: Path, *, retention_days: int | None = None) -> None:
@@ -145,6 +149,27 @@ class ImageStore:
     async def purge(self, *, now: dt.datetime) -> int:
         """`purge_expired` on a thread (it walks every tenant's directory)."""
         return await anyio.to_thread.run_sync(partial(self.purge_expired, now=now))
+
+    async def delete(self, tenant_id: str, job_id: str, count: int) -> int:
+        """`delete_images` on a thread (an unlink and a directory fsync)."""
+        return await anyio.to_thread.run_sync(partial(self.delete_images, tenant_id, job_id, count))
+
+    def delete_images(self, tenant_id: str, job_id: str, count: int) -> int:
+        """Unlink the job's images 0..count-1 (both layouts), durably: the directory is fsynced."""
+        removed = 0
+        directories: set[str] = set()
+        for index in range(count):
+            for path in (
+                self.path_for(tenant_id, job_id, index),
+                self._legacy_path(tenant_id, job_id, index),
+            ):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed += 1
+                    directories.add(str(path.parent))
+        for directory in directories:
+            _fsync_directory(directory)
+        return removed
 
     def path_for(self, tenant_id: str, job_id: str, index: int) -> Path:
         return Path(self._location(tenant_id, job_id, index)[1])

@@ -95,6 +95,16 @@ class ObjectImageStore:
         except Exception as exc:  # obstore's errors: unreachable, refused, timed out
             raise ImageStoreError(f"image store {self.url} did not answer: {_said(exc)}") from exc
 
+    async def delete(self, tenant_id: str, job_id: str, count: int) -> int:
+        """Delete the job's images 0..count-1 (missing ones are no error); how many were asked."""
+        keys = [image_name(tenant_id, job_id, index) for index in range(count)]
+        if keys:
+            try:
+                await obstore.delete_async(self._store, keys)
+            except Exception as exc:  # obstore's errors: unreachable, refused, timed out
+                raise ImageStoreError(f"image store {self.url} did not answer: {_said(exc)}") from exc
+        return len(keys)
+
     async def purge(self, *, now: dt.datetime) -> int:
         """Delete images older than the retention (by last modification); returns how many. A
         bucket lifecycle rule does the same without listing the bucket every hour."""

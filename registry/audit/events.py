@@ -20,6 +20,7 @@ class EventKind(StrEnum):
     AUTH_FAILURE = "auth.failure"
     USAGE_REPORT = "usage.report"
     RETENTION_PURGE = "retention.purge"
+    JOB_ERASED = "job.erased"
 
 
 class NewEvent(msgspec.Struct, kw_only=True, frozen=True):

@@ -181,3 +181,18 @@ def test_a_temp_name_left_behind_is_neither_reused_nor_disturbed(tmp_path: Path)
     names = sorted(p.name for p in (tmp_path / "acme").iterdir())
     assert names == sorted(["job_a.0.png", "job_a.1.png", *(p.name for p in stale)])
     assert oct((tmp_path / "acme" / "job_a.0.png").stat().st_mode & 0o777) == oct(0o600)
+
+
+async def test_a_jobs_images_are_deleted_in_both_layouts(tmp_path: Path) -> None:
+    store = ImageStore(tmp_path / "images")
+    store.save("acme", "job_01", 0, png(), PROVENANCE)
+    legacy = tmp_path / "images" / "acme" / "job_01" / "1.png"  # the layout before 2026-11-26
+    legacy.parent.mkdir(parents=True)
+    legacy.write_bytes(png())
+    store.save("acme", "job_02", 0, png(), PROVENANCE)
+    assert await store.delete("acme", "job_01", 2) == 2
+    assert await store.delete("acme", "job_01", 2) == 0
+    with pytest.raises(ImageNotFoundError):
+        store.read("acme", "job_01", 0)
+    assert not legacy.exists()
+    assert store.read("acme", "job_02", 0)

@@ -115,3 +115,13 @@ def test_the_setting_selects_the_store_and_refuses_other_schemes(tmp_path: Path,
 def test_retention_below_a_day_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 1 day"):
         ObjectImageStore("s3://bucket", retention_days=0)
+
+
+async def test_a_jobs_images_are_deleted_and_deleting_again_is_no_error(s3_bucket: Bucket) -> None:
+    store = ObjectImageStore(f"s3://{s3_bucket.name}/p")
+    await store.save_batch([to_save(index=0), to_save(index=1), to_save("acme", "job_02")])
+    assert await store.delete("acme", "job_01", 2) == 2
+    assert s3_bucket.keys() == ["p/acme/job_02.0.png"]
+    assert await store.delete("acme", "job_01", 2) == 2  # asked for; nothing left to delete
+    with pytest.raises(ImageNotFoundError):
+        await store.fetch("acme", "job_01", 0)
