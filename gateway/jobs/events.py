@@ -92,6 +92,13 @@ class JobEventHub:
                 return
             await waiter.wait()
 
+    def forget_ended(self, job_id: str) -> None:
+        """Drop an ended job's kept events (its erasure: the terminal event holds its view);
+        followers then read the job's row."""
+        stream = self._streams.get(job_id)
+        if stream is not None and stream.ended_at is not None:
+            del self._streams[job_id]
+
     def _sweep(self, now: float) -> None:
         ended = self._ended
         while ended and (now - ended[0][0] > _KEEP_AFTER_END_S or len(ended) > _KEEP_ENDED):

@@ -205,7 +205,9 @@ class JobService:
     async def erase(self, auth: AuthContext, job_id: str) -> JobView:
         """Erase an ended job's images and prompts (`erasure.erase_job`)."""
         row = await self._row(auth, job_id)
-        return job_view(await erase_job(self.sessions, self.store, auth, row, now=self._clock()))
+        erased_row = await erase_job(self.sessions, self.store, auth, row, now=self._clock())
+        self.hub.forget_ended(job_id)  # its terminal event, kept a while for followers, holds the prompt
+        return job_view(erased_row)
 
     async def webhook_deliveries(self, auth: AuthContext, job_id: str) -> list[MessageState]:
         """The job's webhook delivery log: each event sent, with every attempt."""

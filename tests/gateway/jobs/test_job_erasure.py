@@ -44,6 +44,7 @@ async def test_an_erased_job_keeps_its_decision_and_loses_its_prompts_and_images
                 break
             await asyncio.sleep(0.05)
         assert SECRET in receiver.received[0].body.decode()
+        assert SECRET in (await gateway.get(f"/v1/jobs/{job['id']}/events")).text  # the kept terminal event
 
         assert (
             await gateway.http.delete(f"/v1/jobs/{job['id']}", headers=await gateway.headers(HOBBY))
@@ -52,6 +53,7 @@ async def test_an_erased_job_keeps_its_decision_and_loses_its_prompts_and_images
         again = await gateway.http.delete(f"/v1/jobs/{job['id']}", headers=await gateway.headers())
         read = (await gateway.get(f"/v1/jobs/{job['id']}")).json()
         gone = await gateway.get(f"/v1/jobs/{job['id']}/images/0")
+        stream = (await gateway.get(f"/v1/jobs/{job['id']}/events")).text
         replay = await gateway.submit(body, Prefer="wait=60", **{"Idempotency-Key": "erase-me"})
 
         engine = create_engine(gateway.settings.database_url)
@@ -81,6 +83,8 @@ async def test_an_erased_job_keeps_its_decision_and_loses_its_prompts_and_images
     assert erased["parameters"]["steps"] == job["parameters"]["steps"]
     assert not image.exists()
     assert gone.status_code == 404
+    assert "completed" in stream
+    assert SECRET not in stream
     assert replay.status_code in (200, 202)
     assert replay.json()["id"] == job["id"]  # the same job, replayed
     assert SECRET not in replay.text
