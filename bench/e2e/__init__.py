@@ -12,6 +12,11 @@ PostgreSQL is unreachable instead of skipping it; `BENCH_E2E_LEAN=on|off` (defau
 lean prototype beside the gateway; `BENCH_E2E_SECONDS` is the length of each wrk run. Each row
 also prints the serving process's CPU time per request answered (all its threads, from /proc),
 which shows where a path is CPU-bound.
+
+The gateway's data (database, images) goes under `tempfile`'s directory. On an ext4 without a
+journal whose inode group is full of recently deleted inodes (seen on the development machine's
+`/tmp`), creating each image file costs 300-900 us of kernel CPU (`recently_deleted` in the
+inode allocator) instead of 15-60 us: run with `TMPDIR` on another directory (`/var/tmp`) there.
 """
 
 from __future__ import annotations
