@@ -14,9 +14,11 @@ also prints the serving process's CPU time per request answered (all its threads
 which shows where a path is CPU-bound.
 
 The gateway's data (database, images) goes under `tempfile`'s directory. On an ext4 without a
-journal whose inode group is full of recently deleted inodes (seen on the development machine's
-`/tmp`), creating each image file costs 300-900 us of kernel CPU (`recently_deleted` in the
-inode allocator) instead of 15-60 us: run with `TMPDIR` on another directory (`/var/tmp`) there.
+journal (the development machine's), creating a file in an inode group where many files were
+deleted in the last minutes costs 300-900 us of kernel CPU (`recently_deleted` in the inode
+allocator) instead of 15-60 us, and each run deletes its site, so the slow directory moves (it
+was `/tmp` at one time, `/var/tmp` after a few runs there). When the gateway's CPU per request
+jumps, time `os.open(..., O_CREAT)` in a few directories and set `TMPDIR` to a fast one.
 """
 
 from __future__ import annotations
