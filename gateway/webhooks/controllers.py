@@ -17,7 +17,12 @@ from gateway.auth.context import AuthContext
 from gateway.auth.scopes import Scope
 from gateway.runtime import GatewayRuntime
 from registry.audit import admin_change_event, append_in_session
-from registry.delivery.webhook_secrets import WebhookSecret, read_webhook_secret, rotate_webhook_secret
+from registry.delivery.webhook_secrets import (
+    WebhookSecret,
+    get_or_create_webhook_secret,
+    read_webhook_secret,
+    rotate_webhook_secret,
+)
 
 MAX_GRACE_HOURS = 168
 
@@ -55,7 +60,7 @@ async def rotate_audited(
     sessions: async_sessionmaker[AsyncSession], auth: AuthContext, *, grace: dt.timedelta, now: dt.datetime
 ) -> WebhookSecret:
     """Rotate the caller's tenant's secret and append the `admin.change` event in one transaction."""
-    await read_webhook_secret(sessions, auth.tenant_id, now=now)  # its row exists
+    await get_or_create_webhook_secret(sessions, auth.tenant_id, now=now)  # its row exists
     async with sessions() as session, session.begin():
         new, old = await rotate_webhook_secret(session, auth.tenant_id, now=now, grace=grace)
         await append_in_session(

@@ -33,21 +33,28 @@ async def get_or_create_webhook_secret(
     sessions: async_sessionmaker[AsyncSession], tenant_id: str, *, now: dt.datetime
 ) -> str:
     """The tenant's secret, created in its own transaction the first time (race-safe)."""
+    return (await _row(sessions, tenant_id, now)).secret
+
+
+async def _row(
+    sessions: async_sessionmaker[AsyncSession], tenant_id: str, now: dt.datetime
+) -> WebhookSecretRow:
+    """The tenant's secret row, created the first time; a concurrent creation's row wins."""
     async with sessions() as session:
         row = await session.get(WebhookSecretRow, tenant_id)
-        if row is not None:
-            return row.secret
-    secret = generate_webhook_secret()
+    if row is not None:
+        return row
+    created = WebhookSecretRow(tenant_id=tenant_id, secret=generate_webhook_secret(), created_at=now)
     try:
         async with sessions() as session, session.begin():
-            session.add(WebhookSecretRow(tenant_id=tenant_id, secret=secret, created_at=now))
+            session.add(created)
     except IntegrityError:
         async with sessions() as session:
             row = await session.get(WebhookSecretRow, tenant_id)
-            if row is None:
-                raise
-            return row.secret
-    return secret
+        if row is None:
+            raise
+        return row
+    return created
 
 
 class WebhookSecret(msgspec.Struct, frozen=True, kw_only=True):
@@ -64,7 +71,7 @@ async def read_webhook_secret(
 ) -> WebhookSecret:
     """The tenant's secret (created the first time), with how long the previous one still signs."""
     row = await _row(sessions, tenant_id, now)
-    return _view(row, row.secret, now)
+    return _view(row, now)
 
 
 async def signing_secrets(
@@ -77,21 +84,6 @@ async def signing_secrets(
     return (row.secret, previous) if previous and until is not None and now < until else (row.secret,)
 
 
-async def _row(
-    sessions: async_sessionmaker[AsyncSession], tenant_id: str, now: dt.datetime
-) -> WebhookSecretRow:
-    async with sessions() as session:
-        row = await session.get(WebhookSecretRow, tenant_id)
-    if row is not None:
-        return row
-    await get_or_create_webhook_secret(sessions, tenant_id, now=now)
-    async with sessions() as session:
-        created = await session.get(WebhookSecretRow, tenant_id)
-    if created is None:  # secrets are never deleted
-        raise LookupError(f"no webhook secret for tenant {tenant_id!r}")
-    return created
-
-
 async def rotate_webhook_secret(
     session: AsyncSession, tenant_id: str, *, now: dt.datetime, grace: dt.timedelta = dt.timedelta(0)
 ) -> tuple[WebhookSecret, WebhookSecret | None]:
@@ -101,7 +93,7 @@ async def rotate_webhook_secret(
         raise ValueError(f"a rotation's grace cannot be negative, got {grace}")
     secret = generate_webhook_secret()
     row = await session.get(WebhookSecretRow, tenant_id, with_for_update=True)
-    before = None if row is None else _view(row, row.secret, now)
+    before = None if row is None else _view(row, now)
     if row is None:
         row = WebhookSecretRow(tenant_id=tenant_id, secret=secret, created_at=now)
         session.add(row)
@@ -111,9 +103,9 @@ async def rotate_webhook_secret(
         row.secret = secret
         row.created_at = now
     await session.flush()
-    return _view(row, secret, now), before
+    return _view(row, now), before
 
 
-def _view(row: WebhookSecretRow, secret: str, now: dt.datetime) -> WebhookSecret:
+def _view(row: WebhookSecretRow, now: dt.datetime) -> WebhookSecret:
     until = row.previous_until if row.previous_until is not None and now < row.previous_until else None
-    return WebhookSecret(secret=secret, created_at=row.created_at, previous_until=until)
+    return WebhookSecret(secret=row.secret, created_at=row.created_at, previous_until=until)
