@@ -122,6 +122,11 @@ class Settings(msgspec.Struct, kw_only=True):
     provider_api_keys: str = ""
     """API keys of provider runners, `runner-or-provider=key` pairs separated by commas
     (`CLEARANCE_PROVIDER_API_KEYS`); never stored in the database or taken from a request."""
+    provider_proxy: Annotated[str, msgspec.Meta(pattern=r"^(|https?://[^/?#\s]+/?)$")] = ""
+    """HTTP proxy that provider runners' calls go through, `http://[user:password@]host:port`
+    (`CLEARANCE_PROVIDER_PROXY`); empty: the environment's `HTTPS_PROXY` / `HTTP_PROXY` /
+    `NO_PROXY`, as the providers' own SDKs read them. Webhooks, licensor reports and Hub imports
+    never go through a proxy: the outbound guard pins their connections to vetted addresses."""
     job_queue_depth: Positive = 16
     """Jobs a tenant may have queued before submissions answer 429 (`CLEARANCE_JOB_QUEUE_DEPTH`)."""
     job_concurrency: Positive = 4

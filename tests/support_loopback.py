@@ -1,10 +1,14 @@
-"""Real HTTP servers on loopback for delivery tests: a receiver that records what it gets."""
+"""Real HTTP servers on loopback for tests: a receiver that records what it gets, and a forward
+proxy."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+import aiohttp
 from aiohttp import web
 
 
@@ -50,3 +54,54 @@ class LoopbackServer:
         if self.respond is not None:
             return await self.respond(request, len(self.received))
         return web.Response(status=204)
+
+
+_HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "proxy-authorization", "proxy-connection", "te", "trailer", "host"}
+)
+
+
+async def forward(request: web.Request, _n: int) -> web.StreamResponse:
+    """What a forward proxy does with a plain-HTTP request (`request.url` is the absolute URL the
+    client asked for): send it on, and answer with what came back."""
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
+    async with (
+        aiohttp.ClientSession(trust_env=False, auto_decompress=False) as session,
+        session.request(
+            request.method,
+            str(request.url),
+            headers=headers,
+            data=await request.read(),
+            allow_redirects=False,
+        ) as answer,
+    ):
+        body = await answer.read()
+        kept = {k: v for k, v in answer.headers.items() if k.lower() in ("content-type", "retry-after")}
+        return web.Response(status=answer.status, body=body, headers=kept)
+
+
+def forward_proxy() -> LoopbackServer:
+    """An HTTP forward proxy on loopback; `received` holds what clients sent it (the target in
+    the `Host` header, and their `Proxy-Authorization`)."""
+    return LoopbackServer(respond=forward)
+
+
+class ThreadedServer:
+    """A `LoopbackServer` on an event loop of its own thread, for a client that blocks the test's
+    loop while it waits (Litestar's test client runs the app through a portal in another thread)."""
+
+    def __init__(self, server: LoopbackServer) -> None:
+        self.server = server
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def __enter__(self) -> LoopbackServer:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.server.start(), self._loop).result(timeout=10)
+        return self.server
+
+    def __exit__(self, *_exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.server.stop(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()

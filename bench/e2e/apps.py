@@ -18,8 +18,8 @@ from aiohttp import web
 from litestar import Litestar, Request, Response, post
 
 from gateway.app import create_app
-from gateway.jobs.pool import RunnerPool, default_factory
-from gateway.jobs.runtime import provider_keys
+from gateway.jobs.pool import RunnerPool
+from gateway.jobs.runtime import runner_factory
 from gateway.settings import Settings
 from registry.catalog.entries import Runner as RunnerEntry
 from runners.protocol import Runner
@@ -71,7 +71,7 @@ class TimedRunner:
 def timed_gateway_app() -> Litestar:
     """The real gateway with every runner timed (`BENCH_RUNNER_LOG`)."""
     settings = Settings.from_env()
-    build = default_factory(provider_keys(settings))
+    build = runner_factory(settings)
     log_path = os.environ["BENCH_RUNNER_LOG"]
 
     def timed(entry: RunnerEntry) -> Runner | None:

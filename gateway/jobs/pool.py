@@ -138,8 +138,11 @@ async def _check_health(pooled: PooledRunner) -> bool:
     return pooled.last_health.ok
 
 
-def default_factory(provider_keys: Mapping[str, str], *, device: str = "auto") -> RunnerFactory:
-    """Local diffusers runners and the provider runners of `runners.remote`."""
+def default_factory(
+    provider_keys: Mapping[str, str], *, device: str = "auto", proxy: str | None = None
+) -> RunnerFactory:
+    """Local diffusers runners and the provider runners of `runners.remote` (their calls through
+    `proxy` when given, else the environment's proxy variables)."""
 
     def build(entry: RunnerEntry) -> Runner | None:
         if entry.kind is RunnerKind.LOCAL_DIFFUSERS:
@@ -160,6 +163,7 @@ def default_factory(provider_keys: Mapping[str, str], *, device: str = "auto") -
                 base_url=entry.endpoint,
                 api_key=key,
                 download_hosts=_download_hosts(entry),
+                proxy=proxy,
             )
             if entry.kind is RunnerKind.OPENAI_IMAGES:
                 from runners.remote.openai_images import OpenAIImagesRunner

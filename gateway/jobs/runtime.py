@@ -22,7 +22,7 @@ from gateway.jobs.dispatch import Dispatcher
 from gateway.jobs.events import JobEventHub
 from gateway.jobs.executor import JobExecutor
 from gateway.jobs.limits import WINDOW_S, TenantRateLimiter
-from gateway.jobs.pool import RunnerPool, default_factory
+from gateway.jobs.pool import RunnerFactory, RunnerPool, default_factory
 from gateway.jobs.service import JobService
 from gateway.jobs.tenant_limits import TenantLimitTable
 from gateway.metrics.instruments import GatewayMetrics
@@ -57,6 +57,11 @@ def provider_keys(settings: Settings) -> dict[str, str]:
         raise SettingsError(f"CLEARANCE_PROVIDER_API_KEYS: {exc}") from exc
 
 
+def runner_factory(settings: Settings) -> RunnerFactory:
+    """The runners the settings configure: provider keys and the providers' proxy."""
+    return default_factory(provider_keys(settings), proxy=settings.provider_proxy or None)
+
+
 class JobsRuntime:
     def __init__(
         self,
@@ -73,7 +78,7 @@ class JobsRuntime:
         self.limits = limits or job_limits(settings)
         self.tenant_limits = TenantLimitTable(self.limits)
         """Each tenant's own limits (its catalog entry's) over `limits`."""
-        self.pool = pool or RunnerPool(default_factory(provider_keys(settings)))
+        self.pool = pool or RunnerPool(runner_factory(settings))
         self.outbound = outbound_policy(settings)
         self.store = image_store(settings)
         self.owner = f"gw_{secrets.token_hex(8)}"

@@ -49,6 +49,9 @@ class ProviderSettings:
     """Hosts that image URLs may point to besides the provider's own (fetched without the key);
     an entry with a leading dot, `.example.com`, admits every host under that domain."""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    proxy: str | None = field(default=None, repr=False)
+    """HTTP proxy every call goes through (`http://[user:password@]host:port`); None: the
+    environment's `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY`, as the provider's own SDKs read them."""
     breaker_failures: int = 5
     breaker_reset_s: float = 30.0
     limits: RunnerLimits = field(
@@ -96,6 +99,8 @@ class ProviderClient:
                     total=self.settings.request_timeout_s, sock_connect=self.settings.connect_timeout_s
                 ),
                 connector=aiohttp.TCPConnector(limit=256),
+                proxy=self.settings.proxy,
+                trust_env=self.settings.proxy is None,
             )
         return self._session
 
@@ -183,6 +188,12 @@ class ProviderClient:
         except TimeoutError as exc:
             raise _Retryable(
                 ProviderTimeoutError(f"runner {runner_id}: {method} {parts.path} timed out"), always=False
+            ) from exc
+        except aiohttp.ClientProxyConnectionError as exc:  # nothing was sent either
+            proxy = urlsplit(self.settings.proxy or "")
+            where = f"{proxy.hostname}:{proxy.port}" if proxy.hostname else "the environment's"
+            raise _Retryable(
+                ProviderError(f"runner {runner_id}: cannot connect to its proxy {where}: {exc}"), always=True
             ) from exc
         except aiohttp.ClientConnectorError as exc:  # nothing was sent: always safe to retry
             raise _Retryable(

@@ -21,8 +21,8 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import Table, insert
 
 from gateway.app import create_app
-from gateway.jobs.pool import RunnerPool, default_factory
-from gateway.jobs.runtime import JobsRuntime, provider_keys
+from gateway.jobs.pool import RunnerPool
+from gateway.jobs.runtime import JobsRuntime, runner_factory
 from gateway.jobs.tiny_catalog import (
     BFL_USAGE_URL,
     FLUX_DEV_NCL,
@@ -137,7 +137,7 @@ def jobs_settings(world: JobsWorld, data_dir: Path, database_url: str, **overrid
 
 def shared_pool(world: JobsWorld, settings: Settings) -> RunnerPool:
     """The session's local runners (pipelines stay warm across tests) plus per-app provider runners."""
-    pool = RunnerPool(default_factory(provider_keys(settings)))
+    pool = RunnerPool(runner_factory(settings))
     entries = {r.id: r for r in world.catalog.runners}
     for runner_id, runner in world.local_runners.items():
         pool.register(entries[runner_id], runner)
