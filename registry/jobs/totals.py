@@ -34,5 +34,5 @@ async def job_totals(
     )
     return {
         status: StatusTotals(jobs=jobs, images=int(images), cost_usd=float(cost or 0.0))
-        for status, jobs, images, cost in rows.tuples()
+        for status, jobs, images, cost in rows
     }
