@@ -18,6 +18,7 @@ from gateway.images.translate import read_declaration, to_job_request
 from gateway.jobs.controllers import JOBS_RUNTIME_STATE_KEY, provide_job_service
 from gateway.jobs.service import JobService
 from gateway.oauth.dependencies import RUNTIME_STATE_KEY
+from gateway.runtime import GatewayRuntime
 from gateway.storage.links import ImageLinks
 
 
@@ -60,15 +61,16 @@ class ImagesController(Controller):
         now = time.time()
         _links(request).check(job_id, index, expires, signature, now=now)
         jobs: JobService = request.app.state[JOBS_RUNTIME_STATE_KEY].service
-        png = await jobs.linked_image(job_id, index)
+        runtime: GatewayRuntime = request.app.state[RUNTIME_STATE_KEY]
+        png = await jobs.linked_image(job_id, index, tenant_active=runtime.tenant_status.is_active)
         return Response(
             png, media_type="image/png", headers={"Cache-Control": f"private, max-age={expires - int(now)}"}
         )
 
 
 def _links(request: Request[Any, Any, Any]) -> ImageLinks:
-    links: ImageLinks = request.app.state[RUNTIME_STATE_KEY].image_links
-    return links
+    runtime: GatewayRuntime = request.app.state[RUNTIME_STATE_KEY]
+    return runtime.image_links
 
 
 def images_router() -> Router:

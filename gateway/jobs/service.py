@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -228,12 +228,17 @@ class JobService:
         except ImageNotFoundError as exc:
             raise JobNotFoundError(f"{job_id}/images/{index}") from exc
 
-    async def linked_image(self, job_id: str, index: int) -> bytes:
+    async def linked_image(
+        self, job_id: str, index: int, *, tenant_active: Callable[[str], Awaitable[bool]]
+    ) -> bytes:
         """The image an image link names (`storage.links`: its signature already checked, so no
-        tenant to match): any tenant's job, once it succeeded."""
+        tenant to match): any tenant's job, once it succeeded, while its tenant is active (a
+        retired tenant's links stop working with its tokens)."""
         async with self.sessions() as session:
             row = await session.get(JobRow, job_id)
         if row is None or row.status != "succeeded" or erased(row) or not 0 <= index < row.images:
+            raise JobNotFoundError(f"{job_id}/images/{index}")
+        if not await tenant_active(row.tenant_id):
             raise JobNotFoundError(f"{job_id}/images/{index}")
         try:
             return await self.store.fetch(row.tenant_id, row.id, index)
