@@ -1,15 +1,16 @@
-"""`/admin/clients`: register (the secret is in that answer only), list, read, update, disable."""
+"""`/admin/clients`: register (the secret is in that answer only), list, read, update, rotate
+the secret, disable."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from gateway.admin.clients import ClientAdmin, ClientView, CreatedClient, client_view
+from gateway.admin.clients import ClientAdmin, ClientView, CreatedClient, RotatedSecret, client_view
 from gateway.admin.dependencies import provide_client_admin
 from gateway.auth.scopes import Scope
 
@@ -30,6 +31,15 @@ class NewClient(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
 class ClientChange(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     name: str | None = None
     scopes: str | None = None
+
+
+MAX_PREVIOUS_HOURS = 168
+
+
+class SecretRotation(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    previous_valid_hours: Annotated[int, msgspec.Meta(ge=0, le=MAX_PREVIOUS_HOURS)] = 0
+    """How long the secret being replaced is still accepted beside the new one; 0 (the default,
+    for a secret that leaked): refused at once."""
 
 
 class ClientAdminController(Controller):
@@ -65,6 +75,19 @@ class ClientAdminController(Controller):
         self, client_id: FromPath[str], data: JSONBody[ClientChange], clients: NamedDependency[ClientAdmin]
     ) -> ClientView:
         return await clients.update(client_id, name=data.name, scopes=data.scopes)
+
+    @post("/{client_id:str}/secret", opt=ADMIN, status_code=200)
+    async def rotate_client_secret(
+        self,
+        client_id: FromPath[str],
+        clients: NamedDependency[ClientAdmin],
+        data: JSONBody[SecretRotation | None] = None,
+    ) -> RotatedSecret:
+        """A new secret, in this answer only; the old one is refused at once, or still accepted
+        for `previous_valid_hours` (at most 168) so the client's deployments can switch. Tokens
+        already issued stay valid until they expire (disable the client to refuse them)."""
+        rotation = data or SecretRotation()
+        return await clients.rotate_secret(client_id, previous_valid_hours=rotation.previous_valid_hours)
 
     @delete("/{client_id:str}", opt=ADMIN, status_code=200)
     async def disable_client(

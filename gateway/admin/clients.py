@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.actor import Actor
-from gateway.api.errors import ResourceNotFoundError
+from gateway.api.errors import ResourceConflictError, ResourceNotFoundError
 from gateway.auth.scopes import parse_scopes
 from gateway.oauth.client_registry import ClientRegistrationError, check_public_jwk
 from gateway.oauth.client_secrets import ClientSecretHasher, generate_client_id, generate_client_secret
@@ -33,12 +33,20 @@ class ClientView(msgspec.Struct, frozen=True, kw_only=True):
     created_at: dt.datetime
     has_secret: bool
     public_jwk: dict[str, Any] | None = None
+    previous_secret_until: dt.datetime | None = None
+    """While set, the secret a rotation replaced is still accepted, until then."""
 
 
 class CreatedClient(msgspec.Struct, frozen=True, kw_only=True):
     client: ClientView
     client_secret: str | None
     """Shown only in this answer; store it now."""
+
+
+class RotatedSecret(msgspec.Struct, frozen=True, kw_only=True):
+    client: ClientView
+    client_secret: str
+    """The new secret, shown only in this answer; store it now."""
 
 
 def client_view(record: OAuthClientRecord) -> ClientView:
@@ -51,6 +59,7 @@ def client_view(record: OAuthClientRecord) -> ClientView:
         created_at=record.created_at,
         has_secret=record.secret_hash is not None,
         public_jwk=record.public_jwk,
+        previous_secret_until=record.previous_secret_until if record.previous_secret_hash else None,
     )
 
 
@@ -134,6 +143,30 @@ class ClientAdmin:
         if after != before:
             await self._commit("client.update", record, before, after)
         return after
+
+    async def rotate_secret(
+        self, client_id: str, *, previous_valid_hours: int = 0, now: dt.datetime | None = None
+    ) -> RotatedSecret:
+        """A new secret for the client; the one it replaces is refused at once, or accepted beside
+        it for `previous_valid_hours` (one previous secret at a time: an earlier one goes). Tokens
+        already issued keep working until they expire; disabling the client refuses them."""
+        record = await self.get(client_id)
+        if record.secret_hash is None:
+            raise ResourceConflictError(f"client {client_id!r} has no secret (it uses private_key_jwt)")
+        if record.disabled:
+            raise ResourceConflictError(f"client {client_id!r} is disabled")
+        before = client_view(record)
+        now = now or dt.datetime.now(dt.UTC)
+        secret = generate_client_secret()
+        if previous_valid_hours > 0:
+            record.previous_secret_hash = record.secret_hash
+            record.previous_secret_until = now + dt.timedelta(hours=previous_valid_hours)
+        else:
+            record.previous_secret_hash = record.previous_secret_until = None
+        record.secret_hash = self.hasher.hash(secret)
+        after = client_view(record)
+        await self._commit("client.rotate_secret", record, before, after)
+        return RotatedSecret(client=after, client_secret=secret)
 
     async def disable(self, client_id: str) -> ClientView:
         record = await self.get(client_id)

@@ -1,4 +1,4 @@
-"""`clearance tenants create` and `clearance clients create` for bootstrapping."""
+"""`clearance tenants create|retire` and `clearance clients create|rotate-secret`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.admin.actor import Actor
 from gateway.admin.catalog_service import CatalogAdmin
-from gateway.admin.clients import ClientAdmin
+from gateway.admin.clients import ClientAdmin, RotatedSecret
+from gateway.api.errors import ResourceConflictError, ResourceNotFoundError
 from gateway.auth.scopes import Scope
 from gateway.cli.admin_entries import agreements, run_as_cli_admin, set_tenant_profile
 from gateway.oauth.client_registry import ClientRegistrationError, RegisteredClient
@@ -129,6 +130,58 @@ def create_client(
         click.echo("(the secret is shown only now; store it safely)")
     click.echo(f"tenant:        {created.tenant_id}")
     click.echo(f"scopes:        {' '.join(created.scopes)}")
+
+
+@clients.command(name="rotate-secret")
+@click.argument("client_id")
+@click.option(
+    "--previous-valid-hours",
+    type=click.IntRange(0, 168),
+    default=0,
+    show_default=True,
+    help="How long the old secret is still accepted beside the new one (0: refused at once).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+def rotate_client_secret(
+    settings: Settings, client_id: str, previous_valid_hours: int, as_json: bool
+) -> None:
+    """Give a client a new secret, printed once. Audited; tokens already issued stay valid until
+    they expire (disable the client to refuse them)."""
+    try:
+        rotated = asyncio.run(_rotate_secret(settings, client_id, previous_valid_hours))
+    except ResourceNotFoundError as exc:
+        raise click.BadParameter(f"no client {client_id!r}", param_hint="CLIENT_ID") from exc
+    except ResourceConflictError as exc:
+        raise click.ClickException(str(exc)) from exc
+    until = rotated.client.previous_secret_until
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "client_id": client_id,
+                    "client_secret": rotated.client_secret,
+                    "previous_secret_until": until.isoformat() if until else None,
+                }
+            )
+        )
+        return
+    click.echo(f"client_id:     {client_id}")
+    click.echo(f"client_secret: {rotated.client_secret}")
+    click.echo("(the secret is shown only now; store it safely)")
+    click.echo(f"old secret:    {'accepted until ' + until.isoformat() if until else 'refused from now on'}")
+
+
+async def _rotate_secret(settings: Settings, client_id: str, previous_valid_hours: int) -> RotatedSecret:
+    hasher = ClientSecretHasher(load_pepper(settings))
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            return await ClientAdmin(session, Actor.cli(), hasher).rotate_secret(
+                client_id, previous_valid_hours=previous_valid_hours
+            )
+    finally:
+        await engine.dispose()
 
 
 def _read_jwk(path: Path) -> dict[str, Any]:

@@ -67,12 +67,19 @@ class OAuthClient(ClientMixin):  # type: ignore[misc]
     """Authlib's view of a registered client."""
 
     def __init__(
-        self, record: OAuthClientRecord, hasher: ClientSecretHasher, *, tenant_active: bool = True
+        self,
+        record: OAuthClientRecord,
+        hasher: ClientSecretHasher,
+        *,
+        tenant_active: bool = True,
+        now: dt.datetime | None = None,
     ) -> None:
         self.record = record
         self._hasher = hasher
         self.tenant_active = tenant_active
         """False when the client's tenant is retired: it authenticates no more, like a disabled client."""
+        self._now = now or dt.datetime.now(dt.UTC)
+        """When the request came: a rotated-out secret is accepted until its `previous_secret_until`."""
 
     def get_client_id(self) -> str:
         return self.record.client_id
@@ -90,7 +97,16 @@ class OAuthClient(ClientMixin):  # type: ignore[misc]
         return False
 
     def check_client_secret(self, client_secret: str) -> bool:
-        return self._hasher.matches(client_secret, self.record.secret_hash)
+        record = self.record
+        if self._hasher.matches(client_secret, record.secret_hash):
+            return True
+        until = record.previous_secret_until
+        return (
+            record.previous_secret_hash is not None
+            and until is not None
+            and self._now < until
+            and self._hasher.matches(client_secret, record.previous_secret_hash)
+        )
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         if self.record.disabled or not self.tenant_active:

@@ -147,11 +147,13 @@ class OAuthService:
         runtime = self._runtime
         records = await find_clients(self._session, candidate_ids)
         settings = runtime.settings
+        now = dt.datetime.now(dt.UTC)
         clients = {
             client_id: OAuthClient(
                 record,
                 runtime.secret_hasher,
                 tenant_active=await runtime.tenant_status.is_active(record.tenant_id),
+                now=now,
             )
             for client_id, record in records.items()
         }

@@ -20,6 +20,9 @@ class OAuthClientRecord(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     secret_hash: Mapped[str | None] = mapped_column(String(128), default=None)
     """Peppered HMAC-SHA256 of the secret (hex); None for clients that only use private_key_jwt."""
+    previous_secret_hash: Mapped[str | None] = mapped_column(String(128), default=None)
+    """The secret a rotation replaced, still accepted until `previous_secret_until`."""
+    previous_secret_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, default=None)
     public_jwk: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument, default=None)
     """The client's public key for `private_key_jwt` (RFC 7523), a JWK without private members."""
     scopes: Mapped[list[str]] = mapped_column(JsonDocument, default=list)
