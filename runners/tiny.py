@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 import torch
 
+from runners.modules import BUILDING_MODULES
 from runners.task import AdapterSpec, LocalSource, ModelFamily, PipelineSpec
 
 TINY_FAMILIES: tuple[ModelFamily, ...] = (
@@ -79,7 +80,8 @@ def build_tiny_models(
     result = TinyModelSet(root=root)
     for number, family in enumerate(families):
         pipe_dir = root / family.value
-        pipe = _build_pipeline(family, seed + number)
+        with BUILDING_MODULES:  # beside a runner's load, its parameters would be on meta
+            pipe = _build_pipeline(family, seed + number)
         pipe.save_pretrained(pipe_dir, safe_serialization=True)
         spec = PipelineSpec(
             artifact_id=f"tiny-{family.value}",
@@ -122,7 +124,8 @@ def build_tiny_lora(
     config = LoraConfig(
         r=rank, lora_alpha=rank, target_modules=list(targets or LORA_TARGETS[family]), init_lora_weights=False
     )
-    denoiser.add_adapter(config, adapter_name=adapter_name)
+    with BUILDING_MODULES:
+        denoiser.add_adapter(config, adapter_name=adapter_name)
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, param in denoiser.named_parameters():

@@ -28,6 +28,7 @@ import torch
 
 from runners.errors import AdapterMismatchError, RunnerError, TaskValidationError
 from runners.local.lora_layout import ConvertedAdapter, SlotLayout, capture_layout, convert_adapter
+from runners.modules import BUILDING_MODULES
 from runners.task import AdapterSpec
 
 AdapterKey = tuple[str, str]
@@ -245,7 +246,8 @@ class ResidentAdapters:
         expected: int,
     ) -> None:
         try:
-            self._pipe.load_lora_weights(private_copy(state_dict), adapter_name=slot, hotswap=hotswap)
+            with BUILDING_MODULES:  # injects the adapter's layers
+                self._pipe.load_lora_weights(private_copy(state_dict), adapter_name=slot, hotswap=hotswap)
         except (RuntimeError, ValueError, KeyError) as exc:
             self._forget(slot)
             raise AdapterMismatchError(

@@ -29,6 +29,7 @@ from runners.local.lora_layout import convert_adapter
 from runners.local.prompts import PromptEmbeddings
 from runners.local.sources import adapter_file, pipeline_directory
 from runners.local.weights import verify_file, verify_pipeline_dir
+from runners.modules import BUILDING_MODULES
 from runners.task import AdapterSpec, GenerationTask, PipelineSpec
 
 PipelineKey = tuple[str, tuple[ScaledAdapterKey, ...]]
@@ -126,7 +127,8 @@ class WarmPipelineCache:
             found.last_used = time.monotonic()
             return found, 0.0
         started = time.perf_counter()
-        loaded = self._load(key, task)
+        with BUILDING_MODULES:
+            loaded = self._load(key, task)
         self._make_room(loaded.memory_bytes)
         self._warm[key] = loaded
         self.loads += 1
