@@ -19,11 +19,14 @@ from litestar.plugins.problem_details import (
     ProblemDetailsPlugin,
 )
 from litestar.types import ExceptionHandlersMap
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SqlAlchemyPoolTimeout
 
 from gateway.auth.errors import AuthenticationRequiredError, InsufficientScopeError, InvalidTokenError
 from gateway.health.errors import DatabaseUnavailableError
 from gateway.oauth.client_registry import ClientRegistrationError
 from gateway.oauth.errors import OAuthRequestError, SigningUnavailableError, TooManyFailedAuthenticationsError
+from registry.db.unreachable import database_unreachable
 
 log = logging.getLogger("clearance.errors")
 
@@ -190,6 +193,21 @@ def _http(exc: HTTPException) -> ProblemDetailsException:
     return ProblemDetailsException(status_code=status, title=phrase, detail=detail, headers=exc.headers)
 
 
+def _database(exc: Exception) -> ProblemDetailsException:
+    """A database that cannot be used now is 503 and `Retry-After`; any other database error is
+    a bug (500)."""
+    if not database_unreachable(exc):
+        return _internal(exc)
+    log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    return ProblemDetailsException(
+        status_code=503,
+        type_=problem_type("database-unavailable"),
+        title="Service unavailable",
+        detail=f"the database cannot be used now ({type(exc).__name__}); retry later",
+        headers={"Retry-After": "5"},
+    )
+
+
 def _internal(exc: Exception) -> ProblemDetailsException:
     log.error("unhandled error", exc_info=exc)
     return _generic_500()
@@ -214,6 +232,9 @@ _MAP: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {
     ClientRegistrationError: _client_registration,
     ValidationException: _validation,
     HTTPException: _http,
+    DBAPIError: _database,
+    SqlAlchemyPoolTimeout: _database,
+    ConnectionError: _database,
     Exception: _internal,
 }
 

@@ -15,7 +15,7 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery
 from litestar.response import Stream
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from gateway.audit.schemas import AuditPage, Limit, audit_event, event_query, parse_month
 from gateway.audit.trace import ImageTrace, ImageTraceError, trace_image
@@ -35,7 +35,7 @@ from registry.audit import (
     verify_chain,
 )
 from registry.audit.export import CSV_COLUMNS, event_record
-from registry.audit.query import MAX_PAGE
+from registry.audit.query import MAX_PAGE, EventPage
 from registry.audit.signing import CheckpointVerifier
 
 ADMIN = {"scope": Scope.ADMIN}
@@ -164,22 +164,32 @@ class AdminAuditController(Controller):
             newest_first=False,
         )
         media_type = "application/x-ndjson" if format == "jsonl" else "text/csv; charset=utf-8"
+        # The first page is read before the answer starts: a database that cannot be used is
+        # then a 503, not a stream cut after its 200.
+        connection = await runtime.engine.connect()
+        try:
+            first = await query_events(connection, query)
+        except BaseException:
+            await connection.close()
+            raise
         return Stream(
-            _exported(runtime, query, format),
+            _exported(connection, query, first, format),
             media_type=media_type,
             headers={"Content-Disposition": f'attachment; filename="audit.{format}"'},
         )
 
 
-async def _exported(runtime: GatewayRuntime, query: EventQuery, fmt: str) -> AsyncIterator[bytes]:
+async def _exported(
+    connection: AsyncConnection, query: EventQuery, first: EventPage, fmt: str
+) -> AsyncIterator[bytes]:
     encode = msgspec.json.Encoder().encode
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
-    if fmt == "csv":
-        writer.writeheader()
-        yield _drain(buffer)
-    async with runtime.engine.connect() as connection:
-        async for event in iterate_events(connection, query):
+    try:
+        if fmt == "csv":
+            writer.writeheader()
+            yield _drain(buffer)
+        async for event in iterate_events(connection, query, first):
             record = event_record(event)
             if fmt == "jsonl":
                 yield encode(record) + b"\n"
@@ -187,6 +197,8 @@ async def _exported(runtime: GatewayRuntime, query: EventQuery, fmt: str) -> Asy
                 record["payload"] = event.payload
                 writer.writerow(record)
                 yield _drain(buffer)
+    finally:
+        await connection.close()
 
 
 def _drain(buffer: io.StringIO) -> bytes:

@@ -110,11 +110,13 @@ async def query_events(db: AsyncConnection | AsyncSession, query: EventQuery) ->
 
 
 async def iterate_events(
-    db: AsyncConnection | AsyncSession, query: EventQuery
+    db: AsyncConnection | AsyncSession, query: EventQuery, first: EventPage | None = None
 ) -> AsyncIterator[AppendedEvent]:
-    """Every matching event, page after page (export, usage summaries)."""
+    """Every matching event, page after page (export, usage summaries); `first`: the query's
+    first page, already read."""
     while True:
-        page = await query_events(db, query)
+        page = first if first is not None else await query_events(db, query)
+        first = None
         for event in page.events:
             yield event
         if page.next_cursor is None:

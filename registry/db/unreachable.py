@@ -1,0 +1,28 @@
+"""Whether a database error means the database cannot be used now (down, refusing connections,
+out of connections, shutting down, locked, a transaction to retry), as opposed to a bug in the
+statement: the first answers 503 with `Retry-After`, the second is a 500."""
+
+from __future__ import annotations
+
+from sqlalchemy import exc as sa
+
+TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "55", "57", "58"})
+"""PostgreSQL's connection exception, transaction rollback (serialization failure, deadlock),
+insufficient resources, object not in prerequisite state (a database not accepting connections,
+a lock not available), operator intervention (shutdown) and system error classes."""
+
+
+def database_unreachable(error: BaseException) -> bool:
+    if isinstance(error, sa.OperationalError | sa.InterfaceError | sa.DisconnectionError | sa.TimeoutError):
+        return True  # SQLite's "database is locked", "unable to open database file"; pool timeouts
+    if isinstance(error, sa.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        for cause in (error.orig, getattr(error.orig, "__cause__", None)):
+            sqlstate = getattr(cause, "sqlstate", None)
+            if isinstance(sqlstate, str) and sqlstate[:2] in TRANSIENT_SQLSTATE_CLASSES:
+                return True
+            if isinstance(cause, ConnectionError | TimeoutError):
+                return True
+        return False
+    return isinstance(error, ConnectionError)  # a driver's connect, not wrapped
