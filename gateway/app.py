@@ -31,6 +31,7 @@ from gateway.jobs.routes import jobs_router
 from gateway.jobs.runtime import JobsRuntime
 from gateway.metrics.endpoint import metrics_route
 from gateway.metrics.instruments import GatewayMetrics, instrument_app
+from gateway.nul_guard import refuse_nul
 from gateway.oauth.auth_events import AuthEventRecorder
 from gateway.oauth.controllers import OAuthController, WellKnownController
 from gateway.oauth.dependencies import (
@@ -94,6 +95,7 @@ def create_app(
             "auth": Provide(provide_auth_context, sync_to_thread=False),
         },
         middleware=[DefineMiddleware(BearerTokenMiddleware, validator=runtime.validator)],
+        before_request=refuse_nul,
         plugins=[problem_details_plugin()],
         lifespan=[runtime.lifespan, jobs.lifespan, *([_freeze_startup_heap] if freeze_startup_heap else [])],
         state=State(

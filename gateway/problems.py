@@ -24,9 +24,10 @@ from sqlalchemy.exc import TimeoutError as SqlAlchemyPoolTimeout
 
 from gateway.auth.errors import AuthenticationRequiredError, InsufficientScopeError, InvalidTokenError
 from gateway.health.errors import DatabaseUnavailableError
+from gateway.nul_guard import NulCharacterError
 from gateway.oauth.client_registry import ClientRegistrationError
 from gateway.oauth.errors import OAuthRequestError, SigningUnavailableError, TooManyFailedAuthenticationsError
-from registry.db.unreachable import database_unreachable
+from registry.db.unreachable import database_unreachable, value_refused
 
 log = logging.getLogger("clearance.errors")
 
@@ -193,12 +194,30 @@ def _http(exc: HTTPException) -> ProblemDetailsException:
     return ProblemDetailsException(status_code=status, title=phrase, detail=detail, headers=exc.headers)
 
 
+def _nul(exc: NulCharacterError) -> ProblemDetailsException:
+    return ProblemDetailsException(
+        status_code=422 if exc.source == "body" else 400,
+        type_=problem_type("invalid-request"),
+        title="Invalid request",
+        detail=str(exc),
+        extra={"errors": [{"field": exc.field, "message": "holds a NUL character", "source": exc.source}]},
+    )
+
+
 def _database(exc: Exception) -> ProblemDetailsException:
-    """A database that cannot be used now is 503 and `Retry-After`; any other database error is
-    a bug (500)."""
+    """A database that cannot be used now is 503 and `Retry-After`; a value it cannot store (too
+    long, out of range: PostgreSQL's data exceptions) is 422; any other database error is a bug."""
+    if value_refused(exc):
+        log.warning("a value the database cannot store: %s", _first_line(exc))
+        return ProblemDetailsException(
+            status_code=422,
+            type_=problem_type("invalid-request"),
+            title="Invalid request",
+            detail=f"a value cannot be stored: {_first_line(getattr(exc, 'orig', exc))}",
+        )
     if not database_unreachable(exc):
         return _internal(exc)
-    log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    log.warning("database unavailable: %s", _first_line(exc))
     return ProblemDetailsException(
         status_code=503,
         type_=problem_type("database-unavailable"),
@@ -206,6 +225,11 @@ def _database(exc: Exception) -> ProblemDetailsException:
         detail=f"the database cannot be used now ({type(exc).__name__}); retry later",
         headers={"Retry-After": "5"},
     )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _internal(exc: Exception) -> ProblemDetailsException:
@@ -230,6 +254,7 @@ _MAP: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {
     SigningUnavailableError: _unavailable,
     DatabaseUnavailableError: _unavailable,
     ClientRegistrationError: _client_registration,
+    NulCharacterError: _nul,
     ValidationException: _validation,
     HTTPException: _http,
     DBAPIError: _database,

@@ -22,14 +22,14 @@ class NewClient(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     """The tenant every token of this client acts for (set here by an admin, never by a token)."""
     scopes: str
     """Space-separated, e.g. `models:read jobs:write`."""
-    name: str = ""
+    name: Annotated[str, msgspec.Meta(max_length=200)] = ""
     public_jwk: dict[str, Any] | None = None
     """A public JWK for `private_key_jwt` authentication."""
     with_secret: bool = True
 
 
 class ClientChange(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    name: str | None = None
+    name: Annotated[str, msgspec.Meta(max_length=200)] | None = None
     scopes: str | None = None
 
 

@@ -26,10 +26,22 @@ from registry.vocabulary import (
 )
 
 Slug = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")]
+
+# Texts at most as long as their columns (PostgreSQL refuses longer ones; SQLite would keep them).
+Name200 = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Name300 = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+Text64 = Annotated[str, msgspec.Meta(max_length=64)]
+Text200 = Annotated[str, msgspec.Meta(max_length=200)]
+Text300 = Annotated[str, msgspec.Meta(max_length=300)]
+Text1000 = Annotated[str, msgspec.Meta(max_length=1000)]
+Text2000 = Annotated[str, msgspec.Meta(max_length=2000)]
+Text4000 = Annotated[str, msgspec.Meta(max_length=4000)]
 """Ids of catalog entries: Hugging Face style (`black-forest-labs/FLUX.2-dev`) or plain slugs."""
 Sha256 = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
 Money = Annotated[float, msgspec.Meta(ge=0)]
 NonNegative = Annotated[int, msgspec.Meta(ge=0)]
+Int32 = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
+"""A count stored in a 32-bit column."""
 
 LICENSE_REF = re.compile(r"^(?P<key>[A-Za-z0-9][A-Za-z0-9._-]*)@(?P<version>[A-Za-z0-9][A-Za-z0-9._-]*)$")
 LicenseRefText = Annotated[str, msgspec.Meta(pattern=LICENSE_REF.pattern)]
@@ -56,19 +68,19 @@ class _Entry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
 
 class LicenseDocument(_Entry, frozen=True):
     key: Slug
-    version: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
-    title: Annotated[str, msgspec.Meta(min_length=1)]
-    licensor: Annotated[str, msgspec.Meta(min_length=1)]
+    version: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    title: Name300
+    licensor: Name200
     family: Slug
     """Agreements cover a family (all versions, and all licenses a licensor groups together)."""
     terms: LicenseTerms
-    url: str | None = None
+    url: Text1000 | None = None
     text_sha256: Sha256 | None = None
-    spdx_id: str | None = None
+    spdx_id: Text200 | None = None
     """An SPDX id (`Apache-2.0`) or `LicenseRef-...`."""
     hf_aliases: tuple[str, ...] = ()
     verification: Verification = Verification.VERIFIED
-    verification_note: str | None = None
+    verification_note: Text2000 | None = None
     service_terms: bool = False
     """True for a provider's service terms (attached to runners), not a weight license."""
     retired: bool = False
@@ -140,17 +152,17 @@ class InferenceSettings(_Entry, frozen=True):
 class Artifact(_Entry, frozen=True):
     id: Slug
     kind: ArtifactKind
-    name: Annotated[str, msgspec.Meta(min_length=1)]
+    name: Name300
     license: LicenseRefText
     """The license this artifact itself is under (what its licensor or creator declares, once
     normalised); its effective license also includes its bases' and components'."""
-    family: str | None = None
+    family: Text64 | None = None
     """Pipeline family for runners (`flux2`, `flux1`, `sdxl`, `sd1`, `sd3`, ...)."""
     source: Source | None = None
     bases: tuple[Slug, ...] = ()
     base_relation: BaseRelation | None = None
     components: tuple[Slug, ...] = ()
-    declared_license: str | None = None
+    declared_license: Text300 | None = None
     """The license exactly as the source declared it (HF `license`/`license_name`, Civitai)."""
     license_flags: tuple[str, ...] = ()
     """E.g. `declared_more_permissive_than_base`: noted, never widening the effective license."""
@@ -158,8 +170,8 @@ class Artifact(_Entry, frozen=True):
     recommended: InferenceSettings | None = None
     always_on: bool = False
     """An adapter fused into its base once at load (the Turbo LoRA)."""
-    gated: str | None = None
-    description: str | None = None
+    gated: Text1000 | None = None
+    description: Text4000 | None = None
     retired: bool = False
 
 
@@ -169,7 +181,7 @@ class TenantProfile(_Entry, frozen=True):
     end_user_regions: tuple[Region, ...] = ()
     annual_revenue_usd: Money | None = None
     """Including affiliates (>50% control); None when not declared."""
-    monthly_active_users: NonNegative | None = None
+    monthly_active_users: Int32 | None = None
     image_generation_core_business: bool | None = None
     registrations: tuple[str, ...] = ()
     """Licensors the organisation registered with (e.g. `stability-ai`)."""
@@ -189,7 +201,7 @@ class TenantLimits(_Entry, frozen=True):
 
 class Tenant(_Entry, frozen=True):
     id: Slug
-    name: Annotated[str, msgspec.Meta(min_length=1)]
+    name: Name300
     profile: TenantProfile = TenantProfile()
     default_purpose: Purpose | None = None
     retired: bool = False
@@ -201,7 +213,7 @@ class Operator(_Entry, frozen=True):
     """The party running the gateway: a licensee itself whenever its runners host weights."""
 
     id: Slug = "operator"
-    name: Annotated[str, msgspec.Meta(min_length=1)] = "Operator"
+    name: Name300 = "Operator"
     profile: TenantProfile = TenantProfile()
     charges_tenants: bool = True
 
@@ -215,15 +227,15 @@ class Agreement(_Entry, frozen=True):
     id: Slug
     holder: Slug
     """A tenant id, or `operator` for the operator's own agreements."""
-    licensor: Annotated[str, msgspec.Meta(min_length=1)]
+    licensor: Name200
     covers: AgreementCoverage
     purposes: tuple[Purpose, ...]
     valid_from: dt.date
     valid_until: dt.date | None = None
-    monthly_quota: NonNegative | None = None
+    monthly_quota: Int32 | None = None
     obligations: tuple[Obligation, ...] = ()
     revoked_at: dt.date | None = None
-    title: str | None = None
+    title: Text300 | None = None
 
 
 class Runner(_Entry, frozen=True):
@@ -231,15 +243,15 @@ class Runner(_Entry, frozen=True):
     kind: RunnerKind
     host: HostKind
     artifacts: tuple[Slug, ...]
-    provider: str | None = None
+    provider: Text200 | None = None
     """The provider's name when `host` is `provider`."""
     service_terms: LicenseRefText | None = None
     region: Region | None = None
     price_per_image_usd: Money | None = None
     price_per_megapixel_usd: Money | None = None
-    capacity: Annotated[int, msgspec.Meta(ge=1)] = 1
+    capacity: Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)] = 1
     enabled: bool = True
-    endpoint: str | None = None
+    endpoint: Text1000 | None = None
     config: dict[str, str] = {}
 
 

@@ -26,3 +26,15 @@ def database_unreachable(error: BaseException) -> bool:
                 return True
         return False
     return isinstance(error, ConnectionError)  # a driver's connect, not wrapped
+
+
+def value_refused(error: BaseException) -> bool:
+    """PostgreSQL refused a value (a data exception: too long for its column, out of range, a
+    character it cannot store): the request's fault, not the database's."""
+    if not isinstance(error, sa.DBAPIError) or isinstance(error, sa.IntegrityError):
+        return False
+    for cause in (error.orig, getattr(error.orig, "__cause__", None)):
+        sqlstate = getattr(cause, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith("22"):
+            return True
+    return False

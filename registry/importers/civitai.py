@@ -333,7 +333,7 @@ def import_civitai_document(
         "license_flags": license_flags,
         "creator_permissions": permissions,
         "recommended": {"weight_name": file.name} if kind is ArtifactKind.ADAPTER else None,
-        "description": ("trigger words: " + ", ".join(version.trained_words))
+        "description": ("trigger words: " + ", ".join(version.trained_words))[:4000]  # its column
         if version.trained_words
         else None,
     }

@@ -1,0 +1,88 @@
+"""Texts holding a NUL character (U+0000) are refused before a handler reads them.
+
+PostgreSQL cannot store one in a text or JSON column: a prompt, a client or tenant name, or an
+audit filter holding one answered 500 there, while SQLite kept it. A request is checked where a
+NUL can hide: the query (`%00`), the path (`%00`, or the character itself once decoded), a JSON
+body (the escape `\\u0000`; the body is decoded to name the field only when the escape is there,
+and a literal backslash before `u0000` is not a NUL) and a form body (`%00`). Other bodies (a PNG
+to trace) are bytes, not text, and are not looked at.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request
+
+_JSON_NUL = b"\\u0000"
+_URL_NUL = b"%00"
+
+
+class NulCharacterError(ValueError):
+    """A text of the request holds U+0000; `source` is query, path or body, `field` where."""
+
+    def __init__(self, source: str, field: str | None) -> None:
+        where = f"{source} field {field!r}" if field else f"the {source}"
+        super().__init__(f"NUL characters (U+0000) are not accepted: {where} holds one")
+        self.source = source
+        self.field = field
+
+
+async def refuse_nul(request: Request[Any, Any, Any]) -> None:
+    """Litestar `before_request` hook."""
+    scope = request.scope
+    if _URL_NUL in scope["query_string"]:
+        raise NulCharacterError("query", _query_field(scope["query_string"]))
+    if "\x00" in scope["path"]:
+        raise NulCharacterError("path", None)
+    if request.method in ("GET", "HEAD", "DELETE", "OPTIONS"):
+        return
+    content_type = request.headers.get("content-type", "")
+    if "json" in content_type:
+        body = await request.body()  # kept by Litestar for the handler
+        if _JSON_NUL in body:
+            field = _json_field(body)
+            if field is not None:
+                raise NulCharacterError("body", field or None)
+    elif content_type.startswith("application/x-www-form-urlencoded"):
+        body = await request.body()
+        if _URL_NUL in body:
+            raise NulCharacterError("body", _query_field(body))
+
+
+def _query_field(encoded: bytes) -> str | None:
+    for pair in encoded.split(b"&"):
+        if _URL_NUL in pair:
+            name = pair.partition(b"=")[0]
+            return name.decode("ascii", "replace") if _URL_NUL not in name else None
+    return None
+
+
+def _json_field(body: bytes) -> str | None:
+    """Where the decoded body holds U+0000 ("" for the top level), or None when it holds none
+    (or does not decode: the handler says why)."""
+    try:
+        value = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return None
+    return _find(value, "")
+
+
+def _find(value: object, path: str) -> str | None:
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                return where
+            found = _find(item, where)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _find(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
