@@ -74,6 +74,11 @@ class Served:
                 self.process.wait(timeout=60)
             log.close()
 
+    def server_log(self) -> str:
+        """The served gateway's own log (its tracebacks), for a failure's message."""
+        path = self.directory / "server.log"
+        return path.read_text()[-8000:] if path.exists() else "(no server log)"
+
     def kill(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
@@ -88,7 +93,7 @@ class Served:
             data={"grant_type": "client_credentials"},
             auth=(client.client_id, client.client_secret),
         )
-        assert response.status_code == 200, response.text
+        assert response.status_code == 200, f"{response.text}\n{self.server_log()}"
         self.token = response.json()["access_token"]
 
     @property
@@ -97,7 +102,7 @@ class Served:
 
     def submit(self, body: dict[str, Any]) -> dict[str, Any]:
         response = httpx.post(f"{self.base}/v1/jobs", json=body, headers=self.headers, timeout=30)
-        assert response.status_code == 202, response.text
+        assert response.status_code == 202, f"{response.text}\n{self.server_log()}"
         job: dict[str, Any] = response.json()
         return job
 
