@@ -17,6 +17,7 @@ from litestar import Request
 
 _JSON_NUL = b"\\u0000"
 _URL_NUL = b"%00"
+_NO_BODY = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
 
 
 class NulCharacterError(ValueError):
@@ -36,16 +37,20 @@ async def refuse_nul(request: Request[Any, Any, Any]) -> None:
         raise NulCharacterError("query", _query_field(scope["query_string"]))
     if "\x00" in scope["path"]:
         raise NulCharacterError("path", None)
-    if request.method in ("GET", "HEAD", "DELETE", "OPTIONS"):
+    if scope["method"] in _NO_BODY:
         return
-    content_type = request.headers.get("content-type", "")
-    if "json" in content_type:
+    content_type = b""
+    for name, value in scope["headers"]:  # the raw headers: no `Headers` object made here
+        if name == b"content-type":
+            content_type = value
+            break
+    if b"json" in content_type:
         body = await request.body()  # kept by Litestar for the handler
         if _JSON_NUL in body:
             field = _json_field(body)
             if field is not None:
                 raise NulCharacterError("body", field or None)
-    elif content_type.startswith("application/x-www-form-urlencoded"):
+    elif content_type.startswith(b"application/x-www-form-urlencoded"):
         body = await request.body()
         if _URL_NUL in body:
             raise NulCharacterError("body", _query_field(body))
