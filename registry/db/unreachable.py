@@ -4,6 +4,8 @@ statement: the first answers 503 with `Retry-After`, the second is a 500."""
 
 from __future__ import annotations
 
+import sqlite3
+
 from sqlalchemy import exc as sa
 
 TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "55", "57", "58"})
@@ -12,9 +14,17 @@ insufficient resources, object not in prerequisite state (a database not accepti
 a lock not available), operator intervention (shutdown) and system error classes."""
 
 
+SQLITE_UNUSABLE = ("locked", "busy", "unable to open", "disk i/o", "readonly", "disk is full", "malformed")
+"""What SQLite says when the file cannot be used now; its other operational errors (a syntax
+error, a missing table) are bugs or a database never migrated."""
+
+
 def database_unreachable(error: BaseException) -> bool:
+    if isinstance(error, sa.OperationalError) and isinstance(error.orig, sqlite3.Error):
+        message = str(error.orig).lower()
+        return any(phrase in message for phrase in SQLITE_UNUSABLE)
     if isinstance(error, sa.OperationalError | sa.InterfaceError | sa.DisconnectionError | sa.TimeoutError):
-        return True  # SQLite's "database is locked", "unable to open database file"; pool timeouts
+        return True  # the connection broke, or the pool had none to give in time
     if isinstance(error, sa.DBAPIError):
         if error.connection_invalidated:
             return True

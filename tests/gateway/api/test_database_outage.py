@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -84,10 +85,15 @@ class _DriverError(Exception):
         self.sqlstate = sqlstate
 
 
+def _sqlite(message: str) -> sqlite3.OperationalError:
+    return sqlite3.OperationalError(message)
+
+
 def test_only_errors_that_say_the_database_cannot_be_used_now_count_as_an_outage() -> None:
     assert database_unreachable(DBAPIError("SELECT 1", {}, _DriverError("57P01")))  # admin shutdown
     assert database_unreachable(DBAPIError("SELECT 1", {}, _DriverError("40001")))  # serialization
-    assert database_unreachable(OperationalError("SELECT 1", {}, Exception("database is locked")))
+    assert database_unreachable(OperationalError("SELECT 1", {}, _sqlite("database is locked")))
+    assert not database_unreachable(OperationalError("SELECT 1", {}, _sqlite("no such table: x")))
     assert database_unreachable(ConnectionRefusedError())
     assert not database_unreachable(DBAPIError("SELECT 1", {}, _DriverError("42P01")))  # no such table
     assert not database_unreachable(IntegrityError("INSERT", {}, _DriverError("23505")))
