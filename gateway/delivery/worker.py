@@ -15,6 +15,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from registry.db.unreachable import log_failure
 from registry.delivery.outbox import AttemptResult, ClaimedMessage, claim_due, record_attempts
 from registry.delivery.retry import RetrySchedule
 
@@ -86,8 +87,8 @@ class DeliveryWorker:
                 attempted = await self.run_once()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # the database may be briefly unavailable; keep polling
-                logger.exception("outbox poll failed")
+            except Exception as exc:  # the database may be briefly unavailable; keep polling
+                log_failure(logger, "outbox poll failed", exc)
                 attempted = 0
             if attempted >= self._batch_size:
                 continue

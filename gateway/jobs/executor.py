@@ -41,6 +41,7 @@ from gateway.jobs.views import job_view
 from gateway.storage import ArtifactProvenance, ImageBackend, ImageStoreError, ImageToSave, Provenance
 from gateway.storage.saver import ImageSaver
 from registry.audit import EventKind, NewEvent, append_in_session
+from registry.db.unreachable import log_failure
 from registry.jobs import slots as slot_rows
 from registry.jobs.tables import JobRow
 from registry.jobs.writer import JobWriter
@@ -412,10 +413,10 @@ class JobExecutor(QueueStats):
             ended = await self.transitions.finish(
                 job_id, status, now=self._clock(), images=images, error=error, row=row, image_sha256=digests
             )
-        except Exception:
+        except Exception as exc:
             # Retried by the maintenance loop; meanwhile the lease is still renewed, so no other
             # gateway takes over (fails or reruns) a job whose images were already stored.
-            log.exception("job %s could not be recorded as %s; retrying", job_id, status)
+            log_failure(log, f"job {job_id} could not be recorded as {status}; retrying", exc)
             self._unrecorded[job_id] = (status, images, error, row, digests)
             return
         self._unrecorded.pop(job_id, None)
@@ -443,8 +444,8 @@ class JobExecutor(QueueStats):
                 await self.maintain_once()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("job lease maintenance failed")
+            except Exception as exc:
+                log_failure(log, "job lease maintenance failed", exc)
             await asyncio.sleep(interval)
 
     async def maintain_once(self) -> None:

@@ -4,6 +4,7 @@ statement: the first answers 503 with `Retry-After`, the second is a 500."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 
 from sqlalchemy import exc as sa
@@ -48,3 +49,14 @@ def value_refused(error: BaseException) -> bool:
         if isinstance(sqlstate, str) and sqlstate.startswith("22"):
             return True
     return False
+
+
+def log_failure(logger: logging.Logger, what: str, error: BaseException) -> None:
+    """For loops that retry: a database outage is one warning line (a traceback a second helps
+    nobody while it lasts); any other failure is an error with its traceback."""
+    if database_unreachable(error):
+        text = str(error).strip()
+        first = text.splitlines()[0] if text else type(error).__name__
+        logger.warning("%s: the database cannot be used now: %s", what, first)
+    else:
+        logger.error("%s", what, exc_info=error)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,6 +22,13 @@ from tests.gateway.auth.conftest import create_client, make_settings
 
 TENANT_SCOPES = "models:read jobs:read jobs:write audit:read"
 Seen = list[tuple[str, int, dict[str, str]]]
+LOGGED: list[tuple[str, BaseException | None]] = []
+"""The gateway's log records while the probes ran: message, exception with traceback."""
+
+
+class _Recorder(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        LOGGED.append((record.getMessage(), record.exc_info[1] if record.exc_info else None))
 
 
 @contextlib.asynccontextmanager
@@ -44,7 +52,11 @@ async def _call_everything(settings: Settings, database: str | None) -> Seen:
         schema = (await api.http.get(f"{SCHEMA_PATH}/openapi.json")).json()
         paths = [p for p, ops in schema["paths"].items() if "get" in ops and "{" not in p]
         outage = refusing_connections(database) if database else contextlib.nullcontext()
+        recorder = _Recorder()
+        logging.getLogger("gateway").addHandler(recorder)  # Litestar's logging config replaced caplog's
         async with outage:
+            if database:
+                await asyncio.sleep(1.2)  # the background loops meet the outage (leases every 0.3 s)
             seen: Seen = []
             form = {"grant_type": "client_credentials"}
             answer = await api.http.post(
@@ -56,12 +68,13 @@ async def _call_everything(settings: Settings, database: str | None) -> Seen:
             for path in paths:
                 answer = await api.http.get(path, headers=admin if path.startswith("/admin") else tenant)
                 seen.append((f"GET {path}", answer.status_code, dict(answer.headers)))
+        logging.getLogger("gateway").removeHandler(recorder)
         return seen
     raise AssertionError("the app did not start")
 
 
 def test_a_database_outage_answers_503_and_the_api_recovers(tmp_path: Path, postgres_url: str) -> None:
-    settings = make_settings(tmp_path, seeded_database(postgres_url))
+    settings = make_settings(tmp_path, seeded_database(postgres_url), job_lease_seconds=0.9)
     outage = asyncio.run(_call_everything(settings, postgres_url.rsplit("/", 1)[1]))
     back = asyncio.run(_call_everything(settings, None))
 
@@ -77,6 +90,9 @@ def test_a_database_outage_answers_503_and_the_api_recovers(tmp_path: Path, post
     assert (statuses["GET /health/live"], statuses["GET /health/ready"]) == (200, 503)  # out of the pool
     assert [what for what, status, _ in back if status >= 500] == []
     assert ("POST /oauth/token", 200) in [(what, status) for what, status, _ in back]
+    # The loops that retry say so in a line each time, without a traceback.
+    assert any("job lease maintenance failed: the database cannot be used now" in m for m, _ in LOGGED)
+    assert [message for message, error in LOGGED if error is not None and database_unreachable(error)] == []
 
 
 class _DriverError(Exception):
