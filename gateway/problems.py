@@ -27,7 +27,7 @@ from gateway.health.errors import DatabaseUnavailableError
 from gateway.nul_guard import NulCharacterError
 from gateway.oauth.client_registry import ClientRegistrationError
 from gateway.oauth.errors import OAuthRequestError, SigningUnavailableError, TooManyFailedAuthenticationsError
-from registry.db.unreachable import database_unreachable, value_refused
+from registry.db.unreachable import database_unreachable, first_line, value_refused
 
 log = logging.getLogger("clearance.errors")
 
@@ -208,16 +208,16 @@ def _database(exc: Exception) -> ProblemDetailsException:
     """A database that cannot be used now is 503 and `Retry-After`; a value it cannot store (too
     long, out of range: PostgreSQL's data exceptions) is 422; any other database error is a bug."""
     if value_refused(exc):
-        log.warning("a value the database cannot store: %s", _first_line(exc))
+        log.warning("a value the database cannot store: %s", first_line(exc))
         return ProblemDetailsException(
             status_code=422,
             type_=problem_type("invalid-request"),
             title="Invalid request",
-            detail=f"a value cannot be stored: {_first_line(getattr(exc, 'orig', exc))}",
+            detail=f"a value cannot be stored: {first_line(getattr(exc, 'orig', exc))}",
         )
     if not database_unreachable(exc):
         return _internal(exc)
-    log.warning("database unavailable: %s", _first_line(exc))
+    log.warning("database unavailable: %s", first_line(exc))
     return ProblemDetailsException(
         status_code=503,
         type_=problem_type("database-unavailable"),
@@ -225,11 +225,6 @@ def _database(exc: Exception) -> ProblemDetailsException:
         detail=f"the database cannot be used now ({type(exc).__name__}); retry later",
         headers={"Retry-After": "5"},
     )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _internal(exc: Exception) -> ProblemDetailsException:

@@ -144,9 +144,7 @@ class ClientAdmin:
             await self._commit("client.update", record, before, after)
         return after
 
-    async def rotate_secret(
-        self, client_id: str, *, previous_valid_hours: int = 0, now: dt.datetime | None = None
-    ) -> RotatedSecret:
+    async def rotate_secret(self, client_id: str, *, previous_valid_hours: int = 0) -> RotatedSecret:
         """A new secret for the client; the one it replaces is refused at once, or accepted beside
         it for `previous_valid_hours` (one previous secret at a time: an earlier one goes). Tokens
         already issued keep working until they expire; disabling the client refuses them."""
@@ -156,7 +154,7 @@ class ClientAdmin:
         if record.disabled:
             raise ResourceConflictError(f"client {client_id!r} is disabled")
         before = client_view(record)
-        now = now or dt.datetime.now(dt.UTC)
+        now = dt.datetime.now(dt.UTC)
         secret = generate_client_secret()
         if previous_valid_hours > 0:
             record.previous_secret_hash = record.secret_hash

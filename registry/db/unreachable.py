@@ -55,8 +55,12 @@ def log_failure(logger: logging.Logger, what: str, error: BaseException) -> None
     """For loops that retry: a database outage is one warning line (a traceback a second helps
     nobody while it lasts); any other failure is an error with its traceback."""
     if database_unreachable(error):
-        text = str(error).strip()
-        first = text.splitlines()[0] if text else type(error).__name__
-        logger.warning("%s: the database cannot be used now: %s", what, first)
+        logger.warning("%s: the database cannot be used now: %s", what, first_line(error))
     else:
         logger.error("%s", what, exc_info=error)
+
+
+def first_line(error: BaseException) -> str:
+    """An error's message in one line (a driver's message runs on with the statement)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
