@@ -27,7 +27,7 @@ from gateway.health.controllers import HealthController
 from gateway.images.controllers import images_router
 from gateway.jobs.controllers import JOBS_RUNTIME_STATE_KEY
 from gateway.jobs.pool import RunnerPool
-from gateway.jobs.routes import jobs_router
+from gateway.jobs.routes import admin_jobs_router, jobs_router
 from gateway.jobs.runtime import JobsRuntime
 from gateway.metrics.endpoint import metrics_route
 from gateway.metrics.instruments import GatewayMetrics, instrument_app
@@ -82,6 +82,7 @@ def create_app(
             IdentityController,
             *api_routers(),
             jobs_router(),
+            admin_jobs_router(),
             images_router(),
             WebhookSecretController,
             *scrape,

@@ -20,6 +20,7 @@ _GROUPS: dict[str, str] = {
     "clients": "gateway.cli.admin:clients",
     "agreements": "gateway.cli.admin:agreements",
     "demo": "gateway.cli.demo:demo",
+    "jobs": "gateway.cli.jobs:jobs",
 }
 
 

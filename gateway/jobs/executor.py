@@ -54,6 +54,16 @@ log = logging.getLogger(__name__)
 SLOT_PURGE_SECONDS = 60.0
 """At most this often a process deletes the slot rows of processes that died."""
 
+CANCELED_BY_CLIENT = "canceled by the client"
+
+
+def canceled_error(reason: str | None) -> str:
+    """A canceled job's `error`: its tenant's cancel, or the operator's with its reason."""
+    if reason is None:
+        return CANCELED_BY_CLIENT
+    return f"canceled by the operator: {reason}" if reason else "canceled by the operator"
+
+
 TERMINAL_EVENT = {"succeeded": "completed", "failed": "failed", "canceled": "canceled", "aborted": "aborted"}
 
 
@@ -137,6 +147,8 @@ class JobExecutor(QueueStats):
         self._release_later: asyncio.TimerHandle | None = None
         self._slots_purged_at: float | None = None
         self._finished: dict[str, _Ending] = {}
+        self._cancel_errors: dict[str, str] = {}
+        """The error a running job that is being canceled ends with (the operator's reason)."""
         self._unrecorded: dict[str, tuple[str, int, str | None, JobRow | None, tuple[str, ...]]] = {}
         """Jobs whose end could not be written yet (database down), retried by maintenance (their
         PNGs are not kept in memory meanwhile: a waiter reads them from the store)."""
@@ -194,19 +206,22 @@ class JobExecutor(QueueStats):
                     return index + 1
         return None
 
-    async def cancel(self, job_id: str) -> bool:
-        """Cancel a job of this process: dropped from its lane, or stopped between steps."""
+    async def cancel(self, job_id: str, reason: str | None = None) -> bool:
+        """Cancel a job of this process: dropped from its lane, or stopped between steps.
+        `reason`: the operator's (`canceled_error`); None when its tenant asked."""
+        error = canceled_error(reason)
         for lane in self._lanes.values():
             for item in lane:
                 if item.job_id == job_id:
                     lane.remove(item)
                     self._drop_slot(item)
-                    await self._finish(job_id, "canceled", error="canceled by the client", row=item.row)
+                    await self._finish(job_id, "canceled", error=error, row=item.row)
                     return True
         running = self._running.get(job_id)
         if running is not None:
             pooled = self.pool.get(running[0])
             if pooled is not None:
+                self._cancel_errors[job_id] = error
                 await pooled.runner.cancel(job_id)
             return True
         return False
@@ -349,7 +364,8 @@ class JobExecutor(QueueStats):
                 item.job_id, "succeeded", images=len(result.images), row=row, pngs=pngs, digests=digests
             )
         except TaskCanceledError:
-            await self._finish(item.job_id, "canceled", error="canceled by the client", row=row)
+            error = self._cancel_errors.pop(item.job_id, CANCELED_BY_CLIENT)
+            await self._finish(item.job_id, "canceled", error=error, row=row)
         except RunnerError as exc:
             await self._finish(item.job_id, "failed", error=f"{type(exc).__name__}: {exc}", row=row)
         except ImageStoreError as exc:  # the images were made but could not be kept
@@ -363,6 +379,7 @@ class JobExecutor(QueueStats):
         finally:
             pooled.running -= 1
             self._running.pop(item.job_id, None)
+            self._cancel_errors.pop(item.job_id, None)
             self._drop_slot(item)
             self._pump_all()
 
@@ -464,16 +481,16 @@ class JobExecutor(QueueStats):
                 await slot_rows.purge_stale(session, now - dt.timedelta(seconds=self.limits.lease_s))
                 self._slots_purged_at = time.monotonic()
             wanted = (
-                await session.scalars(
-                    select(JobRow.id).where(
+                await session.execute(
+                    select(JobRow.id, JobRow.cancel_reason).where(
                         JobRow.owner == self.owner,
                         JobRow.status.in_(ACTIVE),
                         JobRow.cancel_requested.is_(True),
                     )
                 )
             ).all()
-        for job_id in wanted:
-            await self.cancel(job_id)
+        for job_id, reason in wanted:
+            await self.cancel(job_id, reason)
         for runner_id, lane in list(self._lanes.items()):
             expired = [i for i in lane if i.deadline is not None and i.deadline <= now]
             for item in expired:
@@ -524,7 +541,7 @@ class JobExecutor(QueueStats):
                 continue
             self.enqueue(row, msgspec.convert(row.task, GenerationTask), recovered=True)
             if row.cancel_requested:
-                await self.cancel(row.id)
+                await self.cancel(row.id, row.cancel_reason)
         return recovered
 
     def _restartable(self, runner_id: str) -> bool:

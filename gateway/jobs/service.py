@@ -57,6 +57,8 @@ class JobFilter:
     status: str | None = None
     model: str | None = None
     since: dt.datetime | None = None
+    runner: str | None = None
+    until: dt.datetime | None = None
 
 
 class JobService:
@@ -168,28 +170,9 @@ class JobService:
         filters: JobFilter = JobFilter(),
     ) -> JobPage:
         """The tenant's jobs, newest first; `next_cursor` continues after the last one."""
-        if not 1 <= limit <= MAX_PAGE:
-            raise InvalidQueryError(f"limit must be between 1 and {MAX_PAGE}")
-        query = select(JobRow).where(JobRow.tenant_id == auth.tenant_id)
-        if filters.status is not None:
-            if filters.status not in (*TERMINAL, "queued", "running"):
-                raise InvalidQueryError(f"status {filters.status!r} is not a job status")
-            query = query.where(JobRow.status == filters.status)
-        if filters.model is not None:
-            query = query.where(JobRow.model_id == filters.model)
-        if filters.since is not None:
-            query = query.where(JobRow.created_at >= filters.since)
-        if cursor is not None:
-            created, job_id = _decode_cursor(cursor)
-            query = query.where(
-                or_(JobRow.created_at < created, and_(JobRow.created_at == created, JobRow.id < job_id))
-            )
-        query = query.order_by(JobRow.created_at.desc(), JobRow.id.desc()).limit(limit + 1)
-        async with self.sessions() as session:
-            rows = list((await session.scalars(query)).all())
-        more = len(rows) > limit
-        rows = rows[:limit]
-        next_cursor = _encode_cursor(rows[-1]) if more and rows else None
+        rows, next_cursor = await list_rows(
+            self.sessions, tenant_id=auth.tenant_id, limit=limit, cursor=cursor, filters=filters
+        )
         return JobPage(items=[job_view(r) for r in rows], next_cursor=next_cursor)
 
     async def cancel(self, auth: AuthContext, job_id: str) -> JobView:
@@ -279,6 +262,46 @@ class JobService:
                 return
             await asyncio.sleep(0.5)
             row = await self._row(auth, job_id)
+
+
+async def list_rows(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    tenant_id: str | None,
+    limit: int,
+    cursor: str | None,
+    filters: JobFilter,
+) -> tuple[list[JobRow], str | None]:
+    """Jobs newest first (one tenant's, or every tenant's with None) and the cursor after the
+    last one when there are more."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidQueryError(f"limit must be between 1 and {MAX_PAGE}")
+    query = select(JobRow)
+    if tenant_id is not None:
+        query = query.where(JobRow.tenant_id == tenant_id)
+    if filters.status is not None:
+        if filters.status not in (*TERMINAL, "queued", "running"):
+            raise InvalidQueryError(f"status {filters.status!r} is not a job status")
+        query = query.where(JobRow.status == filters.status)
+    if filters.model is not None:
+        query = query.where(JobRow.model_id == filters.model)
+    if filters.runner is not None:
+        query = query.where(JobRow.runner_id == filters.runner)
+    if filters.since is not None:
+        query = query.where(JobRow.created_at >= filters.since)
+    if filters.until is not None:
+        query = query.where(JobRow.created_at < filters.until)
+    if cursor is not None:
+        created, job_id = _decode_cursor(cursor)
+        query = query.where(
+            or_(JobRow.created_at < created, and_(JobRow.created_at == created, JobRow.id < job_id))
+        )
+    query = query.order_by(JobRow.created_at.desc(), JobRow.id.desc()).limit(limit + 1)
+    async with sessions() as session:
+        rows = list((await session.scalars(query)).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (_encode_cursor(rows[-1]) if more and rows else None)
 
 
 def _encode_cursor(row: JobRow) -> str:

@@ -26,6 +26,7 @@ class JobRow(Base):
     __table_args__ = (
         Index("ix_jobs_tenant_created", "tenant_id", "created_at", "id"),
         Index("ix_jobs_active", "status", "heartbeat_at"),
+        Index("ix_jobs_created", "created_at", "id"),
         CheckConstraint(
             "status IN ('queued', 'running', 'succeeded', 'failed', 'canceled', 'aborted')", name="status"
         ),
@@ -58,6 +59,8 @@ class JobRow(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    cancel_reason: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    """Why the operator canceled it (its `error` then says so); None when its tenant did."""
     restarts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     """Times the job was put back in the queue after the gateway running it stopped."""
     owner: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -1,0 +1,71 @@
+"""`/admin/jobs`: every tenant's jobs for the operator (scope `admin`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from litestar import Controller, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+
+from gateway.admin.actor import Actor
+from gateway.api.instants import utc_instant
+from gateway.auth.context import AuthContext
+from gateway.auth.scopes import Scope
+from gateway.jobs.admin import AdminJobPage, AdminJobView, JobAdmin, JobCancellation
+from gateway.jobs.controllers import JOBS_RUNTIME_STATE_KEY
+from gateway.jobs.service import JobFilter
+
+ADMIN = {"scope": Scope.ADMIN}
+
+
+def provide_job_admin(state: State, auth: NamedDependency[AuthContext]) -> JobAdmin:
+    runtime = state[JOBS_RUNTIME_STATE_KEY]
+    return JobAdmin(runtime.service.sessions, Actor.of(auth), runtime.executor)
+
+
+class AdminJobsController(Controller):
+    path = "/jobs"
+    tags = ["admin"]
+    dependencies = {"job_admin": Provide(provide_job_admin, sync_to_thread=False)}
+
+    @get("/", opt=ADMIN)
+    async def list_all_jobs(
+        self,
+        job_admin: NamedDependency[JobAdmin],
+        limit: int = Parameter(default=20, ge=1, le=100),
+        cursor: FromQuery[str | None] = None,
+        tenant: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
+        runner: FromQuery[str | None] = None,
+        model: FromQuery[str | None] = None,
+        since: FromQuery[dt.datetime | None] = None,
+        until: FromQuery[dt.datetime | None] = None,
+    ) -> AdminJobPage:
+        """Every tenant's jobs (or `tenant`'s), newest first; filters `status`, `runner`,
+        `model`, `since` and `until` (created at, with a time zone)."""
+        filters = JobFilter(
+            status=status,
+            model=model,
+            runner=runner,
+            since=utc_instant("since", since),
+            until=utc_instant("until", until),
+        )
+        return await job_admin.list(tenant_id=tenant, limit=limit, cursor=cursor, filters=filters)
+
+    @get("/{job_id:str}", opt=ADMIN)
+    async def get_any_job(self, job_id: FromPath[str], job_admin: NamedDependency[JobAdmin]) -> AdminJobView:
+        return await job_admin.get(job_id)
+
+    @post("/{job_id:str}/cancel", opt=ADMIN, status_code=202)
+    async def cancel_any_job(
+        self,
+        job_id: FromPath[str],
+        job_admin: NamedDependency[JobAdmin],
+        data: JSONBody[JobCancellation | None] = None,
+    ) -> AdminJobView:
+        """Cancel a queued or running job of any tenant (audited as `admin.change`, action
+        `job.cancel`); its `error` says "canceled by the operator" with the `reason` given. One
+        that already ended is answered as it is."""
+        return await job_admin.cancel(job_id, (data or JobCancellation()).reason)
