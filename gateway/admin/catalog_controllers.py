@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from litestar import Controller, delete, get, post, put
+import msgspec
+from litestar import Controller, delete, get, patch, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -204,6 +205,11 @@ class AgreementAdminController(Controller):
         return result
 
 
+class RunnerHold(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    paused: bool
+    """True: hold the runner for maintenance; False: resume it."""
+
+
 class RunnerAdminController(Controller):
     path = "/runners"
     tags = ["admin"]
@@ -228,6 +234,18 @@ class RunnerAdminController(Controller):
         self, runner_id: FromPath[str], data: JSONBody[Runner], admin: NamedDependency[CatalogAdmin]
     ) -> Runner:
         result: Runner = await admin.update("runners", _path_id(runner_id), data)
+        return result
+
+    @patch("/{runner_id:path}", opt=ADMIN)
+    async def pause_runner(
+        self, runner_id: FromPath[str], data: JSONBody[RunnerHold], admin: NamedDependency[CatalogAdmin]
+    ) -> Runner:
+        """Pause a runner for maintenance, or resume it: `{"paused": true|false}`. While paused,
+        jobs routed to it wait queued and none starts on it, in every gateway process (within
+        CLEARANCE_STATE_SYNC_SECONDS); jobs running on it finish. Audited (`runner.pause`,
+        `runner.resume`)."""
+        verb = "pause" if data.paused else "resume"
+        result: Runner = await admin.change("runners", _path_id(runner_id), verb, paused=data.paused)
         return result
 
     @delete("/{runner_id:path}", opt=ADMIN, status_code=200)

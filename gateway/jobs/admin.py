@@ -3,6 +3,7 @@ admin change. Used by `/admin/jobs` and `clearance jobs`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import msgspec
@@ -13,10 +14,12 @@ from gateway.admin.actor import Actor
 from gateway.jobs.errors import JobNotFoundError
 from gateway.jobs.executor import JobExecutor
 from gateway.jobs.lifecycle import ACTIVE
+from gateway.jobs.pool import RunnerPool, ask_health
 from gateway.jobs.schemas import JobView
 from gateway.jobs.service import JobFilter, list_rows
 from gateway.jobs.views import job_view
 from registry.audit import admin_change_event, append_in_session
+from registry.catalog.entries import Catalog
 from registry.jobs.tables import JobRow
 
 MAX_REASON = 200
@@ -118,3 +121,73 @@ class JobAdmin:
         if row is None:
             raise JobNotFoundError(job_id)
         return row
+
+
+class RunnerStatus(msgspec.Struct, kw_only=True, frozen=True):
+    """A catalog runner as this gateway process sees it now."""
+
+    id: str
+    kind: str
+    enabled: bool
+    paused: bool
+    """Held for maintenance (in the catalog, or in this process alone)."""
+    instance: bool
+    """Whether this process can run it (a provider runner needs its API key in the settings)."""
+    healthy: bool | None
+    """Its health, checked for this answer (None without an instance)."""
+    detail: str
+    running: int
+    """Jobs of this process running on it."""
+    capacity: int
+    queued: int
+    """Jobs waiting in this process's queue for it."""
+    device: str | None = None
+    warm_pipelines: list[str] = []
+    active_adapters: dict[str, list[str]] = {}
+
+
+async def fleet_status(
+    pool: RunnerPool, catalog: Catalog, backlog: Callable[[str], int]
+) -> list[RunnerStatus]:
+    """Every runner of the catalog, in id order, with this process's view of it: health (asked
+    now), load, queue, and for a local runner its device, warm pipelines and active adapters."""
+    pool.sync(catalog)
+    out = []
+    for entry in sorted(catalog.runners, key=lambda r: r.id):
+        pooled = pool.get(entry.id)
+        if pooled is None:
+            out.append(
+                RunnerStatus(
+                    id=entry.id,
+                    kind=entry.kind.value,
+                    enabled=entry.enabled,
+                    paused=entry.paused,
+                    instance=False,
+                    healthy=None,
+                    detail="no instance in this process" if entry.enabled else "disabled",
+                    running=0,
+                    capacity=entry.capacity,
+                    queued=backlog(entry.id),
+                )
+            )
+            continue
+        healthy = await ask_health(pooled)
+        described = pooled.runner.describe()
+        out.append(
+            RunnerStatus(
+                id=entry.id,
+                kind=entry.kind.value,
+                enabled=entry.enabled,
+                paused=pooled.paused,
+                instance=True,
+                healthy=healthy,
+                detail=pooled.last_health.detail if pooled.last_health is not None else "",
+                running=pooled.running,
+                capacity=pooled.capacity,
+                queued=backlog(entry.id),
+                device=described.device,
+                warm_pipelines=list(described.warm_pipelines),
+                active_adapters={k: list(v) for k, v in described.active_adapters.items()},
+            )
+        )
+    return out

@@ -13,7 +13,14 @@ from gateway.admin.actor import Actor
 from gateway.api.instants import utc_instant
 from gateway.auth.context import AuthContext
 from gateway.auth.scopes import Scope
-from gateway.jobs.admin import AdminJobPage, AdminJobView, JobAdmin, JobCancellation
+from gateway.jobs.admin import (
+    AdminJobPage,
+    AdminJobView,
+    JobAdmin,
+    JobCancellation,
+    RunnerStatus,
+    fleet_status,
+)
 from gateway.jobs.controllers import JOBS_RUNTIME_STATE_KEY
 from gateway.jobs.service import JobFilter
 
@@ -69,3 +76,17 @@ class AdminJobsController(Controller):
         `job.cancel`); its `error` says "canceled by the operator" with the `reason` given. One
         that already ended is answered as it is."""
         return await job_admin.cancel(job_id, (data or JobCancellation()).reason)
+
+
+class FleetController(Controller):
+    path = "/fleet"
+    tags = ["admin"]
+
+    @get("/", opt=ADMIN)
+    async def fleet(self, state: State) -> list[RunnerStatus]:
+        """Every runner of the catalog as the gateway process answering sees it: enabled,
+        paused, whether it has an instance here, its health (asked now), jobs running and queued
+        here, and a local runner's device, warm pipelines and active adapters."""
+        runtime = state[JOBS_RUNTIME_STATE_KEY]
+        revision = await runtime.catalog.current()
+        return await fleet_status(runtime.pool, revision.catalog, runtime.backlog)

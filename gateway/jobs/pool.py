@@ -30,11 +30,17 @@ class PooledRunner:
     runner: Runner
     running: int = 0
     """Tasks of this process running on it now."""
-    paused: bool = False
-    """Taken out of dispatch by the operator (jobs queue meanwhile)."""
+    held: bool = False
+    """Paused in this process alone (`RunnerPool.pause`: tests, embedding)."""
     last_health: RunnerHealth | None = None
     owned: bool = True
     """Closed by the pool on shutdown (False for instances registered from outside)."""
+
+    @property
+    def paused(self) -> bool:
+        """Jobs routed to it wait queued, none starts: paused in the catalog (every process,
+        `POST /admin/runners/{id}/pause`) or held here."""
+        return self.held or self.entry.paused
 
     @property
     def capacity(self) -> int:
@@ -89,12 +95,12 @@ class RunnerPool:
         pooled = self._runners.get(runner_id)
         if pooled is None or pooled.paused or not pooled.entry.enabled:
             return False
-        return await _check_health(pooled)
+        return await ask_health(pooled)
 
     async def check_health(self) -> None:
         """Ask every instance for its health now, kept in `last_health` (paused ones too)."""
         for pooled in self.runners():
-            await _check_health(pooled)
+            await ask_health(pooled)
 
     def warm_score(self, runner_id: str, model_id: str, adapter_ids: tuple[str, ...]) -> int:
         """2: pipeline warm with these adapters active, 1: pipeline warm, 0: cold (or remote)."""
@@ -111,9 +117,11 @@ class RunnerPool:
         return 1
 
     def pause(self, runner_id: str, paused: bool = True) -> None:
+        """Hold (or release) the runner in this process only; the catalog's `paused` holds it
+        in every process."""
         pooled = self._runners.get(runner_id)
         if pooled is not None:
-            pooled.paused = paused
+            pooled.held = paused
 
     async def close(self) -> None:
         """Close the runners the pool built; registered ones stay with their owner."""
@@ -128,7 +136,8 @@ class RunnerPool:
         self._failed.clear()
 
 
-async def _check_health(pooled: PooledRunner) -> bool:
+async def ask_health(pooled: PooledRunner) -> bool:
+    """Ask the instance for its health now (kept in `last_health`); a failing check is unhealthy."""
     try:
         pooled.last_health = await pooled.runner.health()
     except Exception:

@@ -251,6 +251,10 @@ class Runner(_Entry, frozen=True):
     price_per_megapixel_usd: Money | None = None
     capacity: Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)] = 1
     enabled: bool = True
+    paused: bool = False
+    """Held for maintenance by the operator: jobs routed to it wait queued (up to the tenant's
+    queue depth) until it is resumed, and it stays a candidate; `enabled: false` takes it out of
+    dispatch instead. Jobs already running on it finish."""
     endpoint: Text1000 | None = None
     config: dict[str, str] = {}
 

@@ -224,6 +224,7 @@ def runner_values(runner: Runner) -> dict[str, Any]:
         "price_per_megapixel_usd": runner.price_per_megapixel_usd,
         "capacity": runner.capacity,
         "enabled": runner.enabled,
+        "paused": runner.paused,
         "endpoint": runner.endpoint,
         "config": runner.config,
     }
@@ -245,6 +246,7 @@ def runner_from_row(row: RunnerRow, artifacts: Sequence[str]) -> Runner:
         price_per_megapixel_usd=row.price_per_megapixel_usd,
         capacity=row.capacity,
         enabled=row.enabled,
+        paused=row.paused,
         endpoint=row.endpoint,
         config=dict(row.config),
     )

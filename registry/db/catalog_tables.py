@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -233,6 +234,7 @@ class RunnerRow(Base):
     price_per_megapixel_usd: Mapped[float | None] = mapped_column(Double)
     capacity: Mapped[int] = mapped_column(Integer)
     enabled: Mapped[bool] = mapped_column(Boolean)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     endpoint: Mapped[str | None] = mapped_column(String(1000))
     config: Mapped[dict[str, str]] = mapped_column(StructJson(dict[str, str]))
 
