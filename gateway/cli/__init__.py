@@ -21,6 +21,7 @@ _GROUPS: dict[str, str] = {
     "agreements": "gateway.cli.admin:agreements",
     "demo": "gateway.cli.demo:demo",
     "jobs": "gateway.cli.jobs:jobs",
+    "runners": "gateway.cli.admin_entries:runners",
 }
 
 

@@ -159,3 +159,27 @@ def set_tenant_profile(
         settings, lambda admin: admin.change("tenants", tenant_id, "profile.update", profile=profile)
     )
     click.echo(f"tenant {tenant_id}: profile updated")
+
+
+@click.group()
+def runners() -> None:
+    """Runners: pause one for maintenance, resume it (in every gateway process)."""
+
+
+@runners.command(name="pause")
+@click.argument("runner_id")
+@click.pass_obj
+def pause_runner(settings: Settings, runner_id: str) -> None:
+    """Hold a runner: jobs routed to it wait queued and none starts on it (running gateways see it
+    within CLEARANCE_STATE_SYNC_SECONDS); jobs running on it finish. Audited."""
+    run_as_cli_admin(settings, lambda admin: admin.change("runners", runner_id, "pause", paused=True))
+    click.echo(f"runner {runner_id} paused")
+
+
+@runners.command(name="resume")
+@click.argument("runner_id")
+@click.pass_obj
+def resume_runner(settings: Settings, runner_id: str) -> None:
+    """Let a paused runner start jobs again (its queued jobs first). Audited."""
+    run_as_cli_admin(settings, lambda admin: admin.change("runners", runner_id, "resume", paused=False))
+    click.echo(f"runner {runner_id} resumed")

@@ -8,6 +8,9 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from click.testing import CliRunner, Result
+
+from gateway.cli import main
 from tests.gateway.jobs.conftest import (
     HOBBY,
     LOCAL_SD,
@@ -113,3 +116,29 @@ async def test_bad_pause_requests_are_problems(gateway: Gateway) -> None:
     assert refused.status_code == 403
     assert (await gateway.http.get("/admin/fleet", headers=tenant_token)).status_code == 403
     assert (await _fleet(gateway))[LOCAL_SD]["paused"] is False
+
+
+async def test_the_cli_pauses_and_resumes_a_runner_under_a_running_gateway(
+    jobs_world: JobsWorld, tmp_path: Path
+) -> None:
+    async with open_gateway(jobs_world, tmp_path, state_sync_seconds=0.2) as gateway:
+        paused = await _runners_cli(gateway, tmp_path, "pause", LOCAL_SD)
+        assert paused.exit_code == 0, paused.output
+        assert paused.output.strip() == f"runner {LOCAL_SD} paused"
+        await gateway.get("/v1/jobs")  # a request starts the catalog refresh it is due
+        await asyncio.sleep(0.5)
+        job = (await gateway.submit(sd_job())).json()
+        assert job["status"] == "queued"
+        resumed = await _runners_cli(gateway, tmp_path, "resume", LOCAL_SD)
+        assert resumed.exit_code == 0, resumed.output
+        assert (await gateway.wait_for(job["id"]))["status"] == "succeeded"
+        actions = await _actions(gateway, LOCAL_SD)
+        assert actions == ["runner.pause", "runner.resume"]
+        missing = await _runners_cli(gateway, tmp_path, "pause", "no-such-runner")
+        assert missing.exit_code == 1
+        assert "no-such-runner" in missing.output
+
+
+async def _runners_cli(gateway: Gateway, tmp_path: Path, *args: str) -> Result:
+    argv = ["--database-url", gateway.settings.database_url, "--data-dir", str(tmp_path), "runners", *args]
+    return await asyncio.to_thread(CliRunner().invoke, main, argv, catch_exceptions=False)
