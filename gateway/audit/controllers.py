@@ -17,7 +17,7 @@ from litestar.params import FromQuery
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from gateway.audit.schemas import AuditPage, Limit, audit_event, event_query, parse_month
+from gateway.audit.schemas import AuditPage, Limit, audit_event, event_query, month_window, parse_month
 from gateway.audit.trace import ImageTrace, ImageTraceError, trace_image
 from gateway.auth.context import AuthContext
 from gateway.auth.scopes import Scope
@@ -37,6 +37,7 @@ from registry.audit import (
 from registry.audit.export import CSV_COLUMNS, event_record
 from registry.audit.query import MAX_PAGE, EventPage
 from registry.audit.signing import CheckpointVerifier
+from registry.delivery.reconcile import UsageReconciliation, reconcile_usage_reports
 
 ADMIN = {"scope": Scope.ADMIN}
 
@@ -221,3 +222,17 @@ class UsageReportController(Controller):
     ) -> MonthlyUsage:
         year, number = parse_month(month)
         return await monthly_usage(db_session, year, number, tenant=tenant)
+
+    @get("/licensor-usage", opt=ADMIN, summary="Licensor usage reports reconciled with the audit log")
+    async def licensor_usage(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        month: FromQuery[str],
+        tenant: FromQuery[str | None] = None,
+    ) -> UsageReconciliation:
+        """For the jobs whose outcome the audit log recorded in `month` (UTC): the usage reports
+        their recorded decisions owe licensors (usage-metering obligations), against the reports
+        queued in the outbox: missing, with the wrong count, pending, given up, or unexpected.
+        `balanced` when every one was delivered as owed."""
+        since, until = month_window(month)
+        return await reconcile_usage_reports(db_session, since=since, until=until, tenant=tenant)

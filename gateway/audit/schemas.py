@@ -80,6 +80,13 @@ def event_query(
     )
 
 
+def month_window(month: str) -> tuple[dt.datetime, dt.datetime]:
+    """`YYYY-MM` as the instants [its first, the next month's first) in UTC."""
+    year, number = parse_month(month)
+    since = dt.datetime(year, number, 1, tzinfo=dt.UTC)
+    return since, dt.datetime(year + number // 12, number % 12 + 1, 1, tzinfo=dt.UTC)
+
+
 def parse_month(month: str) -> tuple[int, int]:
     """`YYYY-MM` as (year, month)."""
     try:

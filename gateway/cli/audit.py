@@ -1,4 +1,4 @@
-"""`clearance audit verify|export|purge|checkpoint|public-key|usage|image`."""
+"""`clearance audit verify|export|purge|checkpoint|public-key|usage|licensor-usage|image`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import click
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.api.errors import InvalidQueryError
+from gateway.audit.schemas import month_window
 from gateway.cli.audit_image import image
 from gateway.cli.audit_support import CouldNotVerifyError, public_key_option, run_on_engine, trusted_verifier
 from gateway.settings import Settings
@@ -26,6 +28,8 @@ from registry.audit import (
     verify_chain,
 )
 from registry.audit.export import export_events
+from registry.db.engine import session_factory
+from registry.delivery.reconcile import UsageReconciliation, reconcile_usage_reports
 
 
 def cli_actor() -> str:
@@ -209,6 +213,49 @@ def usage(settings: Settings, month: str, tenant: str | None) -> None:
             return msgspec.json.encode(await monthly_usage(connection, year, number, tenant=tenant))
 
     click.echo(msgspec.json.format(run_on_engine(settings, summarise)).decode())
+
+
+@audit.command("licensor-usage")
+@click.option("--month", required=True, help="YYYY-MM (UTC): the jobs whose outcome was recorded then.")
+@click.option("--tenant", help="Only this tenant's jobs.")
+@click.option("--json", "as_json", is_flag=True, help="Print the reconciliation as JSON.")
+@click.pass_obj
+def licensor_usage(settings: Settings, month: str, tenant: str | None, as_json: bool) -> None:
+    """Licensor usage reports reconciled with the audit log: the reports the month's jobs owe
+    (their recorded decisions' usage-metering obligations) against those queued and delivered.
+    Exit 0 when balanced, 1 when a report is missing, wrong, pending, given up or unexpected."""
+    try:
+        since, until = month_window(month)
+    except InvalidQueryError as exc:
+        raise click.BadParameter(str(exc), param_hint="--month") from exc
+
+    async def reconcile(engine: AsyncEngine) -> UsageReconciliation:
+        async with session_factory(engine)() as session:
+            return await reconcile_usage_reports(session, since=since, until=until, tenant=tenant)
+
+    report: UsageReconciliation = run_on_engine(settings, reconcile)
+    if as_json:
+        click.echo(msgspec.json.format(msgspec.json.encode(report)).decode())
+    else:
+        click.echo(
+            f"{month}: {report.generated_total} images owe reports, {report.delivered_total} reported and "
+            f"delivered: {'balanced' if report.balanced else 'NOT BALANCED'}"
+        )
+        for name, lines in (
+            ("missing (never queued)", report.missing),
+            ("wrong count", report.count_mismatch),
+            ("pending (retrying)", report.pending),
+            ("given up (retries exhausted)", report.given_up),
+            ("unexpected (no outcome in the month)", report.unexpected),
+        ):
+            for line in lines:
+                message = f" message {line.message_id}" if line.message_id else ""
+                click.echo(
+                    f"  {name}: job {line.job_id} model {line.model_slug}: generated {line.generated}, "
+                    f"reported {line.reported}{message}"
+                )
+    if not report.balanced:
+        sys.exit(1)
 
 
 def _default_checkpoint_path(settings: Settings, sequence: int) -> Path:

@@ -11,8 +11,9 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.admin.actor import Actor
+from gateway.api.errors import ResourceConflictError, ResourceNotFoundError
 from gateway.jobs.errors import JobNotFoundError
-from gateway.jobs.executor import JobExecutor
+from gateway.jobs.executor import JobExecutor, utc_now
 from gateway.jobs.lifecycle import ACTIVE
 from gateway.jobs.pool import RunnerPool, ask_health
 from gateway.jobs.schemas import JobView
@@ -20,6 +21,7 @@ from gateway.jobs.service import JobFilter, list_rows
 from gateway.jobs.views import job_view
 from registry.audit import admin_change_event, append_in_session
 from registry.catalog.entries import Catalog
+from registry.delivery.outbox import MessageState, message_state, retry_now
 from registry.jobs.tables import JobRow
 
 MAX_REASON = 200
@@ -64,11 +66,17 @@ class JobAdmin:
     running the job ends it at its next lease renewal (`CLEARANCE_JOB_LEASE_SECONDS` / 3)."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], actor: Actor, executor: JobExecutor | None = None
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        actor: Actor,
+        executor: JobExecutor | None = None,
+        *,
+        wake_delivery: Callable[[], None] = lambda: None,
     ) -> None:
         self.sessions = sessions
         self.actor = actor
         self.executor = executor
+        self._wake_delivery = wake_delivery
 
     async def list(
         self, *, tenant_id: str | None, limit: int, cursor: str | None, filters: JobFilter
@@ -114,6 +122,42 @@ class JobAdmin:
         if self.executor is not None:
             await self.executor.cancel(job_id, reason)
         return admin_job_view(await self._row(job_id))
+
+    async def delivery(self, message_id: str) -> MessageState:
+        """An outbox message (a webhook or a licensor usage report) with its attempts."""
+        async with self.sessions() as session:
+            state = await message_state(session, message_id)
+        if state is None:
+            raise ResourceNotFoundError("delivery", message_id)
+        return state
+
+    async def retry_delivery(self, message_id: str) -> MessageState:
+        """Send an undelivered message now; a given-up one gets one more attempt (a licensor
+        report that `clearance audit licensor-usage` lists as given up, once the licensor or its
+        key is fixed). Audited as `admin.change` (`delivery.retry`); 409 once delivered."""
+        async with self.sessions() as session, session.begin():
+            found = await retry_now(session, message_id, now=utc_now())
+            if found is None:
+                raise ResourceNotFoundError("delivery", message_id)
+            if found.delivered:
+                raise ResourceConflictError(f"delivery {message_id!r} was delivered already")
+            await append_in_session(
+                session,
+                [
+                    admin_change_event(
+                        actor_subject=self.actor.subject,
+                        client_id=self.actor.client_id,
+                        request_id=self.actor.request_id,
+                        action="delivery.retry",
+                        target=message_id,
+                        before={"kind": found.kind, "gave_up": found.gave_up_at is not None},
+                        after={"kind": found.kind, "due": "now"},
+                        tenant=found.tenant_id,
+                    )
+                ],
+            )
+        self._wake_delivery()
+        return await self.delivery(message_id)
 
     async def _row(self, job_id: str) -> JobRow:
         async with self.sessions() as session:

@@ -23,13 +23,16 @@ from gateway.jobs.admin import (
 )
 from gateway.jobs.controllers import JOBS_RUNTIME_STATE_KEY
 from gateway.jobs.service import JobFilter
+from registry.delivery.outbox import MessageState
 
 ADMIN = {"scope": Scope.ADMIN}
 
 
 def provide_job_admin(state: State, auth: NamedDependency[AuthContext]) -> JobAdmin:
     runtime = state[JOBS_RUNTIME_STATE_KEY]
-    return JobAdmin(runtime.service.sessions, Actor.of(auth), runtime.executor)
+    return JobAdmin(
+        runtime.service.sessions, Actor.of(auth), runtime.executor, wake_delivery=runtime.wake_delivery
+    )
 
 
 class AdminJobsController(Controller):
@@ -90,3 +93,24 @@ class FleetController(Controller):
         runtime = state[JOBS_RUNTIME_STATE_KEY]
         revision = await runtime.catalog.current()
         return await fleet_status(runtime.pool, revision.catalog, runtime.backlog)
+
+
+class AdminDeliveriesController(Controller):
+    path = "/deliveries"
+    tags = ["admin"]
+    dependencies = {"job_admin": Provide(provide_job_admin, sync_to_thread=False)}
+
+    @get("/{message_id:str}", opt=ADMIN)
+    async def get_delivery(
+        self, message_id: FromPath[str], job_admin: NamedDependency[JobAdmin]
+    ) -> MessageState:
+        """A webhook or licensor usage report message of any tenant, with every attempt."""
+        return await job_admin.delivery(message_id)
+
+    @post("/{message_id:str}/retry", opt=ADMIN, status_code=202)
+    async def retry_delivery(
+        self, message_id: FromPath[str], job_admin: NamedDependency[JobAdmin]
+    ) -> MessageState:
+        """Send a message not yet delivered now: a given-up one gets one more attempt (given up
+        again if it fails). Audited (`delivery.retry`); 409 once delivered."""
+        return await job_admin.retry_delivery(message_id)

@@ -8,7 +8,6 @@ terminal webhook and the licensor usage reports, and gives back unused quota res
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.jobs.views import job_view
 from gateway.webhooks import WebhookSubscription, enqueue_webhook
 from registry.audit import JobOutcome, job_outcome_event
-from registry.delivery.licensor_usage import enqueue_usage_report
+from registry.delivery.licensor_usage import enqueue_usage_report, parse_usage_url
 from registry.jobs import quota
 from registry.jobs.tables import JobRow
 from registry.jobs.writer import JobWriter, Transition, WorkContext
@@ -27,7 +26,6 @@ from registry.vocabulary import ObligationKind
 
 ACTIVE = ("queued", "running")
 TERMINAL = ("succeeded", "failed", "canceled", "aborted")
-_USAGE_URL = re.compile(r"^(?P<base>https?://[^/]+)/v1/licenses/models/(?P<slug>[a-z0-9][a-z0-9._-]*)/usage$")
 
 
 def webhook_data(row: JobRow) -> Any:
@@ -152,18 +150,19 @@ class JobTransitions:
             for obligation in decision.get("obligations", []):
                 if obligation.get("kind") != ObligationKind.USAGE_METERING.value:
                     continue
-                match = _USAGE_URL.match(obligation.get("url") or "")
-                if match is None or (match["base"], match["slug"]) in reported:
+                endpoint = parse_usage_url(obligation.get("url") or "")
+                if endpoint is None or endpoint in reported:
                     continue
-                reported.add((match["base"], match["slug"]))
+                reported.add(endpoint)
+                base, slug = endpoint
                 await enqueue_usage_report(
                     context.session,
                     job_id=row.id,
                     tenant_id=row.tenant_id,
-                    model_slug=match["slug"],
+                    model_slug=slug,
                     number_of_generations=row.images,
                     now=now,
-                    base_url=match["base"],
+                    base_url=base,
                 )
         outcome = JobOutcome(
             job_id=row.id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar import Router
 
-from gateway.jobs.admin_controllers import AdminJobsController, FleetController
+from gateway.jobs.admin_controllers import AdminDeliveriesController, AdminJobsController, FleetController
 from gateway.jobs.controllers import JobsController
 from gateway.jobs.problems import job_exception_handlers
 
@@ -16,6 +16,6 @@ def jobs_router() -> Router:
 def admin_jobs_router() -> Router:
     return Router(
         path="/admin",
-        route_handlers=[AdminJobsController, FleetController],
+        route_handlers=[AdminJobsController, FleetController, AdminDeliveriesController],
         exception_handlers=job_exception_handlers(),
     )

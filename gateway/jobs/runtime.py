@@ -106,6 +106,10 @@ class JobsRuntime:
             return OutboundPoster(self.outbound)
         return self.metrics.delivery.poster(kind, self.outbound)
 
+    def wake_delivery(self) -> None:
+        """Wake this process's delivery workers: a message is due now."""
+        self._notify()
+
     def _notify(self) -> None:
         for worker in (self.webhooks, self.reports):
             if worker is not None:

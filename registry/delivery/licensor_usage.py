@@ -30,6 +30,16 @@ class UsagePayload(msgspec.Struct, frozen=True):
     number_of_generations: int
 
 
+_USAGE_URL = re.compile(r"^(?P<base>https?://[^/]+)/v1/licenses/models/(?P<slug>[a-z0-9][a-z0-9._-]*)/usage$")
+
+
+def parse_usage_url(url: str) -> tuple[str, str] | None:
+    """`(base URL, model slug)` of a licensor metering endpoint in BFL's form, as a usage-metering
+    obligation names it; None for any other URL (no report is sent for it)."""
+    match = _USAGE_URL.match(url)
+    return (match["base"], match["slug"]) if match is not None else None
+
+
 def bfl_usage_url(model_slug: str, base_url: str = BFL_BASE_URL) -> str:
     if not _SLUG.match(model_slug):
         raise UsageReportError(f"licensor model slug {model_slug!r} is not a valid slug")

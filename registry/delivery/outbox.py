@@ -234,6 +234,41 @@ async def messages_for_job(
     return [await _state(session, row) for row in rows]
 
 
+class Redrive(msgspec.Struct, kw_only=True, frozen=True):
+    """A message as `retry_now` found it."""
+
+    kind: str
+    tenant_id: str | None
+    delivered: bool
+    """Already delivered: left as it was."""
+    next_attempt_at: dt.datetime | None
+    gave_up_at: dt.datetime | None
+
+
+async def retry_now(session: AsyncSession, message_id: str, *, now: dt.datetime) -> Redrive | None:
+    """Make a message not yet delivered due now, in the caller's transaction: a given-up one gets
+    one more attempt (given up again if it fails, its schedule being spent), a pending one is
+    tried without waiting for its next retry. None when there is no such message."""
+    row = await session.get(OutboxMessageRow, message_id)
+    if row is None:
+        return None
+    found = Redrive(
+        kind=row.kind,
+        tenant_id=row.tenant_id,
+        delivered=row.delivered_at is not None,
+        next_attempt_at=row.next_attempt_at,
+        gave_up_at=row.gave_up_at,
+    )
+    if not found.delivered:
+        await session.execute(
+            update(OutboxMessageRow)
+            .where(OutboxMessageRow.id == message_id, OutboxMessageRow.delivered_at.is_(None))
+            .values(next_attempt_at=now, gave_up_at=None)
+            .execution_options(synchronize_session=False)
+        )
+    return found
+
+
 async def message_state(session: AsyncSession, message_id: str) -> MessageState | None:
     row = await session.get(OutboxMessageRow, message_id)
     return None if row is None else await _state(session, row)

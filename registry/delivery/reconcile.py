@@ -9,7 +9,7 @@ reported without a matching outcome — the list an operator needs before a lice
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import msgspec
 from sqlalchemy import select
@@ -17,9 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.audit.events import EventKind
 from registry.audit.query import MAX_PAGE, EventQuery, iterate_events
+from registry.audit.tables import AuditEventRow
 from registry.audit.usage import JobOutcome
-from registry.delivery.licensor_usage import LICENSOR_USAGE_KIND, UsagePayload
+from registry.delivery.licensor_usage import LICENSOR_USAGE_KIND, UsagePayload, parse_usage_url
 from registry.delivery.tables import OutboxMessageRow
+from registry.vocabulary import ObligationKind
 
 
 class UsageLine(msgspec.Struct, kw_only=True, frozen=True):
@@ -46,10 +48,49 @@ class UsageReconciliation(msgspec.Struct, kw_only=True, frozen=True):
     """Queued, retries exhausted: needs an operator."""
     unexpected: tuple[UsageLine, ...]
     """Reported (or queued) for a job with no matching outcome in the window."""
+    balanced: bool
+    """Every report owed was delivered with the right count, and nothing else was reported."""
 
-    @property
-    def balanced(self) -> bool:
-        return not (self.missing or self.count_mismatch or self.pending or self.given_up or self.unexpected)
+
+class _Decided(msgspec.Struct):
+    decision: _Obligations
+
+
+class _Obligations(msgspec.Struct):
+    obligations: list[_Obligation] = []
+
+
+class _Obligation(msgspec.Struct):
+    kind: str
+    url: str | None = None
+
+
+_DECIDED = msgspec.json.Decoder(_Decided)
+_JOBS_PER_QUERY = 500
+
+
+async def _metered_slugs(session: AsyncSession, job_ids: Sequence[str]) -> dict[str, list[str]]:
+    """Per job, the licensor model slugs its recorded decision obliges it to report usage to."""
+    owed: dict[str, list[str]] = {}
+    for start in range(0, len(job_ids), _JOBS_PER_QUERY):
+        chunk = job_ids[start : start + _JOBS_PER_QUERY]
+        rows = await session.execute(
+            select(AuditEventRow.job_id, AuditEventRow.payload)
+            .where(AuditEventRow.kind == EventKind.POLICY_DECISION.value, AuditEventRow.job_id.in_(chunk))
+            .order_by(AuditEventRow.seq)
+        )
+        for job_id, payload in rows:
+            if job_id is None:
+                continue
+            slugs: list[str] = []
+            for obligation in _DECIDED.decode(payload).decision.obligations:
+                if obligation.kind != ObligationKind.USAGE_METERING.value:
+                    continue
+                endpoint = parse_usage_url(obligation.url or "")
+                if endpoint is not None and endpoint[1] not in slugs:
+                    slugs.append(endpoint[1])
+            owed[job_id] = slugs  # the last decision recorded for the job is the one it ran on
+    return owed
 
 
 async def reconcile_usage_reports(
@@ -57,26 +98,34 @@ async def reconcile_usage_reports(
     *,
     since: dt.datetime,
     until: dt.datetime,
-    reportable: Mapping[str, str],
+    reportable: Mapping[str, str] | None = None,
     tenant: str | None = None,
 ) -> UsageReconciliation:
     """Compare outcomes in [since, until) with the licensor usage messages of those jobs.
 
-    `reportable` maps an artifact id (as in `JobOutcome.artifacts`) to the licensor's model slug,
-    for the artifacts whose agreements require usage reports.
+    Which reports a job owes: by default what its decision said, as the audit log recorded it
+    (the `policy.decision` event of the job: its usage-metering obligations with a licensor
+    endpoint, exactly what the gateway enqueues on success). `reportable` instead maps an
+    artifact id (as in `JobOutcome.artifacts`) to the licensor's model slug, for callers that
+    know which artifacts are metered.
     """
-    expected: dict[tuple[str, str], int] = {}
+    outcomes: list[JobOutcome] = []
     decoder = msgspec.json.Decoder(JobOutcome)
     query = EventQuery(kind=EventKind.JOB_OUTCOME, tenant=tenant, since=since, until=until, limit=MAX_PAGE)
     async for event in iterate_events(session, query):
         outcome = decoder.decode(event.payload)
-        if outcome.images <= 0:
-            continue
-        for artifact in dict.fromkeys(outcome.artifacts):
-            slug = reportable.get(artifact)
-            if slug is not None:
-                key = (outcome.job_id, slug)
-                expected[key] = expected.get(key, 0) + outcome.images
+        if outcome.images > 0:
+            outcomes.append(outcome)
+    owed = (
+        await _metered_slugs(session, [o.job_id for o in outcomes])
+        if reportable is None
+        else {o.job_id: [s for a in dict.fromkeys(o.artifacts) if (s := reportable.get(a))] for o in outcomes}
+    )
+    expected: dict[tuple[str, str], int] = {}
+    for outcome in outcomes:
+        for slug in owed.get(outcome.job_id, ()):
+            key = (outcome.job_id, slug)
+            expected[key] = expected.get(key, 0) + outcome.images
 
     job_ids = {job_id for job_id, _ in expected}
     rows_query = select(OutboxMessageRow).where(OutboxMessageRow.kind == LICENSOR_USAGE_KIND)
@@ -127,4 +176,5 @@ async def reconcile_usage_reports(
         pending=tuple(pending),
         given_up=tuple(given_up),
         unexpected=tuple(unexpected),
+        balanced=not (missing or mismatch or pending or given_up or unexpected),
     )
