@@ -43,9 +43,11 @@ async def _given_up(gateway: Gateway, month: str, job_id: str) -> dict[str, Any]
     raise AssertionError(f"the report of {job_id} was never given up: {report}")
 
 
-async def test_a_report_given_up_is_listed_retried_and_audited(jobs_world: JobsWorld, tmp_path: Path) -> None:
+async def test_a_report_given_up_is_listed_retried_and_audited(
+    jobs_world: JobsWorld, tmp_path: Path, jobs_database: str
+) -> None:
     month = dt.datetime.now(dt.UTC).strftime("%Y-%m")
-    async with open_gateway(jobs_world, tmp_path, delivery_retry_schedule="1") as gateway:
+    async with open_gateway(jobs_world, tmp_path, jobs_database, delivery_retry_schedule="1") as gateway:
         job = (await gateway.submit(flux2_job(), tenant=STUDIO, Prefer="wait=60")).json()
         assert (job["status"], job["runner"]) == ("succeeded", LOCAL_FLUX2)
         assert any(o["kind"] == "usage_metering" for o in job["decision"]["obligations"])
