@@ -477,7 +477,6 @@ class JobExecutor(QueueStats):
                 .where(JobRow.owner == self.owner, JobRow.status.in_(ACTIVE))
                 .values(heartbeat_at=now)
             )
-            await slot_rows.renew(session, self.owner, self.slots.held(), now=now)
             purged_at = self._slots_purged_at
             if purged_at is None or time.monotonic() - purged_at >= SLOT_PURGE_SECONDS:
                 await slot_rows.purge_stale(session, now - dt.timedelta(seconds=self.limits.lease_s))
@@ -491,6 +490,7 @@ class JobExecutor(QueueStats):
                     )
                 )
             ).all()
+        await self.slots.renew()
         for job_id, reason in wanted:
             await self.cancel(job_id, reason)
         revision = await self._catalog()

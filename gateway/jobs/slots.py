@@ -26,6 +26,9 @@ Lease = Callable[[str, int, int], Awaitable[int]]
 """`(tenant id, how many, the tenant's limit)` -> how many were granted (all, one or none)."""
 Release = Callable[[str, int], Awaitable[None]]
 """`(tenant id, how many)`: give back slots this process holds."""
+Renew = Callable[[Callable[[], tuple[set[str], dict[str, int]]]], Awaitable[None]]
+"""Keep this process's rows alive; the argument gives `(tenants alive, slots kept per tenant)`
+at the moment the rows are written (`TenantSlots.renewal`)."""
 
 
 @dataclass
@@ -50,6 +53,7 @@ class TenantSlots:
         retry_s: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
         limit_of: Callable[[str], int] | None = None,
+        renew: Renew | None = None,
     ) -> None:
         self.limit = limit
         """The limit of a tenant without one of its own (`limit_of`)."""
@@ -60,6 +64,7 @@ class TenantSlots:
         self.retry_s = retry_s
         self._lease = lease
         self._release = release
+        self._renew = renew
         self._clock = clock
         self._tenants: dict[str, _Held] = {}
         self._unreleased: dict[str, int] = {}
@@ -68,13 +73,17 @@ class TenantSlots:
     def _chunk_for(self, limit: int) -> int:
         return self.chunk if self.chunk is not None else max(1, min(limit // 20, 100))
 
-    def held(self) -> dict[str, int]:
-        """Slots this process holds per tenant, as its database rows have them (releases the
-        database did not take yet included)."""
-        counts = dict(self._unreleased)
-        for tenant_id, held in self._tenants.items():
-            counts[tenant_id] = counts.get(tenant_id, 0) + held.held
-        return {t: n for t, n in counts.items() if n}
+    def renewal(self) -> tuple[set[str], dict[str, int]]:
+        """What the rows of this process should say now: the tenants whose rows stay alive
+        (slots held, or given back without the database having taken it yet) and the slots kept
+        per tenant (written back if the row was purged; never those being given back)."""
+        kept = {t: h.held for t, h in self._tenants.items() if h.held > 0}
+        return set(kept) | {t for t, n in self._unreleased.items() if n > 0}, kept
+
+    async def renew(self) -> None:
+        """Renew this process's rows (each lease renewal of the maintenance loop)."""
+        if self._renew is not None:
+            await self._renew(self.renewal)
 
     def take_now(self, tenant_id: str) -> bool:
         """Take a free slot this process already holds; False when it has none."""
@@ -207,4 +216,13 @@ def leased_through(
 
         await writer.run(give)
 
-    return TenantSlots(limit, lease, release, limit_of=limit_of)
+    async def renew(renewal: Callable[[], tuple[set[str], dict[str, int]]]) -> None:
+        # Through the writer, like the leases and releases: each runs alone in its turn, and
+        # what the rows should say is read then, not before a release could remove a row.
+        async def touch(context: WorkContext) -> None:
+            alive, kept = renewal()
+            await slot_rows.renew(context.session, owner, alive, kept, now=now())
+
+        await writer.run(touch)
+
+    return TenantSlots(limit, lease, release, limit_of=limit_of, renew=renew)

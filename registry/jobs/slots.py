@@ -14,6 +14,7 @@ died) no longer counts: its slots are free for the others, and its rows are purg
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection, Mapping
 from typing import Any, cast
 
 from sqlalchemy import Integer, String, Table, case, delete, func, literal, or_, select, update
@@ -92,16 +93,28 @@ async def release(session: AsyncSession, tenant_id: str, owner: str, amount: int
     await session.execute(delete(_LEASES).where(*row, _LEASES.c.held == 0))
 
 
-async def renew(session: AsyncSession, owner: str, held: dict[str, int], *, now: dt.datetime) -> None:
-    """Mark `owner`'s rows alive at `now`; a tenant of `held` whose row is gone (purged while
-    this process could not renew it) is written again with what the process holds."""
-    renewed = await session.execute(
-        update(_LEASES).where(_LEASES.c.owner == owner).values(renewed_at=now).returning(_LEASES.c.tenant_id)
-    )
-    missing = {t: n for t, n in held.items() if n > 0}.keys() - set(renewed.scalars().all())
+async def renew(
+    session: AsyncSession, owner: str, alive: Collection[str], kept: Mapping[str, int], *, now: dt.datetime
+) -> None:
+    """Mark alive at `now` the rows of `owner` for the tenants in `alive` (those whose slots the
+    process holds, or gives back without the database having taken it yet); a tenant of `kept`
+    (slots the process keeps, by count) whose row is gone (purged while the process could not
+    renew it) is written again with that count. A row of `owner` for any other tenant is not
+    renewed: it goes stale and is purged, so a row the process no longer accounts for (written
+    back while a release removed it) cannot hold the tenant's slots for ever."""
+    renewed: set[str] = set()
+    if alive:
+        result = await session.execute(
+            update(_LEASES)
+            .where(_LEASES.c.owner == owner, _LEASES.c.tenant_id.in_(sorted(alive)))
+            .values(renewed_at=now)
+            .returning(_LEASES.c.tenant_id)
+        )
+        renewed.update(result.scalars().all())
+    missing = {t for t, n in kept.items() if n > 0} - renewed
     if missing:
         insert = upsert_insert(session, _LEASES)
-        rows = [{"tenant_id": t, "owner": owner, "held": held[t], "renewed_at": now} for t in missing]
+        rows = [{"tenant_id": t, "owner": owner, "held": kept[t], "renewed_at": now} for t in sorted(missing)]
         await session.execute(insert.values(rows).on_conflict_do_nothing())
 
 

@@ -132,12 +132,54 @@ async def test_a_dead_process_slots_are_free_after_the_job_lease(
 async def test_a_renewal_writes_back_a_purged_row(
     engine: AsyncEngine, processes: tuple[TenantSlots, TenantSlots, Clock]
 ) -> None:
-    first, _, clock = processes
+    first, _, _ = processes
     assert await first.take("acme")
     async with session_factory(engine)() as session, session.begin():
         await slot_rows.purge_stale(session, T0 + dt.timedelta(seconds=1))
-        await slot_rows.renew(session, "gw_a", first.held(), now=clock.at)
+    assert await _held(engine) == {}
+    await first.renew()
     assert await _held(engine) == {"gw_a": 2}
+
+
+async def test_a_row_the_process_does_not_account_for_stops_holding_the_tenant(
+    engine: AsyncEngine, processes: tuple[TenantSlots, TenantSlots, Clock]
+) -> None:
+    """A renewal that read what the process held just before a release removed the row writes it
+    back: a row of slots the process no longer has. Its later renewals must not keep that row
+    alive, or the tenant's slots stay taken for ever (seen as a job of the tenant queued in
+    another gateway that never started)."""
+    first, second, clock = processes
+    assert await first.take("acme")  # a chunk of 2, one used
+    alive, kept = first.renewal()  # read before the release ...
+    first.give("acme")
+    await first.release_idle()  # ... which deletes the row
+    assert await _held(engine) == {}
+    async with session_factory(engine)() as session, session.begin():
+        await slot_rows.renew(session, "gw_a", alive, kept, now=clock.at)  # ... then written back
+    assert await _held(engine) == {"gw_a": 2}
+    assert await second.take("acme")
+    assert not await second.take("acme")  # the row written back holds the other 2 of 3
+    second.give("acme")
+    await second.release_idle()
+    assert await first.take("globex")  # busy with another tenant: it renews rows
+    for seconds in (5, 10, 15, 20):  # the first process renews every 5 s as the lease runs out
+        clock.at = T0 + dt.timedelta(seconds=seconds)
+        await first.renew()
+    clock.at = T0 + dt.timedelta(seconds=LEASE_S + 1)
+    taken = [await second.take("acme") for _ in range(LIMIT)]
+    assert taken.count(True) == LIMIT, await _held(engine)  # the stale row no longer counts
+
+
+async def test_renewals_racing_releases_write_back_nothing(
+    engine: AsyncEngine, processes: tuple[TenantSlots, TenantSlots, Clock]
+) -> None:
+    first, second, _ = processes
+    for _ in range(20):
+        assert await first.take("acme")
+        first.give("acme")
+        await asyncio.gather(first.renew(), first.release_idle(), first.renew())
+        assert await _held(engine) == {}, "a renewal wrote back a row a release removed"
+    assert all([await second.take("acme") for _ in range(LIMIT)])
 
 
 async def test_a_tenant_at_its_limit_in_one_gateway_waits_in_another(
