@@ -69,6 +69,9 @@ class TenantSlots:
         self._tenants: dict[str, _Held] = {}
         self._unreleased: dict[str, int] = {}
         """Slots given back in memory whose release the database did not take yet."""
+        self._releasing = asyncio.Lock()
+        """One `release_idle` at a time (the release timer and the maintenance loop both call
+        it): two at once would give the same slots back twice."""
 
     def _chunk_for(self, limit: int) -> int:
         return self.chunk if self.chunk is not None else max(1, min(limit // 20, 100))
@@ -152,6 +155,10 @@ class TenantSlots:
     async def release_idle(self) -> None:
         """Give back to the database the slots free for `linger_s` or more (and retry releases
         that failed)."""
+        async with self._releasing:
+            await self._release_idle()
+
+    async def _release_idle(self) -> None:
         now = self._clock()
         for tenant_id, held in list(self._tenants.items()):
             free = held.held - held.used

@@ -269,3 +269,18 @@ async def _database_state(url: str) -> dict[str, Any]:
 
 def _at(job: dict[str, Any], field: str) -> dt.datetime:
     return dt.datetime.fromisoformat(job[field])
+
+
+async def test_releases_at_once_give_each_free_slot_back_once(
+    engine: AsyncEngine, processes: tuple[TenantSlots, TenantSlots, Clock]
+) -> None:
+    """The release timer and the maintenance loop may both give slots back at the same moment."""
+    first, second, _ = processes
+    for _ in range(LIMIT):
+        assert await first.take("acme")
+    assert await _held(engine) == {"gw_a": LIMIT}
+    first.give("acme")
+    await asyncio.gather(first.release_idle(), first.release_idle())
+    assert await _held(engine) == {"gw_a": LIMIT - 1}  # one slot back, not two: two still run
+    assert await second.take("acme")
+    assert not await second.take("acme")
