@@ -84,8 +84,9 @@ class TenantSlots:
         return set(kept) | {t for t, n in self._unreleased.items() if n > 0}, kept
 
     async def renew(self) -> None:
-        """Renew this process's rows (each lease renewal of the maintenance loop)."""
-        if self._renew is not None:
+        """Renew this process's rows (each lease renewal of the maintenance loop); nothing to
+        write while it holds no slot."""
+        if self._renew is not None and (self._tenants or self._unreleased):
             await self._renew(self.renewal)
 
     def take_now(self, tenant_id: str) -> bool:

@@ -29,11 +29,13 @@ from typing import Any, Generic, TypeVar, cast
 
 import asyncpg
 from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from registry.audit import NewEvent, append_in_session
 from registry.audit.chain import utc_now
 from registry.db.inline_sqlite import InlineSqliteConnection
+from registry.db.unreachable import database_unreachable
 from registry.jobs import quota
 from registry.jobs.postgres_batch import PostgresBatch
 from registry.jobs.sqlite_batch import SqliteBatch, as_sqlalchemy_error
@@ -143,11 +145,13 @@ class JobWriter:
             self._held = await engine.connect()
         return self._held
 
-    async def _release(self) -> None:
+    async def _release(self, *, broken: bool = False) -> None:
         held, self._held = self._held, None
         self._raw = None
         if held is not None and not held.closed:
             with contextlib.suppress(Exception):  # a broken connection: nothing to give back
+                if broken:
+                    await held.invalidate()  # not back into the pool
                 await held.close()
 
     async def _write(self) -> None:
@@ -247,7 +251,12 @@ class JobWriter:
                 # SQLAlchemy's asyncpg adapter sends BEGIN lazily, before its first statement; the
                 # batch's first statements are ours, so it is asked to begin now.
                 adapter: Any = raw.dbapi_connection
-                await adapter._start_transaction()
+                dbapi_error = connection.dialect.loaded_dbapi.Error
+                try:
+                    await adapter._start_transaction()
+                except dbapi_error as exc:  # as SQLAlchemy raises it: a connection the database
+                    # closed since the last batch (restarted, terminated) is an outage, not a bug
+                    raise DBAPIError.instance("BEGIN", None, exc, dbapi_error) from exc
             won = await direct.transitions([p.transition for p in batch])
             results = await _run_units(batch, won, context)
             session = context.session_opened
@@ -263,14 +272,18 @@ class JobWriter:
                 await connection.commit()
             if sqlite:
                 await driver.commit()  # nothing left to commit when a session's commit did
-        except BaseException:
+        except BaseException as failure:
             try:
                 if connection.in_transaction():
                     await connection.rollback()
                 if sqlite:
                     await driver.rollback()
             except Exception:
-                await self._release()  # broken: the next batch connects afresh
+                await self._release(broken=True)  # the next batch connects afresh
+            else:
+                if isinstance(failure, Exception) and database_unreachable(failure):
+                    # the connection may be the casualty (the server closed it): a fresh one
+                    await self._release(broken=True)
             raise
         finally:
             if context.session_opened is not None:

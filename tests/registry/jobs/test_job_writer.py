@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator, Awaitable
 from typing import cast
 
 import pytest
-from sqlalchemy import Table, func, make_url, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import Table, func, make_url, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from registry.audit import NewEvent
@@ -20,6 +20,7 @@ from registry.audit.verify import verify_chain
 from registry.db import migrate
 from registry.db.engine import create_engine, session_factory
 from registry.db.inline_sqlite import create_inline_sqlite_engine
+from registry.db.unreachable import database_unreachable
 from registry.jobs import quota
 from registry.jobs.tables import JobRow
 from registry.jobs.writer import JobWriter, Transition, Work, WorkContext
@@ -249,3 +250,37 @@ async def test_many_transitions_of_one_batch_each_take_effect_once(
         "job-f": ("succeeded", 1, None, 0.25),
     }
     assert {rows[j].finished_at for j in rows} == {at}
+
+
+async def test_on_postgresql_a_connection_the_server_closed_is_a_database_error_then_replaced(
+    postgres_url: str,
+) -> None:
+    """The writer keeps its connection between batches. When PostgreSQL ends it meanwhile (a
+    restart, a terminated backend), the next batch fails as SQLAlchemy's database error (which
+    the API answers 503), and the batch after it connects afresh."""
+    migrate.upgrade(postgres_url)
+    engine = create_engine(postgres_url)
+    writer = JobWriter(session_factory(engine))
+    try:
+        assert await writer.run(_unit(1, 1, None)) == 1
+        database = make_url(postgres_url).database
+        await _terminate_backends(postgres_url, database)
+        with pytest.raises(DBAPIError) as raised:
+            await writer.run(_unit(2, 1, None))
+        assert database_unreachable(raised.value)
+        assert await writer.run(_unit(3, 1, None)) == 3
+    finally:
+        await writer.close()
+        await engine.dispose()
+
+
+async def _terminate_backends(url: str, database: str | None) -> None:
+    admin = create_engine(str(make_url(url).set(database="postgres")))
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
+                {"name": database},
+            )
+    finally:
+        await admin.dispose()
