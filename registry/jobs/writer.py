@@ -29,7 +29,7 @@ from typing import Any, Generic, TypeVar, cast
 
 import asyncpg
 from sqlalchemy import Table, bindparam, insert, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from registry.audit import NewEvent, append_in_session
@@ -251,12 +251,10 @@ class JobWriter:
                 # SQLAlchemy's asyncpg adapter sends BEGIN lazily, before its first statement; the
                 # batch's first statements are ours, so it is asked to begin now.
                 adapter: Any = raw.dbapi_connection
-                dbapi_error = connection.dialect.loaded_dbapi.Error
                 try:
                     await adapter._start_transaction()
-                except dbapi_error as exc:  # as SQLAlchemy raises it: a connection the database
-                    # closed since the last batch (restarted, terminated) is an outage, not a bug
-                    raise DBAPIError.instance("BEGIN", None, exc, dbapi_error) from exc
+                except connection.dialect.loaded_dbapi.Error as exc:
+                    raise _begin_failed(connection, raw, exc) from exc
             won = await direct.transitions([p.transition for p in batch])
             results = await _run_units(batch, won, context)
             session = context.session_opened
@@ -294,6 +292,21 @@ class JobWriter:
     def _count(self, batch: list[_Pending[Any]]) -> None:
         self.batches += 1
         self.units += len(batch)
+
+
+def _begin_failed(connection: AsyncConnection, raw: Any, exc: Any) -> StatementError:
+    """A BEGIN the driver refused, as SQLAlchemy would raise it had it sent the BEGIN itself.
+    For a connection the server closed since the last batch (a restart, a terminated backend):
+    an outage (503), and, as SQLAlchemy does on a disconnect, this connection and every pooled
+    one made before it are replaced at their next check-out (`Pool._invalidate`)."""
+    dialect = connection.dialect
+    disconnect = dialect.is_disconnect(exc, raw, None)
+    error: StatementError = DBAPIError.instance(
+        "BEGIN", None, exc, dialect.loaded_dbapi.Error, connection_invalidated=disconnect, dialect=dialect
+    )
+    if disconnect:
+        connection.sync_engine.pool._invalidate(raw, exc)
+    return error
 
 
 async def _run_units(batch: list[_Pending[Any]], won: list[bool], context: WorkContext) -> list[Any]:

@@ -54,6 +54,9 @@ async def _call_everything(settings: Settings, database: str | None) -> Seen:
         outage = refusing_connections(database) if database else contextlib.nullcontext()
         recorder = _Recorder()
         logging.getLogger("gateway").addHandler(recorder)  # Litestar's logging config replaced caplog's
+        job = {"model": "x", "prompt": "p"}
+        before = await api.http.post("/v1/jobs", json=job, headers=tenant)  # the job writer connects
+        assert before.status_code == 422, before.text
         async with outage:
             if database:
                 await asyncio.sleep(1.2)  # the background loops meet the outage (leases every 0.3 s)
@@ -68,13 +71,24 @@ async def _call_everything(settings: Settings, database: str | None) -> Seen:
             for path in paths:
                 answer = await api.http.get(path, headers=admin if path.startswith("/admin") else tenant)
                 seen.append((f"GET {path}", answer.status_code, dict(answer.headers)))
+        # The same process once the database is back: a request that meets a pooled connection
+        # the outage closed answers 503 and has the pool replaced; the next ones get through.
+        for attempt in range(5):
+            answer = await api.http.post("/v1/jobs", json=job, headers=tenant)
+            seen.append((f"POST /v1/jobs after {attempt}", answer.status_code, dict(answer.headers)))
+            if answer.status_code != 503:
+                break
         logging.getLogger("gateway").removeHandler(recorder)
         return seen
     raise AssertionError("the app did not start")
 
 
 def test_a_database_outage_answers_503_and_the_api_recovers(tmp_path: Path, postgres_url: str) -> None:
-    settings = make_settings(tmp_path, seeded_database(postgres_url), job_lease_seconds=0.9)
+    # A rate of 20 a minute leases each submission from the database (chunks of 1), through the
+    # job writer: its connection, made before the outage, is one the outage closes.
+    settings = make_settings(
+        tmp_path, seeded_database(postgres_url), job_lease_seconds=0.9, job_rate_per_minute=20
+    )
     outage = asyncio.run(_call_everything(settings, postgres_url.rsplit("/", 1)[1]))
     back = asyncio.run(_call_everything(settings, None))
 
@@ -86,6 +100,10 @@ def test_a_database_outage_answers_503_and_the_api_recovers(tmp_path: Path, post
         assert headers["content-type"].startswith("application/problem+json"), what
         assert headers["retry-after"] == "5", what
     statuses = {what: status for what, status, _ in outage}
+    assert statuses["POST /v1/jobs"] == 503
+    after = [status for what, status in statuses.items() if what.startswith("POST /v1/jobs after")]
+    assert after[-1] == 422, after  # past the job writer, to the missing purpose
+    assert len(after) <= 2, after  # at most one 503 after the outage
     assert statuses["GET /.well-known/jwks.json"] == 200
     assert (statuses["GET /health/live"], statuses["GET /health/ready"]) == (200, 503)  # out of the pool
     assert [what for what, status, _ in back if status >= 500] == []

@@ -257,12 +257,16 @@ async def test_on_postgresql_a_connection_the_server_closed_is_a_database_error_
 ) -> None:
     """The writer keeps its connection between batches. When PostgreSQL ends it meanwhile (a
     restart, a terminated backend), the next batch fails as SQLAlchemy's database error (which
-    the API answers 503), and the batch after it connects afresh."""
+    the API answers 503), and the batch after it connects afresh, not to another pooled
+    connection the server closed too."""
     migrate.upgrade(postgres_url)
     engine = create_engine(postgres_url)
     writer = JobWriter(session_factory(engine))
     try:
         assert await writer.run(_unit(1, 1, None)) == 1
+        idle = [await engine.connect() for _ in range(3)]  # the pool keeps these when they are back
+        for connection in idle:
+            await connection.close()
         database = make_url(postgres_url).database
         await _terminate_backends(postgres_url, database)
         with pytest.raises(DBAPIError) as raised:
