@@ -4,7 +4,7 @@ admin change. Used by `/admin/jobs` and `clearance jobs`."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from sqlalchemy import update
@@ -104,21 +104,8 @@ class JobAdmin:
                 .values(cancel_requested=True, cancel_reason=reason)
             )
             if getattr(result, "rowcount", 0) == 1:
-                await append_in_session(
-                    session,
-                    [
-                        admin_change_event(
-                            actor_subject=self.actor.subject,
-                            client_id=self.actor.client_id,
-                            request_id=self.actor.request_id,
-                            action="job.cancel",
-                            target=job_id,
-                            before={"status": row.status},
-                            after={"status": row.status, "cancel_requested": True, "reason": reason},
-                            tenant=row.tenant_id,
-                        )
-                    ],
-                )
+                after = {"status": row.status, "cancel_requested": True, "reason": reason}
+                await self._audit(session, "job.cancel", job_id, {"status": row.status}, after, row.tenant_id)
         if self.executor is not None:
             await self.executor.cancel(job_id, reason)
         return admin_job_view(await self._row(job_id))
@@ -141,23 +128,27 @@ class JobAdmin:
                 raise ResourceNotFoundError("delivery", message_id)
             if found.delivered:
                 raise ResourceConflictError(f"delivery {message_id!r} was delivered already")
-            await append_in_session(
-                session,
-                [
-                    admin_change_event(
-                        actor_subject=self.actor.subject,
-                        client_id=self.actor.client_id,
-                        request_id=self.actor.request_id,
-                        action="delivery.retry",
-                        target=message_id,
-                        before={"kind": found.kind, "gave_up": found.gave_up_at is not None},
-                        after={"kind": found.kind, "due": "now"},
-                        tenant=found.tenant_id,
-                    )
-                ],
-            )
+            before = {"kind": found.kind, "gave_up": found.gave_up_at is not None}
+            after = {"kind": found.kind, "due": "now"}
+            await self._audit(session, "delivery.retry", message_id, before, after, found.tenant_id)
         self._wake_delivery()
         return await self.delivery(message_id)
+
+    async def _audit(
+        self, session: AsyncSession, action: str, target: str, before: Any, after: Any, tenant: str | None
+    ) -> None:
+        """The change as an `admin.change` event, in the caller's transaction."""
+        event = admin_change_event(
+            actor_subject=self.actor.subject,
+            client_id=self.actor.client_id,
+            request_id=self.actor.request_id,
+            action=action,
+            target=target,
+            before=before,
+            after=after,
+            tenant=tenant,
+        )
+        await append_in_session(session, [event])
 
     async def _row(self, job_id: str) -> JobRow:
         async with self.sessions() as session:

@@ -16,11 +16,13 @@ from typing import Any, cast
 
 import pytest
 import torch
+from click.testing import CliRunner, Result
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import Table, insert
 
 from gateway.app import create_app
+from gateway.cli import main
 from gateway.jobs.pool import RunnerPool
 from gateway.jobs.runtime import JobsRuntime, runner_factory
 from gateway.jobs.tiny_catalog import (
@@ -170,6 +172,24 @@ class Gateway:
 
     async def get(self, path: str, *, tenant: str = STUDIO) -> Any:
         return await self.http.get(path, headers=await self.headers(tenant))
+
+    async def admin(self) -> dict[str, str]:
+        """An operator's headers (scope `admin`)."""
+        return await self.headers(STUDIO, "admin")
+
+    async def admin_changes(self, target: str) -> list[dict[str, Any]]:
+        """The `admin.change` audit events about `target`, oldest first."""
+        answer = await self.http.get(
+            "/admin/audit", params={"kind": "admin.change", "limit": 1000}, headers=await self.admin()
+        )
+        assert answer.status_code == 200, answer.text
+        return [e for e in answer.json()["events"] if e["payload"]["target"] == target]
+
+    async def cli(self, data_dir: Path, *args: str) -> Result:
+        """`clearance ARGS...` on this gateway's database, from another thread (the command runs
+        its own event loop)."""
+        argv = ["--database-url", self.settings.database_url, "--data-dir", str(data_dir), *args]
+        return await asyncio.to_thread(CliRunner().invoke, main, argv, catch_exceptions=False)
 
     async def wait_for(self, job_id: str, *statuses: str, tenant: str = STUDIO) -> dict[str, Any]:
         """Poll the job until it reaches one of `statuses` (the test fails on its own timeout)."""

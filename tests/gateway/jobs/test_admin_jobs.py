@@ -4,16 +4,13 @@ job, from another process or from the CLI."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
-from gateway.cli import main
 from tests.gateway.jobs.conftest import (
     HOBBY,
     LOCAL_SD,
@@ -27,26 +24,14 @@ from tests.gateway.jobs.conftest import (
 )
 
 
-async def _admin(gateway: Gateway) -> dict[str, str]:
-    return await gateway.headers(STUDIO, "admin")
-
-
 async def _cancels_recorded(gateway: Gateway, job_id: str) -> list[dict[str, Any]]:
-    events = await gateway.http.get(
-        "/admin/audit", params={"kind": "admin.change", "limit": 1000}, headers=await _admin(gateway)
-    )
-    assert events.status_code == 200, events.text
-    return [
-        e
-        for e in events.json()["events"]
-        if e["payload"]["action"] == "job.cancel" and e["payload"]["target"] == job_id
-    ]
+    return [e for e in await gateway.admin_changes(job_id) if e["payload"]["action"] == "job.cancel"]
 
 
 async def test_the_operator_lists_every_tenants_jobs_with_filters_and_pages(gateway: Gateway) -> None:
     studio = [(await gateway.submit(sd_job(), Prefer="wait=60")).json() for _ in range(2)]
     hobby = (await gateway.submit(sd_job(), tenant=HOBBY, Prefer="wait=60")).json()
-    admin = await _admin(gateway)
+    admin = await gateway.admin()
 
     listed = await gateway.http.get("/admin/jobs", headers=admin)
     assert listed.status_code == 200, listed.text
@@ -88,7 +73,7 @@ async def test_the_operator_lists_every_tenants_jobs_with_filters_and_pages(gate
 
 
 async def test_bad_admin_job_queries_are_problems_and_tenants_are_refused(gateway: Gateway) -> None:
-    admin = await _admin(gateway)
+    admin = await gateway.admin()
     for params, needle in (
         ({"status": "done"}, "not a job status"),
         ({"since": "2026-01-01T00:00:00"}, "since"),
@@ -123,7 +108,7 @@ async def test_the_operator_cancels_a_queued_job_with_a_reason_the_tenant_sees(g
     gateway.pool.pause(LOCAL_SD)
     try:
         queued = (await gateway.submit(sd_job(), tenant=HOBBY)).json()
-        admin = await _admin(gateway)
+        admin = await gateway.admin()
         running = (await gateway.http.get("/admin/jobs", params={"status": "queued"}, headers=admin)).json()
         assert [j["id"] for j in running["items"]] == [queued["id"]]
         assert running["items"][0]["owner"] == gateway.jobs.executor.owner  # type: ignore[union-attr]
@@ -162,7 +147,7 @@ async def test_a_running_job_canceled_by_the_operator_stops_and_its_tenant_cance
         held = (await gateway.submit(flux2_job(), tenant=HOBBY)).json()
         assert held["runner"] == PROVIDER_FLUX2
         await gateway.wait_for(held["id"], "running", tenant=HOBBY)
-        answer = await gateway.http.post(f"/admin/jobs/{held['id']}/cancel", headers=await _admin(gateway))
+        answer = await gateway.http.post(f"/admin/jobs/{held['id']}/cancel", headers=await gateway.admin())
         assert answer.status_code == 202, answer.text
         ended = await gateway.wait_for(held["id"], tenant=HOBBY)
         assert (ended["status"], ended["error"]) == ("canceled", "canceled by the operator")
@@ -189,17 +174,21 @@ async def test_a_cancel_reaches_the_gateway_running_the_job_from_another_and_fro
             by_api = (await first.submit(sd_job(), tenant=HOBBY)).json()
             by_cli = (await first.submit(sd_job(), tenant=HOBBY)).json()
             answer = await second.http.post(
-                f"/admin/jobs/{by_api['id']}/cancel", json={"reason": "abuse"}, headers=await _admin(second)
+                f"/admin/jobs/{by_api['id']}/cancel", json={"reason": "abuse"}, headers=await second.admin()
             )
             assert answer.status_code == 202, answer.text
             assert (answer.json()["status"], answer.json()["cancel_requested"]) == ("queued", True)
             ended = await first.wait_for(by_api["id"], tenant=HOBBY)  # at the first's lease renewal
             assert (ended["status"], ended["error"]) == ("canceled", "canceled by the operator: abuse")
 
-            listed = await _cli(first, tmp_path, "list", "--tenant", HOBBY, "--status", "queued", "--json")
+            listed = await first.cli(
+                tmp_path, "jobs", "list", "--tenant", HOBBY, "--status", "queued", "--json"
+            )
             assert listed.exit_code == 0, listed.output
             assert [j["id"] for j in json.loads(listed.output)["items"]] == [by_cli["id"]]
-            canceled = await _cli(first, tmp_path, "cancel", by_cli["id"], "--reason", "tenant asked support")
+            canceled = await first.cli(
+                tmp_path, "jobs", "cancel", by_cli["id"], "--reason", "tenant asked support"
+            )
             assert canceled.exit_code == 0, canceled.output
             assert "cancel requested" in canceled.output
             ended = await first.wait_for(by_cli["id"], tenant=HOBBY)
@@ -207,9 +196,9 @@ async def test_a_cancel_reaches_the_gateway_running_the_job_from_another_and_fro
             recorded = await _cancels_recorded(first, by_cli["id"])
             assert [e["actor_subject"].startswith("cli:") for e in recorded] == [True]
 
-            shown = await _cli(first, tmp_path, "show", by_cli["id"])
+            shown = await first.cli(tmp_path, "jobs", "show", by_cli["id"])
             assert json.loads(shown.output)["status"] == "canceled"
-            again = await _cli(first, tmp_path, "cancel", by_cli["id"])
+            again = await first.cli(tmp_path, "jobs", "cancel", by_cli["id"])
             assert "already ended: canceled" in again.output
         finally:
             first.pool.pause(LOCAL_SD, False)
@@ -230,11 +219,6 @@ async def test_a_cancel_reaches_the_gateway_running_the_job_from_another_and_fro
 async def test_the_jobs_cli_refuses_bad_input_precisely(
     gateway: Gateway, tmp_path: Path, args: tuple[str, ...], message: str
 ) -> None:
-    result = await _cli(gateway, tmp_path, *args)
+    result = await gateway.cli(tmp_path, "jobs", *args)
     assert result.exit_code == 2, result.output
     assert message in result.output
-
-
-async def _cli(gateway: Gateway, tmp_path: Path, *args: str) -> Result:
-    argv = ["--database-url", gateway.settings.database_url, "--data-dir", str(tmp_path), "jobs", *args]
-    return await asyncio.to_thread(CliRunner().invoke, main, argv, catch_exceptions=False)

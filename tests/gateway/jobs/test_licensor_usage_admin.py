@@ -11,22 +11,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-from click.testing import CliRunner, Result
 from sqlalchemy import update
 
-from gateway.cli import main
 from registry.db.engine import create_engine
 from registry.delivery.tables import OutboxMessageRow
 from tests.gateway.jobs.conftest import LOCAL_FLUX2, STUDIO, Gateway, JobsWorld, flux2_job, open_gateway
 
 
-async def _admin(gateway: Gateway) -> dict[str, str]:
-    return await gateway.headers(STUDIO, "admin")
-
-
 async def _reconciliation(gateway: Gateway, month: str) -> dict[str, Any]:
     answer = await gateway.http.get(
-        "/admin/reports/licensor-usage", params={"month": month}, headers=await _admin(gateway)
+        "/admin/reports/licensor-usage", params={"month": month}, headers=await gateway.admin()
     )
     assert answer.status_code == 200, answer.text
     report: dict[str, Any] = answer.json()
@@ -59,14 +53,14 @@ async def test_a_report_given_up_is_listed_retried_and_audited(
         assert (report["generated_total"], report["delivered_total"]) == (1, 0)
         assert report["missing"] == report["count_mismatch"] == report["unexpected"] == []
 
-        cli = await _cli(gateway, tmp_path, "audit", "licensor-usage", "--month", month)
+        cli = await gateway.cli(tmp_path, "audit", "licensor-usage", "--month", month)
         assert cli.exit_code == 1, cli.output
         assert "NOT BALANCED" in cli.output
         assert f"given up (retries exhausted): job {job['id']} model flux-2-dev" in cli.output
-        as_json = await _cli(gateway, tmp_path, "audit", "licensor-usage", "--month", month, "--json")
+        as_json = await gateway.cli(tmp_path, "audit", "licensor-usage", "--month", month, "--json")
         assert json.loads(as_json.output)["given_up"][0]["message_id"] == line["message_id"]
 
-        admin = await _admin(gateway)
+        admin = await gateway.admin()
         message = (await gateway.http.get(f"/admin/deliveries/{line['message_id']}", headers=admin)).json()
         assert message["attempts"] == 2
         assert "no API key configured for licensor 'bfl'" in message["last_error"]
@@ -100,7 +94,7 @@ async def test_a_report_given_up_is_listed_retried_and_audited(
         finally:
             await engine.dispose()
         assert (await _reconciliation(gateway, month))["balanced"] is True
-        balanced = await _cli(gateway, tmp_path, "audit", "licensor-usage", "--month", month)
+        balanced = await gateway.cli(tmp_path, "audit", "licensor-usage", "--month", month)
         assert balanced.exit_code == 0, balanced.output
         assert "1 images owe reports, 1 reported and delivered: balanced" in balanced.output
         again = await gateway.http.post(f"/admin/deliveries/{line['message_id']}/retry", headers=admin)
@@ -109,7 +103,7 @@ async def test_a_report_given_up_is_listed_retried_and_audited(
 
 
 async def test_bad_reconciliation_and_delivery_requests(gateway: Gateway, tmp_path: Path) -> None:
-    admin = await _admin(gateway)
+    admin = await gateway.admin()
     for month in ("2026-13", "november", "9999-12"):
         refused = await gateway.http.get(
             "/admin/reports/licensor-usage", params={"month": month}, headers=admin
@@ -124,13 +118,8 @@ async def test_bad_reconciliation_and_delivery_requests(gateway: Gateway, tmp_pa
     assert (
         await gateway.http.post("/admin/deliveries/msg_nope/retry", headers=tenant_token)
     ).status_code == 403
-    bad_month = await _cli(gateway, tmp_path, "audit", "licensor-usage", "--month", "2026-13")
+    bad_month = await gateway.cli(tmp_path, "audit", "licensor-usage", "--month", "2026-13")
     assert bad_month.exit_code == 2
     assert "is not YYYY-MM" in bad_month.output
-    quiet = await _cli(gateway, tmp_path, "audit", "licensor-usage", "--month", "2001-01")
+    quiet = await gateway.cli(tmp_path, "audit", "licensor-usage", "--month", "2001-01")
     assert quiet.exit_code == 0, quiet.output  # nothing owed, nothing reported: balanced
-
-
-async def _cli(gateway: Gateway, tmp_path: Path, *args: str) -> Result:
-    argv = ["--database-url", gateway.settings.database_url, "--data-dir", str(tmp_path), *args]
-    return await asyncio.to_thread(CliRunner().invoke, main, argv, catch_exceptions=False)

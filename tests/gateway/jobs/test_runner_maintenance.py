@@ -8,14 +8,10 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from click.testing import CliRunner, Result
-
-from gateway.cli import main
 from tests.gateway.jobs.conftest import (
     HOBBY,
     LOCAL_SD,
     PROVIDER_FLUX2,
-    STUDIO,
     Gateway,
     JobsWorld,
     open_gateway,
@@ -23,27 +19,20 @@ from tests.gateway.jobs.conftest import (
 )
 
 
-async def _admin(gateway: Gateway) -> dict[str, str]:
-    return await gateway.headers(STUDIO, "admin")
-
-
 async def _hold(gateway: Gateway, runner_id: str, paused: Any) -> Any:
     return await gateway.http.patch(
-        f"/admin/runners/{runner_id}", json={"paused": paused}, headers=await _admin(gateway)
+        f"/admin/runners/{runner_id}", json={"paused": paused}, headers=await gateway.admin()
     )
 
 
 async def _fleet(gateway: Gateway) -> dict[str, dict[str, Any]]:
-    answer = await gateway.http.get("/admin/fleet", headers=await _admin(gateway))
+    answer = await gateway.http.get("/admin/fleet", headers=await gateway.admin())
     assert answer.status_code == 200, answer.text
     return {runner["id"]: runner for runner in answer.json()}
 
 
 async def _actions(gateway: Gateway, runner_id: str) -> list[str]:
-    events = await gateway.http.get(
-        "/admin/audit", params={"kind": "admin.change", "limit": 1000}, headers=await _admin(gateway)
-    )
-    return [e["payload"]["action"] for e in events.json()["events"] if e["payload"]["target"] == runner_id]
+    return [e["payload"]["action"] for e in await gateway.admin_changes(runner_id)]
 
 
 async def test_a_paused_runner_queues_its_jobs_until_it_is_resumed(gateway: Gateway) -> None:
@@ -103,7 +92,7 @@ async def test_a_pause_holds_the_runner_in_every_gateway_process(
 async def test_bad_pause_requests_are_problems(gateway: Gateway) -> None:
     for body in ({"paused": "yes"}, {}, {"paused": True, "enabled": False}):
         answer = await gateway.http.patch(
-            f"/admin/runners/{LOCAL_SD}", json=body, headers=await _admin(gateway)
+            f"/admin/runners/{LOCAL_SD}", json=body, headers=await gateway.admin()
         )
         assert answer.status_code == 422, (body, answer.text)
         assert answer.headers["content-type"].startswith("application/problem+json")
@@ -122,23 +111,18 @@ async def test_the_cli_pauses_and_resumes_a_runner_under_a_running_gateway(
     jobs_world: JobsWorld, tmp_path: Path
 ) -> None:
     async with open_gateway(jobs_world, tmp_path, state_sync_seconds=0.2) as gateway:
-        paused = await _runners_cli(gateway, tmp_path, "pause", LOCAL_SD)
+        paused = await gateway.cli(tmp_path, "runners", "pause", LOCAL_SD)
         assert paused.exit_code == 0, paused.output
         assert paused.output.strip() == f"runner {LOCAL_SD} paused"
         await gateway.get("/v1/jobs")  # a request starts the catalog refresh it is due
         await asyncio.sleep(0.5)
         job = (await gateway.submit(sd_job())).json()
         assert job["status"] == "queued"
-        resumed = await _runners_cli(gateway, tmp_path, "resume", LOCAL_SD)
+        resumed = await gateway.cli(tmp_path, "runners", "resume", LOCAL_SD)
         assert resumed.exit_code == 0, resumed.output
         assert (await gateway.wait_for(job["id"]))["status"] == "succeeded"
         actions = await _actions(gateway, LOCAL_SD)
         assert actions == ["runner.pause", "runner.resume"]
-        missing = await _runners_cli(gateway, tmp_path, "pause", "no-such-runner")
+        missing = await gateway.cli(tmp_path, "runners", "pause", "no-such-runner")
         assert missing.exit_code == 1
         assert "no-such-runner" in missing.output
-
-
-async def _runners_cli(gateway: Gateway, tmp_path: Path, *args: str) -> Result:
-    argv = ["--database-url", gateway.settings.database_url, "--data-dir", str(tmp_path), "runners", *args]
-    return await asyncio.to_thread(CliRunner().invoke, main, argv, catch_exceptions=False)
