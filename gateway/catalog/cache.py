@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry.catalog.entries import Catalog
-from registry.catalog.store import read_catalog
+from registry.catalog.store import catalog_revision, read_catalog
 from registry.policy import CatalogSnapshot, PolicyEngine, catalog_digest
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,10 @@ class CatalogCache:
         self._refresh: asyncio.Task[None] | None = None
         self.builds = 0
         """How many snapshots were built (tests check that requests do not rebuild)."""
+        self.reads = 0
+        """How many times the whole catalog was read (a refresh that finds the same revision
+        reads one number)."""
+        self._revision_read: int | None = None
 
     def invalidate(self) -> None:
         """The catalog changed through this process: the next `current()` rebuilds."""
@@ -97,16 +101,25 @@ class CatalogCache:
             if self._current is None or self._stale:
                 self._stale = False
                 try:
-                    await self._reload()
+                    await self._reload(force=True)
                 except BaseException:
                     self._stale = True
                     raise
             assert self._current is not None
             return self._current
 
-    async def _reload(self) -> None:
+    async def _reload(self, *, force: bool = False) -> None:
+        """Read the catalog, unless (not `force`) its revision is the one last read: then
+        nothing changed anywhere (every write adds to it, `registry.catalog.store`)."""
         async with self._sessions()() as session:
+            revision = await catalog_revision(session)  # before the entries: a write in between
+            # leaves a revision older than what was read, so the next refresh reads again
+            if not force and revision is not None and revision == self._revision_read and self._current:
+                self._checked_at = time.monotonic()
+                return
             catalog = await read_catalog(session)
+        self.reads += 1
+        self._revision_read = revision
         self._checked_at = time.monotonic()
         digest = await anyio.to_thread.run_sync(catalog_digest, catalog)
         if self._current is not None and self._current.digest == digest:

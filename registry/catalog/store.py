@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 import msgspec
-from sqlalchemy import Select, delete, func, inspect, select
+from sqlalchemy import Select, delete, func, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.catalog import rows
@@ -27,6 +27,7 @@ from registry.db.catalog_tables import (
     ArtifactBaseRow,
     ArtifactComponentRow,
     ArtifactRow,
+    CatalogRevisionRow,
     LicenseDocumentRow,
     OperatorRow,
     RunnerArtifactRow,
@@ -217,7 +218,22 @@ async def load_catalog(session: AsyncSession, catalog: Catalog | SourcedCatalog)
         for i, artifact in enumerate(runner.artifacts)
     )
     await session.flush()
+    if any(change.action is not ChangeAction.UNCHANGED for change in changes):
+        await session.execute(
+            update(CatalogRevisionRow)
+            .where(CatalogRevisionRow.singleton == 1)
+            .values(revision=CatalogRevisionRow.revision + 1)
+        )
     return LoadReport(changes=tuple(changes))
+
+
+async def catalog_revision(session: AsyncSession) -> int | None:
+    """The count of the catalog's changes (`CatalogRevisionRow`); None in a database without
+    the row (made before migration 0014)."""
+    revision: int | None = await session.scalar(
+        select(CatalogRevisionRow.revision).where(CatalogRevisionRow.singleton == 1)
+    )
+    return revision
 
 
 CATALOG_LOAD_LOCK = 0x636C_6361_7461_6C67

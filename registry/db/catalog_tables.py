@@ -13,6 +13,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -165,6 +166,18 @@ class TenantRow(Base):
     default_purpose: Mapped[str | None] = mapped_column(String(32))
     retired: Mapped[bool] = mapped_column(Boolean)
     limits: Mapped[TenantLimits | None] = mapped_column(StructJson(TenantLimits), nullable=True, default=None)
+
+
+class CatalogRevisionRow(Base):
+    """A single row counting the catalog's changes: every load that changes an entry adds one
+    in its transaction, so a server notices another's change by reading one number instead of
+    the whole catalog (`gateway.catalog.cache`)."""
+
+    __tablename__ = "catalog_revision"
+    __table_args__ = (CheckConstraint("singleton = 1", name="singleton"),)
+
+    singleton: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    revision: Mapped[int] = mapped_column(BigInteger)
 
 
 class OperatorRow(Base):

@@ -58,11 +58,16 @@ async def test_downgrade_to_base_then_upgrade_again(migrated_url: str) -> None:
 @pytest.mark.parametrize(
     ("revision", "dropped"),
     [
-        ("0010_webhook_secret_rotation", set()),  # 0011 adds a column only
-        ("0009_tenant_slot_leases", set()),  # 0010 adds columns only
-        ("0008_tenant_rate_windows", {"tenant_slot_leases"}),
-        ("0007_used_client_assertions", {"tenant_slot_leases", "tenant_rate_windows"}),
-        ("0006_job_restarts", {"tenant_slot_leases", "tenant_rate_windows", "used_client_assertions"}),
+        ("0013_operator_controls", {"catalog_revision"}),
+        ("0012_client_secret_rotation", {"catalog_revision"}),  # 0013 adds columns and an index
+        ("0010_webhook_secret_rotation", {"catalog_revision"}),  # 0011 adds a column only
+        ("0009_tenant_slot_leases", {"catalog_revision"}),  # 0010 adds columns only
+        ("0008_tenant_rate_windows", {"catalog_revision", "tenant_slot_leases"}),
+        ("0007_used_client_assertions", {"catalog_revision", "tenant_slot_leases", "tenant_rate_windows"}),
+        (
+            "0006_job_restarts",
+            {"catalog_revision", "tenant_slot_leases", "tenant_rate_windows", "used_client_assertions"},
+        ),
     ],
 )
 async def test_recent_migrations_downgrade_and_upgrade_again(
