@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import getpass
+from typing import Any
 
 import msgspec
 
 from gateway.auth.context import AuthContext
+from registry.audit import NewEvent, admin_change_event
 
 
 class Actor(msgspec.Struct, frozen=True, kw_only=True):
@@ -30,3 +32,16 @@ class Actor(msgspec.Struct, frozen=True, kw_only=True):
     @classmethod
     def cli(cls) -> Actor:
         return cls(subject=f"cli:{getpass.getuser()}")
+
+    def change_event(self, action: str, target: str, before: Any, after: Any, tenant: str | None) -> NewEvent:
+        """An `admin.change` audit event made by this actor (`registry.audit.admin_change_event`)."""
+        return admin_change_event(
+            actor_subject=self.subject,
+            client_id=self.client_id,
+            request_id=self.request_id,
+            action=action,
+            target=target,
+            before=before,
+            after=after,
+            tenant=tenant,
+        )

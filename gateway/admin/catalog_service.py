@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.actor import Actor
 from gateway.api.errors import ResourceConflictError, ResourceNotFoundError, RetiringOwnTenantError
-from registry.audit import admin_change_event, append_in_session
+from registry.audit import append_in_session
 from registry.catalog.entries import (
     OPERATOR,
     Agreement,
@@ -139,21 +139,10 @@ class CatalogAdmin:
         if change.action is ChangeAction.UNCHANGED:
             await self.session.rollback()
             return
-        await append_in_session(
-            self.session,
-            [
-                admin_change_event(
-                    actor_subject=self.actor.subject,
-                    client_id=self.actor.client_id,
-                    request_id=self.actor.request_id,
-                    action=f"{NOUNS[section]}.{verb}",
-                    target=change.id,
-                    before=change.before,
-                    after=change.after,
-                    tenant=_tenant_of(section, entry),
-                )
-            ],
+        event = self.actor.change_event(
+            f"{NOUNS[section]}.{verb}", change.id, change.before, change.after, _tenant_of(section, entry)
         )
+        await append_in_session(self.session, [event])
         await self.session.commit()
         self.on_change()
 

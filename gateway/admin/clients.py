@@ -19,7 +19,7 @@ from gateway.api.errors import ResourceConflictError, ResourceNotFoundError
 from gateway.auth.scopes import parse_scopes
 from gateway.oauth.client_registry import ClientRegistrationError, check_public_jwk
 from gateway.oauth.client_secrets import ClientSecretHasher, generate_client_id, generate_client_secret
-from registry.audit import admin_change_event, append_in_session
+from registry.audit import append_in_session
 from registry.db.catalog_tables import TenantRow
 from registry.identity.clients import OAuthClientRecord
 
@@ -181,21 +181,10 @@ class ClientAdmin:
         self, action: str, record: OAuthClientRecord, before: ClientView | None, after: ClientView
     ) -> None:
         await self.session.flush()
-        await append_in_session(
-            self.session,
-            [
-                admin_change_event(
-                    actor_subject=self.actor.subject,
-                    client_id=self.actor.client_id,
-                    request_id=self.actor.request_id,
-                    action=action,
-                    target=record.client_id,
-                    before=_audited(before),
-                    after=_audited(after),
-                    tenant=record.tenant_id,
-                )
-            ],
+        event = self.actor.change_event(
+            action, record.client_id, _audited(before), _audited(after), record.tenant_id
         )
+        await append_in_session(self.session, [event])
         await self.session.commit()
 
 

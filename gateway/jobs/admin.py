@@ -4,7 +4,7 @@ admin change. Used by `/admin/jobs` and `clearance jobs`."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 from sqlalchemy import update
@@ -19,7 +19,7 @@ from gateway.jobs.pool import RunnerPool, ask_health
 from gateway.jobs.schemas import JobView
 from gateway.jobs.service import JobFilter, list_rows
 from gateway.jobs.views import job_view
-from registry.audit import admin_change_event, append_in_session
+from registry.audit import append_in_session
 from registry.catalog.entries import Catalog
 from registry.delivery.outbox import MessageState, message_state, retry_now
 from registry.jobs.tables import JobRow
@@ -105,7 +105,10 @@ class JobAdmin:
             )
             if getattr(result, "rowcount", 0) == 1:
                 after = {"status": row.status, "cancel_requested": True, "reason": reason}
-                await self._audit(session, "job.cancel", job_id, {"status": row.status}, after, row.tenant_id)
+                event = self.actor.change_event(
+                    "job.cancel", job_id, {"status": row.status}, after, row.tenant_id
+                )
+                await append_in_session(session, [event])
         if self.executor is not None:
             await self.executor.cancel(job_id, reason)
         return admin_job_view(await self._row(job_id))
@@ -130,25 +133,10 @@ class JobAdmin:
                 raise ResourceConflictError(f"delivery {message_id!r} was delivered already")
             before = {"kind": found.kind, "gave_up": found.gave_up_at is not None}
             after = {"kind": found.kind, "due": "now"}
-            await self._audit(session, "delivery.retry", message_id, before, after, found.tenant_id)
+            event = self.actor.change_event("delivery.retry", message_id, before, after, found.tenant_id)
+            await append_in_session(session, [event])
         self._wake_delivery()
         return await self.delivery(message_id)
-
-    async def _audit(
-        self, session: AsyncSession, action: str, target: str, before: Any, after: Any, tenant: str | None
-    ) -> None:
-        """The change as an `admin.change` event, in the caller's transaction."""
-        event = admin_change_event(
-            actor_subject=self.actor.subject,
-            client_id=self.actor.client_id,
-            request_id=self.actor.request_id,
-            action=action,
-            target=target,
-            before=before,
-            after=after,
-            tenant=tenant,
-        )
-        await append_in_session(session, [event])
 
     async def _row(self, job_id: str) -> JobRow:
         async with self.sessions() as session:

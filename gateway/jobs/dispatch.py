@@ -122,7 +122,6 @@ class Dispatcher:
     tenant_limits: TenantLimitTable
     strict_policy: bool = False
     audit_log: Callable[[], AuditLog | None] = lambda: None
-    _pool_revision: int = -1
 
     async def admit(
         self,
@@ -186,9 +185,7 @@ class Dispatcher:
         resolved = resolve_request(request, snapshot.artifacts, self.limits)
         webhook = await self._check_webhook(request)
         deadline = self._check_deadline(request, now)
-        if self._pool_revision != revision.number:
-            self.pool.sync(revision.catalog)
-            self._pool_revision = revision.number
+        self.pool.follow(revision.catalog, revision.number)
         candidates = [
             r
             for r in snapshot.candidate_runners(resolved.model.id)

@@ -146,8 +146,6 @@ class JobExecutor(QueueStats):
         self._retry_pump: asyncio.TimerHandle | None = None
         self._release_later: asyncio.TimerHandle | None = None
         self._slots_purged_at: float | None = None
-        self._pool_revision: int | None = None
-        """The catalog revision the pool's entries were last brought up to by maintenance."""
         self._finished: dict[str, _Ending] = {}
         self._cancel_errors: dict[str, str] = {}
         """The error a running job that is being canceled ends with (the operator's reason)."""
@@ -493,10 +491,8 @@ class JobExecutor(QueueStats):
         await self.slots.renew()
         for job_id, reason in wanted:
             await self.cancel(job_id, reason)
-        revision = await self._catalog()
-        if revision.number != self._pool_revision:  # a runner paused or resumed elsewhere
-            self.pool.sync(revision.catalog)
-            self._pool_revision = revision.number
+        revision = await self._catalog()  # a runner paused or resumed elsewhere
+        self.pool.follow(revision.catalog, revision.number)
         for runner_id, lane in list(self._lanes.items()):
             expired = [i for i in lane if i.deadline is not None and i.deadline <= now]
             for item in expired:

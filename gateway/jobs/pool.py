@@ -56,6 +56,7 @@ class RunnerPool:
     factory: RunnerFactory
     _runners: dict[str, PooledRunner] = field(default_factory=dict)
     _failed: set[str] = field(default_factory=set)
+    _synced_revision: int | None = None
 
     def register(self, entry: RunnerEntry, runner: Runner) -> PooledRunner:
         pooled = PooledRunner(entry=entry, runner=runner, owned=False)
@@ -80,6 +81,13 @@ class RunnerPool:
                 self._failed.add(entry.id)
                 continue
             self._runners[entry.id] = PooledRunner(entry=entry, runner=runner)
+
+    def follow(self, catalog: Catalog, revision: int) -> None:
+        """`sync` once per catalog revision (the dispatcher's and the executor's maintenance's
+        calls share it)."""
+        if revision != self._synced_revision:
+            self.sync(catalog)
+            self._synced_revision = revision
 
     def get(self, runner_id: str) -> PooledRunner | None:
         return self._runners.get(runner_id)

@@ -20,6 +20,15 @@ def _by_id(listing: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {model["id"]: model for model in listing["data"]}
 
 
+async def _until_unlisted(api: Api, model_id: str) -> None:
+    """Wait for the server's snapshot to follow a change made elsewhere (the state sync)."""
+    for _ in range(100):
+        if model_id not in _by_id((await api.call("GET", "/v1/models")).json()):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the retired model {model_id} is still listed")
+
+
 async def test_models_carry_effective_licenses_and_tenant_purposes(api: Api) -> None:
     acme = await api.call("GET", "/v1/models")
     globex = await api.call("GET", "/v1/models", tenant=GLOBEX)
@@ -93,12 +102,7 @@ async def test_changes_made_by_another_process_are_picked_up(tmp_path: Path, sql
                 )
         finally:
             await engine.dispose()
-        for _ in range(100):
-            if SCHNELL not in _by_id((await api.call("GET", "/v1/models")).json()):
-                break
-            await asyncio.sleep(0.05)
-        else:
-            raise AssertionError("the retired model is still listed")
+        await _until_unlisted(api, SCHNELL)
 
 
 async def test_a_refresh_reads_the_whole_catalog_only_when_it_changed(
@@ -126,12 +130,7 @@ async def test_a_refresh_reads_the_whole_catalog_only_when_it_changed(
                 )
         finally:
             await engine.dispose()
-        for _ in range(100):
-            if SCHNELL not in _by_id((await api.call("GET", "/v1/models")).json()):
-                break
-            await asyncio.sleep(0.05)
-        else:
-            raise AssertionError("the retired model is still listed")
+        await _until_unlisted(api, SCHNELL)
         for _ in range(10):
             await api.call("GET", "/v1/models")
             await asyncio.sleep(0.08)
