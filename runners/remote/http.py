@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import msgspec
+from aiohttp.helpers import get_env_proxy_for_url
+from yarl import URL
 
 from runners.errors import (
     ProviderError,
@@ -28,6 +30,15 @@ from runners.remote.resilience import CircuitBreaker, RetryPolicy, parse_retry_a
 _ALWAYS_RETRYABLE = frozenset({429, 503})
 """The provider says it did not process the request: safe to repeat even a POST."""
 _RETRYABLE_IF_IDEMPOTENT = frozenset({408, 500, 502, 504})
+
+_Proxy = tuple[URL | None, aiohttp.BasicAuth | None]
+
+
+def _proxy_from_env(url: str) -> _Proxy:
+    try:
+        return get_env_proxy_for_url(URL(url))
+    except LookupError:  # no proxy for it, or NO_PROXY names its host
+        return None, None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,6 +91,8 @@ class ProviderClient:
         """Hosts (with their port) that get the key: the provider's own API, and hosts a protocol
         has checked belong to it (BFL's regional polling hosts)."""
         self._session: aiohttp.ClientSession | None = None
+        self._env_proxies: dict[tuple[str, str], _Proxy] = {}
+        """The environment's proxy for each scheme and host called, read on the first call."""
         self._rng = random.Random()
         self.attempts = 0
         """HTTP attempts made (for tests and benchmarks)."""
@@ -100,9 +113,22 @@ class ProviderClient:
                 ),
                 connector=aiohttp.TCPConnector(limit=256),
                 proxy=self.settings.proxy,
-                trust_env=self.settings.proxy is None,
+                # Not `trust_env`: with it aiohttp reads the environment and ~/.netrc on every
+                # request, in two thread hops (`_env_proxy` reads them once per host).
+                trust_env=False,
             )
         return self._session
+
+    async def _env_proxy(self, scheme: str, host: str, url: str) -> _Proxy:
+        """The proxy `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` (credentials from ~/.netrc where
+        the proxy's URL has none) give for `url`, as aiohttp's `trust_env` finds it; read once per
+        scheme and host."""
+        key = (scheme, host)
+        found = self._env_proxies.get(key)
+        if found is None:
+            found = await asyncio.to_thread(_proxy_from_env, url)
+            self._env_proxies[key] = found
+        return found
 
     async def call(
         self,
@@ -155,9 +181,18 @@ class ProviderClient:
             data = msgspec.json.encode(json)
             headers["Content-Type"] = "application/json"
         self.attempts += 1
+        proxy = proxy_auth = None
+        if self.settings.proxy is None:
+            proxy, proxy_auth = await self._env_proxy(parts.scheme, parts.hostname or "", url)
         try:
             async with self._session_now().request(
-                method, url, data=data, headers=headers, allow_redirects=False
+                method,
+                url,
+                data=data,
+                headers=headers,
+                allow_redirects=False,
+                proxy=proxy,
+                proxy_auth=proxy_auth,
             ) as response:
                 status = response.status
                 if 300 <= status < 400:
@@ -190,8 +225,8 @@ class ProviderClient:
                 ProviderTimeoutError(f"runner {runner_id}: {method} {parts.path} timed out"), always=False
             ) from exc
         except aiohttp.ClientProxyConnectionError as exc:  # nothing was sent either
-            proxy = urlsplit(self.settings.proxy or "")
-            where = f"{proxy.hostname}:{proxy.port}" if proxy.hostname else "the environment's"
+            named = urlsplit(self.settings.proxy or str(proxy or ""))
+            where = f"{named.hostname}:{named.port}" if named.hostname else "the environment's"
             raise _Retryable(
                 ProviderError(f"runner {runner_id}: cannot connect to its proxy {where}: {exc}"), always=True
             ) from exc
