@@ -170,11 +170,12 @@ class RunnerStatus(msgspec.Struct, kw_only=True, frozen=True):
 
 
 async def fleet_status(
-    pool: RunnerPool, catalog: Catalog, backlog: Callable[[str], int]
+    pool: RunnerPool, catalog: Catalog, revision: int, backlog: Callable[[str], int]
 ) -> list[RunnerStatus]:
-    """Every runner of the catalog, in id order, with this process's view of it: health (asked
-    now), load, queue, and for a local runner its device, warm pipelines and active adapters."""
-    pool.sync(catalog)
+    """Every runner of `catalog` (the cache's `revision`), in id order, with this process's view
+    of it: health (asked now), load, queue, and for a local runner its device, warm pipelines
+    and active adapters."""
+    pool.follow(catalog, revision)
     out = []
     for entry in sorted(catalog.runners, key=lambda r: r.id):
         pooled = pool.get(entry.id)

@@ -92,7 +92,7 @@ class FleetController(Controller):
         here, and a local runner's device, warm pipelines and active adapters."""
         runtime = state[JOBS_RUNTIME_STATE_KEY]
         revision = await runtime.catalog.current()
-        return await fleet_status(runtime.pool, revision.catalog, runtime.backlog)
+        return await fleet_status(runtime.pool, revision.catalog, revision.number, runtime.backlog)
 
 
 class AdminDeliveriesController(Controller):

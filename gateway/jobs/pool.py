@@ -84,8 +84,10 @@ class RunnerPool:
 
     def follow(self, catalog: Catalog, revision: int) -> None:
         """`sync` once per catalog revision (the dispatcher's and the executor's maintenance's
-        calls share it)."""
-        if revision != self._synced_revision:
+        calls share it), never back to an older one: a caller may hold a revision across an
+        await while another follows a newer one (a resumed runner would be paused again, or a
+        paused one resumed)."""
+        if self._synced_revision is None or revision > self._synced_revision:
             self.sync(catalog)
             self._synced_revision = revision
 

@@ -31,6 +31,14 @@ async def _fleet(gateway: Gateway) -> dict[str, dict[str, Any]]:
     return {runner["id"]: runner for runner in answer.json()}
 
 
+async def _until_paused(gateway: Gateway, paused: bool) -> None:
+    """Wait until `gateway` has read the catalog change (its refresh runs in the background,
+    slower on a loaded machine)."""
+    async with asyncio.timeout(20):
+        while (await _fleet(gateway))[LOCAL_SD]["paused"] is not paused:  # noqa: ASYNC110 - polls HTTP
+            await asyncio.sleep(0.1)
+
+
 async def _actions(gateway: Gateway, runner_id: str) -> list[str]:
     return [e["payload"]["action"] for e in await gateway.admin_changes(runner_id)]
 
@@ -75,9 +83,7 @@ async def test_a_pause_holds_the_runner_in_every_gateway_process(
         open_gateway(jobs_world, tmp_path / "b", jobs_database, state_sync_seconds=0.2) as second,
     ):
         assert (await _hold(first, LOCAL_SD, True)).status_code == 200
-        await asyncio.sleep(0.5)  # the second picks the catalog change up
-        await second.get("/v1/jobs")  # (a request starts its refresh)
-        await asyncio.sleep(0.3)
+        await _until_paused(second, True)  # the second picks the catalog change up
         job = (await second.submit(sd_job())).json()
         assert job["status"] == "queued"
         await asyncio.sleep(1.5)

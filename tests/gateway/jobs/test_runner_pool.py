@@ -77,3 +77,20 @@ def test_a_bfl_runner_without_configured_download_hosts_fetches_from_bfls_delive
     assert pooled is not None
     assert isinstance(pooled.runner, BflApiRunner)
     assert pooled.runner.settings.download_hosts == DELIVERY_HOSTS
+
+
+def test_the_pool_never_follows_the_catalog_back_to_an_older_revision() -> None:
+    builtin = load_builtin_catalog()
+    runner = builtin.runners[0]
+    paused = msgspec.structs.replace(builtin, runners=(msgspec.structs.replace(runner, paused=True),))
+    running = msgspec.structs.replace(builtin, runners=(runner,))
+    pool = RunnerPool(lambda entry: None)
+    pool.register(runner, object())  # type: ignore[arg-type]
+    pool.follow(running, 1)
+    pool.follow(paused, 2)  # the maintenance saw the pause
+    pool.follow(running, 1)  # a submission that read revision 1 before an await
+    pooled = pool.get(runner.id)
+    assert pooled is not None
+    assert pooled.paused
+    pool.follow(running, 3)  # resumed
+    assert not pooled.paused
