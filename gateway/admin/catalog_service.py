@@ -10,7 +10,7 @@ agreements revoked, runners disabled, because decisions in the audit log cite th
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import msgspec
@@ -30,7 +30,13 @@ from registry.catalog.entries import (
     Tenant,
 )
 from registry.catalog.errors import CatalogError, CatalogIssue, entry_id
-from registry.catalog.store import ChangeAction, load_catalog, read_catalog
+from registry.catalog.store import (
+    ChangeAction,
+    KnownCatalog,
+    catalog_revision,
+    known_or_read,
+    load_catalog,
+)
 
 Entry = TypeVar("Entry", LicenseDocument, Artifact, Tenant, Agreement, Runner, Operator)
 
@@ -44,16 +50,31 @@ NOUNS = {
 }
 
 
-class CatalogAdmin:
-    """One request's (or one CLI command's) admin writes; `on_change` runs after each commit."""
+async def _nothing(after: KnownCatalog | None) -> None:
+    return None
 
-    def __init__(self, session: AsyncSession, actor: Actor, on_change: Callable[[], None] = lambda: None):
+
+class CatalogAdmin:
+    """One request's (or one CLI command's) admin writes. `known`: the catalog a server holds in
+    memory (its cache's `known`), used instead of reading every entry whenever the database is
+    still at its revision; `on_change` gets the catalog each write committed."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        on_change: Callable[[KnownCatalog | None], Awaitable[None]] = _nothing,
+        known: Callable[[], KnownCatalog | None] = lambda: None,
+    ):
         self.session = session
         self.actor = actor
         self.on_change = on_change
+        self.known = known
 
     async def catalog(self) -> Catalog:
-        return await read_catalog(self.session)
+        known = self.known()
+        revision = await catalog_revision(self.session) if known is not None else None
+        return await known_or_read(self.session, known, revision)
 
     async def find(self, section: str, identity: str) -> Any:
         catalog = await self.catalog()
@@ -134,7 +155,7 @@ class CatalogAdmin:
             if section == "operator"
             else msgspec.structs.replace(Catalog(), **{section: (entry,)})
         )
-        report = await load_catalog(self.session, catalog)
+        report = await load_catalog(self.session, catalog, known=self.known())
         change = report.changes[0]
         if change.action is ChangeAction.UNCHANGED:
             await self.session.rollback()
@@ -144,7 +165,7 @@ class CatalogAdmin:
         )
         await append_in_session(self.session, [event])
         await self.session.commit()
-        self.on_change()
+        await self.on_change(report.after)
 
 
 def _tenant_of(section: str, entry: Any) -> str | None:

@@ -11,6 +11,7 @@ from gateway.admin.clients import ClientAdmin
 from gateway.auth.context import AuthContext
 from gateway.catalog.cache import CatalogCache
 from gateway.runtime import GatewayRuntime
+from registry.catalog.store import KnownCatalog
 
 
 def provide_catalog_admin(
@@ -19,11 +20,11 @@ def provide_catalog_admin(
     catalog_cache: NamedDependency[CatalogCache],
     runtime: NamedDependency[GatewayRuntime],
 ) -> CatalogAdmin:
-    def on_change() -> None:
-        catalog_cache.invalidate()
+    async def on_change(after: KnownCatalog | None) -> None:
         runtime.tenant_status.forget()  # a tenant created or retired here counts from now
+        await catalog_cache.adopt(after)
 
-    return CatalogAdmin(db_session, Actor.of(auth), on_change=on_change)
+    return CatalogAdmin(db_session, Actor.of(auth), on_change=on_change, known=catalog_cache.known)
 
 
 def provide_client_admin(

@@ -2,8 +2,10 @@
 
 Building a `CatalogSnapshot` reads the whole catalog and compiles every license, far too slow for
 a request path, so it is built once and reused until the catalog changes:
-- a write through this server's admin API calls `invalidate()`, and the next request waits for
-  the rebuild (an admin reads what it just wrote);
+- a write through this server's admin API hands the catalog it committed to `adopt()`, which
+  builds the new snapshot before the write is answered (an admin reads what it just wrote), and
+  the write itself starts from `known()` instead of reading every entry (`load_catalog`);
+  `invalidate()` makes the next request wait for a whole read instead;
 - writes made elsewhere (another server, the CLI) are noticed by a background refresh at most
   every `refresh_seconds`, which swaps the snapshot only when the catalog's digest changed;
   requests keep using the old snapshot meanwhile.
@@ -26,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry.catalog.entries import Catalog
-from registry.catalog.store import catalog_revision, read_catalog
+from registry.catalog.store import KnownCatalog, catalog_revision, read_catalog
 from registry.policy import CatalogSnapshot, PolicyEngine, catalog_digest
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,40 @@ class CatalogCache:
     def invalidate(self) -> None:
         """The catalog changed through this process: the next `current()` rebuilds."""
         self._stale = True
+
+    def known(self) -> KnownCatalog | None:
+        """The catalog held, at the revision read before it (a write committed in between left
+        that revision older than the entries: the database's is then newer, and nothing takes
+        the entries for what it holds)."""
+        current, revision = self._current, self._revision_read
+        if current is None or revision is None or self._stale:
+            return None
+        return KnownCatalog(revision, current.catalog)
+
+    async def adopt(self, after: KnownCatalog | None) -> None:
+        """A write of this process committed the catalog `after`: serve it from now on, without
+        reading it back. None (a database without the revision row): `invalidate()`."""
+        if after is None:
+            self.invalidate()
+            return
+        async with self._lock:
+            if self._revision_read is not None and self._revision_read >= after.revision and not self._stale:
+                return  # a refresh already read this revision, or a later one
+            try:
+                digest = await anyio.to_thread.run_sync(catalog_digest, after.catalog)
+                if self._current is None or self._current.digest != digest:
+                    number = (self._current.number + 1) if self._current is not None else 1
+                    self._current = await anyio.to_thread.run_sync(
+                        build_revision, after.catalog, number, digest
+                    )
+                    self.builds += 1
+            except Exception:  # the write committed: answer it, and read the catalog next time
+                log.exception("the catalog committed could not be served; reading it again")
+                self._stale = True
+                return
+            self._revision_read = after.revision
+            self._stale = False
+            self._checked_at = time.monotonic()
 
     async def current(self) -> CatalogRevision:
         current = self._current

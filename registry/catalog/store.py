@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from enum import StrEnum
-from typing import Any, TypeVar
+from operator import attrgetter
+from typing import Any, NamedTuple, TypeVar
 
 import msgspec
-from sqlalchemy import Select, delete, func, inspect, select, update
+from sqlalchemy import Select, delete, func, inspect, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.catalog import rows
@@ -56,8 +57,20 @@ class EntryChange(msgspec.Struct, frozen=True, kw_only=True):
     after: dict[str, Any]
 
 
+class KnownCatalog(NamedTuple):
+    """The catalog as the database held it at `revision` (`catalog_revision`), kept in memory
+    (a server's catalog cache): a load that finds the database still at that revision uses it
+    instead of reading every entry again."""
+
+    revision: int
+    catalog: Catalog
+
+
 class LoadReport(msgspec.Struct, frozen=True, kw_only=True):
     changes: tuple[EntryChange, ...]
+    after: KnownCatalog | None = None
+    """The whole catalog once the load commits, at its revision (None in a database without
+    the revision row, made before migration 0014)."""
 
     def with_action(self, action: ChangeAction) -> tuple[EntryChange, ...]:
         return tuple(change for change in self.changes if change.action is action)
@@ -89,18 +102,42 @@ async def read_catalog(session: AsyncSession) -> Catalog:
 
     Rows already in the session are refreshed, so a long-lived session never serves stale entries.
     """
-    licenses = await _all(session, select(LicenseDocumentRow).order_by("key", "version"))
-    artifacts = await _all(session, select(ArtifactRow).order_by(ArtifactRow.id))
-    bases = await _ordered_links(session, ArtifactBaseRow, lambda r: (r.artifact_id, r.base_id))
-    components = await _ordered_links(
-        session, ArtifactComponentRow, lambda r: (r.artifact_id, r.component_id)
+    return await _read(session, None)
+
+
+async def _read(session: AsyncSession, only: dict[str, list[Any]] | None) -> Catalog:
+    """`read_catalog`, or with `only` the entries of those ids per section (license ids as
+    (key, version); the operator when `only` names it) as the database holds them."""
+
+    def wanted(section: str) -> list[Any] | None:
+        return None if only is None else only.get(section, [])
+
+    async def entries(statement: Select[Any], section: str, column: Any) -> Sequence[Any]:
+        ids = wanted(section)
+        if ids is None:
+            return await _all(session, statement)
+        return await _all(session, statement.where(column.in_(ids))) if ids else []
+
+    licenses = await entries(
+        select(LicenseDocumentRow).order_by("key", "version"),
+        "licenses",
+        tuple_(LicenseDocumentRow.key, LicenseDocumentRow.version),
     )
-    tenants = await _all(session, select(TenantRow).order_by(TenantRow.id))
-    operators = await _all(session, select(OperatorRow))
+    artifacts = await entries(select(ArtifactRow).order_by(ArtifactRow.id), "artifacts", ArtifactRow.id)
+    bases = await _ordered_links(
+        session, ArtifactBaseRow, lambda r: (r.artifact_id, r.base_id), wanted("artifacts")
+    )
+    components = await _ordered_links(
+        session, ArtifactComponentRow, lambda r: (r.artifact_id, r.component_id), wanted("artifacts")
+    )
+    tenants = await entries(select(TenantRow).order_by(TenantRow.id), "tenants", TenantRow.id)
+    operators = await _all(session, select(OperatorRow)) if only is None or "operator" in only else []
     operator = operators[0] if operators else None
-    agreements = await _all(session, select(AgreementRow).order_by(AgreementRow.id))
-    runners = await _all(session, select(RunnerRow).order_by(RunnerRow.id))
-    served = await _ordered_links(session, RunnerArtifactRow, lambda r: (r.runner_id, r.artifact_id))
+    agreements = await entries(select(AgreementRow).order_by(AgreementRow.id), "agreements", AgreementRow.id)
+    runners = await entries(select(RunnerRow).order_by(RunnerRow.id), "runners", RunnerRow.id)
+    served = await _ordered_links(
+        session, RunnerArtifactRow, lambda r: (r.runner_id, r.artifact_id), wanted("runners")
+    )
     return Catalog(
         licenses=tuple(rows.license_from_row(row) for row in licenses),
         artifacts=tuple(
@@ -119,15 +156,20 @@ async def export_catalog(session: AsyncSession) -> Catalog:
     return await read_catalog(session)
 
 
-async def load_catalog(session: AsyncSession, catalog: Catalog | SourcedCatalog) -> LoadReport:
+async def load_catalog(
+    session: AsyncSession, catalog: Catalog | SourcedCatalog, *, known: KnownCatalog | None = None
+) -> LoadReport:
     """Upsert every entry of `catalog` in the caller's transaction (the caller commits).
 
     Entries already in the database and absent from `catalog` are kept. Raises `CatalogError`
     (before writing anything) when the catalog is invalid against what the database holds, or
     when it would change the terms of a license version that artifacts or runners already use.
+    What the database holds is `known`'s catalog when the database is still at its revision,
+    else read whole (seconds on a catalog of 100,000 agreements).
     """
     await _serialize_loads(session)
-    existing = await read_catalog(session)
+    revision = await catalog_revision(session)  # loads take turns: none can change it meanwhile
+    existing = await known_or_read(session, known, revision)
     validate_catalog(catalog, existing=existing)
     new = catalog.catalog if isinstance(catalog, SourcedCatalog) else catalog
 
@@ -218,13 +260,65 @@ async def load_catalog(session: AsyncSession, catalog: Catalog | SourcedCatalog)
         for i, artifact in enumerate(runner.artifacts)
     )
     await session.flush()
-    if any(change.action is not ChangeAction.UNCHANGED for change in changes):
+    changed = any(change.action is not ChangeAction.UNCHANGED for change in changes)
+    if changed:
         await session.execute(
             update(CatalogRevisionRow)
             .where(CatalogRevisionRow.singleton == 1)
             .values(revision=CatalogRevisionRow.revision + 1)
         )
-    return LoadReport(changes=tuple(changes))
+    after = None
+    if revision is not None and changed:
+        # the changed entries as a read gives them: a nested default that a row rebuilds is
+        # equal to the one given but encodes differently, and `catalog_digest` would differ
+        written: dict[str, list[Any]] = defaultdict(list)
+        for change in changes:
+            if change.action is not ChangeAction.UNCHANGED:
+                written[change.section].append(_row_key(change.section, change.id))
+        after = KnownCatalog(revision + 1, merged(existing, await _read(session, written)))
+    elif revision is not None:
+        after = KnownCatalog(revision, existing)
+    return LoadReport(changes=tuple(changes), after=after)
+
+
+def _row_key(section: str, identity: str) -> Any:
+    if section == "licenses":
+        key, _, version = identity.rpartition("@")
+        return (key, version)
+    return identity
+
+
+async def known_or_read(session: AsyncSession, known: KnownCatalog | None, revision: int | None) -> Catalog:
+    """`known`'s catalog when the database is at its `revision`, else the whole catalog read."""
+    if known is not None and revision is not None and revision == known.revision:
+        return known.catalog
+    return await read_catalog(session)
+
+
+_SORT_KEYS = {
+    "licenses": attrgetter("key", "version"),
+    "artifacts": attrgetter("id"),
+    "tenants": attrgetter("id"),
+    "agreements": attrgetter("id"),
+    "runners": attrgetter("id"),
+}
+
+
+def merged(existing: Catalog, new: Catalog) -> Catalog:
+    """What `read_catalog` reads once `new` is loaded over `existing`: each section's entries by
+    id, those of `new` replacing the same ids, sorted by id (the order of a PostgreSQL read may
+    differ where its collation does; nothing depends on the order: `catalog_digest`, and the
+    policy, read the entries by id)."""
+    sections: dict[str, tuple[Any, ...]] = {}
+    for section, key in _SORT_KEYS.items():
+        loaded = getattr(new, section)
+        if not loaded:
+            sections[section] = getattr(existing, section)
+            continue
+        entries = {entry_id(section, entry): entry for entry in getattr(existing, section)}
+        entries.update((entry_id(section, entry), entry) for entry in loaded)
+        sections[section] = tuple(sorted(entries.values(), key=key))
+    return Catalog(**sections, operator=new.operator if new.operator is not None else existing.operator)
 
 
 async def catalog_revision(session: AsyncSession) -> int | None:
@@ -265,12 +359,21 @@ async def _all(session: AsyncSession, statement: Select[T]) -> Sequence[T]:
 
 
 async def _ordered_links(
-    session: AsyncSession, row_type: type[Any], pair: Callable[[Any], tuple[str, str]]
+    session: AsyncSession,
+    row_type: type[Any],
+    pair: Callable[[Any], tuple[str, str]],
+    owners: list[str] | None = None,
 ) -> dict[str, list[str]]:
-    """Association rows as owner id -> target ids in their declared order."""
+    """Association rows as owner id -> target ids in their declared order (of `owners` only,
+    when given)."""
     owner_column = next(iter(row_type.__table__.primary_key.columns))
     links: dict[str, list[str]] = defaultdict(list)
-    for row in await _all(session, select(row_type).order_by(owner_column, row_type.position)):
+    statement = select(row_type).order_by(owner_column, row_type.position)
+    if owners is not None:
+        if not owners:
+            return links
+        statement = statement.where(owner_column.in_(owners))
+    for row in await _all(session, statement):
         owner, target = pair(row)
         links[owner].append(target)
     return links

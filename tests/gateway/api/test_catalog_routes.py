@@ -10,7 +10,9 @@ from gateway.admin.actor import Actor
 from gateway.admin.catalog_service import CatalogAdmin
 from gateway.catalog.cache import CatalogCache
 from gateway.catalog.dependencies import CATALOG_CACHE_STATE_KEY
+from registry.catalog.store import read_catalog
 from registry.db.engine import create_engine, session_factory
+from registry.policy import catalog_digest
 from tests.gateway.api.conftest import FLUX2_DEV, GLOBEX, SCHNELL, TURBO_LORA, Api, open_api, today
 from tests.gateway.auth.conftest import make_settings
 
@@ -135,3 +137,39 @@ async def test_a_refresh_reads_the_whole_catalog_only_when_it_changed(
             await api.call("GET", "/v1/models")
             await asyncio.sleep(0.08)
         assert (cache.reads, cache.builds) == (2, 2)
+
+
+async def test_an_admin_write_serves_what_it_committed_without_reading_the_catalog_back(
+    tmp_path: Path, sqlite_api_db: str
+) -> None:
+    """A write through the admin API starts from the catalog the server holds and hands the
+    server what it committed: no whole read (seconds at 100,000 agreements), and the writer's
+    next request sees the change."""
+    settings = make_settings(tmp_path, sqlite_api_db, state_sync_seconds=3600)
+    async for api in open_api(settings):
+        cache = api.app.state[CATALOG_CACHE_STATE_KEY]
+        assert isinstance(cache, CatalogCache)
+        headers = await api.admin()
+        assert (await api.call("GET", "/v1/models")).status_code == 200
+        reads = cache.reads
+        created = await api.http.post(
+            "/admin/tenants", headers=headers, json={"id": "initech", "name": "Initech"}
+        )
+        assert created.status_code == 201, created.text
+        renamed = await api.http.put(
+            "/admin/tenants/initech", headers=headers, json={**created.json(), "name": "Initech GmbH"}
+        )
+        assert renamed.status_code == 200, renamed.text
+        retired = await api.http.delete(f"/admin/artifacts/{SCHNELL}", headers=headers)
+        assert retired.status_code == 200, retired.text
+        assert SCHNELL not in _by_id((await api.call("GET", "/v1/models")).json())
+        listed = await api.http.get("/admin/tenants", headers=headers)
+        assert {t["id"]: t["name"] for t in listed.json()}["initech"] == "Initech GmbH"
+        assert cache.reads == reads
+        engine = create_engine(sqlite_api_db)
+        try:
+            async with session_factory(engine)() as session:
+                held = await read_catalog(session)
+        finally:
+            await engine.dispose()
+        assert (await cache.current()).digest == catalog_digest(held)  # what it serves is stored

@@ -12,8 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from registry.catalog.entries import Artifact, Catalog, LicenseDocument, Runner
 from registry.catalog.errors import CatalogError
 from registry.catalog.files import SourcedCatalog, dump_catalog, parse_catalog
-from registry.catalog.store import ChangeAction, LoadReport, export_catalog, load_catalog, read_catalog
+from registry.catalog.store import (
+    ChangeAction,
+    KnownCatalog,
+    LoadReport,
+    catalog_revision,
+    export_catalog,
+    load_catalog,
+    read_catalog,
+)
 from registry.db.catalog_tables import ArtifactBaseRow, ArtifactRow, LicenseDocumentRow
+from registry.policy import catalog_digest
 from registry.terms import Grant, LicenseTerms
 from registry.vocabulary import ArtifactKind, GrantStatus, Purpose
 
@@ -191,3 +200,58 @@ async def test_a_long_lived_session_reads_what_others_committed(
         second = await read_catalog(reader)
     assert next(r for r in first.runners if r.id == runner.id).enabled
     assert not next(r for r in second.runners if r.id == runner.id).enabled
+
+
+async def test_a_load_reports_the_catalog_it_committed_as_a_read_gives_it_back(
+    sessions: async_sessionmaker[AsyncSession], fixture_catalog: SourcedCatalog
+) -> None:
+    """A server keeps the catalog a write committed (`LoadReport.after`) instead of reading it
+    back, and starts its next write from it (`known`): each must be what the database holds."""
+    report = await _load(sessions, fixture_catalog)
+    source = fixture_catalog.catalog
+    [tenant] = source.tenants
+    [agreement, _] = source.agreements
+    runner = source.runners[0]
+    lora = source.artifacts[2]
+    assert source.operator is not None
+    writes = [
+        Catalog(tenants=(msgspec.structs.replace(tenant, name="Acme Renamed", retired=True),)),
+        Catalog(tenants=(msgspec.structs.replace(tenant, id="globex", name="Globex"),)),
+        Catalog(agreements=(msgspec.structs.replace(agreement, monthly_quota=7, revoked_at=None),)),
+        Catalog(agreements=(msgspec.structs.replace(agreement, id="acme-bfl-2027"),)),
+        Catalog(runners=(msgspec.structs.replace(runner, artifacts=runner.artifacts[:1], paused=True),)),
+        Catalog(artifacts=(msgspec.structs.replace(lora, id="fal/another-lora", name="Another"),)),
+        Catalog(operator=msgspec.structs.replace(source.operator, charges_tenants=False)),
+        Catalog(tenants=(msgspec.structs.replace(tenant, id="globex", name="Globex"),)),  # unchanged
+    ]
+    for write in writes:
+        assert report.after is not None
+        async with sessions() as session, session.begin():
+            report = await load_catalog(session, write, known=report.after)
+        async with sessions() as session:
+            held = await read_catalog(session)
+            revision = await catalog_revision(session)
+        assert report.after == (revision, _sorted(held)), write
+        # equal, and encoded alike (a nested default rebuilt from columns encodes apart)
+        assert catalog_digest(report.after.catalog) == catalog_digest(held), write
+
+
+async def test_a_load_trusts_a_known_catalog_only_at_the_database_s_revision(
+    sessions: async_sessionmaker[AsyncSession], fixture_catalog: SourcedCatalog
+) -> None:
+    report = await _load(sessions, fixture_catalog)
+    assert report.after is not None
+    [tenant] = report.after.catalog.tenants
+    doctored = msgspec.structs.replace(
+        report.after.catalog, tenants=(msgspec.structs.replace(tenant, name="Only In Memory"),)
+    )
+    write = Catalog(tenants=(msgspec.structs.replace(tenant, id="globex"),))
+    async with sessions() as session, session.begin():  # a write elsewhere: the revision moved on
+        stale = await load_catalog(session, write, known=KnownCatalog(report.after.revision - 1, doctored))
+    assert stale.after is not None
+    assert [t.name for t in stale.after.catalog.tenants] == [tenant.name, tenant.name]  # read whole
+    write = Catalog(tenants=(msgspec.structs.replace(tenant, id="initech"),))
+    async with sessions() as session, session.begin():
+        trusted = await load_catalog(session, write, known=KnownCatalog(stale.after.revision, doctored))
+    assert trusted.after is not None
+    assert "Only In Memory" in [t.name for t in trusted.after.catalog.tenants]  # not read again
