@@ -70,11 +70,20 @@ class CatalogAdmin:
         self.actor = actor
         self.on_change = on_change
         self.known = known
+        self._read: KnownCatalog | None = None
+        """What this service last read whole or wrote (without a server's cache, the CLI's
+        write starts from the catalog its check read, instead of reading it again)."""
+
+    def _known(self) -> KnownCatalog | None:
+        return self.known() or self._read
 
     async def catalog(self) -> Catalog:
-        known = self.known()
-        revision = await catalog_revision(self.session) if known is not None else None
-        return await known_or_read(self.session, known, revision)
+        known = self._known()
+        revision = await catalog_revision(self.session)  # before the entries, as the cache reads
+        catalog = await known_or_read(self.session, known, revision)
+        if revision is not None and (known is None or catalog is not known.catalog):
+            self._read = KnownCatalog(revision, catalog)
+        return catalog
 
     async def find(self, section: str, identity: str) -> Any:
         catalog = await self.catalog()
@@ -155,7 +164,7 @@ class CatalogAdmin:
             if section == "operator"
             else msgspec.structs.replace(Catalog(), **{section: (entry,)})
         )
-        report = await load_catalog(self.session, catalog, known=self.known())
+        report = await load_catalog(self.session, catalog, known=self._known())
         change = report.changes[0]
         if change.action is ChangeAction.UNCHANGED:
             await self.session.rollback()
@@ -165,6 +174,7 @@ class CatalogAdmin:
         )
         await append_in_session(self.session, [event])
         await self.session.commit()
+        self._read = report.after
         await self.on_change(report.after)
 
 
