@@ -173,3 +173,34 @@ async def test_an_admin_write_serves_what_it_committed_without_reading_the_catal
         finally:
             await engine.dispose()
         assert (await cache.current()).digest == catalog_digest(held)  # what it serves is stored
+
+
+async def test_concurrent_admin_writes_leave_the_server_serving_what_the_database_holds(
+    any_db_api: Api, any_api_db: str
+) -> None:
+    api = any_db_api
+    headers = await api.admin()
+    answers = await asyncio.gather(
+        *(
+            api.http.post("/admin/tenants", headers=headers, json={"id": f"tenant-{i}", "name": f"T{i}"})
+            for i in range(8)
+        )
+    )
+    assert [a.status_code for a in answers] == [201] * 8, [a.text for a in answers]
+    renamed = await asyncio.gather(
+        *(
+            api.http.put("/admin/tenants/tenant-3", headers=headers, json={"id": "tenant-3", "name": name})
+            for name in ("First", "Second")
+        ),
+        api.http.delete(f"/admin/artifacts/{SCHNELL}", headers=headers),
+    )
+    assert [a.status_code for a in renamed] == [200] * 3, [a.text for a in renamed]
+    cache = api.app.state[CATALOG_CACHE_STATE_KEY]
+    engine = create_engine(any_api_db)
+    try:
+        async with session_factory(engine)() as session:
+            held = await read_catalog(session)
+    finally:
+        await engine.dispose()
+    assert {f"tenant-{i}" for i in range(8)} <= {t.id for t in held.tenants}
+    assert (await cache.current()).digest == catalog_digest(held)
