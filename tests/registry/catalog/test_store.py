@@ -222,6 +222,7 @@ async def test_a_load_reports_the_catalog_it_committed_as_a_read_gives_it_back(
         Catalog(runners=(msgspec.structs.replace(runner, artifacts=runner.artifacts[:1], paused=True),)),
         Catalog(artifacts=(msgspec.structs.replace(lora, id="fal/another-lora", name="Another"),)),
         Catalog(operator=msgspec.structs.replace(source.operator, charges_tenants=False)),
+        Catalog(licenses=(msgspec.structs.replace(source.licenses[0], version="9.9", title="Next"),)),
         Catalog(tenants=(msgspec.structs.replace(tenant, id="globex", name="Globex"),)),  # unchanged
     ]
     for write in writes:
