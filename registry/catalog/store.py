@@ -8,7 +8,7 @@ validated before the first write: a `CatalogError` leaves the database untouched
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from enum import StrEnum
 from operator import attrgetter
 from typing import Any, NamedTuple, TypeVar
@@ -138,17 +138,25 @@ async def _read(session: AsyncSession, only: dict[str, list[Any]] | None) -> Cat
     served = await _ordered_links(
         session, RunnerArtifactRow, lambda r: (r.runner_id, r.artifact_id), wanted("runners")
     )
+    # sorted here too: a PostgreSQL collation may order ids otherwise (`merged` sorts as Python)
     return Catalog(
-        licenses=tuple(rows.license_from_row(row) for row in licenses),
-        artifacts=tuple(
-            rows.artifact_from_row(row, bases.get(row.id, ()), components.get(row.id, ()))
-            for row in artifacts
+        licenses=_sorted("licenses", (rows.license_from_row(row) for row in licenses)),
+        artifacts=_sorted(
+            "artifacts",
+            (
+                rows.artifact_from_row(row, bases.get(row.id, ()), components.get(row.id, ()))
+                for row in artifacts
+            ),
         ),
-        tenants=tuple(rows.tenant_from_row(row) for row in tenants),
-        agreements=tuple(rows.agreement_from_row(row) for row in agreements),
-        runners=tuple(rows.runner_from_row(row, served.get(row.id, ())) for row in runners),
+        tenants=_sorted("tenants", (rows.tenant_from_row(row) for row in tenants)),
+        agreements=_sorted("agreements", (rows.agreement_from_row(row) for row in agreements)),
+        runners=_sorted("runners", (rows.runner_from_row(row, served.get(row.id, ())) for row in runners)),
         operator=rows.operator_from_row(operator) if operator is not None else None,
     )
+
+
+def _sorted(section: str, entries: Iterable[T]) -> tuple[T, ...]:
+    return tuple(sorted(entries, key=_SORT_KEYS[section]))
 
 
 async def export_catalog(session: AsyncSession) -> Catalog:
@@ -306,9 +314,7 @@ _SORT_KEYS = {
 
 def merged(existing: Catalog, new: Catalog) -> Catalog:
     """What `read_catalog` reads once `new` is loaded over `existing`: each section's entries by
-    id, those of `new` replacing the same ids, sorted by id (the order of a PostgreSQL read may
-    differ where its collation does; nothing depends on the order: `catalog_digest`, and the
-    policy, read the entries by id)."""
+    id, those of `new` replacing the same ids, sorted by id."""
     sections: dict[str, tuple[Any, ...]] = {}
     for section, key in _SORT_KEYS.items():
         loaded = getattr(new, section)
