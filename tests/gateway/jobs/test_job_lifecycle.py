@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+import time
 from typing import Any
 
 from tests.gateway.jobs.conftest import (
@@ -68,10 +70,8 @@ async def test_paused_runner_queues_then_cancel_and_deadline_end_jobs(gateway: G
     assert image.status_code == 409
 
 
-async def test_queue_depth_and_rate_limits_answer_with_retry_after(
-    jobs_world: JobsWorld, tmp_path: Any
-) -> None:
-    async with open_gateway(jobs_world, tmp_path, job_queue_depth=2, job_rate_per_minute=4) as gateway:
+async def test_a_full_queue_answers_503_with_retry_after(jobs_world: JobsWorld, tmp_path: Any) -> None:
+    async with open_gateway(jobs_world, tmp_path, job_queue_depth=2) as gateway:
         gateway.pool.pause(LOCAL_SD)
         accepted = [(await gateway.submit(sd_job())).status_code for _ in range(2)]
         assert accepted == [202, 202]
@@ -82,11 +82,21 @@ async def test_queue_depth_and_rate_limits_answer_with_retry_after(
         gateway.pool.pause(LOCAL_SD, False)
         for item in (await gateway.get("/v1/jobs")).json()["items"]:
             await gateway.wait_for(item["id"])
-        assert (await gateway.submit(sd_job())).status_code == 202  # the 4th submission this minute
+
+
+async def test_the_rate_limit_answers_429_with_retry_after(jobs_world: JobsWorld, tmp_path: Any) -> None:
+    async with open_gateway(jobs_world, tmp_path, job_rate_per_minute=4) as gateway:
+        gateway.pool.pause(LOCAL_SD)
+        # submissions count per calendar minute: start with time to spare in one
+        if (left := 60 - time.time() % 60) < 15:
+            await asyncio.sleep(left + 0.1)
+        accepted = [(await gateway.submit(sd_job())).status_code for _ in range(4)]
+        assert accepted == [202] * 4
         limited = await gateway.submit(sd_job())
         assert limited.status_code == 429
         assert limited.json()["type"] == "urn:clearance:problem:rate-limited"
         assert int(limited.headers["retry-after"]) >= 1
+        gateway.pool.pause(LOCAL_SD, False)
         for item in (await gateway.get("/v1/jobs")).json()["items"]:
             await gateway.wait_for(item["id"])
 
