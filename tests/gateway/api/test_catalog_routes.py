@@ -204,3 +204,48 @@ async def test_concurrent_admin_writes_leave_the_server_serving_what_the_databas
         await engine.dispose()
     assert {f"tenant-{i}" for i in range(8)} <= {t.id for t in held.tenants}
     assert (await cache.current()).digest == catalog_digest(held)
+
+
+async def test_admin_writes_through_two_servers_each_start_from_what_the_database_holds(
+    tmp_path: Path, any_api_db: str
+) -> None:
+    """A server whose catalog is behind the database (another server wrote since) reads it
+    whole before writing, so neither write undoes the other, and both servers end up serving
+    what the database holds."""
+    first_settings = make_settings(tmp_path / "a", any_api_db, state_sync_seconds=3600)
+    second_settings = make_settings(tmp_path / "b", any_api_db, state_sync_seconds=3600)
+    async for first in open_api(first_settings):
+        async for second in open_api(second_settings):
+            servers = (first, second)
+            for api in servers:  # each reads the catalog once, then never refreshes
+                assert (await api.call("GET", "/v1/models")).status_code == 200
+            created = await first.http.post(
+                "/admin/tenants", headers=await first.admin(), json={"id": "initech", "name": "Initech"}
+            )
+            assert created.status_code == 201, created.text
+            # the second's catalog lacks the tenant: it must not take it for missing
+            again = await second.http.post(
+                "/admin/tenants", headers=await second.admin(), json={"id": "initech", "name": "Initech 2"}
+            )
+            assert again.status_code == 409, again.text
+            renamed = await second.http.put(
+                "/admin/tenants/initech", headers=await second.admin(), json={**created.json(), "name": "B"}
+            )
+            assert renamed.status_code == 200, renamed.text
+            retired = await first.http.delete(f"/admin/artifacts/{SCHNELL}", headers=await first.admin())
+            assert retired.status_code == 200, retired.text
+            engine = create_engine(any_api_db)
+            try:
+                async with session_factory(engine)() as session:
+                    held = await read_catalog(session)
+            finally:
+                await engine.dispose()
+            assert {t.id: t.name for t in held.tenants}["initech"] == "B"  # the first's retirement kept it
+            assert next(a for a in held.artifacts if a.id == SCHNELL).retired
+            # each server serves what the database held after its own last write; a refresh
+            # brings the second up to the first's last one
+            first_cache = first.app.state[CATALOG_CACHE_STATE_KEY]
+            assert first.http.blocking_portal.call(first_cache.current).digest == catalog_digest(held)
+            second_cache = second.app.state[CATALOG_CACHE_STATE_KEY]
+            second_cache.invalidate()  # as a refresh that found a newer revision
+            assert second.http.blocking_portal.call(second_cache.current).digest == catalog_digest(held)
