@@ -5,7 +5,7 @@ a fresh SQLite database under `tempfile`'s directory, then times the first read 
 build of a `CatalogCache` and its refreshes while nothing changes (each reads the catalog's
 revision only), and one refresh after a change (it reads the whole catalog again); then an
 admin write of one tenant through `CatalogAdmin` as the admin API makes it (from the cache's
-catalog, handing the cache what it committed) and as the CLI makes it (no cache: whole reads).
+catalog, handing the cache what it committed) and as the CLI makes it (no cache: one whole read).
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ async def _run(refreshes: int) -> None:
             print(
                 f"admin write of one tenant, as the admin API makes it (with the cache): median "
                 f"{statistics.median(served) * 1000:.0f} ms of {len(served)}, snapshot rebuild included "
-                f"(whole-catalog reads: {cache.reads - reads}); as the CLI makes it (two whole reads): "
+                f"(whole-catalog reads: {cache.reads - reads}); as the CLI makes it (one whole read): "
                 f"median {statistics.median(alone):.2f} s of {len(alone)}"
             )
         finally:
