@@ -10,6 +10,7 @@ from gateway.admin.actor import Actor
 from gateway.admin.catalog_service import CatalogAdmin
 from gateway.catalog.cache import CatalogCache
 from gateway.catalog.dependencies import CATALOG_CACHE_STATE_KEY
+from registry.catalog.entries import Catalog
 from registry.catalog.store import read_catalog
 from registry.db.engine import create_engine, session_factory
 from registry.policy import catalog_digest
@@ -20,6 +21,16 @@ from tests.gateway.auth.conftest import make_settings
 def _by_id(listing: dict[str, Any]) -> dict[str, dict[str, Any]]:
     assert listing["object"] == "list"  # OpenAI's model list shape
     return {model["id"]: model for model in listing["data"]}
+
+
+async def _held(database_url: str) -> Catalog:
+    """The catalog the database holds, read as another process would."""
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            return await read_catalog(session)
+    finally:
+        await engine.dispose()
 
 
 async def _until_unlisted(api: Api, model_id: str) -> None:
@@ -166,12 +177,7 @@ async def test_an_admin_write_serves_what_it_committed_without_reading_the_catal
         listed = await api.http.get("/admin/tenants", headers=headers)
         assert {t["id"]: t["name"] for t in listed.json()}["initech"] == "Initech GmbH"
         assert cache.reads == reads
-        engine = create_engine(sqlite_api_db)
-        try:
-            async with session_factory(engine)() as session:
-                held = await read_catalog(session)
-        finally:
-            await engine.dispose()
+        held = await _held(sqlite_api_db)
         assert (await cache.current()).digest == catalog_digest(held)  # what it serves is stored
 
 
@@ -196,12 +202,7 @@ async def test_concurrent_admin_writes_leave_the_server_serving_what_the_databas
     )
     assert [a.status_code for a in renamed] == [200] * 3, [a.text for a in renamed]
     cache = api.app.state[CATALOG_CACHE_STATE_KEY]
-    engine = create_engine(any_api_db)
-    try:
-        async with session_factory(engine)() as session:
-            held = await read_catalog(session)
-    finally:
-        await engine.dispose()
+    held = await _held(any_api_db)
     assert {f"tenant-{i}" for i in range(8)} <= {t.id for t in held.tenants}
     assert (await cache.current()).digest == catalog_digest(held)
 
@@ -234,12 +235,7 @@ async def test_admin_writes_through_two_servers_each_start_from_what_the_databas
             assert renamed.status_code == 200, renamed.text
             retired = await first.http.delete(f"/admin/artifacts/{SCHNELL}", headers=await first.admin())
             assert retired.status_code == 200, retired.text
-            engine = create_engine(any_api_db)
-            try:
-                async with session_factory(engine)() as session:
-                    held = await read_catalog(session)
-            finally:
-                await engine.dispose()
+            held = await _held(any_api_db)
             assert {t.id: t.name for t in held.tenants}["initech"] == "B"  # the first's retirement kept it
             assert next(a for a in held.artifacts if a.id == SCHNELL).retired
             # each server serves what the database held after its own last write; a refresh
