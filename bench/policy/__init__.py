@@ -378,18 +378,30 @@ def main(argv: list[str] | None = None) -> None:
         steady,
     )
     engine = PolicyEngine(snapshot, cache_size=65_536)
+    fresh = generate_requests(catalog, args.decisions, seed=14)
+    new_rate = _measure(
+        f"cached PolicyEngine.evaluate (what the gateway calls): {len(fresh):,} more new requests, "
+        "none of them remembered",
+        engine.evaluate,
+        fresh,
+    )
     repeated = _metered_repeats(steady[:5_000], len(steady))
     for request in repeated[:5_000]:
         engine.evaluate(request)
-    _measure(
+    repeated_rate = _measure(
         "cached PolicyEngine.evaluate: the same 5,000 requests asked again and again, usage and date moving",
         engine.evaluate,
         repeated,
     )
+
+    def verdict(rate: float) -> str:
+        return f"{rate:,.0f} decisions/s ({'met' if rate >= 100_000 else 'missed'})"
+
     print(
         f"targets (issue #3): snapshot build {min(builds) * 1000:.0f} ms (under 1,000 ms: "
-        f"{'met' if min(builds) < 1 else 'missed'}); uncached steady state {steady_rate:,.0f} decisions/s "
-        f"(100,000: {'met' if steady_rate >= 100_000 else 'missed'})"
+        f"{'met' if min(builds) < 1 else 'missed'}); 100,000 decisions/s: every request new, uncached "
+        f"{verdict(steady_rate)}, through PolicyEngine {verdict(new_rate)}; requests asked again, "
+        f"through PolicyEngine {verdict(repeated_rate)}"
     )
 
 

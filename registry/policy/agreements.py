@@ -260,12 +260,13 @@ def windows_meet(windows: Iterable[UsabilityWindow]) -> UsabilityWindow:
     usage (of judgements made together, or remembered and still holding): what
     `usability_window` gives for all their agreements together, each quota named once, without
     reading the agreements again."""
+    bounded = [window for window in windows if window is not ALWAYS]
+    if len(bounded) < 2:  # most judgements check no agreement, or one party's
+        return bounded[0] if bounded else ALWAYS
     since: dt.date | None = None
     until: dt.date | None = None
     quotas: dict[str, tuple[str, int, bool]] = {}
-    for window in windows:
-        if window is ALWAYS:
-            continue
+    for window in bounded:
         start, end = window.since, window.until
         if start is not None and (since is None or start > since):
             since = start

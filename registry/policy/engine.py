@@ -1,26 +1,44 @@
 """A convenience around `evaluate`: holds the current snapshot and remembers recent decisions.
 
 Sound only because `evaluate` is pure. A decision depends on the date and on the usage counted
-this month only through the agreements whose usability it checked, so the cache key leaves both
-out and a cached decision is reused only while every such agreement is usable (or not) for the
-same reason as when it was made; the decision id is derived afresh for each request. Metered
-requests (whose usage grows with every call) therefore still hit. Denies carrying alternatives
-are not cached (their search reads other agreements). Swapping the snapshot drops the cache.
+this month only through the agreements whose usability its judgements checked, so the cache key
+leaves both out and a cached decision is reused only while every such agreement is usable (or
+not) for the same reason as when it was made (the judgements' windows met: `windows_meet`); the
+decision id is derived afresh for each request. Metered requests (whose usage grows with every
+call) therefore still hit. A deny that asked for alternatives is not cached: the search judges
+other models on the request's date, so an agreement starting later can add one. Swapping the
+snapshot drops the cache.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Any
 
 import msgspec
 
-from registry.catalog.entries import Agreement
-from registry.policy.agreements import UsabilityWindow, usability_window
+from registry.policy.agreements import UsabilityWindow, windows_meet
 from registry.policy.decision import PolicyDecision
 from registry.policy.evaluate import evaluate_tracked
-from registry.policy.identity import derive_decision_id
+from registry.policy.identity import decision_id_after, decision_id_prefix
+from registry.policy.keys import PLAIN, plain, use_cases_key
 from registry.policy.request import PolicyRequest
 from registry.policy.snapshot import CatalogSnapshot
+from registry.vocabulary import Decision
+
+_replace = msgspec.structs.replace
+_DENY = Decision.DENY
+
+
+class _Remembered(msgspec.Struct, frozen=True, gc=False):
+    """A cached decision under its key (plain values): untracked, like the key, so a full cache
+    adds nothing to what the collector walks."""
+
+    key: tuple[object, ...]
+    decision: PolicyDecision
+    holds_while: UsabilityWindow
+    id_prefix: Any
+    """`identity.decision_id_prefix` of the snapshot and the decision's runner."""
 
 
 class PolicyEngine:
@@ -29,7 +47,9 @@ class PolicyEngine:
     def __init__(self, snapshot: CatalogSnapshot, *, cache_size: int = 4096) -> None:
         self._snapshot = snapshot
         self._cache_size = cache_size
-        self._cache: OrderedDict[tuple[object, ...], tuple[PolicyDecision, UsabilityWindow]] = OrderedDict()
+        # by the hash of the key, least recently used first; its entries are untracked (`keys.Memo`),
+        # and a key that shares a hash replaces the entry
+        self._cache: OrderedDict[int, _Remembered] = OrderedDict()
 
     @property
     def snapshot(self) -> CatalogSnapshot:
@@ -43,6 +63,8 @@ class PolicyEngine:
         """The same answer as `evaluate(request, engine.snapshot)`."""
         if self._cache_size <= 0:
             return evaluate_tracked(request, self._snapshot, None)
+        use_cases, override = request.use_cases, request.profile_override
+        # vocabulary members hash and compare like their plain values (`keys`)
         key = (
             request.tenant_id,
             request.model_id,
@@ -50,27 +72,41 @@ class PolicyEngine:
             request.runner_id,
             request.purpose,
             request.output_use,
-            request.use_cases,
+            use_cases_key(use_cases) if use_cases else (),
             request.end_user_regions,
             request.strict,
-            request.profile_override,
+            plain(override) if override is not None else None,
             request.max_alternatives,
         )
         date, usage = request.date, request.usage_this_month
-        found = self._cache.get(key)
-        if found is not None:
-            decision, checks = found
-            if checks.holds(date, usage):
-                self._cache.move_to_end(key)
-                decision_id = request.decision_id or derive_decision_id(
-                    request, self._snapshot.version, decision.runner_id
-                )
-                return msgspec.structs.replace(decision, decision_id=decision_id)
-        consulted: list[Agreement] = []
-        decision = evaluate_tracked(request, self._snapshot, consulted)
-        if not decision.alternatives:
-            unique = {a.id: a for a in consulted}.values()
-            self._cache[key] = (decision, usability_window(unique, date, usage))
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+        cache = self._cache
+        hashed = hash(key)
+        found = cache.get(hashed)
+        if found is not None and found.key == key and found.holds_while.holds(date, usage):
+            cache.move_to_end(hashed)
+            return _replace(
+                found.decision, decision_id=request.decision_id or decision_id_after(found.id_prefix, request)
+            )
+        windows: list[UsabilityWindow] = []
+        snapshot = self._snapshot
+        decision = evaluate_tracked(request, snapshot, windows)
+        if decision.decision is not _DENY or not request.max_alternatives or decision.errors:
+            stored = (
+                key[0],
+                key[1],
+                key[2],
+                key[3],
+                PLAIN[request.purpose],
+                PLAIN[request.output_use],
+                *key[6:],
+            )
+            cache.pop(hashed, None)  # one that no longer holds: the new one is the most recent
+            cache[hashed] = _Remembered(
+                stored,
+                decision,
+                windows_meet(windows),
+                decision_id_prefix(snapshot.version, decision.runner_id),
+            )
+            if len(cache) > self._cache_size:
+                cache.popitem(last=False)
         return decision

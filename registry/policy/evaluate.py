@@ -14,8 +14,7 @@ from bisect import bisect_right
 
 import msgspec
 
-from registry.catalog.entries import Agreement
-from registry.policy.agreements import ALWAYS, AgreementNames
+from registry.policy.agreements import ALWAYS, AgreementNames, UsabilityWindow, usability_window
 from registry.policy.decision import (
     Effect,
     Party,
@@ -61,18 +60,20 @@ def evaluate(request: PolicyRequest, snapshot: CatalogSnapshot) -> PolicyDecisio
 
 
 def evaluate_tracked(
-    request: PolicyRequest, snapshot: CatalogSnapshot, consulted: list[Agreement] | None
+    request: PolicyRequest, snapshot: CatalogSnapshot, windows: list[UsabilityWindow] | None
 ) -> PolicyDecision:
-    """`evaluate`, appending to `consulted` every agreement whose usability (dates, revocation,
-    quota) was checked: the decision depends on the date and the usage only through those."""
+    """`evaluate`, appending to `windows` the usability window of every judgement it relied on:
+    the decision depends on the date and the usage only through the agreements whose usability
+    (dates, revocation, quota) those judgements checked, so it stays what it is while all of
+    them hold (`agreements.windows_meet`)."""
     if request.runner_id is None:
-        candidates = _evaluate_runners(request, snapshot, consulted)
+        candidates = _evaluate_runners(request, snapshot, windows)
         if candidates:
             best = min(candidates, key=rank_key)
         else:
-            best = _evaluate_on(request, snapshot, None, True, consulted)
+            best = _evaluate_on(request, snapshot, None, True, windows)
     else:
-        best = _evaluate_on(request, snapshot, request.runner_id, True, consulted)
+        best = _evaluate_on(request, snapshot, request.runner_id, True, windows)
     if best.decision is _DENY and request.max_alternatives and not best.errors:
         from registry.policy.alternatives import find_alternatives
 
@@ -88,10 +89,10 @@ def evaluate_runners(request: PolicyRequest, snapshot: CatalogSnapshot) -> tuple
 
 
 def _evaluate_runners(
-    request: PolicyRequest, snapshot: CatalogSnapshot, consulted: list[Agreement] | None
+    request: PolicyRequest, snapshot: CatalogSnapshot, windows: list[UsabilityWindow] | None
 ) -> tuple[PolicyDecision, ...]:
     return tuple(
-        _evaluate_on(request, snapshot, runner.id, True, consulted)
+        _evaluate_on(request, snapshot, runner.id, True, windows)
         for runner in snapshot.candidate_runners(request.model_id)
     )
 
@@ -106,7 +107,7 @@ def _evaluate_on(
     snapshot: CatalogSnapshot,
     runner_id: str | None,
     with_id: bool,
-    consulted: list[Agreement] | None = None,
+    windows: list[UsabilityWindow] | None = None,
 ) -> PolicyDecision:
     tenant_id = request.tenant_id
     plan = snapshot.stack_plans.get((request.model_id, request.adapter_ids, runner_id))
@@ -181,8 +182,8 @@ def _evaluate_on(
             operator_part = operator_judgement(
                 plan, snapshot, operator_key, operator_purpose, regions, profile, use_cases, date, usage
             )
-        if consulted is not None:
-            consulted.extend(snapshot.all_agreements[p] for p in operator_part.consulted)
+        if windows is not None:
+            windows.append(operator_part.window)
     # The whole decision, but its id and the tenant's name, is what every tenant with the same
     # facts gets (beside the same operator judgement) unless its agreements could cover a license
     # that fails to hold for them: most tenants hold none that could.
@@ -239,8 +240,10 @@ def _evaluate_on(
                 cases,
                 facts,
             )
-        if consulted is not None:
-            consulted.extend(snapshot.all_agreements[p] for p in tenant_part.consulted)
+        if windows is not None and tenant_part.consulted:  # a tenant's own: not windowed when judged
+            windows.append(
+                usability_window([snapshot.all_agreements[p] for p in tenant_part.consulted], date, usage)
+            )
         found = _combine(tenant_part, operator_part, strict, snapshot, plan, operator_purpose)
         if tenant_part.parts:  # the judgement every tenant with these facts gets
             keep(plan.decisions, decision_key, found, MEMO_LIMIT)

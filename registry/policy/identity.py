@@ -54,6 +54,17 @@ def decision_id_prefix(snapshot_version: str, runner_id: str | None) -> Any:
 _PREFIXES: dict[tuple[str, str | None], Any] = {}
 
 
+def decision_id_after(prefix: Any, request: PolicyRequest) -> str:
+    """`derive_decision_id` from the runner's `decision_id_prefix`: the same id, without hashing
+    the namespace, version and runner again or building a `uuid.UUID`."""
+    hashed = prefix.copy()
+    given = request.end_user_regions
+    hashed.update(
+        canonical_request(request) if given is not None and len(given) > 1 else encode_request(request)
+    )
+    return uuid5_text(hashed.hexdigest())
+
+
 def uuid5_text(text: str) -> str:
     """`str(uuid.UUID(bytes=digest[:16], version=5))` from the digest in hex, without building a
     UUID object: the version nibble becomes 5, the variant bits 10."""

@@ -168,3 +168,35 @@ def test_engine_reuses_decisions_only_while_agreements_stay_as_they_were(snapsho
     ]:
         request = msgspec.structs.replace(base, date=date, usage_this_month={"bfl-acme-flux2": used})
         assert engine.evaluate(request) == evaluate(request, snapshot)
+
+
+def test_engine_finds_alternatives_that_an_agreement_opens_later(catalog: Catalog) -> None:
+    """A deny's alternatives are searched for on the request's date: an agreement starting later
+    adds one, so the engine does not answer a later request with a deny remembered without any."""
+    kept = {"black-forest-labs/FLUX.1-dev", FLUX2}
+    only_flux = msgspec.structs.replace(
+        catalog,
+        artifacts=tuple(a for a in catalog.artifacts if a.id in kept),
+        runners=tuple(
+            msgspec.structs.replace(r, artifacts=tuple(a for a in r.artifacts if a in kept))
+            for r in catalog.runners
+            if r.id in ("local-flux1", "local-flux2")
+        ),
+    )
+    snapshot = CatalogSnapshot.build(only_flux)
+    engine = PolicyEngine(snapshot)
+    answers = []
+    for date in (dt.date(2025, 12, 15), dt.date(2026, 1, 2)):  # acme's FLUX.2 agreement starts 2026-01-01
+        request = make_request(
+            tenant_id="acme",
+            model_id="black-forest-labs/FLUX.1-dev",
+            runner_id="local-flux1",
+            purpose="commercial_product",
+            date=date,
+            max_alternatives=5,
+        )
+        answers.append(engine.evaluate(request))
+        assert answers[-1] == evaluate(request, snapshot)
+    assert [a.decision for a in answers] == [Decision.DENY, Decision.DENY]
+    found = [[(x.model_id, x.runner_id) for x in a.alternatives] for a in answers]
+    assert found == [[], [(FLUX2, "local-flux2")]]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+import msgspec
 import pytest
 from policy_reference import reference_evaluate
 
@@ -78,6 +79,20 @@ def _assert_same(requests: list[PolicyRequest], snapshot: CatalogSnapshot) -> No
             expected = reference_evaluate(request, snapshot)
             assert evaluate(request, snapshot) == expected, (rounds, request)
             assert engine.evaluate(request) == expected, (rounds, request)
+            assert engine.evaluate(request) == expected, ("remembered", rounds, request)
+    # Remembered decisions asked again on other dates, with other usage: reused only while every
+    # agreement their judgements checked answers as it did.
+    remembering = PolicyEngine(snapshot, cache_size=len(requests))
+    for request in requests:
+        remembering.evaluate(request)
+    for days, used in ((1, 0), (31, 1), (-45, 0), (200, 10**6)):
+        for request in requests:
+            varied = msgspec.structs.replace(
+                request,
+                date=request.date + dt.timedelta(days=days),
+                usage_this_month={a: n * 3 + used for a, n in request.usage_this_month.items()},
+            )
+            assert remembering.evaluate(varied) == reference_evaluate(varied, snapshot), (days, used, varied)
 
 
 @pytest.mark.parametrize("seed", [1, 2])
