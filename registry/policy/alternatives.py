@@ -13,6 +13,7 @@ import math
 import msgspec
 
 from registry.catalog.entries import Artifact
+from registry.policy.agreements import UsabilityWindow
 from registry.policy.decision import Alternative, PolicyDecision
 from registry.policy.request import PolicyRequest
 from registry.policy.snapshot import CatalogSnapshot
@@ -21,7 +22,11 @@ from registry.vocabulary import Decision
 MAX_MODELS_TRIED = 64
 
 
-def find_alternatives(request: PolicyRequest, snapshot: CatalogSnapshot) -> tuple[Alternative, ...]:
+def find_alternatives(
+    request: PolicyRequest, snapshot: CatalogSnapshot, windows: list[UsabilityWindow] | None = None
+) -> tuple[Alternative, ...]:
+    """The permitted candidates, best first; appends to `windows` the usability window of every
+    judgement the search relied on (as `evaluate_tracked` does)."""
     from registry.policy.evaluate import DECISION_RANK, _evaluate_on
 
     model = snapshot.artifacts.get(request.model_id)
@@ -49,7 +54,7 @@ def find_alternatives(request: PolicyRequest, snapshot: CatalogSnapshot) -> tupl
                 request.adapter_ids,
             ) and runner_id == request.runner_id:
                 continue
-            decision = _evaluate_on(candidate, snapshot, runner_id, False)
+            decision = _evaluate_on(candidate, snapshot, runner_id, False, windows)
             if not decision.permitted:
                 continue
             alternative = _alternative(decision, snapshot.artifacts[model_id], adapters, snapshot)

@@ -5,9 +5,9 @@ this month only through the agreements whose usability its judgements checked, s
 leaves both out and a cached decision is reused only while every such agreement is usable (or
 not) for the same reason as when it was made (the judgements' windows met: `windows_meet`); the
 decision id is derived afresh for each request. Metered requests (whose usage grows with every
-call) therefore still hit. A deny that asked for alternatives is not cached: the search judges
-other models on the request's date, so an agreement starting later can add one. Swapping the
-snapshot drops the cache.
+call) therefore still hit. A deny's alternatives are searched for on the request's date, so the
+judgements of the search count too: an agreement starting later can add an alternative. Swapping
+the snapshot drops the cache.
 """
 
 from __future__ import annotations
@@ -24,10 +24,8 @@ from registry.policy.identity import decision_id_after, decision_id_prefix
 from registry.policy.keys import PLAIN, plain, use_cases_key
 from registry.policy.request import PolicyRequest
 from registry.policy.snapshot import CatalogSnapshot
-from registry.vocabulary import Decision
 
 _replace = msgspec.structs.replace
-_DENY = Decision.DENY
 
 
 class _Remembered(msgspec.Struct, frozen=True, gc=False):
@@ -90,23 +88,11 @@ class PolicyEngine:
         windows: list[UsabilityWindow] = []
         snapshot = self._snapshot
         decision = evaluate_tracked(request, snapshot, windows)
-        if decision.decision is not _DENY or not request.max_alternatives or decision.errors:
-            stored = (
-                key[0],
-                key[1],
-                key[2],
-                key[3],
-                PLAIN[request.purpose],
-                PLAIN[request.output_use],
-                *key[6:],
-            )
-            cache.pop(hashed, None)  # one that no longer holds: the new one is the most recent
-            cache[hashed] = _Remembered(
-                stored,
-                decision,
-                windows_meet(windows),
-                decision_id_prefix(snapshot.version, decision.runner_id),
-            )
-            if len(cache) > self._cache_size:
-                cache.popitem(last=False)
+        stored = (key[0], key[1], key[2], key[3], PLAIN[request.purpose], PLAIN[request.output_use], *key[6:])
+        cache.pop(hashed, None)  # one that no longer holds: the new one is the most recent
+        cache[hashed] = _Remembered(
+            stored, decision, windows_meet(windows), decision_id_prefix(snapshot.version, decision.runner_id)
+        )
+        if len(cache) > self._cache_size:
+            cache.popitem(last=False)
         return decision

@@ -77,7 +77,7 @@ def evaluate_tracked(
     if best.decision is _DENY and request.max_alternatives and not best.errors:
         from registry.policy.alternatives import find_alternatives
 
-        found = find_alternatives(request, snapshot)
+        found = find_alternatives(request, snapshot, windows)
         if found:
             best = msgspec.structs.replace(best, alternatives=found)
     return best

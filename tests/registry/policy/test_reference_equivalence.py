@@ -93,6 +93,16 @@ def _assert_same(requests: list[PolicyRequest], snapshot: CatalogSnapshot) -> No
                 usage_this_month={a: n * 3 + used for a, n in request.usage_this_month.items()},
             )
             assert remembering.evaluate(varied) == reference_evaluate(varied, snapshot), (days, used, varied)
+    # The same for denies with their alternatives, searched for on the request's date (the
+    # reference asks for none: `evaluate` is the reference here).
+    searching = PolicyEngine(snapshot, cache_size=len(requests))
+    asking = [msgspec.structs.replace(r, max_alternatives=5) for r in requests[::3]]
+    for request in asking:
+        searching.evaluate(request)
+    for days in (1, 31, -45, 200, 400):
+        for request in asking:
+            varied = msgspec.structs.replace(request, date=request.date + dt.timedelta(days=days))
+            assert searching.evaluate(varied) == evaluate(varied, snapshot), (days, varied)
 
 
 @pytest.mark.parametrize("seed", [1, 2])
