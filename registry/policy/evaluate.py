@@ -249,7 +249,7 @@ def _evaluate_on(
             keep(plan.decisions, decision_key, found, MEMO_LIMIT)
     decision_id = request.decision_id
     if decision_id is None:
-        if with_id:  # `identity.derive_decision_id` from the stack's `id_prefix`, inline
+        if with_id:  # `identity.decision_id_after(plan.id_prefix, request)`, inline: the hot path
             given = request.end_user_regions
             hashed = plan.id_prefix.copy()
             if given is not None and len(given) > 1:
