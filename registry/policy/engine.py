@@ -8,6 +8,12 @@ decision id is derived afresh for each request. Metered requests (whose usage gr
 call) therefore still hit. A deny's alternatives are searched for on the request's date, so the
 judgements of the search count too: an agreement starting later can add an alternative. Swapping
 the snapshot drops the cache.
+
+A decision is kept once its request is asked a second time (the first ask only notes the hash of
+its key), or at once when it cost a search for alternatives: most requests a gateway sees are
+asked once (a tenant, a stack, a purpose of a long tail), and keeping each of them would cost
+every such request an entry made, another evicted, and more collections, while pushing out the
+decisions that are asked again (a doorkeeper, as in TinyLFU).
 """
 
 from __future__ import annotations
@@ -24,8 +30,10 @@ from registry.policy.identity import decision_id_after, decision_id_prefix
 from registry.policy.keys import PLAIN, plain, use_cases_key
 from registry.policy.request import PolicyRequest
 from registry.policy.snapshot import CatalogSnapshot
+from registry.vocabulary import Decision
 
 _replace = msgspec.structs.replace
+_DENY = Decision.DENY
 
 
 class _Remembered(msgspec.Struct, frozen=True, gc=False):
@@ -48,14 +56,25 @@ class PolicyEngine:
         # by the hash of the key, least recently used first; its entries are untracked (`keys.Memo`),
         # and a key that shares a hash replaces the entry
         self._cache: OrderedDict[int, _Remembered] = OrderedDict()
+        # the doorkeeper: hashes of the keys asked once since it was last cleared (a dict of ints
+        # is not tracked by the collector); a hash shared by two keys only lets a decision in
+        # early, `cache` still compares keys
+        self._asked: dict[int, None] = {}
+        self._asked_limit = 2 * cache_size
 
     @property
     def snapshot(self) -> CatalogSnapshot:
         return self._snapshot
 
+    @property
+    def kept(self) -> int:
+        """How many decisions the engine keeps."""
+        return len(self._cache)
+
     def replace_snapshot(self, snapshot: CatalogSnapshot) -> None:
         self._snapshot = snapshot
         self._cache.clear()
+        self._asked.clear()
 
     def evaluate(self, request: PolicyRequest) -> PolicyDecision:
         """The same answer as `evaluate(request, engine.snapshot)`."""
@@ -88,6 +107,14 @@ class PolicyEngine:
         windows: list[UsabilityWindow] = []
         snapshot = self._snapshot
         decision = evaluate_tracked(request, snapshot, windows)
+        if found is None and (decision.decision is not _DENY or not request.max_alternatives):
+            asked = self._asked
+            if hashed not in asked:  # the first ask: kept if asked again
+                if len(asked) >= self._asked_limit:
+                    asked.clear()
+                asked[hashed] = None
+                return decision
+            del asked[hashed]
         stored = (key[0], key[1], key[2], key[3], PLAIN[request.purpose], PLAIN[request.output_use], *key[6:])
         cache.pop(hashed, None)  # one that no longer holds: the new one is the most recent
         cache[hashed] = _Remembered(

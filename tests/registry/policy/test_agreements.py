@@ -158,6 +158,7 @@ def test_engine_reuses_decisions_only_while_agreements_stay_as_they_were(snapsho
         runner_id="local-flux2",
         purpose="commercial_product",
     )
+    engine.evaluate(base)  # asked once before: kept from its next ask on
     for date, used in [
         (dt.date(2026, 11, 26), 10),
         (dt.date(2026, 11, 27), 11),  # cached: same usability, new decision id
@@ -168,6 +169,7 @@ def test_engine_reuses_decisions_only_while_agreements_stay_as_they_were(snapsho
     ]:
         request = msgspec.structs.replace(base, date=date, usage_this_month={"bfl-acme-flux2": used})
         assert engine.evaluate(request) == evaluate(request, snapshot)
+        assert engine.kept == 1
 
 
 def test_engine_finds_alternatives_that_an_agreement_opens_later(catalog: Catalog) -> None:

@@ -72,6 +72,11 @@ def _builtin_requests(catalog: Catalog, count: int, seed: int) -> list[PolicyReq
     return requests
 
 
+def _asked(request: PolicyRequest) -> bytes:
+    """What the engine keeps a decision under: the request but its date and usage."""
+    return msgspec.json.encode(msgspec.structs.replace(request, date=dt.date.min, usage_this_month={}))
+
+
 def _assert_same(requests: list[PolicyRequest], snapshot: CatalogSnapshot) -> None:
     engine = PolicyEngine(snapshot, cache_size=64)
     for rounds in range(2):  # the second round answers from what the first one remembered
@@ -83,8 +88,9 @@ def _assert_same(requests: list[PolicyRequest], snapshot: CatalogSnapshot) -> No
     # Remembered decisions asked again on other dates, with other usage: reused only while every
     # agreement their judgements checked answers as it did.
     remembering = PolicyEngine(snapshot, cache_size=len(requests))
-    for request in requests:
+    for request in requests * 2:  # a decision is kept once its request is asked again
         remembering.evaluate(request)
+    assert remembering.kept == len({_asked(r) for r in requests})
     for days, used in ((1, 0), (31, 1), (-45, 0), (200, 10**6)):
         for request in requests:
             varied = msgspec.structs.replace(
@@ -97,7 +103,7 @@ def _assert_same(requests: list[PolicyRequest], snapshot: CatalogSnapshot) -> No
     # reference asks for none: `evaluate` is the reference here).
     searching = PolicyEngine(snapshot, cache_size=len(requests))
     asking = [msgspec.structs.replace(r, max_alternatives=5) for r in requests[::3]]
-    for request in asking:
+    for request in asking * 2:
         searching.evaluate(request)
     for days in (1, 31, -45, 200, 400):
         for request in asking:
