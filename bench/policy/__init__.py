@@ -417,7 +417,7 @@ def _warm_up(catalog: Catalog, snapshot: CatalogSnapshot, total: int, block: int
     """`total` more new requests of the benchmark's traffic, `block` at a time (each generated
     just before it runs); prints the decisions per CPU-second of each block and the memory the
     process has held. Returns how many requests ran."""
-    rates = []
+    rates: list[str] = []
     done = 0
     while done < total:
         requests = generate_requests(catalog, min(block, total - done), seed=1_000 + len(rates))
