@@ -104,17 +104,20 @@ class PolicyEngine:
             return _replace(
                 found.decision, decision_id=request.decision_id or decision_id_after(found.id_prefix, request)
             )
-        windows: list[UsabilityWindow] = []
         snapshot = self._snapshot
+        asked = self._asked
+        first = found is None and hashed not in asked
+        # nothing is kept from a first ask that searches for no alternatives: no windows needed
+        windows: list[UsabilityWindow] | None = None if first and not request.max_alternatives else []
         decision = evaluate_tracked(request, snapshot, windows)
-        if found is None and (decision.decision is not _DENY or not request.max_alternatives):
-            asked = self._asked
-            if hashed not in asked:  # the first ask: kept if asked again
-                if len(asked) >= self._asked_limit:
-                    asked.clear()
-                asked[hashed] = None
-                return decision
-            del asked[hashed]
+        if windows is None or (first and decision.decision is not _DENY):
+            # kept if asked again; at once only when it cost a search for alternatives
+            if len(asked) >= self._asked_limit:
+                asked.clear()
+            asked[hashed] = None
+            return decision
+        if not first:
+            asked.pop(hashed, None)
         stored = (key[0], key[1], key[2], key[3], PLAIN[request.purpose], PLAIN[request.output_use], *key[6:])
         cache.pop(hashed, None)  # one that no longer holds: the new one is the most recent
         cache[hashed] = _Remembered(
