@@ -8,14 +8,14 @@ import datetime as dt
 
 import msgspec
 
-from registry.policy import CatalogSnapshot, PolicyEngine, evaluate
+from registry.policy import CatalogSnapshot, PolicyEngine, PolicyRequest, evaluate
 from registry.vocabulary import Decision
 from tests.registry.policy.conftest import make_request
 
 FLUX2 = "black-forest-labs/FLUX.2-dev"
 
 
-def _request(**fields: object):  # type: ignore[no-untyped-def]
+def _request(**fields: object) -> PolicyRequest:
     fields = {
         "tenant_id": "acme",
         "model_id": FLUX2,
