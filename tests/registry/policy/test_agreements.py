@@ -202,3 +202,36 @@ def test_engine_finds_alternatives_that_an_agreement_opens_later(catalog: Catalo
     assert [a.decision for a in answers] == [Decision.DENY, Decision.DENY]
     found = [[(x.model_id, x.runner_id) for x in a.alternatives] for a in answers]
     assert found == [[], [(FLUX2, "local-flux2")]]
+
+
+@pytest.mark.parametrize("tenant", ["acme", "bigco"])
+def test_operator_quota_used_up_between_two_requests_on_one_snapshot(catalog: Catalog, tenant: str) -> None:
+    """A decision remembered beside the operator's judgement is not reused once the operator's own
+    quota is used up, nor after it is back under it (a new month)."""
+    snapshot = _with_agreements(catalog, {"bfl-operator-flux2": {"monthly_quota": 10}})
+    answers = []
+    operator = "bfl-operator-flux2"
+    usages: list[dict[str, int]] = [
+        {operator: 5},
+        {operator: 9},
+        {operator: 10},
+        {},  # counting nothing: as under the quota
+        {operator: 11},
+        {"bfl-acme-flux2": 5},  # counting another agreement only
+        {operator: 3},
+    ]
+    for usage in usages:
+        request = make_request(
+            tenant_id=tenant,
+            model_id=FLUX2,
+            runner_id="local-flux2",
+            purpose="commercial_product",
+            usage_this_month=usage,
+        )
+        fresh = _with_agreements(catalog, {operator: {"monthly_quota": 10}})
+        answer = evaluate(request, snapshot)
+        assert answer == evaluate(request, fresh), usage
+        answers.append(
+            [v.decision for v in answer.parties if v.party is Party.OPERATOR][0] is not Decision.DENY
+        )
+    assert answers == [True, True, False, True, False, True, True]
