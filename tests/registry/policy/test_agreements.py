@@ -232,6 +232,6 @@ def test_operator_quota_used_up_between_two_requests_on_one_snapshot(catalog: Ca
         answer = evaluate(request, snapshot)
         assert answer == evaluate(request, fresh), usage
         answers.append(
-            [v.decision for v in answer.parties if v.party is Party.OPERATOR][0] is not Decision.DENY
+            next(v.decision for v in answer.parties if v.party is Party.OPERATOR) is not Decision.DENY
         )
     assert answers == [True, True, False, True, False, True, True]
