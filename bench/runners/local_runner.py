@@ -9,6 +9,9 @@ within 10% of a single-adapter stream, at least 10x faster than reload-per-task,
 Throughput is printed per wall second and per CPU second of the process (every thread): on a
 shared host other processes' load stretches the first far more than the second. `BENCH_PARTS`
 (comma-separated: loads, adapters, batches, streams, rss, http) runs a subset.
+`BENCH_STREAM_ROUNDS=N` (N > 1) adds N interleaved rounds of the single-adapter stream and the
+scheduler's streams after the streams, and prints the median of each round's share: one round's
+streams are a second or two each, so on a GPU one slow second of the host moves a share by 20%.
 """
 
 from __future__ import annotations
@@ -375,6 +378,43 @@ def _streams(pipeline: PipelineSpec, adapters: list[AdapterSpec]) -> None:
         "as much as 5 images of a batch-4 call; real pipelines load in seconds to minutes, so the "
         "reload ratio grows with model size)"
     )
+    rounds = int(os.environ.get("BENCH_STREAM_ROUNDS", "1"))
+    if rounds > 1:
+        _stream_rounds(pipeline, mixed, single, warmup, rounds)
+
+
+def _stream_rounds(
+    pipeline: PipelineSpec,
+    mixed: list[GenerationTask],
+    single: list[GenerationTask],
+    warmup: GenerationTask,
+    rounds: int,
+) -> None:
+    """The single-adapter stream and the scheduler's streams in turn, `rounds` times; each round's
+    share is its stream against the single-adapter stream of the same round."""
+    streams = {
+        "(a) a call per adapter set": _settings(mix_adapters=False),
+        "(a*) mixed-adapter batches": _settings(),
+        "(a'*) hot-swap slots, mixed": _settings(hotswap=True, hotswap_target_rank=8),
+    }
+    shares: dict[str, list[float]] = {label: [] for label in streams}
+    cpu_shares: dict[str, list[float]] = {label: [] for label in streams}
+    print(f"the same streams in {rounds} interleaved rounds, share of each round's single-adapter stream:")
+    for index in range(rounds):
+        reference, _ = asyncio.run(_through(_settings(), warmup, single))
+        line = [f"single {reference.wall:6.1f} tasks/s"]
+        for label, settings in streams.items():
+            rate, _ = asyncio.run(_through(settings, warmup, mixed))
+            shares[label].append(rate.wall / reference.wall)
+            cpu_shares[label].append(rate.cpu / reference.cpu)
+            line.append(f"{label.split()[0]} {rate.wall / reference.wall:.0%}")
+        print(f"  round {index + 1}: " + ", ".join(line))
+    for label in streams:
+        print(
+            f"  {label:28s} median share {statistics.median(shares[label]):.0%} "
+            f"({statistics.median(cpu_shares[label]):.0%} per CPU-s; rounds "
+            f"{min(shares[label]):.0%}-{max(shares[label]):.0%}; target >= 90%)"
+        )
 
 
 def _rss_after_swaps(pipeline: PipelineSpec, adapters: list[AdapterSpec]) -> None:

@@ -10,6 +10,14 @@ parameters, nothing is injected or deleted, and memory stays as flat as with `de
 The mapping from state-dict keys to parameters is taken right after a fresh load, and only when
 every key names one parameter of the slot with its shape and the values peft loaded there, and
 every parameter of the slot is covered; otherwise the slot has no layout and is always reloaded.
+
+An adapter of a lower rank on the same layers also fits a slot (zero-padded: the extra rows of
+`lora_A` and columns of `lora_B` are zero, so the product is the adapter's own), provided its
+scaling is known: it has no alphas, and diffusers then loads it fresh with `lora_alpha = r` on
+every layer (`get_peft_kwargs`), a scaling of 1. The slot keeps its own alpha and rank, so its
+`lora_B` is divided by the slot's scaling (`lora_alpha / r`, read from peft's layer). This matters
+for streams over adapters of mixed ranks: a batch that mixes adapters protects all of them, so
+the one slot left to evict often has another rank.
 """
 
 from __future__ import annotations
@@ -57,41 +65,78 @@ def convert_adapter(pipe: Any, state_dict: dict[str, torch.Tensor]) -> Converted
 
 @dataclass(frozen=True)
 class SlotLayout:
-    """The parameters peft built for one slot, by the converted key each was loaded from."""
+    """The parameters peft built for one slot, by the converted key each was loaded from, and the
+    slot's scaling (`lora_alpha / r`) by the `lora_B` key of each layer."""
 
     signature: LayoutSignature
     parameters: dict[str, torch.nn.Parameter]
+    scaling: dict[str, float]
 
     def accepts(self, adapter: ConvertedAdapter) -> bool:
-        return adapter.signature == self.signature
+        return adapter.signature == self.signature or self._pads(adapter)
+
+    def _pads(self, adapter: ConvertedAdapter) -> bool:
+        """Whether `adapter` fits zero-padded: the same keys, no alphas, on each layer a rank no
+        larger than the slot's and every other dimension equal."""
+        if adapter.alphas or adapter.tensors.keys() != self.parameters.keys():
+            return False
+        for key, tensor in adapter.tensors.items():
+            shape = self.parameters[key].shape
+            axis = 0 if key.endswith(_PEFT_WEIGHTS[0]) else 1
+            if tensor.dim() != len(shape) or tensor.shape[axis] > shape[axis]:
+                return False
+            if any(tensor.shape[i] != shape[i] for i in range(len(shape)) if i != axis):
+                return False
+        return True
 
     def copy_from(self, adapter: ConvertedAdapter) -> None:
+        padded = adapter.signature != self.signature
         with torch.no_grad():
             for key, parameter in self.parameters.items():
-                parameter.copy_(adapter.tensors[key])
+                tensor = adapter.tensors[key]
+                if not padded:
+                    parameter.copy_(tensor)
+                elif key.endswith(_PEFT_WEIGHTS[0]):
+                    parameter.zero_()
+                    parameter[: tensor.shape[0]].copy_(tensor)
+                else:
+                    parameter.zero_()
+                    parameter[:, : tensor.shape[1]].copy_(tensor / self.scaling[key])
 
 
 def capture_layout(pipe: Any, slot: str, adapter: ConvertedAdapter) -> SlotLayout | None:
     """The slot's layout right after `adapter` was freshly loaded into it, or None when the slot
     holds anything a plain copy of `adapter`'s tensors would not reproduce."""
     owned: dict[str, torch.nn.Parameter] = {}
+    layer_scaling: dict[str, float] = {}
     for component_name, component in pipe.components.items():
         if isinstance(component, torch.nn.Module):
             for name, parameter in component.named_parameters():
                 if slot in name.split("."):
                     owned[f"{component_name}.{name}"] = parameter
+            for name, module in component.named_modules():
+                alpha, rank = getattr(module, "lora_alpha", None), getattr(module, "r", None)
+                if isinstance(alpha, dict) and isinstance(rank, dict) and rank.get(slot):
+                    layer_scaling[f"{component_name}.{name}"] = float(alpha[slot]) / rank[slot]
     parameters: dict[str, torch.nn.Parameter] = {}
+    scaling: dict[str, float] = {}
+    differences: list[torch.Tensor] = []
     for key, tensor in adapter.tensors.items():
         suffix = next((s for s in _PEFT_WEIGHTS if key.endswith(s)), None)
         if suffix is None:
             return None
+        layer = key.removesuffix(suffix)
         kind = suffix.split(".")[1]
-        found = owned.get(f"{key.removesuffix(suffix)}.{kind}.{slot}.weight")
-        if found is None or found.shape != tensor.shape:
+        found = owned.get(f"{layer}.{kind}.{slot}.weight")
+        if found is None or found.shape != tensor.shape or layer not in layer_scaling:
             return None
-        if not torch.equal(found.detach().cpu(), tensor.to(found.dtype)):
-            return None
+        # compared where the parameter lives, read back once for all (one device sync on a GPU)
+        differences.append(torch.ne(found.detach(), tensor.to(found.device, found.dtype)).any())
         parameters[key] = found
+        if suffix == _PEFT_WEIGHTS[1]:
+            scaling[key] = layer_scaling[layer]
     if len(parameters) != len(owned):
         return None
-    return SlotLayout(signature=adapter.signature, parameters=parameters)
+    if differences and bool(torch.stack(differences).any()):
+        return None
+    return SlotLayout(signature=adapter.signature, parameters=parameters, scaling=scaling)

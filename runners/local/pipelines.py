@@ -28,7 +28,7 @@ from runners.local.families import traits_of
 from runners.local.lora_layout import convert_adapter
 from runners.local.prompts import PromptEmbeddings
 from runners.local.sources import adapter_file, pipeline_directory
-from runners.local.weights import verify_file, verify_pipeline_dir
+from runners.local.weights import read_verified, verify_pipeline_dir
 from runners.modules import BUILDING_MODULES
 from runners.task import AdapterSpec, GenerationTask, PipelineSpec
 
@@ -69,7 +69,8 @@ class AdapterPolicy:
 
 
 class AdapterStore:
-    """Verified adapter state dicts, read from disk once per file (they are small next to a base)."""
+    """Verified adapter state dicts, read from disk once per file (they are small next to a base:
+    each is read whole, hashed and deserialised from the same bytes)."""
 
     def __init__(self, cache_dir: Path | None, max_entries: int = 64) -> None:
         self._cache_dir = cache_dir
@@ -83,8 +84,7 @@ class AdapterStore:
             self._entries.move_to_end(key)
             return cached
         path = adapter_file(spec, self._cache_dir)
-        verify_file(path, spec.sha256, f"adapter {spec.artifact_id}")
-        state_dict = safetensors.torch.load_file(path, device="cpu")
+        state_dict = safetensors.torch.load(read_verified(path, spec.sha256, f"adapter {spec.artifact_id}"))
         self._entries[key] = state_dict
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)

@@ -80,11 +80,15 @@ def verify_pipeline_dir(directory: Path, expected: Mapping[str, str]) -> None:
             raise WeightVerificationError(f"{directory}: {relative} has sha256 {actual}, expected {sha256}")
 
 
-def verify_file(path: Path, sha256: str, owner: str) -> None:
+def read_verified(path: Path, sha256: str, owner: str) -> bytes:
+    """The file's bytes, once they match `sha256`: what is deserialised is what was hashed, read
+    once (a file replaced between a hash and a second read would otherwise get through)."""
     if path.suffix in PICKLE_SUFFIXES:
         raise UnsafeWeightsError(f"{owner}: {path.name} is a pickle format; only safetensors are loaded")
     if not path.is_file():
         raise WeightVerificationError(f"{owner}: weight file {path} is missing")
-    actual = file_sha256(path)
+    data = path.read_bytes()
+    actual = hashlib.sha256(data).hexdigest()
     if actual != sha256:
         raise WeightVerificationError(f"{owner}: {path.name} has sha256 {actual}, expected {sha256}")
+    return data
