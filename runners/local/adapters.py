@@ -6,8 +6,9 @@ used one makes room, either deleted (`delete_adapters`, so memory stays flat) or
 mode, overwritten in place (`load_lora_weights(..., hotswap=True)` into a slot prepared by
 `enable_lora_hotswap`), so a compiled denoiser does not recompile for a new adapter in a slot it
 has run (it does compile once per slot that `set_adapters` activates: docs/runners.md). Outside
-hot-swap mode an evicted slot whose layers fit the incoming adapter exactly is reused: its tensors
-are copied in place (`lora_layout`), which skips the injection walk of a fresh load. A batch that
+hot-swap mode an evicted slot whose layers fit the incoming adapter is reused: its tensors are
+copied in place (`lora_layout`; an adapter of a lower rank zero-padded), which skips the
+injection walk of a fresh load. A batch that
 mixes adapters (`mixing`) has them all made resident together first, each load on its own, so an
 adapter that fails fails only the tasks that use it; which components each adapter reaches is
 remembered past its eviction, so the scheduler knows which ones may mix.
