@@ -69,25 +69,38 @@ class AdapterPolicy:
 
 
 class AdapterStore:
-    """Verified adapter state dicts, read from disk once per file (they are small next to a base:
-    each is read whole, hashed and deserialised from the same bytes)."""
+    """Verified adapter state dicts, read from disk once per file while they stay in the store
+    (each is read whole, hashed and deserialised from the same bytes). The store keeps at most
+    `max_bytes` of tensors in host memory and `max_entries` adapters, dropping the least recently
+    used first: a real FLUX LoRA is tens of MB to over a GB, so a count alone could hold tens of
+    GB. The adapter just loaded is returned whatever its size, but kept only when it fits."""
 
-    def __init__(self, cache_dir: Path | None, max_entries: int = 64) -> None:
+    def __init__(self, cache_dir: Path | None, max_bytes: int = 2 * 2**30, max_entries: int = 64) -> None:
         self._cache_dir = cache_dir
+        self._max_bytes = max_bytes
         self._max = max_entries
-        self._entries: OrderedDict[tuple[str, str], dict[str, torch.Tensor]] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str], tuple[dict[str, torch.Tensor], int]] = OrderedDict()
+        self.held_bytes = 0
+        """Bytes of tensors the store holds now."""
+        self.reads = 0
+        """Files read and verified since the store was made."""
 
     def load(self, spec: AdapterSpec) -> dict[str, torch.Tensor]:
         key = (spec.artifact_id, spec.sha256)
         cached = self._entries.get(key)
         if cached is not None:
             self._entries.move_to_end(key)
-            return cached
+            return cached[0]
         path = adapter_file(spec, self._cache_dir)
         state_dict = safetensors.torch.load(read_verified(path, spec.sha256, f"adapter {spec.artifact_id}"))
-        self._entries[key] = state_dict
-        while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
+        self.reads += 1
+        size = sum(t.numel() * t.element_size() for t in state_dict.values())
+        if size <= self._max_bytes:
+            self._entries[key] = (state_dict, size)
+            self.held_bytes += size
+            while self.held_bytes > self._max_bytes or len(self._entries) > self._max:
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self.held_bytes -= dropped
         return state_dict
 
 

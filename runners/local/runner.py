@@ -47,6 +47,9 @@ class LocalRunnerSettings:
     memory_budget_bytes: int = 24 * 2**30
     """Warm pipelines are evicted, least recently used first, beyond this estimate."""
     max_resident_adapters: int = 4
+    adapter_cache_bytes: int = 2 * 2**30
+    """Verified adapter files kept in host memory (as tensors), least recently used out first,
+    so that a swap back needs no read and hash; an adapter larger than this is read every time."""
     prompt_cache_bytes: int = 256 * 2**20
     """Prompt embeddings kept per warm pipeline (a real FLUX.1 prompt is 4 MiB in bf16); 0 keeps
     none between calls. Texts repeated within a call are encoded once either way."""
@@ -101,7 +104,7 @@ class LocalDiffusersRunner:
     def __init__(self, settings: LocalRunnerSettings | None = None) -> None:
         self.settings = settings or LocalRunnerSettings()
         self.placement = choose_placement(self.settings.device)
-        self._store = AdapterStore(self.settings.hub_cache_dir)
+        self._store = AdapterStore(self.settings.hub_cache_dir, self.settings.adapter_cache_bytes)
         self._snapshot_lock = threading.Lock()
         self._snapshot: tuple[tuple[str, ...], dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]] = (
             (),

@@ -12,6 +12,7 @@ import pytest
 from runners.errors import AdapterMismatchError
 from runners.local import LocalDiffusersRunner, LocalRunnerSettings
 from runners.local.adapters import count_attached_layers
+from runners.local.pipelines import AdapterStore
 from runners.task import ModelFamily
 from runners.tiny import TINY_FAMILIES, TinyModelSet
 from tests.runners.support_runner_tasks import DEVICE, close, make_task, pixels
@@ -228,3 +229,40 @@ async def test_adapter_copied_into_a_slot_of_the_same_layout_matches_a_fresh_loa
         await single.close()
     for adapter, output in zip(order, outputs, strict=True):
         assert close(output, fresh[adapter.artifact_id]), adapter.artifact_id
+
+
+def test_the_adapter_store_keeps_verified_adapters_within_its_byte_budget(tiny_models: TinyModelSet) -> None:
+    first, wide, third = tiny_models[ModelFamily.FLUX1].adapters  # ranks 4, 8, 4: wide is twice the size
+    one = sum(t.numel() * t.element_size() for t in AdapterStore(None).load(first).values())
+    store = AdapterStore(None, max_bytes=2 * one)
+
+    for adapter in (first, third, first):
+        store.load(adapter)
+    assert (store.reads, store.held_bytes) == (2, 2 * one)  # both kept: nothing read twice
+    store.load(wide)  # the two others make room, least recently used first
+    assert (store.reads, store.held_bytes) == (3, 2 * one)
+    store.load(first)
+    assert store.reads == 4
+    too_small = AdapterStore(None, max_bytes=one // 2)
+    too_small.load(first)
+    too_small.load(first)
+    assert (too_small.reads, too_small.held_bytes) == (2, 0)  # read every time, never kept
+
+
+async def test_a_runner_without_an_adapter_cache_reads_an_evicted_adapter_again(
+    tiny_models: TinyModelSet,
+) -> None:
+    model = tiny_models[ModelFamily.FLUX1]
+    first, second, _ = model.adapters
+    reads = {}
+    for cache_bytes in (0, 2**30):
+        runner = LocalDiffusersRunner(
+            LocalRunnerSettings(device=DEVICE, max_resident_adapters=1, adapter_cache_bytes=cache_bytes)
+        )
+        try:
+            for adapter in (first, second, first):
+                await runner.submit(make_task(model.pipeline, (adapter,)))
+            reads[cache_bytes] = runner._store.reads
+        finally:
+            await runner.close()
+    assert reads == {0: 3, 2**30: 2}
