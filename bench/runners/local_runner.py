@@ -385,11 +385,10 @@ def _streams(pipeline: PipelineSpec, adapters: list[AdapterSpec]) -> None:
     )
     rounds = int(os.environ.get("BENCH_STREAM_ROUNDS", "1"))
     if rounds > 1:
-        _stream_rounds(pipeline, mixed, single, warmup, rounds)
+        _stream_rounds(mixed, single, warmup, rounds)
 
 
 def _stream_rounds(
-    pipeline: PipelineSpec,
     mixed: list[GenerationTask],
     single: list[GenerationTask],
     warmup: GenerationTask,

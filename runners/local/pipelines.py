@@ -28,6 +28,7 @@ from runners.local.families import traits_of
 from runners.local.lora_layout import convert_adapter
 from runners.local.prompts import PromptEmbeddings
 from runners.local.sources import adapter_file, pipeline_directory
+from runners.local.tensor_cache import TensorCache, tensor_bytes
 from runners.local.weights import read_verified, verify_pipeline_dir
 from runners.modules import BUILDING_MODULES
 from runners.task import AdapterSpec, GenerationTask, PipelineSpec
@@ -77,30 +78,26 @@ class AdapterStore:
 
     def __init__(self, cache_dir: Path | None, max_bytes: int = 2 * 2**30, max_entries: int = 64) -> None:
         self._cache_dir = cache_dir
-        self._max_bytes = max_bytes
-        self._max = max_entries
-        self._entries: OrderedDict[tuple[str, str], tuple[dict[str, torch.Tensor], int]] = OrderedDict()
-        self.held_bytes = 0
-        """Bytes of tensors the store holds now."""
+        self._entries: TensorCache[dict[str, torch.Tensor]] = TensorCache(max_bytes, max_entries)
         self.reads = 0
         """Files read and verified since the store was made."""
+
+    @property
+    def held_bytes(self) -> int:
+        """Bytes of tensors the store holds now."""
+        return self._entries.nbytes
 
     def load(self, spec: AdapterSpec) -> dict[str, torch.Tensor]:
         key = (spec.artifact_id, spec.sha256)
         cached = self._entries.get(key)
         if cached is not None:
-            self._entries.move_to_end(key)
-            return cached[0]
+            return cached
         path = adapter_file(spec, self._cache_dir)
+        # `read_verified` refuses pickle formats, and `safetensors.torch.load` parses only the
+        # safetensors format (a JSON header and raw tensor bytes): nothing in it can run
         state_dict = safetensors.torch.load(read_verified(path, spec.sha256, f"adapter {spec.artifact_id}"))
         self.reads += 1
-        size = sum(t.numel() * t.element_size() for t in state_dict.values())
-        if size <= self._max_bytes:
-            self._entries[key] = (state_dict, size)
-            self.held_bytes += size
-            while self.held_bytes > self._max_bytes or len(self._entries) > self._max:
-                _, (_, dropped) = self._entries.popitem(last=False)
-                self.held_bytes -= dropped
+        self._entries.put(key, state_dict, state_dict.values())
         return state_dict
 
 
@@ -212,8 +209,7 @@ def module_bytes(pipe: Any) -> int:
     total = 0
     for component in pipe.components.values():
         if isinstance(component, torch.nn.Module):
-            total += sum(p.numel() * p.element_size() for p in component.parameters())
-            total += sum(b.numel() * b.element_size() for b in component.buffers())
+            total += tensor_bytes(component.parameters()) + tensor_bytes(component.buffers())
     return total
 
 

@@ -17,12 +17,13 @@ reach a text encoder (none of the denoiser-only adapters do).
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import torch
+
+from runners.local.tensor_cache import TensorCache
 
 Row = tuple[torch.Tensor, ...]
 """One text's embeddings, without the batch dimension (e.g. T5 states and the pooled CLIP vector)."""
@@ -111,9 +112,7 @@ class PromptEmbeddings:
 
     def __init__(self, conditioning: TextConditioning, max_bytes: int) -> None:
         self.conditioning = conditioning
-        self._max_bytes = max_bytes
-        self._rows: OrderedDict[tuple[Hashable, str], tuple[Row, int]] = OrderedDict()
-        self.nbytes = 0
+        self._rows: TensorCache[Row] = TensorCache(max_bytes)
         self.hits = 0
         self.encoded = 0
         """Texts run through the text encoders."""
@@ -124,12 +123,11 @@ class PromptEmbeddings:
         found: dict[str, Row] = {}
         missing: list[str] = []
         for text in dict.fromkeys(texts):
-            entry = self._rows.get((context, text))
-            if entry is None:
+            row = self._rows.get((context, text))
+            if row is None:
                 missing.append(text)
             else:
-                self._rows.move_to_end((context, text))
-                found[text] = entry[0]
+                found[text] = row
                 self.hits += 1
         if missing:
             encoded = self.conditioning.encode(pipe, missing)
@@ -137,19 +135,12 @@ class PromptEmbeddings:
             for text, row in zip(missing, encoded, strict=True):
                 row = tuple(part.clone() for part in row)  # not a view that keeps the batch alive
                 found[text] = row
-                self._keep((context, text), row)
+                self._rows.put((context, text), row, row)
         return [found[text] for text in texts]
+
+    @property
+    def nbytes(self) -> int:
+        return self._rows.nbytes
 
     def clear(self) -> None:
         self._rows.clear()
-        self.nbytes = 0
-
-    def _keep(self, key: tuple[Hashable, str], row: Row) -> None:
-        size = sum(part.numel() * part.element_size() for part in row)
-        if size > self._max_bytes:
-            return
-        self._rows[key] = (row, size)
-        self.nbytes += size
-        while self.nbytes > self._max_bytes:
-            _, (_, evicted) = self._rows.popitem(last=False)
-            self.nbytes -= evicted
