@@ -10,7 +10,8 @@ $(PY):
 	$(PIP) install --quiet --upgrade pip
 
 # torch exactly 2.13.0 when absent: any other version pulls gigabytes of CUDA packages.
-$(STAMP): $(PY) pyproject.toml
+# the policy engine's C part (registry/policy/_remembered.c) is compiled by the editable install
+$(STAMP): $(PY) pyproject.toml registry/policy/_remembered.c
 	$(PY) -c "import torch" 2>/dev/null || $(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e '.[dev]'
 	touch $(STAMP)

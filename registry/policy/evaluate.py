@@ -14,7 +14,15 @@ from bisect import bisect_right
 
 import msgspec
 
-from registry.policy.agreements import ALWAYS, AgreementNames, UsabilityWindow, usability_window
+from registry.catalog.entries import TenantProfile
+from registry.policy import _remembered as fast_path
+from registry.policy.agreements import (
+    ALWAYS,
+    AgreementNames,
+    HolderAgreements,
+    UsabilityWindow,
+    usability_window,
+)
 from registry.policy.decision import (
     Effect,
     Party,
@@ -22,13 +30,19 @@ from registry.policy.decision import (
     PolicyDecision,
     Reason,
 )
-from registry.policy.identity import canonical_request, derive_decision_id, encode_request, uuid5_text
+from registry.policy.facts import FactReader
+from registry.policy.identity import (
+    canonical_request,
+    decision_id_after,
+    derive_decision_id,
+    encode_request,
+)
 from registry.policy.judgement_memo import Dated, Judgement
-from registry.policy.keys import keep, use_cases_key
+from registry.policy.keys import Kept, keep, use_cases_key
 from registry.policy.party import judged_with_agreements, operator_judgement, tenant_judgement
 from registry.policy.request import PolicyRequest
-from registry.policy.snapshot import CatalogSnapshot
-from registry.policy.stack import MEMO_LIMIT, StackPlan, stack_plan
+from registry.policy.snapshot import CatalogSnapshot, TenantSeen
+from registry.policy.stack import MEMO_LIMIT, PurposeView, StackPlan, stack_plan
 from registry.vocabulary import Decision, Purpose
 
 DECISION_RANK = {
@@ -109,6 +123,10 @@ def _evaluate_on(
     with_id: bool,
     windows: list[UsabilityWindow] | None = None,
 ) -> PolicyDecision:
+    if with_id:  # the remembered decision, in C; None when a part of it is not remembered
+        decision = _remembered(request, snapshot, runner_id, windows)
+        if decision is not None:
+            return decision
     tenant_id = request.tenant_id
     plan = snapshot.stack_plans.get((request.model_id, request.adapter_ids, runner_id))
     if plan is None:
@@ -249,16 +267,7 @@ def _evaluate_on(
             keep(plan.decisions, decision_key, found, MEMO_LIMIT)
     decision_id = request.decision_id
     if decision_id is None:
-        if with_id:  # `identity.decision_id_after(plan.id_prefix, request)`, inline: the hot path
-            given = request.end_user_regions
-            hashed = plan.id_prefix.copy()
-            if given is not None and len(given) > 1:
-                hashed.update(canonical_request(request))
-            else:  # nothing to sort
-                hashed.update(encode_request(request))
-            decision_id = uuid5_text(hashed.hexdigest())
-        else:
-            decision_id = ""
+        decision_id = decision_id_after(plan.id_prefix, request) if with_id else ""
     verdict = PartyVerdict(party=_TENANT, holder=tenant_id, purpose=purpose, decision=found.tenant)
     operator_verdict = found.operator
     return _replace(
@@ -286,6 +295,35 @@ class Combined(msgspec.Struct, frozen=True, eq=False, gc=False):
     """The tenant's judgement it was made from: with `open_to`, the one every tenant with the
     same facts gets, which a tenant whose agreements could change it has judged again
     (`party.judged_with_agreements`)."""
+
+
+fast_path.configure(
+    {
+        "PolicyRequest": PolicyRequest,
+        "CatalogSnapshot": CatalogSnapshot,
+        "StackPlan": StackPlan,
+        "TenantSeen": TenantSeen,
+        "TenantProfile": TenantProfile,
+        "PurposeView": PurposeView,
+        "Kept": Kept,
+        "Dated": Dated,
+        "Judgement": Judgement,
+        "UsabilityWindow": UsabilityWindow,
+        "FactReader": FactReader,
+        "Combined": Combined,
+        "AgreementNames": AgreementNames,
+        "HolderAgreements": HolderAgreements,
+        "PartyVerdict": PartyVerdict,
+        "TENANT": _TENANT,
+        "ALWAYS": ALWAYS,
+        "replace": msgspec.structs.replace,
+        "encode_request": encode_request,
+        "canonical_request": canonical_request,
+        "use_cases_key": use_cases_key,
+    }
+)
+_remembered = fast_path.remembered
+"""`_evaluate_on` when everything it reads is remembered (`_remembered.c`): the same decision."""
 
 
 _DECIDED = ((_ALLOW, _NEEDS_REVIEW, _DENY), (_ALLOW, _DENY, _DENY))

@@ -55,12 +55,12 @@ def plain(value: Any) -> Any:
     return value
 
 
-class _Kept(msgspec.Struct, frozen=True, gc=False):
+class Kept(msgspec.Struct, frozen=True, gc=False):
     key: tuple[object, ...]
     value: Any
 
 
-Memo = dict[int, _Kept]
+Memo = dict[int, Kept]
 """A memo by the hash of its key, each entry holding its key: a dict of ints to untracked
 values is never tracked itself, so however many entries memos gain, full collections do not
 walk them (a dict keyed by tuples is tracked again by every insertion). Two keys of one hash
@@ -80,4 +80,4 @@ def keep(memo: Memo, key: tuple[object, ...], value: object, limit: int) -> None
     are kept (bounded memory, no LRU cost)."""
     if len(memo) >= limit:
         memo.clear()
-    memo[hash(key)] = _Kept(key, value)
+    memo[hash(key)] = Kept(key, value)

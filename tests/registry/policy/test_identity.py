@@ -5,21 +5,30 @@ from __future__ import annotations
 import hashlib
 import uuid
 
+import pytest
+
 from registry.policy import derive_decision_id
+from registry.policy._remembered import sha1_state, uuid5_after
 from registry.policy.identity import (
     DECISION_NAMESPACE,
     canonical_request,
     decision_id_after,
     decision_id_prefix,
-    uuid5_text,
 )
 from tests.registry.policy.conftest import make_request
 
 
-def test_uuid_text_matches_the_standard_library() -> None:
+def test_the_uuid_text_written_in_c_matches_the_standard_library() -> None:
+    """`_remembered.uuid5_after`: SHA-1 of a state's prefix and a body, as uuid5 text."""
     for i in range(500):
-        digest = hashlib.sha1(str(i).encode()).digest()
-        assert uuid5_text(digest.hex()) == str(uuid.UUID(bytes=digest[:16], version=5))
+        prefix, body = b"p" * (i % 97), str(i).encode() * (i % 13)
+        expected = uuid.UUID(bytes=hashlib.sha1(prefix + body).digest()[:16], version=5)
+        assert uuid5_after(sha1_state(prefix), body) == str(expected)
+
+
+def test_uuid5_after_refuses_what_is_not_a_sha1_state() -> None:
+    with pytest.raises(TypeError, match="SHA-1 state"):
+        uuid5_after(b"not a state", b"body")
 
 
 def test_decision_id_is_uuid5_of_version_runner_and_canonical_request() -> None:

@@ -1,0 +1,20 @@
+"""The remembered path of `evaluate` and the decision ids, in C (`_remembered.c`)."""
+
+from typing import Any
+
+from registry.policy.decision import PolicyDecision
+
+def configure(parts: dict[str, Any]) -> None:
+    """The engine's types (their fields' offsets are read once) and the objects the path uses."""
+
+def sha1_state(data: bytes) -> bytes:
+    """OpenSSL's SHA-1 state after `data`, as bytes: valid in this process only."""
+
+def uuid5_after(state: bytes, body: bytes) -> str:
+    """The uuid5 text of SHA-1(the state's data + `body`): version 5, variant RFC 9562."""
+
+def remembered(
+    request: Any, snapshot: Any, runner_id: str | None, windows: list[Any] | None
+) -> PolicyDecision | None:
+    """`_evaluate_on(request, snapshot, runner_id, True, windows)` when everything it reads is
+    remembered; None when the Python path must decide."""

@@ -1,0 +1,92 @@
+"""The remembered decision in C (`registry/policy/_remembered.c`) answers exactly as the
+reference evaluation whenever it answers, answers most requests of a warmed snapshot, and leaves
+everything else to the Python path."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import msgspec
+from policy_reference import reference_evaluate
+
+from bench.policy import generate_catalog, generate_requests
+from registry.policy import CatalogSnapshot, PolicyRequest, evaluate
+from registry.policy._remembered import remembered
+from registry.policy.agreements import UsabilityWindow
+from registry.policy.evaluate import evaluate_tracked
+from tests.registry.policy.conftest import load_catalog
+from tests.registry.policy.test_reference_equivalence import _builtin_requests
+
+
+def _varied(requests: list[PolicyRequest], seed: int) -> list[PolicyRequest]:
+    """The same requests on other dates and with other usage: remembered operator judgements
+    hold on some and not on others."""
+    rng = random.Random(seed)
+    return [
+        msgspec.structs.replace(
+            r,
+            date=r.date + dt.timedelta(days=rng.choice([0, 1, 30, -60, 200])),
+            usage_this_month={k: rng.randrange(250_000) for k in r.usage_this_month},
+        )
+        for r in requests
+    ]
+
+
+def _answered(requests: list[PolicyRequest], snapshot: CatalogSnapshot) -> int:
+    """How many of `requests` the C path answers; each answer is the reference's, and what it
+    adds to the windows is what the Python path adds."""
+    answered = 0
+    for request in requests:
+        if request.runner_id is None or request.max_alternatives:
+            continue
+        windows: list[UsabilityWindow] = []
+        fast = remembered(request, snapshot, request.runner_id, windows)
+        if fast is None:
+            assert windows == []  # nothing appended for the Python path to append again
+            continue
+        answered += 1
+        assert fast == reference_evaluate(request, snapshot), request
+        python_windows: list[UsabilityWindow] = []
+        assert evaluate_tracked(request, snapshot, python_windows) == fast
+        assert windows == python_windows, request
+    return answered
+
+
+def test_the_c_path_answers_as_the_reference_on_the_builtin_catalog() -> None:
+    catalog = load_catalog()
+    snapshot = CatalogSnapshot.build(catalog)
+    requests = [r for r in _builtin_requests(catalog, 600, seed=4) if r.runner_id is not None]
+    assert all(remembered(r, snapshot, r.runner_id, None) is None for r in requests[:50])  # nothing yet
+    for request in requests:
+        evaluate(request, snapshot)
+    answered = _answered(requests, snapshot)
+    assert answered > len(requests) // 4, answered
+    _answered(_varied(requests, 1), snapshot)
+
+
+def test_the_c_path_answers_most_requests_of_the_benchmarks_traffic() -> None:
+    """The benchmark's catalog shape, scaled down: tenants holding agreements that could change
+    a remembered decision, operator quotas and windows of dates, all go through it."""
+    catalog = generate_catalog(
+        3, n_licenses=60, n_bases=40, n_adapters=120, n_tenants=50, n_agreements=3_000, n_runners=8
+    )
+    snapshot = CatalogSnapshot.build(catalog)
+    requests = generate_requests(catalog, 1_500, seed=5, stacks=30, stack_seed=5)
+    for request in requests:
+        evaluate(request, snapshot)
+    assert _answered(requests, snapshot) > len(requests) // 2
+    _answered(_varied(requests, 2), snapshot)
+
+
+def test_the_c_path_answers_none_for_what_it_does_not_know() -> None:
+    catalog = load_catalog()
+    snapshot = CatalogSnapshot.build(catalog)
+    request = next(r for r in _builtin_requests(catalog, 200, seed=3) if r.runner_id is not None)
+    evaluate(request, snapshot)
+    assert remembered(request, object(), request.runner_id, None) is None
+    assert remembered(object(), snapshot, request.runner_id, None) is None
+    assert remembered(request, snapshot, "no-such-runner", None) is None
+    other_tenant = msgspec.structs.replace(request, tenant_id="no-such-tenant")
+    assert remembered(other_tenant, snapshot, request.runner_id, None) is None
+    assert evaluate(other_tenant, snapshot).errors  # the Python path explains
