@@ -23,6 +23,17 @@
 #include <openssl/sha.h>
 
 #define FIELD(obj, off) (*(PyObject **)((char *)(obj) + (off)))
+/* start fetching what a field points to (and, for a dict, its table), so that the reads of
+ * independent objects overlap instead of waiting one after another */
+#define PREFETCH(p) __builtin_prefetch((const void *)(p), 0, 3)
+#define PREFETCH_DICT(d) \
+    do { \
+        PyObject *d_ = (d); \
+        PREFETCH(d_); \
+        if (PyDict_CheckExact(d_)) { \
+            PREFETCH(((PyDictObject *)d_)->ma_keys); \
+        } \
+    } while (0)
 
 typedef struct {
     PyTypeObject *type;
@@ -33,7 +44,8 @@ typedef struct {
 /* offsets, by type and field */
 static Py_ssize_t o_req_tenant, o_req_model, o_req_adapters, o_req_purpose, o_req_output, o_req_cases,
     o_req_regions, o_req_usage, o_req_strict, o_req_override, o_req_date, o_req_decision_id;
-static Py_ssize_t o_snap_plans, o_snap_seen;
+static Py_ssize_t o_snap_plans, o_snap_seen, o_snap_key_parts;
+static Py_ssize_t key_parts_limit;
 static Py_ssize_t o_plan_errors, o_plan_license_errors, o_plan_views, o_plan_operator_judged,
     o_plan_operator_parts, o_plan_decisions, o_plan_id_prefix;
 static Py_ssize_t o_seen_retired, o_seen_profile, o_seen_registrations, o_seen_agreements;
@@ -143,6 +155,7 @@ configure(PyObject *module, PyObject *parts)
         {t_request, "decision_id", &o_req_decision_id},
         {t_snapshot, "stack_plans", &o_snap_plans},
         {t_snapshot, "tenants_seen", &o_snap_seen},
+        {t_snapshot, "key_parts", &o_snap_key_parts},
         {t_plan, "errors", &o_plan_errors},
         {t_plan, "license_errors", &o_plan_license_errors},
         {t_plan, "views", &o_plan_views},
@@ -189,6 +202,11 @@ configure(PyObject *module, PyObject *parts)
         if (field_offset(fields[i].type, fields[i].name, fields[i].offset) < 0) {
             return NULL;
         }
+    }
+    PyObject *limit = PyDict_GetItemString(parts, "KEY_PARTS_LIMIT");
+    if (limit == NULL || (key_parts_limit = PyLong_AsSsize_t(limit)) < 0) {
+        PyErr_SetString(PyExc_TypeError, "configure: KEY_PARTS_LIMIT is missing");
+        return NULL;
     }
     verdict_kwnames = Py_BuildValue("(ssss)", "party", "holder", "purpose", "decision");
     replace_kwnames = Py_BuildValue("(ss)", "decision_id", "parties");
@@ -411,6 +429,23 @@ operator_part(PyObject *plan, PyObject *key, PyObject *date, PyObject *usage)
     return part;
 }
 
+/* the one tuple equal to `part` that the snapshot keeps (`CatalogSnapshot.key_parts`), kept
+ * now if none was: a new reference, NULL on error; steals `part` */
+static PyObject *
+key_part(PyObject *parts, PyObject *part)
+{
+    if (part == NULL) {
+        return NULL;
+    }
+    if (PyDict_GET_SIZE(parts) >= key_parts_limit) {
+        PyDict_Clear(parts);
+    }
+    PyObject *kept = PyDict_SetDefault(parts, part, part);
+    Py_XINCREF(kept);
+    Py_DECREF(part);
+    return kept;
+}
+
 /* 1 when one of `names` is a key of `grants`, 0 when none, -1 on error */
 static int
 names_any(PyObject *grants, PyObject *names)
@@ -468,9 +503,11 @@ remembered(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         (windows != Py_None && !PyList_CheckExact(windows))) {
         Py_RETURN_NONE;
     }
-    PyObject *plans = FIELD(snapshot, o_snap_plans), *seens = FIELD(snapshot, o_snap_seen);
+    PyObject *plans = FIELD(snapshot, o_snap_plans), *seens = FIELD(snapshot, o_snap_seen),
+             *key_parts = FIELD(snapshot, o_snap_key_parts);
     PyObject *usage = FIELD(request, o_req_usage), *use_cases = FIELD(request, o_req_cases);
-    if (plans == NULL || seens == NULL || !PyDict_CheckExact(plans) || !PyDict_CheckExact(seens) ||
+    if (plans == NULL || seens == NULL || key_parts == NULL || !PyDict_CheckExact(plans) ||
+        !PyDict_CheckExact(seens) || !PyDict_CheckExact(key_parts) ||
         !PyDict_CheckExact(usage) || !PyAnySet_Check(use_cases)) {
         Py_RETURN_NONE;
     }
@@ -481,6 +518,9 @@ remembered(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *tenant_id = FIELD(request, o_req_tenant), *purpose = FIELD(request, o_req_purpose),
              *output_use = FIELD(request, o_req_output), *date = FIELD(request, o_req_date);
 
+    PREFETCH(usage);
+    PREFETCH(date);
+    PREFETCH(FIELD(request, o_req_override));
     key = PyTuple_Pack(3, FIELD(request, o_req_model), FIELD(request, o_req_adapters), runner_id);
     if (key == NULL) {
         goto done;
@@ -492,12 +532,19 @@ remembered(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         goto done;
     }
     Py_INCREF(plan);
+    PREFETCH_DICT(FIELD(plan, o_plan_views));
+    PREFETCH_DICT(FIELD(plan, o_plan_operator_parts));
+    PREFETCH_DICT(FIELD(plan, o_plan_decisions));
     seen = PyDict_GetItemWithError(seens, tenant_id);
     if (seen == NULL || !Py_IS_TYPE(seen, t_seen)) {
         seen = NULL;
         goto done;
     }
     Py_INCREF(seen);
+    PyObject *index = FIELD(seen, o_seen_agreements);
+    PREFETCH(FIELD(seen, o_seen_profile));
+    PREFETCH(index);
+    PREFETCH(FIELD(seen, o_seen_registrations));
     PyObject *plan_errors = FIELD(plan, o_plan_errors), *license_errors = FIELD(plan, o_plan_license_errors);
     if (FIELD(seen, o_seen_retired) != Py_False || !PyTuple_CheckExact(plan_errors) ||
         PyTuple_GET_SIZE(plan_errors) || !PyTuple_CheckExact(license_errors) ||
@@ -510,6 +557,11 @@ remembered(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     if (!Py_IS_TYPE(profile, t_profile)) {
         goto done;
+    }
+    PREFETCH(FIELD(profile, o_profile_regions));
+    PREFETCH(FIELD(profile, o_profile_country));
+    if (Py_IS_TYPE(index, t_index)) {
+        PREFETCH_DICT(FIELD(index, o_index_grants));
     }
     PyObject *regions = FIELD(request, o_req_regions);
     if (regions == Py_None) {
@@ -538,6 +590,7 @@ remembered(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         goto done;
     }
     Py_INCREF(view);
+    PREFETCH(FIELD(view, o_view_reader));
     PyObject *country = FIELD(profile, o_profile_country);
     if (FIELD(plan, o_plan_operator_judged) == Py_True) {
         if (FIELD(view, o_view_operator_territory) == Py_True) {
@@ -558,6 +611,9 @@ remembered(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             if (with_country) {
                 Py_INCREF(country);
                 PyTuple_SET_ITEM(around, n, country);
+            }
+            if ((around = key_part(key_parts, around)) == NULL) {
+                goto done;
             }
         }
         else {
@@ -591,7 +647,7 @@ remembered(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *territory =
         FIELD(reader, o_reader_territory) == Py_True ? PyTuple_Pack(2, country, regions) : Py_NewRef(Py_None);
     if (read != NULL && territory != NULL) {
-        facts = PyTuple_Pack(3, read, registered, territory);
+        facts = key_part(key_parts, PyTuple_Pack(3, read, registered, territory));
     }
     Py_DECREF(registered);
     Py_XDECREF(read);
@@ -617,8 +673,9 @@ remembered(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         goto done;
     }
     PyObject *open_to = FIELD(found, o_combined_open_to);
+    PREFETCH(FIELD(found, o_combined_answer));
+    PREFETCH(FIELD(found, o_combined_operator));
     if (open_to != Py_None) { /* the tenant's agreements could change it: the Python path judges */
-        PyObject *index = FIELD(seen, o_seen_agreements);
         if (!Py_IS_TYPE(open_to, t_names) || !Py_IS_TYPE(index, t_index)) {
             goto done;
         }

@@ -19,7 +19,6 @@ decisions that are asked again (a doorkeeper, as in TinyLFU).
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
 
 import msgspec
 
@@ -43,7 +42,7 @@ class _Remembered(msgspec.Struct, frozen=True, gc=False):
     key: tuple[object, ...]
     decision: PolicyDecision
     holds_while: UsabilityWindow
-    id_prefix: Any
+    id_prefix: bytes
     """`identity.decision_id_prefix` of the snapshot and the decision's runner."""
 
 

@@ -41,7 +41,7 @@ from registry.policy.judgement_memo import Dated, Judgement
 from registry.policy.keys import Kept, keep, use_cases_key
 from registry.policy.party import judged_with_agreements, operator_judgement, tenant_judgement
 from registry.policy.request import PolicyRequest
-from registry.policy.snapshot import CatalogSnapshot, TenantSeen
+from registry.policy.snapshot import KEY_PARTS_LIMIT, CatalogSnapshot, TenantSeen
 from registry.policy.stack import MEMO_LIMIT, PurposeView, StackPlan, stack_plan
 from registry.vocabulary import Decision, Purpose
 
@@ -167,7 +167,14 @@ def _evaluate_on(
         operator_purpose = view.operator_purpose
         # Its profile is the snapshot's, the same for every request: only the territory it
         # serves (the tenant's regions and country) varies.
-        around = ((*regions, country) if country else tuple(regions)) if view.operator_territory else None
+        if view.operator_territory:
+            around = (*regions, country) if country else tuple(regions)
+            parts = snapshot.key_parts  # the one such tuple kept: keys compare by identity
+            if len(parts) >= KEY_PARTS_LIMIT:
+                parts.clear()
+            around = parts.setdefault(around, around)
+        else:
+            around = None
         # keys of plain values (`keys`)
         operator_key = (view.plain_operator_purpose, cases, around)
         # `judgement_memo.recall`, inline: the hot path
@@ -220,6 +227,10 @@ def _evaluate_on(
         registered,
         (country, regions) if reader.territory else None,
     )
+    parts = snapshot.key_parts  # the one such tuple kept: keys compare by identity
+    if len(parts) >= KEY_PARTS_LIMIT:
+        parts.clear()
+    facts = parts.setdefault(facts, facts)
     operator_said = operator_part.same_as or operator_part if operator_part is not None else None
     decision_key = (operator_said, view.plain_purpose, view.plain_output_key, cases, strict, facts)
     kept = plan.decisions.get(hash(decision_key))  # `keys.recall_kept`, inline: the hot path
@@ -320,6 +331,7 @@ fast_path.configure(
         "encode_request": encode_request,
         "canonical_request": canonical_request,
         "use_cases_key": use_cases_key,
+        "KEY_PARTS_LIMIT": KEY_PARTS_LIMIT,
     }
 )
 _remembered = fast_path.remembered

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 _COMBINATION_MEMO_LIMIT = 65_536
 MEMO_PER_USE = 4_096
+KEY_PARTS_LIMIT = 65_536
+"""Distinct key parts a snapshot keeps (`CatalogSnapshot.key_parts`)."""
 """Entries of one license use's memo (or one license's) before it starts afresh."""
 _EMPTY_AGREEMENTS = HolderAgreements()
 
@@ -104,6 +106,7 @@ class CatalogSnapshot:
         "alternative_models",
         "artifact_licenses",
         "artifacts",
+        "key_parts",
         "licenses",
         "operator",
         "runners",
@@ -134,6 +137,11 @@ class CatalogSnapshot:
     tenants_seen: dict[str, TenantSeen]
     """What `tenant_seen` gathered, by tenant id: `evaluate` looks here first (a method call
     fewer per decision)."""
+    key_parts: dict[tuple[object, ...], tuple[object, ...]]
+    """One tuple per distinct value of the parts of memo keys that requests build afresh (a
+    tenant's facts, the territory the operator serves): keys holding the one kept here compare
+    by identity instead of reading the stored key's items, objects seldom in the CPU's caches.
+    Cleared past `KEY_PARTS_LIMIT` (keys then compare by value, as before)."""
     _combinations: dict[tuple[str, tuple[str, ...]], RequestLicenses]
     _holder_indexes: dict[str, HolderAgreements]
     _holder_positions: dict[str, list[int]]
@@ -175,6 +183,7 @@ class CatalogSnapshot:
         self._holder_indexes = {}
         self.tenants_seen = {}
         self.stack_plans = {}
+        self.key_parts = {}
         return self
 
     def tenant_seen(self, tenant_id: str) -> TenantSeen | None:

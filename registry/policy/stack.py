@@ -90,8 +90,8 @@ class StackPlan(msgspec.Struct, eq=False, gc=False):
     applied: tuple[AppliedLicense, ...]
     uses: tuple[tuple[LicenseUse, bool], ...]
     """Every license use judged for a party, in order, with whether its grants apply."""
-    id_prefix: Any
-    """What the uuid5 name of every decision on the stack starts with
+    id_prefix: bytes
+    """The SHA-1 state after what the uuid5 name of every decision on the stack starts with
     (`identity.decision_id_prefix`)."""
     readers: dict[tuple[object, ...], FactReader] = msgspec.field(default_factory=dict)
     output_keys: dict[OutputUse, OutputUse | None] = msgspec.field(default_factory=dict)
