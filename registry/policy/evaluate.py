@@ -167,14 +167,9 @@ def _evaluate_on(
         operator_purpose = view.operator_purpose
         # Its profile is the snapshot's, the same for every request: only the territory it
         # serves (the tenant's regions and country) varies.
+        around: tuple[object, ...] | None = None
         if view.operator_territory:
-            around = (*regions, country) if country else tuple(regions)
-            parts = snapshot.key_parts  # the one such tuple kept: keys compare by identity
-            if len(parts) >= KEY_PARTS_LIMIT:
-                parts.clear()
-            around = parts.setdefault(around, around)
-        else:
-            around = None
+            around = snapshot.key_part((*regions, country) if country else tuple(regions))
         # keys of plain values (`keys`)
         operator_key = (view.plain_operator_purpose, cases, around)
         # `judgement_memo.recall`, inline: the hot path
@@ -222,15 +217,13 @@ def _evaluate_on(
     else:
         registered = None
     get = reader.getter
-    facts = (
-        get(profile) if get is not None else None,
-        registered,
-        (country, regions) if reader.territory else None,
+    facts = snapshot.key_part(
+        (
+            get(profile) if get is not None else None,
+            registered,
+            (country, regions) if reader.territory else None,
+        )
     )
-    parts = snapshot.key_parts  # the one such tuple kept: keys compare by identity
-    if len(parts) >= KEY_PARTS_LIMIT:
-        parts.clear()
-    facts = parts.setdefault(facts, facts)
     operator_said = operator_part.same_as or operator_part if operator_part is not None else None
     decision_key = (operator_said, view.plain_purpose, view.plain_output_key, cases, strict, facts)
     kept = plan.decisions.get(hash(decision_key))  # `keys.recall_kept`, inline: the hot path

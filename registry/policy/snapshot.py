@@ -186,6 +186,13 @@ class CatalogSnapshot:
         self.key_parts = {}
         return self
 
+    def key_part(self, part: tuple[object, ...]) -> tuple[object, ...]:
+        """The tuple equal to `part` kept in `key_parts` (`part` itself, kept, when none was)."""
+        parts = self.key_parts
+        if len(parts) >= KEY_PARTS_LIMIT:
+            parts.clear()
+        return parts.setdefault(part, part)
+
     def tenant_seen(self, tenant_id: str) -> TenantSeen | None:
         """The tenant with what every request for it reads, gathered on first use; None when it
         is not in the catalog."""
