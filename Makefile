@@ -10,8 +10,8 @@ $(PY):
 	$(PIP) install --quiet --upgrade pip
 
 # torch exactly 2.13.0 when absent: any other version pulls gigabytes of CUDA packages.
-# the policy engine's C part (registry/policy/_remembered.c) is compiled by the editable install
-$(STAMP): $(PY) pyproject.toml registry/policy/_remembered.c
+# the policy engine's C part (registry/policy/_*.c) is compiled by the editable install
+$(STAMP): $(PY) pyproject.toml $(wildcard registry/policy/_*.c registry/policy/_*.h)
 	$(PY) -c "import torch" 2>/dev/null || $(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e '.[dev]'
 	touch $(STAMP)

@@ -22,6 +22,8 @@
 #include <string.h>
 #include <openssl/sha.h>
 
+#include "_memo.h"
+
 #define FIELD(obj, off) (*(PyObject **)((char *)(obj) + (off)))
 /* start fetching what a field points to (and, for a dict, its table), so that the reads of
  * independent objects overlap instead of waiting one after another */
@@ -52,7 +54,6 @@ static Py_ssize_t o_seen_retired, o_seen_profile, o_seen_registrations, o_seen_a
 static Py_ssize_t o_profile_regions, o_profile_country, o_profile_registrations;
 static Py_ssize_t o_view_operator_territory, o_view_plain_operator_purpose, o_view_reader, o_view_plain_purpose,
     o_view_plain_output_key;
-static Py_ssize_t o_kept_key, o_kept_value;
 static Py_ssize_t o_dated_starts, o_dated_judgements;
 static Py_ssize_t o_judgement_window, o_judgement_same_as;
 static Py_ssize_t o_window_since, o_window_until, o_window_quotas, o_window_quota_ids, o_window_idle_holds;
@@ -61,7 +62,7 @@ static Py_ssize_t o_combined_tenant, o_combined_answer, o_combined_operator, o_c
 static Py_ssize_t o_names_families, o_names_artifacts;
 static Py_ssize_t o_index_by_artifact, o_index_grants;
 
-static PyTypeObject *t_request, *t_snapshot, *t_plan, *t_seen, *t_profile, *t_view, *t_kept, *t_dated,
+static PyTypeObject *t_request, *t_snapshot, *t_plan, *t_seen, *t_profile, *t_view, *t_dated,
     *t_judgement, *t_window, *t_reader, *t_combined, *t_names, *t_index;
 static PyObject *verdict_type, *tenant_party, *always, *replace, *encode_request, *canonical_request,
     *use_cases_key;
@@ -129,7 +130,7 @@ configure(PyObject *module, PyObject *parts)
     if (!(t_request = type_of(parts, "PolicyRequest")) || !(t_snapshot = type_of(parts, "CatalogSnapshot")) ||
         !(t_plan = type_of(parts, "StackPlan")) || !(t_seen = type_of(parts, "TenantSeen")) ||
         !(t_profile = type_of(parts, "TenantProfile")) || !(t_view = type_of(parts, "PurposeView")) ||
-        !(t_kept = type_of(parts, "Kept")) || !(t_dated = type_of(parts, "Dated")) ||
+        !(t_dated = type_of(parts, "Dated")) ||
         !(t_judgement = type_of(parts, "Judgement")) || !(t_window = type_of(parts, "UsabilityWindow")) ||
         !(t_reader = type_of(parts, "FactReader")) || !(t_combined = type_of(parts, "Combined")) ||
         !(t_names = type_of(parts, "AgreementNames")) || !(t_index = type_of(parts, "HolderAgreements")) ||
@@ -175,8 +176,6 @@ configure(PyObject *module, PyObject *parts)
         {t_view, "reader", &o_view_reader},
         {t_view, "plain_purpose", &o_view_plain_purpose},
         {t_view, "plain_output_key", &o_view_plain_output_key},
-        {t_kept, "key", &o_kept_key},
-        {t_kept, "value", &o_kept_value},
         {t_dated, "starts", &o_dated_starts},
         {t_dated, "judgements", &o_dated_judgements},
         {t_judgement, "window", &o_judgement_window},
@@ -282,32 +281,16 @@ uuid5_after(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 /* ---- the remembered decision ---- */
 
-/* the value kept in `memo` (a dict by the hash of the key, `keys.Memo`) under `key`: a new
- * reference, NULL with no error when none, NULL with an error on failure */
+/* the value kept in `memo` (a `Memo`, `_memo.c`) under `key`: a new reference, NULL with no
+ * error when none, NULL with an error on failure */
 static PyObject *
 recall_kept(PyObject *memo, PyObject *key)
 {
-    if (!PyDict_CheckExact(memo)) {
+    if (!Py_IS_TYPE(memo, &MemoType)) {
         return NULL;
     }
-    Py_hash_t hash = PyObject_Hash(key);
-    if (hash == -1) {
-        return NULL;
-    }
-    PyObject *hashed = PyLong_FromSsize_t(hash);
-    if (hashed == NULL) {
-        return NULL;
-    }
-    PyObject *kept = PyDict_GetItemWithError(memo, hashed);
-    Py_DECREF(hashed);
-    if (kept == NULL || !Py_IS_TYPE(kept, t_kept)) {
-        return NULL;
-    }
-    Py_INCREF(kept);
-    int same = PyObject_RichCompareBool(FIELD(kept, o_kept_key), key, Py_EQ);
-    PyObject *value = same == 1 ? FIELD(kept, o_kept_value) : NULL;
+    PyObject *value = memo_find(memo, key);
     Py_XINCREF(value);
-    Py_DECREF(kept);
     return value;
 }
 
@@ -766,5 +749,12 @@ static struct PyModuleDef module_def = {
 PyMODINIT_FUNC
 PyInit__remembered(void)
 {
-    return PyModule_Create(&module_def);
+    if (PyType_Ready(&MemoType) < 0) {
+        return NULL;
+    }
+    PyObject *module = PyModule_Create(&module_def);
+    if (module != NULL && PyModule_AddObjectRef(module, "Memo", (PyObject *)&MemoType) < 0) {
+        Py_CLEAR(module);
+    }
+    return module;
 }

@@ -4,6 +4,18 @@ from typing import Any
 
 from registry.policy.decision import PolicyDecision
 
+class Memo:
+    """Values by keys of plain values, in C (`_memo.c`; `keys.Memo`)."""
+
+    def get(self, key: object) -> Any:
+        """The value kept under `key`, or None."""
+
+    def keep(self, key: object, value: object, limit: int) -> None:
+        """Keep `value` under `key`, starting afresh once `limit` entries are kept."""
+
+    def clear(self) -> None: ...
+    def __len__(self) -> int: ...
+
 def configure(parts: dict[str, Any]) -> None:
     """The engine's types (their fields' offsets are read once) and the objects the path uses."""
 

@@ -64,10 +64,10 @@ class CompiledLicense:
     restrictions_propagate: bool
     readers: dict[tuple[str, str | None], object] = field(default_factory=dict, compare=False, hash=False)
     """What judging it reads of a party, per purpose and output use (`facts.license_reader`)."""
-    judgements: Memo = field(default_factory=dict, compare=False, hash=False)
+    judgements: Memo = field(default_factory=Memo, compare=False, hash=False)
     """A tenant's judgements of it that no agreement takes part in, shared by every stack it is
     part of (`judgement_memo.shared_tenant_judgement`)."""
-    operator_judgements: Memo = field(default_factory=dict, compare=False, hash=False)
+    operator_judgements: Memo = field(default_factory=Memo, compare=False, hash=False)
     """The operator's judgements of it, by window of dates, shared by every stack it is part of
     while no agreement of the operator for it names artifacts (`judgement_memo.operator_judgement_of`)."""
 

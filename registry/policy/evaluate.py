@@ -10,8 +10,6 @@ facts, and an error never grants.
 
 from __future__ import annotations
 
-from bisect import bisect_right
-
 import msgspec
 
 from registry.catalog.entries import TenantProfile
@@ -37,8 +35,8 @@ from registry.policy.identity import (
     derive_decision_id,
     encode_request,
 )
-from registry.policy.judgement_memo import Dated, Judgement
-from registry.policy.keys import Kept, keep, use_cases_key
+from registry.policy.judgement_memo import Dated, Judgement, recall
+from registry.policy.keys import keep, use_cases_key
 from registry.policy.party import judged_with_agreements, operator_judgement, tenant_judgement
 from registry.policy.request import PolicyRequest
 from registry.policy.snapshot import KEY_PARTS_LIMIT, CatalogSnapshot, TenantSeen
@@ -172,32 +170,7 @@ def _evaluate_on(
             around = snapshot.key_part((*regions, country) if country else tuple(regions))
         # keys of plain values (`keys`)
         operator_key = (view.plain_operator_purpose, cases, around)
-        # `judgement_memo.recall`, inline: the hot path
-        kept = plan.operator_parts.get(hash(operator_key))
-        if kept is not None and kept.key == operator_key:
-            operator_part = kept.value
-            if type(operator_part) is Dated:  # by bisection on the first days of its windows
-                i = bisect_right(operator_part.starts, date) - 1
-                operator_part = operator_part.judgements[i] if i >= 0 else None
-            if operator_part is not None and (window := operator_part.window) is not ALWAYS:
-                # `UsabilityWindow.holds`, inline: the hot path
-                since, until = window.since, window.until
-                if (since is not None and date < since) or (until is not None and date >= until):
-                    operator_part = None
-                elif usage:
-                    quota_ids = window.quota_ids
-                    for counted in usage:  # usage names an agreement or two
-                        if counted in quota_ids:
-                            for agreement_id, quota, exhausted in window.quotas:
-                                if (usage.get(agreement_id, 0) >= quota) is not exhausted:
-                                    operator_part = None
-                                    break
-                            break
-                    else:
-                        if not window.idle_holds:
-                            operator_part = None
-                elif not window.idle_holds:
-                    operator_part = None
+        operator_part = recall(plan.operator_parts, operator_key, date, usage)
         if operator_part is None:
             operator_part = operator_judgement(
                 plan, snapshot, operator_key, operator_purpose, regions, profile, use_cases, date, usage
@@ -207,39 +180,16 @@ def _evaluate_on(
     # The whole decision, but its id and the tenant's name, is what every tenant with the same
     # facts gets (beside the same operator judgement) unless its agreements could cover a license
     # that fails to hold for them: most tenants hold none that could.
-    reader = view.reader  # `FactReader.read`, inline: the hot path
-    registries = reader.registries
-    if registries:
-        found_in = registries.intersection(
-            seen.registrations if profile is seen.profile else profile.registrations
-        )
-        registered: tuple[str, ...] | None = tuple(sorted(found_in)) if found_in else ()
-    else:
-        registered = None
-    get = reader.getter
-    facts = snapshot.key_part(
-        (
-            get(profile) if get is not None else None,
-            registered,
-            (country, regions) if reader.territory else None,
-        )
-    )
+    registrations = seen.registrations if profile is seen.profile else None  # a set reads faster
+    facts = snapshot.key_part(view.reader.read(profile, (country, regions), registrations))
     operator_said = operator_part.same_as or operator_part if operator_part is not None else None
     decision_key = (operator_said, view.plain_purpose, view.plain_output_key, cases, strict, facts)
-    kept = plan.decisions.get(hash(decision_key))  # `keys.recall_kept`, inline: the hot path
-    found: Combined | None = kept.value if kept is not None and kept.key == decision_key else None
+    found: Combined | None = plan.decisions.get(decision_key)
     index = seen.agreements
     judged: Judgement | None = None
-    if found is not None:
-        open_to = found.open_to
-        # `HolderAgreements.grants_any`, inline: the hot path
-        if open_to is not None and (grants := index.grants):
-            names = grants.keys()
-            if not names.isdisjoint(open_to.families) or (
-                index.by_artifact and not names.isdisjoint(open_to.artifacts)
-            ):
-                judged = found.judged  # the tenant's agreements could change it
-                found = None
+    if found is not None and found.open_to is not None and index.grants_any(found.open_to):
+        judged = found.judged  # the tenant's agreements could change it
+        found = None
     if found is None:
         if judged is not None:  # what `tenant_judgement` would find remembered and do
             tenant_part = judged_with_agreements(
@@ -309,7 +259,6 @@ fast_path.configure(
         "TenantSeen": TenantSeen,
         "TenantProfile": TenantProfile,
         "PurposeView": PurposeView,
-        "Kept": Kept,
         "Dated": Dated,
         "Judgement": Judgement,
         "UsabilityWindow": UsabilityWindow,

@@ -211,10 +211,9 @@ _WINDOWS_PER_KEY = 64
 
 def recall(memo: Memo, key: tuple[object, ...], date: dt.date, usage: Mapping[str, int]) -> Judgement | None:
     """The judgement remembered under `key` that still holds on `date` with `usage`."""
-    kept = memo.get(hash(key))  # `keys.recall_kept`, inline: the operator's is on the hot path
-    if kept is None or kept.key != key:
+    judgement = memo.get(key)
+    if judgement is None:
         return None
-    judgement = kept.value
     if type(judgement) is Dated:  # by bisection on the first days of its windows
         i = bisect_right(judgement.starts, date) - 1
         if i < 0:

@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from registry.catalog.entries import TenantProfile
+from registry.policy import _remembered
 from registry.policy.decision import Party
 from registry.vocabulary import OrganisationType, OutputUse, Purpose, UseCase
 
@@ -55,29 +56,18 @@ def plain(value: Any) -> Any:
     return value
 
 
-class Kept(msgspec.Struct, frozen=True, gc=False):
-    key: tuple[object, ...]
-    value: Any
-
-
-Memo = dict[int, Kept]
-"""A memo by the hash of its key, each entry holding its key: a dict of ints to untracked
-values is never tracked itself, so however many entries memos gain, full collections do not
-walk them (a dict keyed by tuples is tracked again by every insertion). Two keys of one hash
-keep the later entry; a lookup finds an entry only under its own key."""
+Memo = _remembered.Memo
+"""A memo of values by keys of plain values, in C (`_memo.c`): a hash table whose lookup reads
+the entry and the stored key only, and which the collector never tracks however many entries it
+gains (a dict keyed by tuples is tracked again by every insertion)."""
 
 
 def recall_kept(memo: Memo, key: tuple[object, ...]) -> Any:
     """The value kept under `key`, or None."""
-    kept = memo.get(hash(key))
-    if kept is not None and kept.key == key:
-        return kept.value
-    return None
+    return memo.get(key)
 
 
 def keep(memo: Memo, key: tuple[object, ...], value: object, limit: int) -> None:
     """Keep `value` under `key` (plain values: see above), starting afresh once `limit` entries
     are kept (bounded memory, no LRU cost)."""
-    if len(memo) >= limit:
-        memo.clear()
-    memo[hash(key)] = Kept(key, value)
+    memo.keep(key, value, limit)

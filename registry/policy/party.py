@@ -197,10 +197,8 @@ def _judged_for_facts(
         # territory stands for the expanded one, and output uses the license does not mention
         # are judged alike: these facts are all the judgement reads.
         facts = (plain_purpose, tenant_use.output_key, cases, grants_apply, facts_read)
-        kept = use.tenant_judgements.get(hash(facts))  # `keys.recall_kept`, inline
-        if kept is not None and kept.key == facts:
-            part = kept.value
-        else:
+        part = use.tenant_judgements.get(facts)
+        if part is None:
             part = shared_tenant_judgement(use, facts)
             if part is None:
                 if ctx is None:

@@ -59,10 +59,10 @@ class LicenseUse(msgspec.Struct, frozen=True, eq=False, gc=False):
     restrictions_bind: bool
     """False only when every path is an inheritance the license says does not carry its use
     restrictions."""
-    memo: Memo = msgspec.field(default_factory=dict)
+    memo: Memo = msgspec.field(default_factory=Memo)
     """Reasons and obligations built for this use, and the operator's judgements of it, reused by
     later requests (never changes them)."""
-    tenant_judgements: Memo = msgspec.field(default_factory=dict)
+    tenant_judgements: Memo = msgspec.field(default_factory=Memo)
     """Tenant judgements that no agreement takes part in, with this use's artifacts, by the facts
     they read (`party.tenant_judgement`): a stack judged for new facts finds most of its
     licenses here."""

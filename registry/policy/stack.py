@@ -95,13 +95,13 @@ class StackPlan(msgspec.Struct, eq=False, gc=False):
     (`identity.decision_id_prefix`)."""
     readers: dict[tuple[object, ...], FactReader] = msgspec.field(default_factory=dict)
     output_keys: dict[OutputUse, OutputUse | None] = msgspec.field(default_factory=dict)
-    tenant_parts: Memo = msgspec.field(default_factory=dict)
+    tenant_parts: Memo = msgspec.field(default_factory=Memo)
     creator_judgements: dict[tuple[object, ...], Any] = msgspec.field(default_factory=dict)
     """A tenant's judgement on the creator flags, per purpose and output use."""
-    operator_parts: Memo = msgspec.field(default_factory=dict)
-    operator_sayings: Memo = msgspec.field(default_factory=dict)
+    operator_parts: Memo = msgspec.field(default_factory=Memo)
+    operator_sayings: Memo = msgspec.field(default_factory=Memo)
     """The first operator judgement per content (reasons, obligations, agreements, severity)."""
-    decisions: Memo = msgspec.field(default_factory=dict)
+    decisions: Memo = msgspec.field(default_factory=Memo)
     """Whole decisions for tenants without agreements on the stack, by the operator judgement
     and the tenant's facts."""
     views: dict[tuple[str, str], PurposeView] = msgspec.field(default_factory=dict)
