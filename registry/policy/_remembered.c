@@ -679,7 +679,10 @@ remembered(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *given_id = FIELD(request, o_req_decision_id);
     if (given_id == Py_None) {
         PyObject *given = FIELD(request, o_req_regions);
-        int sort = given != Py_None && PyObject_Length(given) > 1;
+        if (given != Py_None && !PyTuple_CheckExact(given)) {
+            goto done;
+        }
+        int sort = given != Py_None && PyTuple_GET_SIZE(given) > 1;
         body = PyObject_CallOneArg(sort ? canonical_request : encode_request, request);
         if (body == NULL) {
             goto done;

@@ -24,7 +24,7 @@ import msgspec
 
 from registry.policy.agreements import UsabilityWindow, windows_meet
 from registry.policy.decision import PolicyDecision
-from registry.policy.evaluate import evaluate_tracked
+from registry.policy.evaluate import evaluate, evaluate_tracked
 from registry.policy.identity import decision_id_after, decision_id_prefix
 from registry.policy.keys import PLAIN, plain, use_cases_key
 from registry.policy.request import PolicyRequest
@@ -55,9 +55,9 @@ class PolicyEngine:
         # by the hash of the key, least recently used first; its entries are untracked (`keys.Memo`),
         # and a key that shares a hash replaces the entry
         self._cache: OrderedDict[int, _Remembered] = OrderedDict()
-        # the doorkeeper: hashes of the keys asked once since it was last cleared (a dict of ints
-        # is not tracked by the collector); a hash shared by two keys only lets a decision in
-        # early, `cache` still compares keys
+        # the doorkeeper: hashes of the keys asked since it was last cleared, those of the kept
+        # decisions among them (a dict of ints is not tracked by the collector); a hash shared by
+        # two keys only lets a decision in early, `cache` still compares keys
         self._asked: dict[int, None] = {}
         self._asked_limit = 2 * cache_size
 
@@ -94,30 +94,39 @@ class PolicyEngine:
             plain(override) if override is not None else None,
             request.max_alternatives,
         )
-        date, usage = request.date, request.usage_this_month
-        cache = self._cache
         hashed = hash(key)
-        found = cache.get(hashed)
-        if found is not None and found.key == key and found.holds_while.holds(date, usage):
-            cache.move_to_end(hashed)
-            return _replace(
-                found.decision, decision_id=request.decision_id or decision_id_after(found.id_prefix, request)
-            )
-        snapshot = self._snapshot
         asked = self._asked
-        first = found is None and hashed not in asked
-        # nothing is kept from a first ask that searches for no alternatives: no windows needed
-        windows: list[UsabilityWindow] | None = None if first and not request.max_alternatives else []
-        decision = evaluate_tracked(request, snapshot, windows)
-        if windows is None or (first and decision.decision is not _DENY):
-            # kept if asked again; at once only when it cost a search for alternatives
+        snapshot = self._snapshot
+        if hashed not in asked:
+            # A first ask (or one whose note a clearing dropped): the cache is not looked at, the
+            # doorkeeper being the smaller of the two and most requests being asked once. Every
+            # kept decision stays noted until a clearing, after which it is decided afresh once.
             if len(asked) >= self._asked_limit:
                 asked.clear()
             asked[hashed] = None
-            return decision
-        if not first:
-            asked.pop(hashed, None)
+            if not request.max_alternatives:
+                return evaluate(request, snapshot)  # nothing kept: no windows needed
+            windows: list[UsabilityWindow] = []
+            decision = evaluate_tracked(request, snapshot, windows)
+            if decision.decision is not _DENY:
+                return decision  # kept if asked again; at once only when it cost a search
+        else:
+            cache = self._cache
+            found = cache.get(hashed)
+            if (
+                found is not None
+                and found.key == key
+                and found.holds_while.holds(request.date, request.usage_this_month)
+            ):
+                cache.move_to_end(hashed)
+                return _replace(
+                    found.decision,
+                    decision_id=request.decision_id or decision_id_after(found.id_prefix, request),
+                )
+            windows = []
+            decision = evaluate_tracked(request, snapshot, windows)
         stored = (key[0], key[1], key[2], key[3], PLAIN[request.purpose], PLAIN[request.output_use], *key[6:])
+        cache = self._cache
         cache.pop(hashed, None)  # one that no longer holds: the new one is the most recent
         cache[hashed] = _Remembered(
             stored, decision, windows_meet(windows), decision_id_prefix(snapshot.version, decision.runner_id)

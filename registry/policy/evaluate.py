@@ -68,7 +68,10 @@ def evaluate(request: PolicyRequest, snapshot: CatalogSnapshot) -> PolicyDecisio
     runner_id = request.runner_id
     if runner_id is None or request.max_alternatives:
         return evaluate_tracked(request, snapshot, None)
-    return _evaluate_on(request, snapshot, runner_id, True)  # `evaluate_tracked`, inline
+    decision = _remembered(request, snapshot, runner_id, None)  # `_evaluate_on`'s first step
+    if decision is not None:
+        return decision
+    return _evaluate_on(request, snapshot, runner_id, True, None, tried=True)
 
 
 def evaluate_tracked(
@@ -120,8 +123,10 @@ def _evaluate_on(
     runner_id: str | None,
     with_id: bool,
     windows: list[UsabilityWindow] | None = None,
+    *,
+    tried: bool = False,
 ) -> PolicyDecision:
-    if with_id:  # the remembered decision, in C; None when a part of it is not remembered
+    if with_id and not tried:  # the remembered decision, in C; None when a part is not remembered
         decision = _remembered(request, snapshot, runner_id, windows)
         if decision is not None:
             return decision
