@@ -18,6 +18,8 @@
 #define PY_SSIZE_T_CLEAN
 #define OPENSSL_API_COMPAT 0x10100000L
 #include <Python.h>
+#include <datetime.h>
+#include <stdint.h>
 #include <structmember.h>
 #include <string.h>
 #include <openssl/sha.h>
@@ -54,7 +56,7 @@ static Py_ssize_t o_seen_retired, o_seen_profile, o_seen_registrations, o_seen_a
 static Py_ssize_t o_profile_regions, o_profile_country, o_profile_registrations;
 static Py_ssize_t o_view_operator_territory, o_view_plain_operator_purpose, o_view_reader, o_view_plain_purpose,
     o_view_plain_output_key;
-static Py_ssize_t o_dated_starts, o_dated_judgements;
+static Py_ssize_t o_dated_packed;
 static Py_ssize_t o_judgement_window, o_judgement_same_as;
 static Py_ssize_t o_window_since, o_window_until, o_window_quotas, o_window_quota_ids, o_window_idle_holds;
 static Py_ssize_t o_reader_registries, o_reader_territory, o_reader_getter;
@@ -176,8 +178,7 @@ configure(PyObject *module, PyObject *parts)
         {t_view, "reader", &o_view_reader},
         {t_view, "plain_purpose", &o_view_plain_purpose},
         {t_view, "plain_output_key", &o_view_plain_output_key},
-        {t_dated, "starts", &o_dated_starts},
-        {t_dated, "judgements", &o_dated_judgements},
+        {t_dated, "packed", &o_dated_packed},
         {t_judgement, "window", &o_judgement_window},
         {t_judgement, "same_as", &o_judgement_same_as},
         {t_window, "since", &o_window_since},
@@ -360,30 +361,54 @@ window_holds(PyObject *window, PyObject *date, PyObject *usage)
     return FIELD(window, o_window_idle_holds) == Py_True;
 }
 
-/* the operator's remembered judgement under `key` that holds on `date` with `usage`: a new
- * reference or NULL (an error set on failure) */
-static PyObject *
-operator_part(PyObject *plan, PyObject *key, PyObject *date, PyObject *usage)
+/* a date as `judgement_memo.day_number` makes it */
+static int32_t
+day_number(PyObject *date)
+{
+    return (int32_t)(PyDateTime_GET_YEAR(date) << 9 | PyDateTime_GET_MONTH(date) << 5 | PyDateTime_GET_DAY(date));
+}
+
+enum { WINDOW_SIZE = 12, IDLE_HOLDS = 1, HAS_QUOTAS = 2 }; /* `judgement_memo.WINDOW_LAYOUT` */
+
+/* the operator's remembered judgement under `key` that holds on `date` with `usage`: 1 with
+ * `*said` (what it says: `Judgement.same_as`, or itself) and `*part` (the judgement), new
+ * references; 0 when none holds; -1 on error */
+static int
+operator_part(PyObject *plan, PyObject *key, PyObject *date, PyObject *usage, PyObject **said, PyObject **part)
 {
     PyObject *value = recall_kept(FIELD(plan, o_plan_operator_parts), key);
     if (value == NULL) {
-        return NULL;
+        return PyErr_Occurred() ? -1 : 0;
     }
-    PyObject *part = value;
-    if (Py_IS_TYPE(value, t_dated)) { /* by bisection on the first days of its windows */
-        PyObject *starts = FIELD(value, o_dated_starts), *judgements = FIELD(value, o_dated_judgements);
-        part = NULL;
-        if (PyTuple_CheckExact(starts) && PyTuple_CheckExact(judgements) &&
-            PyTuple_GET_SIZE(starts) <= PyTuple_GET_SIZE(judgements)) {
-            Py_ssize_t lo = 0, hi = PyTuple_GET_SIZE(starts);
+    if (Py_IS_TYPE(value, t_judgement)) { /* one judgement for every date */
+        PyObject *window = FIELD(value, o_judgement_window);
+        int holds = window == always ? 1 : Py_IS_TYPE(window, t_window) ? window_holds(window, date, usage) : 0;
+        if (holds != 1) {
+            Py_DECREF(value);
+            return holds;
+        }
+        PyObject *same_as = FIELD(value, o_judgement_same_as);
+        *said = Py_NewRef(same_as == Py_None ? value : same_as);
+        *part = value;
+        return 1;
+    }
+    /* by bisection on the first days of its windows (`Dated.packed`: one consistent tuple) */
+    PyObject *packed = Py_IS_TYPE(value, t_dated) ? FIELD(value, o_dated_packed) : NULL;
+    int found = 0;
+    if (packed != NULL && PyTuple_CheckExact(packed) && PyTuple_GET_SIZE(packed) == 3 && PyDate_Check(date)) {
+        PyObject *bounds = PyTuple_GET_ITEM(packed, 0), *saids = PyTuple_GET_ITEM(packed, 1),
+                 *judgements = PyTuple_GET_ITEM(packed, 2);
+        Py_ssize_t n = PyBytes_CheckExact(bounds) ? PyBytes_GET_SIZE(bounds) / WINDOW_SIZE : 0;
+        if (PyTuple_CheckExact(saids) && PyTuple_CheckExact(judgements) && PyTuple_GET_SIZE(saids) == n &&
+            PyTuple_GET_SIZE(judgements) == n) {
+            const char *data = PyBytes_AS_STRING(bounds);
+            int32_t day = day_number(date), first, end;
+            uint32_t flags;
+            Py_ssize_t lo = 0, hi = n;
             while (lo < hi) {
                 Py_ssize_t mid = (lo + hi) / 2;
-                int less = PyObject_RichCompareBool(date, PyTuple_GET_ITEM(starts, mid), Py_LT);
-                if (less < 0) {
-                    Py_DECREF(value);
-                    return NULL;
-                }
-                if (less) {
+                memcpy(&first, data + mid * WINDOW_SIZE, 4);
+                if (day < first) {
                     hi = mid;
                 }
                 else {
@@ -391,25 +416,31 @@ operator_part(PyObject *plan, PyObject *key, PyObject *date, PyObject *usage)
                 }
             }
             if (lo > 0) {
-                part = PyTuple_GET_ITEM(judgements, lo - 1);
+                const char *window = data + (lo - 1) * WINDOW_SIZE;
+                memcpy(&end, window + 4, 4);
+                memcpy(&flags, window + 8, 4);
+                PyObject *judgement = PyTuple_GET_ITEM(judgements, lo - 1);
+                if (day < end) {
+                    if ((flags & HAS_QUOTAS) && PyDict_GET_SIZE(usage)) {
+                        PyObject *full = Py_IS_TYPE(judgement, t_judgement) ? FIELD(judgement, o_judgement_window) : NULL;
+                        found = full != NULL && Py_IS_TYPE(full, t_window) ? window_holds(full, date, usage) : 0;
+                    }
+                    else {
+                        found = (flags & IDLE_HOLDS) != 0;
+                    }
+                }
+                if (found == 1 && !Py_IS_TYPE(judgement, t_judgement)) {
+                    found = 0;
+                }
+                if (found == 1) {
+                    *said = Py_NewRef(PyTuple_GET_ITEM(saids, lo - 1));
+                    *part = Py_NewRef(judgement);
+                }
             }
         }
-        Py_XINCREF(part);
-        Py_DECREF(value);
     }
-    if (part == NULL || !Py_IS_TYPE(part, t_judgement)) {
-        Py_XDECREF(part);
-        return NULL;
-    }
-    PyObject *window = FIELD(part, o_judgement_window);
-    if (window != always) {
-        int holds = Py_IS_TYPE(window, t_window) ? window_holds(window, date, usage) : 0;
-        if (holds != 1) {
-            Py_DECREF(part);
-            return NULL;
-        }
-    }
-    return part;
+    Py_DECREF(value);
+    return found;
 }
 
 /* the one tuple equal to `part` that the snapshot keeps (`CatalogSnapshot.key_parts`), kept
@@ -496,7 +527,7 @@ remembered(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     /* new references, released at `done` */
     PyObject *result = NULL, *plan = NULL, *seen = NULL, *view = NULL, *key = NULL, *cases = NULL,
-             *around = NULL, *part = NULL, *facts = NULL, *found = NULL, *decision_id = NULL, *body = NULL,
+             *around = NULL, *part = NULL, *said = NULL, *facts = NULL, *found = NULL, *decision_id = NULL, *body = NULL,
              *verdict = NULL, *parties = NULL;
     PyObject *tenant_id = FIELD(request, o_req_tenant), *purpose = FIELD(request, o_req_purpose),
              *output_use = FIELD(request, o_req_output), *date = FIELD(request, o_req_date);
@@ -606,9 +637,9 @@ remembered(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (key == NULL) {
             goto done;
         }
-        part = operator_part(plan, key, date, usage);
+        int holds = operator_part(plan, key, date, usage, &said, &part);
         Py_CLEAR(key);
-        if (part == NULL) {
+        if (holds != 1) {
             goto done;
         }
     }
@@ -638,14 +669,7 @@ remembered(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (facts == NULL) {
         goto done;
     }
-    PyObject *said = Py_None;
-    if (part != NULL) {
-        said = FIELD(part, o_judgement_same_as);
-        if (said == Py_None) {
-            said = part;
-        }
-    }
-    key = PyTuple_Pack(6, said, FIELD(view, o_view_plain_purpose), FIELD(view, o_view_plain_output_key), cases,
+    key = PyTuple_Pack(6, said != NULL ? said : Py_None, FIELD(view, o_view_plain_purpose), FIELD(view, o_view_plain_output_key), cases,
                        FIELD(request, o_req_strict), facts);
     if (key == NULL) {
         goto done;
@@ -719,6 +743,7 @@ done:
     Py_XDECREF(cases);
     Py_XDECREF(around);
     Py_XDECREF(part);
+    Py_XDECREF(said);
     Py_XDECREF(facts);
     Py_XDECREF(found);
     Py_XDECREF(body);
@@ -752,7 +777,8 @@ static struct PyModuleDef module_def = {
 PyMODINIT_FUNC
 PyInit__remembered(void)
 {
-    if (PyType_Ready(&MemoType) < 0) {
+    PyDateTime_IMPORT;
+    if (PyDateTimeAPI == NULL || PyType_Ready(&MemoType) < 0) {
         return NULL;
     }
     PyObject *module = PyModule_Create(&module_def);
