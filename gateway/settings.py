@@ -53,6 +53,9 @@ class Settings(msgspec.Struct, kw_only=True):
     """SQLAlchemy async URL (`CLEARANCE_DATABASE_URL`); defaults to SQLite in `data_dir`."""
     strict_policy: bool = False
     """Turn `needs_review` decisions into `deny` (`CLEARANCE_STRICT_POLICY`)."""
+    huge_page_arenas: bool = True
+    """`clearance serve` puts Python's small-object arenas in transparent huge pages at start-up
+    (`registry.policy.memory`: faster policy decisions) (`CLEARANCE_HUGE_PAGE_ARENAS`)."""
 
     issuer: Annotated[str, msgspec.Meta(pattern=r"^https?://[^?#]+$")] = "http://localhost:8000"
     """This authorization server's exact issuer URL, the `iss` of its tokens (`CLEARANCE_ISSUER`)."""

@@ -41,6 +41,7 @@ from registry.catalog.entries import (
     TenantProfile,
 )
 from registry.policy import CatalogSnapshot, PolicyEngine, PolicyRequest, evaluate
+from registry.policy.memory import huge_pages_held, use_huge_page_arenas
 from registry.terms import (
     DerivativeTerms,
     Grant,
@@ -364,7 +365,15 @@ def main(argv: list[str] | None = None) -> None:
         "PolicyEngine (their median is the figure)",
     )
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--no-huge-pages",
+        action="store_true",
+        help="leave Python's arenas in 4 KiB pages (by default they are put in transparent huge "
+        "pages first, as `clearance serve` does: registry.policy.memory)",
+    )
     args = parser.parse_args(argv)
+    arenas = "off: --no-huge-pages" if args.no_huge_pages else use_huge_page_arenas()
+    print(f"Python's small-object arenas in transparent huge pages: {arenas}")
     t0 = time.perf_counter()
     catalog = generate_catalog(args.seed)
     print(
@@ -429,6 +438,8 @@ def main(argv: list[str] | None = None) -> None:
         engine.evaluate,
         repeated,
     )
+
+    print(f"memory in transparent huge pages: {huge_pages_held() / 2**20:,.0f} MB")
 
     def verdict(rate: float) -> str:
         return f"{rate:,.0f} decisions/s ({'met' if rate >= 100_000 else 'missed'})"

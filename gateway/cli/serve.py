@@ -7,6 +7,8 @@ flight finish for up to CLEARANCE_SHUTDOWN_GRACE_SECONDS, then runs the app's li
 
 from __future__ import annotations
 
+import logging
+
 import click
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
@@ -14,6 +16,7 @@ from uvicorn.config import LOGGING_CONFIG
 from gateway.app import create_app
 from gateway.cli.logs import json_log_config
 from gateway.settings import Settings
+from registry.policy.memory import use_huge_page_arenas
 
 
 def uvicorn_config(settings: Settings, host: str, port: int, *, access_log: bool = True) -> uvicorn.Config:
@@ -39,4 +42,9 @@ def uvicorn_config(settings: Settings, host: str, port: int, *, access_log: bool
 @click.pass_obj
 def serve(settings: Settings, host: str, port: int, no_access_log: bool) -> None:
     """Serve the HTTP API (run `clearance db upgrade` first)."""
-    uvicorn.Server(uvicorn_config(settings, host, port, access_log=not no_access_log)).run()
+    # before the app and its catalog are built: arenas made before keep their 4 KiB pages
+    arenas = use_huge_page_arenas() if settings.huge_page_arenas else "off: CLEARANCE_HUGE_PAGE_ARENAS"
+    config = uvicorn_config(settings, host, port, access_log=not no_access_log)
+    # logged once uvicorn's logging is set up (JSON lines where asked)
+    logging.getLogger("uvicorn.error").info("Python's arenas in transparent huge pages: %s", arenas)
+    uvicorn.Server(config).run()

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <openssl/sha.h>
 
+#include "_arenas.h"
 #include "_memo.h"
 
 #define FIELD(obj, off) (*(PyObject **)((char *)(obj) + (off)))
@@ -760,7 +761,22 @@ done:
     Py_RETURN_NONE;
 }
 
+static PyObject *
+huge_page_arenas(PyObject *module, PyObject *reserve)
+{
+    Py_ssize_t bytes = PyLong_AsSsize_t(reserve);
+    if (bytes < 0) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_ValueError, "the reserve is a number of bytes, at least 0");
+        }
+        return NULL;
+    }
+    return PyBool_FromLong(use_huge_page_arenas((size_t)bytes));
+}
+
 static PyMethodDef methods[] = {
+    {"huge_page_arenas", (PyCFunction)huge_page_arenas, METH_O,
+     "huge_page_arenas(reserve) -> bool: pymalloc's arenas from a region of `reserve` bytes in huge pages."},
     {"configure", (PyCFunction)configure, METH_O, "configure(parts): the engine's types and objects."},
     {"sha1_state", (PyCFunction)sha1_state, METH_O, "sha1_state(data) -> bytes: SHA-1 state after data."},
     {"uuid5_after", (PyCFunction)(void (*)(void))uuid5_after, METH_FASTCALL,

@@ -16,6 +16,9 @@ class Memo:
     def clear(self) -> None: ...
     def __len__(self) -> int: ...
 
+def huge_page_arenas(reserve: int) -> bool:
+    """pymalloc's arenas from a region of `reserve` bytes marked MADV_HUGEPAGE (`_arenas.c`)."""
+
 def configure(parts: dict[str, Any]) -> None:
     """The engine's types (their fields' offsets are read once) and the objects the path uses."""
 
