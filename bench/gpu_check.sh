@@ -31,7 +31,8 @@ export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 TQDM_DISABLE=1
 python3 - <<'PY' || echo "the policy engine's C part did not build: the policy benchmark will fail"
 import subprocess, sysconfig
 suffix, include = sysconfig.get_config_var("EXT_SUFFIX"), sysconfig.get_paths()["include"]
-subprocess.run(["gcc", "-shared", "-fPIC", "-O2", f"-I{include}", "registry/policy/_remembered.c", "-lcrypto",
+sources = ["registry/policy/_remembered.c", "registry/policy/_memo.c", "registry/policy/_arenas.c"]
+subprocess.run(["gcc", "-shared", "-fPIC", "-O2", f"-I{include}", *sources, "-lcrypto",
                 "-o", f"registry/policy/_remembered{suffix}"], check=True)
 PY
 OUT=${OUT:-/tmp}
