@@ -24,6 +24,7 @@
 
 static char *region = NULL, *region_next = NULL, *region_end = NULL;
 static void *reused = NULL; /* freed arenas, each holding the next's address */
+static size_t in_region = 0;  /* arenas of the region in use */
 static PyObjectArenaAllocator fallback;
 
 static void *
@@ -35,11 +36,13 @@ arena_alloc(void *ctx, size_t size)
     if (reused != NULL) {
         void *arena = reused;
         reused = *(void **)arena;
+        in_region++;
         return arena;
     }
     if ((size_t)(region_end - region_next) >= size) {
         void *arena = region_next;
         region_next += size;
+        in_region++;
         return arena;
     }
     return fallback.alloc(fallback.ctx, size);
@@ -51,6 +54,7 @@ arena_free(void *ctx, void *arena, size_t size)
     if ((char *)arena >= region && (char *)arena < region_end) { /* an arena of ARENA_BYTES */
         *(void **)arena = reused;
         reused = arena;
+        in_region--;
         return;
     }
     fallback.free(fallback.ctx, arena, size); /* one made before, or beyond the region */
@@ -79,4 +83,10 @@ use_huge_page_arenas(size_t reserve)
     PyObjectArenaAllocator mine = {NULL, arena_alloc, arena_free};
     PyObject_SetArenaAllocator(&mine);
     return 1;
+}
+
+size_t
+huge_page_arenas_in_use(void)
+{
+    return in_region;
 }

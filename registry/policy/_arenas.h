@@ -7,4 +7,7 @@
  * could not be mapped or marked (nothing changed) */
 int use_huge_page_arenas(size_t reserve);
 
+/* how many arenas of that region are in use */
+size_t huge_page_arenas_in_use(void);
+
 #endif

@@ -774,7 +774,15 @@ huge_page_arenas(PyObject *module, PyObject *reserve)
     return PyBool_FromLong(use_huge_page_arenas((size_t)bytes));
 }
 
+static PyObject *
+arenas_in_region(PyObject *module, PyObject *unused)
+{
+    return PyLong_FromSize_t(huge_page_arenas_in_use());
+}
+
 static PyMethodDef methods[] = {
+    {"arenas_in_region", (PyCFunction)arenas_in_region, METH_NOARGS,
+     "arenas_in_region() -> int: pymalloc arenas in use from the huge-page region."},
     {"huge_page_arenas", (PyCFunction)huge_page_arenas, METH_O,
      "huge_page_arenas(reserve) -> bool: pymalloc's arenas from a region of `reserve` bytes in huge pages."},
     {"configure", (PyCFunction)configure, METH_O, "configure(parts): the engine's types and objects."},

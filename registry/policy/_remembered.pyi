@@ -19,6 +19,9 @@ class Memo:
 def huge_page_arenas(reserve: int) -> bool:
     """pymalloc's arenas from a region of `reserve` bytes marked MADV_HUGEPAGE (`_arenas.c`)."""
 
+def arenas_in_region() -> int:
+    """pymalloc arenas in use that came from the huge-page region."""
+
 def configure(parts: dict[str, Any]) -> None:
     """The engine's types (their fields' offsets are read once) and the objects the path uses."""
 

@@ -50,3 +50,9 @@ def huge_pages_held() -> int:
     except OSError:
         return 0
     return int(found.group(1)) * 1024 if found else 0
+
+
+def arenas_in_huge_pages() -> int:
+    """pymalloc arenas (1 MiB each) in use that came from the region `use_huge_page_arenas`
+    set aside: whether the kernel backs them with huge pages is `huge_pages_held`'s to say."""
+    return _remembered.arenas_in_region()
