@@ -548,8 +548,8 @@ remembered(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     Py_INCREF(plan);
     PREFETCH_DICT(FIELD(plan, o_plan_views));
-    PREFETCH_DICT(FIELD(plan, o_plan_operator_parts));
-    PREFETCH_DICT(FIELD(plan, o_plan_decisions));
+    PREFETCH(FIELD(plan, o_plan_operator_parts)); /* Memos: the slot depends on the key */
+    PREFETCH(FIELD(plan, o_plan_decisions));
     seen = PyDict_GetItemWithError(seens, tenant_id);
     if (seen == NULL || !Py_IS_TYPE(seen, t_seen)) {
         seen = NULL;

@@ -97,6 +97,7 @@ class PolicyEngine:
         hashed = hash(key)
         asked = self._asked
         snapshot = self._snapshot
+        cache = self._cache
         if hashed not in asked:
             # A first ask (or one whose note a clearing dropped): the cache is not looked at, the
             # doorkeeper being the smaller of the two and most requests being asked once. Every
@@ -111,7 +112,6 @@ class PolicyEngine:
             if decision.decision is not _DENY:
                 return decision  # kept if asked again; at once only when it cost a search
         else:
-            cache = self._cache
             found = cache.get(hashed)
             if (
                 found is not None
@@ -126,7 +126,6 @@ class PolicyEngine:
             windows = []
             decision = evaluate_tracked(request, snapshot, windows)
         stored = (key[0], key[1], key[2], key[3], PLAIN[request.purpose], PLAIN[request.output_use], *key[6:])
-        cache = self._cache
         cache.pop(hashed, None)  # one that no longer holds: the new one is the most recent
         cache[hashed] = _Remembered(
             stored, decision, windows_meet(windows), decision_id_prefix(snapshot.version, decision.runner_id)

@@ -4,7 +4,7 @@ The policy engine's remembered decisions read a dozen objects chosen at random a
 millions a warmed snapshot holds; with 4 KiB pages most of those reads also miss the CPU's
 address-translation cache and walk page tables in memory. `use_huge_page_arenas` makes pymalloc
 take its arenas from one region the kernel backs with 2 MiB pages (`_arenas.c`): on the policy
-benchmark's steady state, 95,500 decisions per CPU-second without, 110,000 to 112,000 with
+benchmark's steady state, 95,500 decisions per CPU-second without, 109,600 to 112,100 with
 (docs/policy.md, fifteenth session). `clearance serve` calls it at start-up unless
 `CLEARANCE_HUGE_PAGE_ARENAS=false`; arenas made before keep their pages.
 """
