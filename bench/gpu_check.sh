@@ -12,8 +12,9 @@
 #     -d .whl diffusers==0.42.1 msgspec==0.22.0 transformers==5.24.0 peft==0.21.2 \
 #     importlib_metadata==8.7.0 regex==2026.11.19 pytest-asyncio==1.5.0
 # (importlib_metadata 10 needs lazy-importer, which that machine lacks), then run
-# `bash bench/gpu_check.sh` there with `.whl` carried. Its huggingface_hub is older than ours, so
-# the Hub-source test is left out. Figures of the runs so far: docs/runners.md.
+# `bash bench/gpu_check.sh` there with `.whl` and `.devinc` carried. Its huggingface_hub is older
+# than ours, so the Hub-source test is left out. The policy benchmark alone, in rounds against an
+# earlier tree: bench/policy_on_device.sh. Figures of the runs so far: docs/runners.md.
 #
 # Order, most wanted first: the policy benchmark (#3) on one dedicated core (only msgspec needed),
 # the runner benchmark on the GPU (#6: the "(a*)" mixed-adapter stream against "(a)" and the
@@ -26,15 +27,9 @@ left() { local rest=$((BUDGET - (SECONDS - START) - 5)); if ((rest > $1)); then 
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
   && export PYTHONPATH=/tmp/site:. || exit 1
 export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 TQDM_DISABLE=1
-# the policy engine's C part, built in place as the editable install builds it (needs gcc, the
-# Python headers and OpenSSL's; not yet tried on that machine)
-python3 - <<'PY' || echo "the policy engine's C part did not build: the policy benchmark will fail"
-import subprocess, sysconfig
-suffix, include = sysconfig.get_config_var("EXT_SUFFIX"), sysconfig.get_paths()["include"]
-sources = ["registry/policy/_remembered.c", "registry/policy/_memo.c", "registry/policy/_arenas.c"]
-subprocess.run(["gcc", "-shared", "-fPIC", "-O2", f"-I{include}", *sources, "-lcrypto",
-                "-o", f"registry/policy/_remembered{suffix}"], check=True)
-PY
+# the policy engine's C part, built in place (needs gcc and the Python and OpenSSL headers, which
+# .devinc/ supplies where that machine lacks them: see bench/build_policy_extension.py)
+python3 bench/build_policy_extension.py || echo "the policy benchmark will fail"
 OUT=${OUT:-/tmp}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 nproc; grep -m1 "model name" /proc/cpuinfo
