@@ -68,7 +68,7 @@ static Py_ssize_t o_index_by_artifact, o_index_grants;
 static PyTypeObject *t_request, *t_snapshot, *t_plan, *t_seen, *t_profile, *t_view, *t_dated,
     *t_judgement, *t_window, *t_reader, *t_combined, *t_names, *t_index;
 static PyObject *verdict_type, *tenant_party, *always, *replace, *encode_request, *canonical_request,
-    *use_cases_key;
+    *use_cases_key, *decided_on;
 static PyObject *verdict_kwnames, *replace_kwnames;
 static int configured = 0;
 
@@ -141,7 +141,8 @@ configure(PyObject *module, PyObject *parts)
         !(always = object_of(parts, "ALWAYS")) || !(replace = object_of(parts, "replace")) ||
         !(encode_request = object_of(parts, "encode_request")) ||
         !(canonical_request = object_of(parts, "canonical_request")) ||
-        !(use_cases_key = object_of(parts, "use_cases_key"))) {
+        !(use_cases_key = object_of(parts, "use_cases_key")) ||
+        !(decided_on = object_of(parts, "decided_on"))) {
         return NULL;
     }
     FieldSpec fields[] = {
@@ -676,8 +677,13 @@ remembered(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         goto done;
     }
     found = recall_kept(FIELD(plan, o_plan_decisions), key);
-    Py_CLEAR(key);
-    if (found == NULL || !Py_IS_TYPE(found, t_combined)) {
+    if (found == NULL) {
+        if (PyErr_Occurred()) {
+            goto done;
+        }
+        goto hand_over;
+    }
+    if (!Py_IS_TYPE(found, t_combined)) {
         goto done;
     }
     PyObject *open_to = FIELD(found, o_combined_open_to);
@@ -696,11 +702,15 @@ remembered(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             if (changes == 0 && PyDict_GET_SIZE(by_artifact)) {
                 changes = names_any(grants, FIELD(open_to, o_names_artifacts));
             }
-            if (changes != 0) {
+            if (changes < 0) {
                 goto done;
+            }
+            if (changes) {
+                goto hand_over;
             }
         }
     }
+    Py_CLEAR(key);
     PyObject *given_id = FIELD(request, o_req_decision_id);
     if (given_id == Py_None) {
         PyObject *given = FIELD(request, o_req_regions);
@@ -736,6 +746,17 @@ remembered(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyList_Append(windows, FIELD(part, o_judgement_window)) < 0) {
         Py_CLEAR(result);
     }
+    goto done;
+hand_over:
+    /* No decision to answer with (none remembered, or the tenant's agreements could change it):
+     * the Python path takes over from here, with what was looked up on the way
+     * (`evaluate._decided_on`). With `windows`, the Python path starts afresh. */
+    if (windows == Py_None) {
+        PyObject *hand_args[14] = {request, snapshot, plan, seen, view, profile, regions, cases,
+                                   part != NULL ? part : Py_None, facts, key,
+                                   found != NULL ? found : Py_None, Py_None, Py_True};
+        result = PyObject_Vectorcall(decided_on, hand_args, 14, NULL);
+    }
 done:
     Py_XDECREF(plan);
     Py_XDECREF(seen);
@@ -750,11 +771,10 @@ done:
     Py_XDECREF(body);
     Py_XDECREF(verdict);
     Py_XDECREF(parties);
+    Py_XDECREF(decision_id);
     if (result != NULL) {
-        Py_DECREF(decision_id);
         return result;
     }
-    Py_XDECREF(decision_id);
     if (PyErr_Occurred()) {
         return NULL;
     }

@@ -190,6 +190,51 @@ def _evaluate_on(
     operator_said = operator_part.same_as or operator_part if operator_part is not None else None
     decision_key = (operator_said, view.plain_purpose, view.plain_output_key, cases, strict, facts)
     found: Combined | None = plan.decisions.get(decision_key)
+    return _decided_on(
+        request,
+        snapshot,
+        plan,
+        seen,
+        view,
+        profile,
+        regions,
+        cases,
+        operator_part,
+        facts,
+        decision_key,
+        found,
+        windows,
+        with_id,
+    )
+
+
+def _decided_on(
+    request: PolicyRequest,
+    snapshot: CatalogSnapshot,
+    plan: StackPlan,
+    seen: TenantSeen,
+    view: PurposeView,
+    profile: TenantProfile,
+    regions: tuple[str, ...],
+    cases: tuple[str, ...],
+    operator_part: Judgement | None,
+    facts: tuple[object, ...],
+    decision_key: tuple[object, ...],
+    found: Combined | None,
+    windows: list[UsabilityWindow] | None,
+    with_id: bool,
+) -> PolicyDecision:
+    """`_evaluate_on` from the remembered decision on: `found`, the one remembered under
+    `decision_key` (or None), unless the tenant's agreements could change it. The C path
+    (`_remembered.c`) calls it where it finds no decision it may answer with, with what it has
+    looked up on the way, windows None and `with_id` True."""
+    tenant_id = request.tenant_id
+    purpose = request.purpose
+    output_use = request.output_use
+    use_cases = request.use_cases
+    date, usage = request.date, request.usage_this_month
+    strict = request.strict
+    operator_purpose = view.operator_purpose if plan.operator_judged else purpose
     index = seen.agreements
     judged: Judgement | None = None
     if found is not None and found.open_to is not None and index.grants_any(found.open_to):
@@ -197,11 +242,12 @@ def _evaluate_on(
         found = None
     if found is None:
         if judged is not None:  # what `tenant_judgement` would find remembered and do
+            whole = judged
             tenant_part = judged_with_agreements(
                 judged, view, tenant_id, index, profile, regions, purpose, output_use, use_cases, date, usage
             )
         else:
-            tenant_part = tenant_judgement(
+            whole, tenant_part = tenant_judgement(
                 plan,
                 view,
                 snapshot,
@@ -222,8 +268,11 @@ def _evaluate_on(
                 usability_window([snapshot.all_agreements[p] for p in tenant_part.consulted], date, usage)
             )
         found = _combine(tenant_part, operator_part, strict, snapshot, plan, operator_purpose)
-        if tenant_part.parts:  # the judgement every tenant with these facts gets
+        if tenant_part is whole:  # the judgement every tenant with these facts gets
             keep(plan.decisions, decision_key, found, MEMO_LIMIT)
+        elif judged is None:  # the tenant's own: what the others get is remembered beside it
+            shared = _combine(whole, operator_part, strict, snapshot, plan, operator_purpose)
+            keep(plan.decisions, decision_key, shared, MEMO_LIMIT)
     decision_id = request.decision_id
     if decision_id is None:
         decision_id = decision_id_after(plan.id_prefix, request) if with_id else ""
@@ -279,10 +328,14 @@ fast_path.configure(
         "canonical_request": canonical_request,
         "use_cases_key": use_cases_key,
         "KEY_PARTS_LIMIT": KEY_PARTS_LIMIT,
+        "decided_on": _decided_on,
     }
 )
 _remembered = fast_path.remembered
-"""`_evaluate_on` when everything it reads is remembered (`_remembered.c`): the same decision."""
+"""`_evaluate_on` in C (`_remembered.c`), the same decision: None where a part it reads before the
+remembered decision (the stack, the tenant, the view, the operator's judgement) is not
+remembered, or where `windows` is given and no decision it may answer with is remembered;
+otherwise, without a decision to answer with, it hands what it looked up to `_decided_on`."""
 
 
 _DECIDED = ((_ALLOW, _NEEDS_REVIEW, _DENY), (_ALLOW, _DENY, _DENY))

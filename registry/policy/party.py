@@ -64,12 +64,12 @@ def tenant_judgement(
     usage: Mapping[str, int],
     cases: tuple[str, ...],
     facts: tuple[object, ...],
-) -> Judgement:
-    """The tenant's judgement on the stack. The one every tenant with the same `facts`
-    (`view.reader`) gets when no agreement takes part is remembered on the stack, with the
-    judgement of each license (`Judgement.parts`): it is the answer unless the tenant holds an
-    agreement that could cover a license failing to hold for these facts (`open_to_agreements`);
-    such licenses are judged against the tenant's agreements (`judged_with_agreements`)."""
+) -> tuple[Judgement, Judgement]:
+    """The judgement every tenant with the same `facts` (`view.reader`) gets when no agreement
+    takes part, and the tenant's. The first is remembered on the stack, with the judgement of
+    each license (`Judgement.parts`): it is the tenant's unless the tenant holds an agreement that
+    could cover a license failing to hold for these facts (`open_to_agreements`); such licenses
+    are judged against the tenant's agreements (`judged_with_agreements`)."""
     # keys of plain values (`keys`)
     key = (view.plain_purpose, view.plain_output_key, cases, facts)
     whole: Judgement | None = recall_kept(plan.tenant_parts, key)
@@ -91,8 +91,8 @@ def tenant_judgement(
     # Agreements are looked for only where a grant or output term does not hold, which leaves a
     # review or a forbid: elsewhere the tenant's agreements change nothing.
     if whole.open_to is None or not index.grants_any(whole.open_to):
-        return whole
-    return judged_with_agreements(
+        return whole, whole
+    return whole, judged_with_agreements(
         whole, view, tenant.id, index, profile, regions, purpose, output_use, use_cases, date, usage
     )
 

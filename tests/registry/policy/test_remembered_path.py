@@ -90,3 +90,31 @@ def test_the_c_path_answers_none_for_what_it_does_not_know() -> None:
     other_tenant = msgspec.structs.replace(request, tenant_id="no-such-tenant")
     assert remembered(other_tenant, snapshot, request.runner_id, None) is None
     assert evaluate(other_tenant, snapshot).errors  # the Python path explains
+
+
+def test_without_windows_the_c_path_hands_what_it_looked_up_to_the_python_path() -> None:
+    """Where no decision it may answer with is remembered (none for these facts, or the tenant's
+    agreements could change it), the C path asked without windows lets the Python path go on
+    from what it looked up: the answer is still the reference's, and the decision every tenant
+    with those facts gets is remembered for the next one."""
+    catalog = generate_catalog(
+        3, n_licenses=60, n_bases=40, n_adapters=120, n_tenants=50, n_agreements=3_000, n_runners=8
+    )
+    snapshot = CatalogSnapshot.build(catalog)
+    requests = generate_requests(catalog, 1_500, seed=5, stacks=30, stack_seed=5)
+    for request in requests[:500]:
+        evaluate(request, snapshot)
+    handed_over = 0
+    for request in _varied(requests, 3):
+        if request.runner_id is None:
+            continue
+        alone = remembered(request, snapshot, request.runner_id, [])  # answers only from memory
+        fast = remembered(request, snapshot, request.runner_id, None)
+        if fast is None:
+            continue
+        assert fast == reference_evaluate(request, snapshot), request
+        if alone is None:
+            handed_over += 1
+        else:
+            assert fast == alone
+    assert handed_over > 100, handed_over
