@@ -17,8 +17,10 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --tar
   .whl/msgspec-*.whl || exit 1
 export PYTHONPATH=/tmp/site:. PYTHONUNBUFFERED=1
 python3 bench/build_policy_extension.py || exit 1
-grep -m1 "model name" /proc/cpuinfo
-echo "cores: $(nproc); kernel $(uname -r); transparent huge pages: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>&1)"
+{
+  grep -m1 "model name" /proc/cpuinfo
+  echo "cores: $(nproc); kernel $(uname -r); transparent huge pages: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>&1)"
+} | tee "$OUT/machine.txt"
 for round in $(seq "$ROUNDS"); do
   echo "== round $round of $ROUNDS, this tree, core $CORE ($(date +%T))"
   taskset -c "$CORE" python3 -m bench.policy --steady-blocks 3 2>&1 | tee -a "$OUT/policy_now.txt"
