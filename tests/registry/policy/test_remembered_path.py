@@ -118,3 +118,29 @@ def test_without_windows_the_c_path_hands_what_it_looked_up_to_the_python_path()
         else:
             assert fast == alone
     assert handed_over > 100, handed_over
+
+
+def test_a_tenant_judged_with_its_own_agreements_leaves_the_decision_of_the_others_remembered() -> None:
+    """A tenant whose own agreements change its judgement gets a decision of its own; the one
+    every tenant with the same facts and no such agreement gets is remembered beside it, so
+    such a tenant asked next is answered from memory."""
+    catalog = generate_catalog(
+        3, n_licenses=60, n_bases=40, n_adapters=120, n_tenants=50, n_agreements=3_000, n_runners=8
+    )
+    twins = tuple(msgspec.structs.replace(t, id=f"{t.id}-twin") for t in catalog.tenants)  # no agreements
+    snapshot = CatalogSnapshot.build(msgspec.structs.replace(catalog, tenants=(*catalog.tenants, *twins)))
+    own_decisions = 0
+    for request in generate_requests(catalog, 600, seed=6, stacks=30, stack_seed=5):
+        if request.runner_id is None:
+            continue
+        twin = msgspec.structs.replace(request, tenant_id=f"{request.tenant_id}-twin", usage_this_month={})
+        decided = evaluate(request, snapshot)
+        if decided.errors:
+            continue
+        if remembered(request, snapshot, request.runner_id, []) is None:
+            own_decisions += 1  # its agreements made it a decision of its own
+        snapshot.tenant_seen(twin.tenant_id)  # the C path reads tenants the snapshot has met
+        answered = remembered(twin, snapshot, twin.runner_id, [])
+        assert answered is not None, request
+        assert answered == reference_evaluate(twin, snapshot)
+    assert own_decisions > 20, own_decisions
