@@ -16,11 +16,12 @@ OUT=${OUT:-/tmp}
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site \
   .whl/msgspec-*.whl || exit 1
 export PYTHONPATH=/tmp/site:. PYTHONUNBUFFERED=1
-python3 bench/build_policy_extension.py || exit 1
 {
+  python3 bench/build_policy_extension.py 2>&1 || echo "BUILD FAILED"
   grep -m1 "model name" /proc/cpuinfo
   echo "cores: $(nproc); kernel $(uname -r); transparent huge pages: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>&1)"
 } | tee "$OUT/machine.txt"
+grep -q "BUILD FAILED" "$OUT/machine.txt" && exit 1
 for round in $(seq "$ROUNDS"); do
   echo "== round $round of $ROUNDS, this tree, core $CORE ($(date +%T))"
   taskset -c "$CORE" python3 -m bench.policy --steady-blocks 3 2>&1 | tee -a "$OUT/policy_now.txt"
