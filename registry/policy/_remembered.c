@@ -5,9 +5,12 @@
  *
  * It reads the engine's msgspec Structs and slotted classes by the offsets of their fields
  * (found once, by `configure`, from the types' member descriptors) and checks the exact type
- * of every object before reading it, so that it never misreads; anything it does not find
- * remembered, or any object of another type, makes it answer None and the Python path decides,
- * as before. It changes nothing it reads: no memo is filled here.
+ * of every object before reading it, so that it never misreads; a part before the decision it
+ * does not find remembered, or any object of another type, makes it answer None and the Python
+ * path decides, as before. Where it finds no decision it may answer with (none remembered for
+ * the facts, or the tenant's agreements could change it), it hands what it looked up to the
+ * Python path's `_decided_on`, unless windows were asked for. No memo is filled here (only by
+ * `_decided_on`).
  *
  * Why C: the remembered path was half Python bytecode and half waiting for memory (the
  * objects a request reads are chosen at random among millions). mypyc made it slower (it reads

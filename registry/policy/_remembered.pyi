@@ -34,5 +34,7 @@ def uuid5_after(state: bytes, body: bytes) -> str:
 def remembered(
     request: Any, snapshot: Any, runner_id: str | None, windows: list[Any] | None
 ) -> PolicyDecision | None:
-    """`_evaluate_on(request, snapshot, runner_id, True, windows)` when everything it reads is
-    remembered; None when the Python path must decide."""
+    """`_evaluate_on(request, snapshot, runner_id, True, windows)`: None when a part it reads
+    before the remembered decision is not remembered, or when `windows` is given and no decision
+    it may answer with is remembered; without windows, it hands what it looked up to
+    `evaluate._decided_on` where it finds no such decision."""
