@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
+import msgspec
+
 from registry.catalog.entries import Agreement
 from registry.policy.agreements import HolderAgreements, covering_agreement
 from registry.policy.compiled import GrantPlan
@@ -23,6 +25,7 @@ from registry.vocabulary import Decision, OutputUse, Purpose, UseCase
 PERMIT_, REVIEW_, FORBID_ = Effect.PERMIT, Effect.REVIEW, Effect.FORBID
 _EFFECTS = (PERMIT_, REVIEW_, FORBID_)
 _SEVERITY = {PERMIT_: 0, REVIEW_: 1, FORBID_: 2}
+_NO_AGREEMENTS = HolderAgreements()
 _UNKNOWN_MESSAGE = "the license could not be determined; a person must review it before any use"
 
 
@@ -93,12 +96,154 @@ def judge_license_terms(
     repeats); `grants_apply` False keeps only its use restrictions (weights hosted by a provider
     under its own service terms); `output_use` None skips output terms (the operator does not use
     outputs)."""
+    if not _judge_before_grant(use, verdict, use_cases, grants_apply):
+        return
+    plan, severity, why = _grant(use, verdict.ctx)
+    if severity:
+        if not _cured(use, verdict, date, plan, severity, why, "use"):
+            return
+    else:
+        _add_granted(use, verdict, plan, why)
+    purpose = verdict.ctx.purpose
     lic = use.license
     assert lic is not None
-    ctx = verdict.ctx
+    if lic.obligations[purpose]:
+        verdict.obligations.extend(_obligations_due(use, verdict.ctx.party, purpose))
+    if output_use is not None:
+        if lic.territory_covers_outputs:
+            _judge_territory(use, verdict, for_outputs=True)
+        out_plan = lic.output_plans.get(output_use)
+        if out_plan is not None:
+            _judge_outputs(use, verdict, date, out_plan)
+
+
+class LicenseSteps(msgspec.Struct, frozen=True, gc=False):
+    """What a license says about a party before any agreement is looked for, in the order
+    `judge_license_terms` says it: the same for every party with the same facts (those of
+    `facts.license_reader`), so judged once and replayed against each tenant's own agreements
+    (`replay_license_terms`)."""
+
+    ctx: PartyContext
+    """The party the steps were judged for; a replay reads only its party and purpose, the same
+    for every party with these facts."""
+    before: tuple[Reason, ...]
+    """An unknown license's review, use restrictions and territory: whatever the grant says."""
+    before_worst: int
+    goes_on: bool
+    """False for an unknown license, or one whose grants do not apply: `before` is all it says."""
+    grant: GrantPlan | None
+    grant_severity: int
+    grant_why: str
+    granted: tuple[Reason, ...]
+    """The grant's permit when it holds without an agreement (`grant_severity` 0)."""
+    obligations: tuple[ObligationDue, ...]
+    """The license's obligations for the purpose, due once the grant holds."""
+    outputs_before: tuple[Reason, ...]
+    """The territory clause read for outputs, once the grant holds."""
+    outputs_before_worst: int
+    output: GrantPlan | None
+    """The output term for the output use, if the license has one."""
+    output_severity: int
+    output_why: str
+    output_granted: tuple[Reason, ...]
+    """The output term's permit when it holds without an agreement."""
+
+
+def license_steps(
+    use: LicenseUse,
+    ctx: PartyContext,
+    use_cases: frozenset[UseCase],
+    output_use: OutputUse,
+    grants_apply: bool,
+) -> LicenseSteps:
+    """`judge_license_terms` for `ctx` up to where it would look for an agreement, and past it as
+    if the grant held (an agreement may make it hold)."""
+    said = Verdict(ctx, _NO_AGREEMENTS, {})
+    goes_on = _judge_before_grant(use, said, use_cases, grants_apply)
+    before, before_worst = tuple(said.reasons), said.worst
+    if not goes_on:
+        return LicenseSteps(ctx, before, before_worst, False, None, 0, "", (), (), (), 0, None, 0, "", ())
+    lic = use.license
+    assert lic is not None
+    plan, severity, why = _grant(use, ctx)
+    said = Verdict(ctx, _NO_AGREEMENTS, {})
+    if not severity:
+        _add_granted(use, said, plan, why)
+    granted = tuple(said.reasons)
+    purpose = ctx.purpose
+    obligations = _obligations_due(use, ctx.party, purpose) if lic.obligations[purpose] else ()
+    said = Verdict(ctx, _NO_AGREEMENTS, {})
+    if lic.territory_covers_outputs:
+        _judge_territory(use, said, for_outputs=True)
+    outputs_before, outputs_before_worst = tuple(said.reasons), said.worst
+    out_plan = lic.output_plans.get(output_use)
+    out_severity, out_why = 0, ""
+    out_granted: tuple[Reason, ...] = ()
+    if out_plan is not None:
+        out_severity, out_why = _outcome(out_plan, ctx)
+        if not out_severity:
+            said = Verdict(ctx, _NO_AGREEMENTS, {})
+            _add_granted(use, said, out_plan, out_why)
+            out_granted = tuple(said.reasons)
+    return LicenseSteps(
+        ctx,
+        before,
+        before_worst,
+        True,
+        plan,
+        severity,
+        why,
+        granted,
+        obligations,
+        outputs_before,
+        outputs_before_worst,
+        out_plan,
+        out_severity,
+        out_why,
+        out_granted,
+    )
+
+
+def replay_license_terms(use: LicenseUse, steps: LicenseSteps, verdict: Verdict, date: dt.date) -> None:
+    """`judge_license_terms` from `steps` (judged for a party with the same facts as `verdict`'s),
+    looking for agreements in `verdict.index`: only the grant and the output term that do not
+    hold are judged again."""
+    verdict.reasons += steps.before
+    if steps.before_worst > verdict.worst:
+        verdict.worst = steps.before_worst
+    plan = steps.grant
+    if not steps.goes_on or plan is None:
+        return
+    severity = steps.grant_severity
+    if severity:
+        if not _cured(use, verdict, date, plan, severity, steps.grant_why, "use"):
+            return
+    else:
+        verdict.reasons += steps.granted
+    if steps.obligations:
+        verdict.obligations.extend(steps.obligations)
+    verdict.reasons += steps.outputs_before
+    if steps.outputs_before_worst > verdict.worst:
+        verdict.worst = steps.outputs_before_worst
+    out_plan = steps.output
+    if out_plan is None:
+        return
+    if steps.output_severity:
+        _cured(use, verdict, date, out_plan, steps.output_severity, steps.output_why, "outputs")
+    else:
+        verdict.reasons += steps.output_granted
+
+
+def _judge_before_grant(
+    use: LicenseUse, verdict: Verdict, use_cases: frozenset[UseCase], grants_apply: bool
+) -> bool:
+    """An unknown license's review, use restrictions and the territory clause; False when
+    nothing more is judged (an unknown license, or grants that do not apply)."""
+    lic = use.license
+    assert lic is not None
     if lic.unknown:
         verdict.add(REVIEW_, "unknown license", _UNKNOWN_MESSAGE, use.ref, use.artifacts)
-        return
+        return False
     if use_cases and use.restrictions_bind:
         for use_case in sorted(use_cases):
             clause = lic.restricted.get(use_case)
@@ -111,32 +256,34 @@ def judge_license_terms(
                     use.artifacts,
                 )
     if not grants_apply:
-        return
+        return False
     if lic.excluded_regions:
         _judge_territory(use, verdict, for_outputs=False)
-    purpose = ctx.purpose
-    plan = lic.plans[purpose]
+    return True
+
+
+def _grant(use: LicenseUse, ctx: PartyContext) -> tuple[GrantPlan, int, str]:
+    """The license's grant for the party's purpose, its severity without agreements (0: it
+    holds) and why."""
+    lic = use.license
+    assert lic is not None
+    plan = lic.plans[ctx.purpose]
+    severity, why = _outcome(plan, ctx)
+    return plan, severity, why
+
+
+def _outcome(plan: GrantPlan, ctx: PartyContext) -> tuple[int, str]:
     if plan.conditions:
-        severity, why = _judge_conditions(plan, ctx)
-    else:
-        severity, why = plan.severity, plan.message
-    if severity:
-        missing = _cure(use, verdict, date, plan.clause, why, "use")
-        if missing is not None:
-            verdict.add(_EFFECTS[severity], plan.clause, why + missing, use.ref, use.artifacts)
-            return
-    elif plan.conditions:
+        return _judge_conditions(plan, ctx)
+    return plan.severity, plan.message
+
+
+def _add_granted(use: LicenseUse, verdict: Verdict, plan: GrantPlan, why: str) -> None:
+    """The permit of a grant or output term that holds."""
+    if plan.conditions:
         verdict.add(PERMIT_, plan.clause, why, use.ref, use.artifacts)
     else:
         _add_static_permit(use, verdict, plan.clause, why)
-    if lic.obligations[purpose]:
-        verdict.obligations.extend(_obligations_due(use, ctx.party, purpose))
-    if output_use is not None:
-        if lic.territory_covers_outputs:
-            _judge_territory(use, verdict, for_outputs=True)
-        out_plan = lic.output_plans.get(output_use)
-        if out_plan is not None:
-            _judge_outputs(use, verdict, date, out_plan)
 
 
 def _add_static_permit(use: LicenseUse, verdict: Verdict, clause: str, why: str) -> None:
@@ -166,19 +313,23 @@ def _obligations_due(use: LicenseUse, party: Party, purpose: Purpose) -> tuple[O
 
 
 def _judge_outputs(use: LicenseUse, verdict: Verdict, date: dt.date, plan: GrantPlan) -> None:
-    if plan.conditions:
-        severity, why = _judge_conditions(plan, verdict.ctx)
-    else:
-        severity, why = plan.severity, plan.message
+    severity, why = _outcome(plan, verdict.ctx)
     if severity:
-        missing = _cure(use, verdict, date, plan.clause, why, "outputs")
-        if missing is None:
-            return
-        why += missing
-    if severity or plan.conditions:
-        verdict.add(_EFFECTS[severity], plan.clause, why, use.ref, use.artifacts)
+        _cured(use, verdict, date, plan, severity, why, "outputs")
     else:
-        _add_static_permit(use, verdict, plan.clause, why)
+        _add_granted(use, verdict, plan, why)
+
+
+def _cured(
+    use: LicenseUse, verdict: Verdict, date: dt.date, plan: GrantPlan, severity: int, why: str, what: str
+) -> bool:
+    """A grant or output term that does not hold (`severity`, `why`): permitted through the
+    party's agreements (True), or said not to hold, with why no agreement could be used."""
+    missing = _cure(use, verdict, date, plan.clause, why, what)
+    if missing is None:
+        return True
+    verdict.add(_EFFECTS[severity], plan.clause, why + missing, use.ref, use.artifacts)
+    return False
 
 
 def _judge_territory(use: LicenseUse, verdict: Verdict, *, for_outputs: bool) -> None:
@@ -234,7 +385,7 @@ def _cure(use: LicenseUse, verdict: Verdict, date: dt.date, clause: str, why: st
     verdict.add(
         PERMIT_,
         clause,
-        f"{what} permitted by agreement {', '.join(ids)} for {ctx.purpose.value} (license alone: {why})",
+        f"{what} permitted by agreement {', '.join(ids)} for {PLAIN[ctx.purpose]} (license alone: {why})",
         use.ref,
         use.artifacts,
         ids,

@@ -23,7 +23,13 @@ from registry.policy.agreements import (
 )
 from registry.policy.conditions import PartyContext
 from registry.policy.decision import ObligationDue, Party, Reason
-from registry.policy.judge import PERMIT_, Verdict, judge_license_terms
+from registry.policy.judge import (
+    PERMIT_,
+    LicenseSteps,
+    Verdict,
+    judge_license_terms,
+    replay_license_terms,
+)
 from registry.policy.keys import Memo, keep, recall_kept
 from registry.policy.snapshot import MEMO_PER_USE, LicenseUse
 from registry.vocabulary import OutputUse, Purpose, UseCase
@@ -163,6 +169,21 @@ def judged_afresh(
     checking: list[int] = []
     verdict = Verdict(ctx, index, usage, checking)
     judge_license_terms(use, verdict, date, use_cases, output_use, grants_apply)
+    return _judgement_of(verdict, checking, date, windowed)
+
+
+def judged_with_own_agreements(
+    use: LicenseUse, steps: LicenseSteps, index: HolderAgreements, usage: Mapping[str, int], date: dt.date
+) -> Judgement:
+    """`judged_afresh` for a tenant (not windowed: not remembered) from the license's `steps` for
+    the tenant's facts (`judge.license_steps`): only what its agreements could change is judged."""
+    checking: list[int] = []
+    verdict = Verdict(steps.ctx, index, usage, checking)
+    replay_license_terms(use, steps, verdict, date)
+    return _judgement_of(verdict, checking, date, False)
+
+
+def _judgement_of(verdict: Verdict, checking: list[int], date: dt.date, windowed: bool) -> Judgement:
     consulted = tuple(dict.fromkeys(checking))  # grant and output terms may check the same
     reasons = tuple(verdict.reasons)
     return Judgement(
@@ -177,7 +198,7 @@ def judged_afresh(
         ),
         worst=verdict.worst,
         window=(
-            usability_window([index.held[p] for p in consulted], date, usage)
+            usability_window([verdict.index.held[p] for p in consulted], date, verdict.usage)
             if consulted and windowed
             else ALWAYS
         ),

@@ -28,18 +28,18 @@ from registry.policy.conditions import PartyContext
 from registry.policy.creator import judge_creator
 from registry.policy.decision import ObligationDue, Party, Reason
 from registry.policy.facts import FactReader
-from registry.policy.judge import Verdict
+from registry.policy.judge import LicenseSteps, Verdict, license_steps
 from registry.policy.judgement_memo import (
     Judgement,
     judge_without_agreements,
-    judged_afresh,
+    judged_with_own_agreements,
     operator_judgement_of,
     remember,
     shared_tenant_judgement,
 )
 from registry.policy.keys import PLAIN, keep, recall_kept, use_cases_key
 from registry.policy.regions import expand_regions
-from registry.policy.snapshot import CatalogSnapshot
+from registry.policy.snapshot import MEMO_PER_USE, CatalogSnapshot
 from registry.policy.stack import MEMO_LIMIT, PurposeView, StackPlan
 from registry.vocabulary import COMMERCIAL_PURPOSES, OutputUse, Purpose, UseCase
 
@@ -115,7 +115,6 @@ def judged_with_agreements(
     `CatalogSnapshot.agreements_of`) could cover judged against those agreements, the others
     kept. `evaluate` calls it directly when a remembered decision's `Combined.judged` is `whole`."""
     parts: list[Judgement] | None = None
-    ctx: PartyContext | None = None
     whole_parts = whole.parts
     tenant_uses = view.tenant_uses
     grants = index.grants.keys()
@@ -124,21 +123,17 @@ def judged_with_agreements(
         tenant_use = tenant_uses[i]
         names = tenant_use.names  # `HolderAgreements.grants_any`, inline
         if not grants.isdisjoint(names.families) or (by_artifact and not grants.isdisjoint(names.artifacts)):
-            if parts is None or ctx is None:
+            if parts is None:
                 parts = list(whole_parts)
+            use = tenant_use.use
+            shared = whole_parts[i]  # the license judged for these facts without agreements
+            steps: LicenseSteps | None = use.tenant_steps.get(shared)  # a key by identity
+            if steps is None:
                 ctx = tenant_context(tenant_id, profile, regions, purpose)
+                steps = license_steps(use, ctx, use_cases, output_use, tenant_use.grants_apply)
+                use.tenant_steps.keep(shared, steps, MEMO_PER_USE)
             # not remembered: it relies on the tenant's own agreements
-            parts[i] = judged_afresh(
-                tenant_use.use,
-                ctx,
-                index,
-                usage,
-                date,
-                use_cases,
-                output_use,
-                tenant_use.grants_apply,
-                windowed=False,
-            )
+            parts[i] = judged_with_own_agreements(use, steps, index, usage, date)
     if parts is None:
         return whole
     return combine_judgements(parts)

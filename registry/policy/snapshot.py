@@ -66,6 +66,10 @@ class LicenseUse(msgspec.Struct, frozen=True, eq=False, gc=False):
     """Tenant judgements that no agreement takes part in, with this use's artifacts, by the facts
     they read (`party.tenant_judgement`): a stack judged for new facts finds most of its
     licenses here."""
+    tenant_steps: Memo = msgspec.field(default_factory=Memo)
+    """`judge.license_steps` for the tenants with the facts of one of `tenant_judgements`, by that
+    judgement (compared by identity): what a tenant whose own agreements could change it
+    replays (`party.judged_with_agreements`)."""
 
 
 class TenantSeen(msgspec.Struct, frozen=True, gc=False):

@@ -144,3 +144,63 @@ def test_a_tenant_judged_with_its_own_agreements_leaves_the_decision_of_the_othe
         assert answered is not None, request
         assert answered == reference_evaluate(twin, snapshot)
     assert own_decisions > 20, own_decisions
+
+
+def test_tenants_with_the_same_facts_replay_one_judgement_against_their_own_agreements() -> None:
+    """What a license says before any agreement is looked for is judged once for some facts
+    (`judge.license_steps`) and replayed against each tenant's own agreements: a twin holding the
+    same agreements under other ids is permitted by its own, a twin whose copies expired long ago
+    is told why none could be used, each exactly as the reference says."""
+    catalog = generate_catalog(
+        3, n_licenses=60, n_bases=40, n_adapters=120, n_tenants=50, n_agreements=3_000, n_runners=8
+    )
+    tenant_ids = {t.id for t in catalog.tenants}
+    own = [a for a in catalog.agreements if a.holder in tenant_ids]
+    twins = {
+        "-live": [msgspec.structs.replace(a, id=f"{a.id}-live", holder=f"{a.holder}-live") for a in own],
+        "-expired": [
+            msgspec.structs.replace(
+                a,
+                id=f"{a.id}-expired",
+                holder=f"{a.holder}-expired",
+                valid_from=dt.date(2001, 1, 1),
+                valid_until=dt.date(2001, 12, 31),
+                revoked_at=None,
+            )
+            for a in own
+        ],
+    }
+    snapshot = CatalogSnapshot.build(
+        msgspec.structs.replace(
+            catalog,
+            tenants=(
+                *catalog.tenants,
+                *(
+                    msgspec.structs.replace(t, id=f"{t.id}{suffix}")
+                    for suffix in twins
+                    for t in catalog.tenants
+                ),
+            ),
+            agreements=(*catalog.agreements, *twins["-live"], *twins["-expired"]),
+        )
+    )
+    relied_on_own, told_expired = 0, 0
+    for request in generate_requests(catalog, 600, seed=7, stacks=30, stack_seed=5):
+        if request.runner_id is None:
+            continue
+        for suffix in ("", "-live", "-expired"):
+            asked = msgspec.structs.replace(
+                request,
+                tenant_id=f"{request.tenant_id}{suffix}",
+                usage_this_month={f"{k}{suffix}": v for k, v in request.usage_this_month.items()},
+            )
+            decided = evaluate(asked, snapshot)
+            assert decided == reference_evaluate(asked, snapshot), asked
+            if suffix == "-live" and any(a.endswith("-live") for a in decided.agreements_relied_on):
+                relied_on_own += 1
+            if suffix == "-expired" and any(
+                "-expired' expired after 2001-12-31" in r.message for r in decided.reasons
+            ):
+                told_expired += 1
+    assert relied_on_own > 20, relied_on_own
+    assert told_expired > 20, told_expired
