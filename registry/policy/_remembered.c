@@ -70,8 +70,12 @@ static Py_ssize_t o_index_by_artifact, o_index_grants;
 
 static PyTypeObject *t_request, *t_snapshot, *t_plan, *t_seen, *t_profile, *t_view, *t_dated,
     *t_judgement, *t_window, *t_reader, *t_combined, *t_names, *t_index;
-static PyObject *verdict_type, *tenant_party, *always, *replace, *encode_request, *canonical_request,
-    *use_cases_key, *decided_on;
+static PyObject *verdict_type, *tenant_party, *always, *replace, *encode_request_into,
+    *canonical_request, *use_cases_key, *decided_on;
+/* the JSON of the request being answered, written by `encode_request_into` and hashed at once:
+ * the GIL is held from one to the other (no Python code runs in between), and reusing one buffer
+ * spares growing and shrinking a new bytes object for every decision */
+static PyObject *id_body;
 static PyObject *verdict_kwnames, *replace_kwnames;
 static int configured = 0;
 
@@ -142,10 +146,11 @@ configure(PyObject *module, PyObject *parts)
         !(t_names = type_of(parts, "AgreementNames")) || !(t_index = type_of(parts, "HolderAgreements")) ||
         !(verdict_type = object_of(parts, "PartyVerdict")) || !(tenant_party = object_of(parts, "TENANT")) ||
         !(always = object_of(parts, "ALWAYS")) || !(replace = object_of(parts, "replace")) ||
-        !(encode_request = object_of(parts, "encode_request")) ||
         !(canonical_request = object_of(parts, "canonical_request")) ||
         !(use_cases_key = object_of(parts, "use_cases_key")) ||
-        !(decided_on = object_of(parts, "decided_on"))) {
+        !(decided_on = object_of(parts, "decided_on")) ||
+        !(encode_request_into = object_of(parts, "encode_request_into")) ||
+        !(id_body = PyByteArray_FromStringAndSize(NULL, 0))) {
         return NULL;
     }
     FieldSpec fields[] = {
@@ -720,8 +725,14 @@ remembered(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (given != Py_None && !PyTuple_CheckExact(given)) {
             goto done;
         }
-        int sort = given != Py_None && PyTuple_GET_SIZE(given) > 1;
-        body = PyObject_CallOneArg(sort ? canonical_request : encode_request, request);
+        if (given != Py_None && PyTuple_GET_SIZE(given) > 1) { /* regions to sort first */
+            body = PyObject_CallOneArg(canonical_request, request);
+        }
+        else {
+            PyObject *into_args[2] = {request, id_body};
+            body = PyObject_Vectorcall(encode_request_into, into_args, 2, NULL);
+            Py_XSETREF(body, body == NULL ? NULL : Py_NewRef(id_body));
+        }
         if (body == NULL) {
             goto done;
         }

@@ -33,7 +33,7 @@ from registry.policy.identity import (
     canonical_request,
     decision_id_after,
     derive_decision_id,
-    encode_request,
+    encode_request_into,
 )
 from registry.policy.judgement_memo import Dated, Judgement, recall
 from registry.policy.keys import keep, use_cases_key
@@ -324,7 +324,7 @@ fast_path.configure(
         "TENANT": _TENANT,
         "ALWAYS": ALWAYS,
         "replace": msgspec.structs.replace,
-        "encode_request": encode_request,
+        "encode_request_into": encode_request_into,
         "canonical_request": canonical_request,
         "use_cases_key": use_cases_key,
         "KEY_PARTS_LIMIT": KEY_PARTS_LIMIT,

@@ -11,8 +11,11 @@ from registry.policy._remembered import sha1_state, uuid5_after
 from registry.policy.request import PolicyRequest
 
 DECISION_NAMESPACE = uuid.UUID("6f1c3a0e-8c1d-5b7e-9a35-2f0d4c8e7b10")
-encode_request = msgspec.json.Encoder(order="deterministic").encode
+_ENCODER = msgspec.json.Encoder(order="deterministic")
+encode_request = _ENCODER.encode
 """JSON of a request, its fields in order and dicts and sets sorted."""
+encode_request_into = _ENCODER.encode_into
+"""`encode_request` written into a bytearray (the C path's, reused: `_remembered.c`)."""
 
 
 def canonical_request(request: PolicyRequest) -> bytes:
