@@ -129,23 +129,23 @@ class LicenseSteps(msgspec.Struct, frozen=True, gc=False):
     before: tuple[Reason, ...]
     """An unknown license's review, use restrictions and territory: whatever the grant says."""
     before_worst: int
-    goes_on: bool
-    """False for an unknown license, or one whose grants do not apply: `before` is all it says."""
-    grant: GrantPlan | None
-    grant_severity: int
-    grant_why: str
-    granted: tuple[Reason, ...]
+    grant: GrantPlan | None = None
+    """The grant for the purpose; None for an unknown license, or one whose grants do not apply:
+    `before` is then all it says."""
+    grant_severity: int = 0
+    grant_why: str = ""
+    granted: tuple[Reason, ...] = ()
     """The grant's permit when it holds without an agreement (`grant_severity` 0)."""
-    obligations: tuple[ObligationDue, ...]
+    obligations: tuple[ObligationDue, ...] = ()
     """The license's obligations for the purpose, due once the grant holds."""
-    outputs_before: tuple[Reason, ...]
+    outputs_before: tuple[Reason, ...] = ()
     """The territory clause read for outputs, once the grant holds."""
-    outputs_before_worst: int
-    output: GrantPlan | None
+    outputs_before_worst: int = 0
+    output: GrantPlan | None = None
     """The output term for the output use, if the license has one."""
-    output_severity: int
-    output_why: str
-    output_granted: tuple[Reason, ...]
+    output_severity: int = 0
+    output_why: str = ""
+    output_granted: tuple[Reason, ...] = ()
     """The output term's permit when it holds without an agreement."""
 
 
@@ -162,7 +162,7 @@ def license_steps(
     goes_on = _judge_before_grant(use, said, use_cases, grants_apply)
     before, before_worst = tuple(said.reasons), said.worst
     if not goes_on:
-        return LicenseSteps(ctx, before, before_worst, False, None, 0, "", (), (), (), 0, None, 0, "", ())
+        return LicenseSteps(ctx, before, before_worst)
     lic = use.license
     assert lic is not None
     plan, severity, why = _grant(use, ctx)
@@ -189,18 +189,17 @@ def license_steps(
         ctx,
         before,
         before_worst,
-        True,
-        plan,
-        severity,
-        why,
-        granted,
-        obligations,
-        outputs_before,
-        outputs_before_worst,
-        out_plan,
-        out_severity,
-        out_why,
-        out_granted,
+        grant=plan,
+        grant_severity=severity,
+        grant_why=why,
+        granted=granted,
+        obligations=obligations,
+        outputs_before=outputs_before,
+        outputs_before_worst=outputs_before_worst,
+        output=out_plan,
+        output_severity=out_severity,
+        output_why=out_why,
+        output_granted=out_granted,
     )
 
 
@@ -212,7 +211,7 @@ def replay_license_terms(use: LicenseUse, steps: LicenseSteps, verdict: Verdict,
     if steps.before_worst > verdict.worst:
         verdict.worst = steps.before_worst
     plan = steps.grant
-    if not steps.goes_on or plan is None:
+    if plan is None:
         return
     severity = steps.grant_severity
     if severity:
