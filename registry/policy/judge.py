@@ -76,6 +76,13 @@ class Verdict:
         if severity > self.worst:
             self.worst = severity
 
+    def extend(self, reasons: tuple[Reason, ...], worst: int) -> None:
+        """Reasons judged before (`LicenseSteps`), `worst` their strongest effect, as `add`
+        would have added them."""
+        self.reasons += reasons
+        if worst > self.worst:
+            self.worst = worst
+
     def decision(self, strict: bool) -> Decision:
         if self.worst == 2 or (self.worst == 1 and strict):
             return Decision.DENY
@@ -207,9 +214,7 @@ def replay_license_terms(use: LicenseUse, steps: LicenseSteps, verdict: Verdict,
     """`judge_license_terms` from `steps` (judged for a party with the same facts as `verdict`'s),
     looking for agreements in `verdict.index`: only the grant and the output term that do not
     hold are judged again."""
-    verdict.reasons += steps.before
-    if steps.before_worst > verdict.worst:
-        verdict.worst = steps.before_worst
+    verdict.extend(steps.before, steps.before_worst)
     plan = steps.grant
     if plan is None:
         return
@@ -221,9 +226,7 @@ def replay_license_terms(use: LicenseUse, steps: LicenseSteps, verdict: Verdict,
         verdict.reasons += steps.granted
     if steps.obligations:
         verdict.obligations.extend(steps.obligations)
-    verdict.reasons += steps.outputs_before
-    if steps.outputs_before_worst > verdict.worst:
-        verdict.worst = steps.outputs_before_worst
+    verdict.extend(steps.outputs_before, steps.outputs_before_worst)
     out_plan = steps.output
     if out_plan is None:
         return
