@@ -16,6 +16,20 @@ class Memo:
     def clear(self) -> None: ...
     def __len__(self) -> int: ...
 
+class Doorkeeper:
+    """The hashes of the requests a `PolicyEngine` has seen asked, in C (`_remembered.c`): at
+    most `limit` of them, all forgotten at once when one more comes."""
+
+    def __init__(self, limit: int) -> None: ...
+    def note(self, request: Any) -> int | None:
+        """None when the request's key was not noted (it is now), else the key's hash."""
+
+    def key_hash(self, request: Any) -> int:
+        """The hash of the request's key, as `note` works it out."""
+
+    def clear(self) -> None: ...
+    def __len__(self) -> int: ...
+
 def huge_page_arenas(reserve: int) -> bool:
     """pymalloc's arenas from a region of `reserve` bytes marked MADV_HUGEPAGE (`_arenas.c`)."""
 

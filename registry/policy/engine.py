@@ -22,6 +22,7 @@ from collections import OrderedDict
 
 import msgspec
 
+from registry.policy._remembered import Doorkeeper
 from registry.policy.agreements import UsabilityWindow, windows_meet
 from registry.policy.decision import PolicyDecision
 from registry.policy.evaluate import evaluate, evaluate_tracked
@@ -56,10 +57,9 @@ class PolicyEngine:
         # and a key that shares a hash replaces the entry
         self._cache: OrderedDict[int, _Remembered] = OrderedDict()
         # the doorkeeper: hashes of the keys asked since it was last cleared, those of the kept
-        # decisions among them (a dict of ints is not tracked by the collector); a hash shared by
-        # two keys only lets a decision in early, `cache` still compares keys
-        self._asked: dict[int, None] = {}
-        self._asked_limit = 2 * cache_size
+        # decisions among them; a hash shared by two keys only lets a decision in early, `cache`
+        # still compares keys
+        self._asked = Doorkeeper(max(2 * cache_size, 1))
 
     @property
     def snapshot(self) -> CatalogSnapshot:
@@ -79,39 +79,23 @@ class PolicyEngine:
         """The same answer as `evaluate(request, engine.snapshot)`."""
         if self._cache_size <= 0:
             return evaluate_tracked(request, self._snapshot, None)
-        use_cases, override = request.use_cases, request.profile_override
-        # vocabulary members hash and compare like their plain values (`keys`)
-        key = (
-            request.tenant_id,
-            request.model_id,
-            request.adapter_ids,
-            request.runner_id,
-            request.purpose,
-            request.output_use,
-            use_cases_key(use_cases) if use_cases else (),
-            request.end_user_regions,
-            request.strict,
-            plain(override) if override is not None else None,
-            request.max_alternatives,
-        )
-        hashed = hash(key)
-        asked = self._asked
         snapshot = self._snapshot
         cache = self._cache
-        if hashed not in asked:
+        hashed = self._asked.note(request)  # the key's hash, or None at its first ask
+        if hashed is None:
             # A first ask (or one whose note a clearing dropped): the cache is not looked at, the
             # doorkeeper being the smaller of the two and most requests being asked once. Every
             # kept decision stays noted until a clearing, after which it is decided afresh once.
-            if len(asked) >= self._asked_limit:
-                asked.clear()
-            asked[hashed] = None
             if not request.max_alternatives:
                 return evaluate(request, snapshot)  # nothing kept: no windows needed
             windows: list[UsabilityWindow] = []
             decision = evaluate_tracked(request, snapshot, windows)
             if decision.decision is not _DENY:
                 return decision  # kept if asked again; at once only when it cost a search
+            hashed = self._asked.key_hash(request)
+            key = _key(request)
         else:
+            key = _key(request)
             found = cache.get(hashed)
             if (
                 found is not None
@@ -133,3 +117,23 @@ class PolicyEngine:
         if len(cache) > self._cache_size:
             cache.popitem(last=False)
         return decision
+
+
+def _key(request: PolicyRequest) -> tuple[object, ...]:
+    """What a decision is kept under: the request but its date, usage and decision id (the parts
+    `Doorkeeper` hashes, in its order). Vocabulary members hash and compare like their plain
+    values (`keys`)."""
+    use_cases, override = request.use_cases, request.profile_override
+    return (
+        request.tenant_id,
+        request.model_id,
+        request.adapter_ids,
+        request.runner_id,
+        request.purpose,
+        request.output_use,
+        use_cases_key(use_cases) if use_cases else (),
+        request.end_user_regions,
+        request.strict,
+        plain(override) if override is not None else None,
+        request.max_alternatives,
+    )

@@ -36,7 +36,7 @@ from registry.policy.identity import (
     encode_request_into,
 )
 from registry.policy.judgement_memo import Dated, Judgement, recall
-from registry.policy.keys import keep, use_cases_key
+from registry.policy.keys import keep, plain, use_cases_key
 from registry.policy.party import judged_with_agreements, operator_judgement, tenant_judgement
 from registry.policy.request import PolicyRequest
 from registry.policy.snapshot import KEY_PARTS_LIMIT, CatalogSnapshot, TenantSeen
@@ -327,6 +327,7 @@ fast_path.configure(
         "encode_request_into": encode_request_into,
         "canonical_request": canonical_request,
         "use_cases_key": use_cases_key,
+        "plain": plain,
         "KEY_PARTS_LIMIT": KEY_PARTS_LIMIT,
         "decided_on": _decided_on,
     }
