@@ -23,6 +23,7 @@ from registry.policy.agreements import (
 )
 from registry.policy.decision import (
     Effect,
+    ObligationDue,
     Party,
     PartyVerdict,
     PolicyDecision,
@@ -234,35 +235,62 @@ def _decided_on(
     use_cases = request.use_cases
     date, usage = request.date, request.usage_this_month
     strict = request.strict
-    operator_purpose = view.operator_purpose if plan.operator_judged else purpose
     index = seen.agreements
-    judged: Judgement | None = None
+    decision_id = request.decision_id
     if found is not None and found.open_to is not None and index.grants_any(found.open_to):
-        judged = found.judged  # the tenant's agreements could change it
-        found = None
+        # The tenant's agreements could change the judgement every tenant with these facts
+        # gets: judged against them, beside the same operator judgement (`found` was made with
+        # one saying the same), the rest of `found.answer` stays. Not remembered: it relies on
+        # the tenant's own agreements.
+        tenant_part = judged_with_agreements(
+            found.judged,
+            view,
+            tenant_id,
+            index,
+            profile,
+            regions,
+            purpose,
+            output_use,
+            use_cases,
+            date,
+            usage,
+        )
+        if windows is not None and tenant_part.consulted:
+            windows.append(
+                usability_window([snapshot.all_agreements[p] for p in tenant_part.consulted], date, usage)
+            )
+        tenant_decision, decision, reasons, obligations, relied = _merged(tenant_part, operator_part, strict)
+        if decision_id is None:
+            decision_id = decision_id_after(plan.id_prefix, request) if with_id else ""
+        verdict = PartyVerdict(party=_TENANT, holder=tenant_id, purpose=purpose, decision=tenant_decision)
+        operator_verdict = found.operator
+        return _replace(
+            found.answer,
+            decision_id=decision_id,
+            decision=decision,
+            reasons=reasons,
+            obligations=obligations,
+            agreements_relied_on=relied,
+            parties=(verdict,) if operator_verdict is None else (verdict, operator_verdict),
+        )
     if found is None:
-        if judged is not None:  # what `tenant_judgement` would find remembered and do
-            whole = judged
-            tenant_part = judged_with_agreements(
-                judged, view, tenant_id, index, profile, regions, purpose, output_use, use_cases, date, usage
-            )
-        else:
-            whole, tenant_part = tenant_judgement(
-                plan,
-                view,
-                snapshot,
-                seen.tenant,
-                index,
-                profile,
-                regions,
-                purpose,
-                output_use,
-                use_cases,
-                date,
-                usage,
-                cases,
-                facts,
-            )
+        operator_purpose = view.operator_purpose if plan.operator_judged else purpose
+        whole, tenant_part = tenant_judgement(
+            plan,
+            view,
+            snapshot,
+            seen.tenant,
+            index,
+            profile,
+            regions,
+            purpose,
+            output_use,
+            use_cases,
+            date,
+            usage,
+            cases,
+            facts,
+        )
         if windows is not None and tenant_part.consulted:  # a tenant's own: not windowed when judged
             windows.append(
                 usability_window([snapshot.all_agreements[p] for p in tenant_part.consulted], date, usage)
@@ -270,10 +298,9 @@ def _decided_on(
         found = _combine(tenant_part, operator_part, strict, snapshot, plan, operator_purpose)
         if tenant_part is whole:  # the judgement every tenant with these facts gets
             keep(plan.decisions, decision_key, found, MEMO_LIMIT)
-        elif judged is None:  # the tenant's own: what the others get is remembered beside it
+        else:  # the tenant's own: what the others get is remembered beside it
             shared = _combine(whole, operator_part, strict, snapshot, plan, operator_purpose)
             keep(plan.decisions, decision_key, shared, MEMO_LIMIT)
-    decision_id = request.decision_id
     if decision_id is None:
         decision_id = decision_id_after(plan.id_prefix, request) if with_id else ""
     verdict = PartyVerdict(party=_TENANT, holder=tenant_id, purpose=purpose, decision=found.tenant)
@@ -352,32 +379,15 @@ def _combine(
     plan: StackPlan,
     operator_purpose: Purpose,
 ) -> Combined:
-    decided = _DECIDED[strict]
-    tenant_decision = decided[tenant.worst]
-    if tenant_decision is _ALLOW and tenant.obligations:
-        tenant_decision = _ALLOW_WITH_OBLIGATIONS
-    worst = tenant.worst
-    reasons = tenant.reasons
-    obligations = tenant.obligations
-    relied = tenant.agreements
+    tenant_decision, decision, reasons, obligations, relied = _merged(tenant, operator, strict)
     operator_verdict: PartyVerdict | None = None
     if operator is not None:
-        operator_decision = decided[operator.worst]
+        operator_decision = _DECIDED[strict][operator.worst]
         if operator_decision is _ALLOW and operator.obligations:
             operator_decision = _ALLOW_WITH_OBLIGATIONS
-        if operator.worst > worst:
-            worst = operator.worst
         operator_verdict = PartyVerdict(
             party=_OPERATOR, holder=snapshot.operator.id, purpose=operator_purpose, decision=operator_decision
         )
-        reasons = reasons + operator.reasons
-        obligations += operator.obligations
-        relied += operator.agreements
-    decision = decided[worst]  # the worse of the two, any obligation of either making it
-    if obligations:
-        obligations = tuple(dict.fromkeys(obligations))
-        if decision is _ALLOW:
-            decision = _ALLOW_WITH_OBLIGATIONS
     runner = plan.runner
     answer = PolicyDecision(
         decision_id="",
@@ -386,11 +396,38 @@ def _combine(
         reasons=reasons,
         effective_licenses=plan.applied,
         obligations=obligations,
-        agreements_relied_on=tuple(sorted(set(relied))) if relied else (),
+        agreements_relied_on=relied,
         parties=(operator_verdict,) if operator_verdict is not None else (),
         snapshot_version=snapshot.version,
     )
     return Combined(tenant_decision, answer, operator_verdict, tenant.open_to, tenant)
+
+
+def _merged(
+    tenant: Judgement, operator: Judgement | None, strict: bool
+) -> tuple[Decision, Decision, tuple[Reason, ...], tuple[ObligationDue, ...], tuple[str, ...]]:
+    """The tenant's own decision, then the decision, reasons, obligations and agreements relied
+    on of the two party judgements together."""
+    decided = _DECIDED[strict]
+    worst = tenant.worst
+    tenant_decision = decided[worst]
+    if tenant_decision is _ALLOW and tenant.obligations:
+        tenant_decision = _ALLOW_WITH_OBLIGATIONS
+    reasons = tenant.reasons
+    obligations = tenant.obligations
+    relied = tenant.agreements
+    if operator is not None:
+        if operator.worst > worst:
+            worst = operator.worst
+        reasons = reasons + operator.reasons
+        obligations += operator.obligations
+        relied += operator.agreements
+    decision = decided[worst]  # the worse of the two, any obligation of either making it
+    if obligations:
+        obligations = tuple(dict.fromkeys(obligations))
+        if decision is _ALLOW:
+            decision = _ALLOW_WITH_OBLIGATIONS
+    return tenant_decision, decision, reasons, obligations, tuple(sorted(set(relied))) if relied else ()
 
 
 def _error_decision(
