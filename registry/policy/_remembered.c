@@ -944,6 +944,35 @@ doorkeeper_note(DoorkeeperObject *self, PyObject *request)
     Py_RETURN_NONE;
 }
 
+/* first_ask(request, snapshot) -> PolicyDecision | int | None: `note`, and for a first ask
+ * that keeps nothing (no alternatives to search for) and names its runner, the decision of the
+ * C path (`remembered`, handing over to `evaluate._decided_on` as it does); the key's hash when
+ * the request was asked before; None for a first ask it did not decide */
+static PyObject *
+doorkeeper_first_ask(DoorkeeperObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "first_ask(request, snapshot)");
+        return NULL;
+    }
+    PyObject *request = args[0];
+    PyObject *noted = doorkeeper_note(self, request);
+    if (noted != Py_None) {
+        return noted; /* the hash, or NULL on error */
+    }
+    Py_DECREF(noted);
+    PyObject *runner_id = FIELD(request, o_req_runner);
+    int searches = PyObject_IsTrue(FIELD(request, o_req_max_alternatives));
+    if (searches < 0) {
+        return NULL;
+    }
+    if (searches || runner_id == Py_None) {
+        Py_RETURN_NONE;
+    }
+    PyObject *remembered_args[4] = {request, args[1], runner_id, Py_None};
+    return remembered(NULL, remembered_args, 4);
+}
+
 static PyObject *
 doorkeeper_key_hash(DoorkeeperObject *self, PyObject *request)
 {
@@ -967,6 +996,8 @@ doorkeeper_len(DoorkeeperObject *self)
 static PyMethodDef doorkeeper_methods[] = {
     {"note", (PyCFunction)doorkeeper_note, METH_O,
      "note(request) -> int | None: None if the request's key was not noted (it is now), else its hash."},
+    {"first_ask", (PyCFunction)(void (*)(void))doorkeeper_first_ask, METH_FASTCALL,
+     "first_ask(request, snapshot) -> PolicyDecision | int | None: note, and answer a first ask from the C path."},
     {"key_hash", (PyCFunction)doorkeeper_key_hash, METH_O, "key_hash(request) -> int: the hash `note` uses."},
     {"clear", (PyCFunction)doorkeeper_clear, METH_NOARGS, "clear(): forget every note."},
     {NULL, NULL, 0, NULL},

@@ -24,6 +24,11 @@ class Doorkeeper:
     def note(self, request: Any) -> int | None:
         """None when the request's key was not noted (it is now), else the key's hash."""
 
+    def first_ask(self, request: Any, snapshot: Any) -> PolicyDecision | int | None:
+        """`note`, and for a first ask with no alternatives to search for and a runner named,
+        the C path's decision (`remembered`, handing over as it does); the key's hash when the
+        request was asked before; None for a first ask it did not decide."""
+
     def key_hash(self, request: Any) -> int:
         """The hash of the request's key, as `note` works it out."""
 

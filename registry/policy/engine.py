@@ -80,9 +80,11 @@ class PolicyEngine:
         if self._cache_size <= 0:
             return evaluate_tracked(request, self._snapshot, None)
         snapshot = self._snapshot
-        cache = self._cache
-        hashed = self._asked.note(request)  # the key's hash, or None at its first ask
-        if hashed is None:
+        # the key's hash when asked before; at a first ask, the C path's decision, or None
+        answer = self._asked.first_ask(request, snapshot)
+        if isinstance(answer, PolicyDecision):
+            return answer
+        if answer is None:
             # A first ask (or one whose note a clearing dropped): the cache is not looked at, the
             # doorkeeper being the smaller of the two and most requests being asked once. Every
             # kept decision stays noted until a clearing, after which it is decided afresh once.
@@ -95,20 +97,22 @@ class PolicyEngine:
             hashed = self._asked.key_hash(request)
             key = _key(request)
         else:
+            hashed = answer
             key = _key(request)
-            found = cache.get(hashed)
+            found = self._cache.get(hashed)
             if (
                 found is not None
                 and found.key == key
                 and found.holds_while.holds(request.date, request.usage_this_month)
             ):
-                cache.move_to_end(hashed)
+                self._cache.move_to_end(hashed)
                 return _replace(
                     found.decision,
                     decision_id=request.decision_id or decision_id_after(found.id_prefix, request),
                 )
             windows = []
             decision = evaluate_tracked(request, snapshot, windows)
+        cache = self._cache
         stored = (key[0], key[1], key[2], key[3], PLAIN[request.purpose], PLAIN[request.output_use], *key[6:])
         cache.pop(hashed, None)  # one that no longer holds: the new one is the most recent
         cache[hashed] = _Remembered(

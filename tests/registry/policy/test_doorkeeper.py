@@ -10,7 +10,7 @@ import msgspec
 import pytest
 
 from registry.catalog.entries import TenantProfile
-from registry.policy import CatalogSnapshot, PolicyEngine, PolicyRequest, evaluate
+from registry.policy import CatalogSnapshot, PolicyDecision, PolicyEngine, PolicyRequest, evaluate
 from registry.policy._remembered import Doorkeeper
 from tests.registry.policy.conftest import make_request
 
@@ -107,12 +107,37 @@ def test_many_requests_are_told_apart() -> None:
     assert len(keeper) == 5_000
 
 
+def test_a_first_ask_is_answered_by_the_c_path_and_the_next_gets_the_hash(snapshot: CatalogSnapshot) -> None:
+    keeper = Doorkeeper(16)
+    request = _request(purpose="commercial_product")
+    expected = evaluate(request, snapshot)  # the snapshot now remembers what the C path reads
+    decision = keeper.first_ask(request, snapshot)
+    assert isinstance(decision, PolicyDecision)
+    assert decision == expected
+    assert keeper.first_ask(request, snapshot) == keeper.key_hash(request)
+    # the same key on another day: asked before
+    later = msgspec.structs.replace(request, date=request.date + dt.timedelta(days=3))
+    assert keeper.first_ask(later, snapshot) == keeper.key_hash(request)
+
+
+@pytest.mark.parametrize("change", [{"max_alternatives": 2}, {"runner_id": None}])
+def test_a_first_ask_that_may_keep_or_search_is_left_to_the_engine(
+    snapshot: CatalogSnapshot, change: dict[str, object]
+) -> None:
+    keeper = Doorkeeper(16)
+    request = _request(**change)
+    assert keeper.first_ask(request, snapshot) is None
+    assert keeper.first_ask(request, snapshot) == keeper.key_hash(request)
+
+
 def test_bad_arguments_are_refused() -> None:
     keeper = Doorkeeper(4)
     with pytest.raises(TypeError, match="PolicyRequest"):
         keeper.note({"tenant_id": "acme"})
     with pytest.raises(ValueError, match="limit"):
         Doorkeeper(0)
+    with pytest.raises(TypeError, match="first_ask"):
+        keeper.first_ask(_request())  # type: ignore[call-arg]
     assert len(keeper) == 0
 
 
