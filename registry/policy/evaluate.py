@@ -10,6 +10,9 @@ facts, and an error never grants.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
+
 import msgspec
 
 from registry.catalog.entries import TenantProfile
@@ -237,6 +240,8 @@ def _decided_on(
     strict = request.strict
     index = seen.agreements
     decision_id = request.decision_id
+    if decision_id is None:
+        decision_id = decision_id_after(plan.id_prefix, request) if with_id else ""
     if found is not None and found.open_to is not None and index.grants_any(found.open_to):
         # The tenant's agreements could change the judgement every tenant with these facts
         # gets: judged against them, beside the same operator judgement (`found` was made with
@@ -255,16 +260,11 @@ def _decided_on(
             date,
             usage,
         )
-        if windows is not None and tenant_part.consulted:
-            windows.append(
-                usability_window([snapshot.all_agreements[p] for p in tenant_part.consulted], date, usage)
-            )
+        _note_window(windows, tenant_part, snapshot, date, usage)
         tenant_decision, decision, reasons, obligations, relied = _merged(tenant_part, operator_part, strict)
-        if decision_id is None:
-            decision_id = decision_id_after(plan.id_prefix, request) if with_id else ""
         verdict = PartyVerdict(party=_TENANT, holder=tenant_id, purpose=purpose, decision=tenant_decision)
         operator_verdict = found.operator
-        return _replace(
+        return _replace(  # one replace: not a call with ** (which costs more than the replace)
             found.answer,
             decision_id=decision_id,
             decision=decision,
@@ -291,18 +291,13 @@ def _decided_on(
             cases,
             facts,
         )
-        if windows is not None and tenant_part.consulted:  # a tenant's own: not windowed when judged
-            windows.append(
-                usability_window([snapshot.all_agreements[p] for p in tenant_part.consulted], date, usage)
-            )
+        _note_window(windows, tenant_part, snapshot, date, usage)
         found = _combine(tenant_part, operator_part, strict, snapshot, plan, operator_purpose)
         if tenant_part is whole:  # the judgement every tenant with these facts gets
             keep(plan.decisions, decision_key, found, MEMO_LIMIT)
         else:  # the tenant's own: what the others get is remembered beside it
             shared = _combine(whole, operator_part, strict, snapshot, plan, operator_purpose)
             keep(plan.decisions, decision_key, shared, MEMO_LIMIT)
-    if decision_id is None:
-        decision_id = decision_id_after(plan.id_prefix, request) if with_id else ""
     verdict = PartyVerdict(party=_TENANT, holder=tenant_id, purpose=purpose, decision=found.tenant)
     operator_verdict = found.operator
     return _replace(
@@ -310,6 +305,21 @@ def _decided_on(
         decision_id=decision_id,
         parties=(verdict,) if operator_verdict is None else (verdict, operator_verdict),
     )
+
+
+def _note_window(
+    windows: list[UsabilityWindow] | None,
+    tenant_part: Judgement,
+    snapshot: CatalogSnapshot,
+    date: dt.date,
+    usage: Mapping[str, int],
+) -> None:
+    """Adds to `windows` (when asked for) the usability window of the tenant's own agreements
+    that `tenant_part` checked: a judgement relying on them is not windowed when judged."""
+    if windows is not None and tenant_part.consulted:
+        windows.append(
+            usability_window([snapshot.all_agreements[p] for p in tenant_part.consulted], date, usage)
+        )
 
 
 class Combined(msgspec.Struct, frozen=True, eq=False, gc=False):
