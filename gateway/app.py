@@ -41,6 +41,7 @@ from gateway.oauth.dependencies import (
     provide_oauth_service,
     provide_runtime,
 )
+from gateway.openapi_problems import ProblemDocumentingJsonPlugin
 from gateway.problems import problem_details_plugin
 from gateway.request_ids import RequestIdMiddleware
 from gateway.runtime import GatewayRuntime
@@ -111,7 +112,7 @@ def create_app(
             openapi_router=Router(
                 path=SCHEMA_PATH, route_handlers=[], opt={EXCLUDE_FROM_AUTH: True}, include_in_schema=False
             ),
-            render_plugins=[ScalarRenderPlugin()],
+            render_plugins=[ScalarRenderPlugin(), ProblemDocumentingJsonPlugin()],
             components=Components(
                 security_schemes={
                     "oauth2": SecurityScheme(

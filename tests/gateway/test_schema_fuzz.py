@@ -22,10 +22,15 @@ from hypothesis.errors import Unsatisfiable
 from litestar import Litestar
 from litestar.testing import TestClient
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
 from schemathesis.core.result import Err
 from schemathesis.generation import GenerationMode
 from schemathesis.generation.case import Case
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from gateway.app import SCHEMA_PATH, create_app
 from tests.gateway.api.conftest import ACME, seeded_database
@@ -129,13 +134,13 @@ def test_no_operation_answers_a_server_error(fuzzed_http: TestClient[Litestar]) 
                 failures.append(f"[{role}] an operation schemathesis cannot read: {result.err()}")
                 continue
             operation = result.ok()
-            checks: list[Any] = [not_a_server_error]
+            checks: list[Any] = [not_a_server_error, status_code_conformance]
             if (operation.method.upper(), operation.path) not in _NOT_SCHEMA_CHECKED:
-                checks.append(response_schema_conformance)
+                checks += [response_schema_conformance, content_type_conformance]
 
             for mode in EXAMPLES:
                 try:
                     _fuzz(http, operation, mode, auth, checks)
-                except Exception as exc:  # collect every operation's failures, report them together
+                except (Exception, FailureGroup) as exc:  # every operation's failures, reported together
                     failures.append(f"[{role}, {mode}] {operation.method.upper()} {operation.path}: {exc}")
     assert not failures, "\n\n".join(failures)
