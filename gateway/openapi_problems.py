@@ -79,6 +79,19 @@ _ONLY_SOME: tuple[tuple[str, re.Pattern[str], tuple[int, ...]], ...] = (
 )
 """(methods, path, statuses): statuses beyond the rules, where only some routes give them."""
 
+_STREAMED: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
+    ("GET", "/admin/audit/export"): (
+        "The events in sequence order: JSON Lines (`format=jsonl`, the default) or CSV (`format=csv`).",
+        ("application/x-ndjson", "text/csv"),
+    ),
+    ("GET", "/v1/jobs/{job_id}/events"): (
+        "Server-Sent Events: queued (with position), started, progress per step, each image, "
+        "then completed or failed.",
+        ("text/event-stream",),
+    ),
+}
+"""Streamed answers, which Litestar documents as JSON: what they are and their media types."""
+
 
 def document_problems(schema: dict[str, Any], public: set[tuple[str, str]]) -> dict[str, Any]:
     """A copy of `schema` (Litestar's OpenAPI document as a dict) with each operation's error
@@ -111,6 +124,12 @@ def _document(method: str, path: str, operation: dict[str, Any], item: dict[str,
         if re.fullmatch(methods, method) and pattern.search(path):
             statuses.update(extra)
     responses: dict[str, Any] = operation["responses"]
+    if streamed := _STREAMED.get((method, path)):
+        description, media_types = streamed
+        responses["200"] = {
+            "description": description,
+            "content": {media: {"schema": {"type": "string"}} for media in media_types},
+        }
     responses.pop("400", None)  # Litestar's own, whose body the API never sends
     for code, response in responses.items():
         if int(code) >= 400:

@@ -164,7 +164,7 @@ class AdminAuditController(Controller):
             limit=MAX_PAGE,
             newest_first=False,
         )
-        media_type = "application/x-ndjson" if format == "jsonl" else "text/csv; charset=utf-8"
+        media_type = "application/x-ndjson" if format == "jsonl" else "text/csv"  # Litestar adds the charset
         # The first page is read before the answer starts: a database that cannot be used is
         # then a 503, not a stream cut after its 200.
         connection = await runtime.engine.connect()

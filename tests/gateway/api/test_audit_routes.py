@@ -92,6 +92,7 @@ async def test_admin_audit_verify_export_and_usage(api: Api) -> None:
     as_csv = await api.http.get(
         "/admin/audit/export", headers=headers, params={"format": "csv", "tenant": ACME}
     )
+    assert as_csv.headers["content-type"] == "text/csv; charset=utf-8"  # one charset, not two
     rows = list(csv.DictReader(io.StringIO(as_csv.text)))
     assert [row["job_id"] for row in rows] == ["acme-job-0", "acme-job-1"]
     assert (

@@ -92,3 +92,17 @@ async def test_a_real_error_has_the_documented_shape(api: Api) -> None:
     assert body["status"] == 422
     assert set(schema["required"]) <= set(body)
     assert body["errors"][0]["field"] == "model"
+
+
+async def test_streamed_answers_are_documented_with_their_media_types(api: Api) -> None:
+    operations = _operations(await _document(api))
+    export = operations[("GET", "/admin/audit/export")]["responses"]["200"]["content"]
+    assert set(export) == {"application/x-ndjson", "text/csv"}
+    assert set(operations[("GET", "/v1/jobs/{job_id}/events")]["responses"]["200"]["content"]) == {
+        "text/event-stream"
+    }
+    headers = await api.admin()
+    for fmt in ("jsonl", "csv"):
+        answer = await api.http.get("/admin/audit/export", headers=headers, params={"format": fmt})
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].split(";")[0] in export
