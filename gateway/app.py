@@ -6,8 +6,9 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
-from litestar import Litestar, Router
+from litestar import Litestar, Request, Response, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
@@ -42,6 +43,7 @@ from gateway.oauth.dependencies import (
     provide_runtime,
 )
 from gateway.openapi_problems import ProblemDocumentingJsonPlugin
+from gateway.options_allow import ALLOW_STATE_KEY, allow_by_path, answer_options
 from gateway.problems import problem_details_plugin
 from gateway.request_ids import RequestIdMiddleware
 from gateway.runtime import GatewayRuntime
@@ -97,7 +99,7 @@ def create_app(
             "auth": Provide(provide_auth_context, sync_to_thread=False),
         },
         middleware=[DefineMiddleware(BearerTokenMiddleware, validator=runtime.validator)],
-        before_request=refuse_nul,
+        before_request=_before_request,
         plugins=[problem_details_plugin()],
         lifespan=[runtime.lifespan, jobs.lifespan, *([_freeze_startup_heap] if freeze_startup_heap else [])],
         state=State(
@@ -130,9 +132,15 @@ def create_app(
             security=[{"oauth2": []}],
         ),
     )
+    app.state[ALLOW_STATE_KEY] = allow_by_path(app)
     instrument_app(app, metrics)
     app.asgi_handler = RequestIdMiddleware(app.asgi_handler)  # outermost: every answer has its id
     return app
+
+
+async def _before_request(request: Request[Any, Any, Any]) -> Response[None] | None:
+    await refuse_nul(request)
+    return answer_options(request)
 
 
 @asynccontextmanager
