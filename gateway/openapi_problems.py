@@ -116,8 +116,10 @@ def _document(method: str, path: str, operation: dict[str, Any], item: dict[str,
         operation["security"] = []
     if any(p.get("in") == "path" for p in parameters):
         statuses.add(404)
-    if "requestBody" in operation:
+    if body := operation.get("requestBody"):
         statuses |= {413, 422}
+        if all(_admits_null(media.get("schema", {})) for media in body.get("content", {}).values()):
+            body["required"] = False  # a handler taking `X | None = None` runs without a body
     if parameters:
         statuses.add(422)
     for methods, pattern, extra in _ONLY_SOME:
@@ -142,6 +144,10 @@ def _document(method: str, path: str, operation: dict[str, Any], item: dict[str,
             str(status),
             {"description": _MEANING[status], "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": _ref()}}}},
         )
+
+
+def _admits_null(schema: dict[str, Any]) -> bool:
+    return schema.get("type") == "null" or any(_admits_null(s) for s in schema.get("oneOf", []))
 
 
 def _ref() -> str:

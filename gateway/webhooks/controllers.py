@@ -11,6 +11,7 @@ from typing import Annotated
 import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
+from litestar.params import JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.auth.context import AuthContext
@@ -48,7 +49,7 @@ class WebhookSecretController(Controller):
         self,
         auth: NamedDependency[AuthContext],
         runtime: NamedDependency[GatewayRuntime],
-        data: Rotation | None = None,
+        data: JSONBody[Rotation | None] = None,
     ) -> WebhookSecret:
         """A new secret; the old one keeps signing beside it for `previous_valid_hours` (24 by
         default), so deliveries verify with either while the receiver switches."""

@@ -106,3 +106,11 @@ async def test_streamed_answers_are_documented_with_their_media_types(api: Api) 
         answer = await api.http.get("/admin/audit/export", headers=headers, params={"format": fmt})
         assert answer.status_code == 200
         assert answer.headers["content-type"].split(";")[0] in export
+
+
+async def test_a_body_the_route_does_without_is_optional(api: Api) -> None:
+    operations = _operations(await _document(api))
+    assert operations[("POST", "/v1/webhooks/secret/rotate")]["requestBody"]["required"] is False
+    assert operations[("POST", "/v1/jobs")]["requestBody"]["required"] is True
+    rotated = await api.call("POST", "/v1/webhooks/secret/rotate", scopes="jobs:write")
+    assert rotated.status_code == 200, rotated.text
