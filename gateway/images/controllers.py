@@ -6,7 +6,7 @@ import time
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, Router, get, post
-from litestar.params import HeaderParameter, JSONBody
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 
 from gateway.auth.dependencies import provide_auth_context
 from gateway.auth.middleware import EXCLUDE_FROM_AUTH
@@ -54,7 +54,12 @@ class ImagesController(Controller):
 
     @get("/files/{job_id:str}/{index:int}", opt={EXCLUDE_FROM_AUTH: True}, media_type="image/png")
     async def file(
-        self, request: Request[Any, Any, Any], job_id: str, index: int, expires: int, signature: str
+        self,
+        request: Request[Any, Any, Any],
+        job_id: FromPath[str],
+        index: FromPath[int],
+        expires: FromQuery[int],
+        signature: FromQuery[str],
     ) -> Response[bytes]:
         """An image by the signed link that `response_format=url` answered with: no credentials,
         until the link expires (`CLEARANCE_IMAGE_LINK_SECONDS`, 1 hour by default)."""
