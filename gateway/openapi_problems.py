@@ -69,7 +69,8 @@ _MEANING = {
 _ONLY_SOME: tuple[tuple[str, re.Pattern[str], tuple[int, ...]], ...] = (
     ("POST|PUT|PATCH|DELETE", re.compile(r"^/admin/"), (409,)),
     ("POST", re.compile(r"^/v1/webhooks/secret/rotate$"), (409,)),
-    (".*", re.compile(r"^/v1/jobs"), (409,)),
+    ("POST|DELETE", re.compile(r"^/v1/jobs/"), (409,)),  # a job not in a state that allows it
+    ("GET", re.compile(r"^/v1/jobs/\{job_id\}/images/"), (409,)),  # a job not finished
     ("POST", re.compile(r"^/v1/(jobs|images/generations)$"), (409, 429)),
     ("POST", re.compile(r"^/v1/images/generations$"), (502, 504)),
     ("POST", re.compile(r"^/oauth/"), (401, 429)),
@@ -109,11 +110,10 @@ def document_problems(schema: dict[str, Any], public: set[tuple[str, str]]) -> d
 def _document(method: str, path: str, operation: dict[str, Any], item: dict[str, Any], public: bool) -> None:
     parameters = [*item.get("parameters", []), *operation.get("parameters", [])]
     statuses = {400, 503}
-    if not public:
-        statuses |= {401, 403}
-        operation.pop("security", None)
-    else:
+    if public:
         operation["security"] = []
+    else:
+        statuses |= {401, 403}
     if any(p.get("in") == "path" for p in parameters):
         statuses.add(404)
     if body := operation.get("requestBody"):
