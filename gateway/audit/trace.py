@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from typing import Any, Literal
 
 import msgspec
@@ -19,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway.storage.provenance import Provenance, ProvenanceError, read_provenance
 from registry.audit import AppendedEvent, EventKind, EventQuery, query_events, verify_chain
 from registry.audit.signing import CheckpointVerifier
+
+_OBJECT_REPR = re.compile(r" ?<[^<>]* object at 0x[0-9a-f]+>")
 
 Verdict = Literal["proven", "not_proven", "tampered", "unverifiable"]
 
@@ -60,7 +63,8 @@ def _provenance_of(data: bytes) -> Provenance:
     except ProvenanceError as exc:
         raise ImageTraceError(f"no Clearance provenance to trace: {exc}") from exc
     except Exception as exc:  # Pillow's errors for bytes that are not an image
-        raise ImageTraceError(f"not a PNG image ({type(exc).__name__}: {exc})") from exc
+        said = _OBJECT_REPR.sub("", str(exc))  # Pillow names the buffer: `<_io.BytesIO object at 0x...>`
+        raise ImageTraceError(f"not a PNG image ({type(exc).__name__}: {said})") from exc
 
 
 async def trace_image(engine: AsyncEngine, data: bytes, verifier: CheckpointVerifier | None) -> ImageTrace:

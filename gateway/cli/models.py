@@ -27,8 +27,12 @@ def build_demo(directory: Path, adapters_per_family: int) -> None:
     random weights) and LoRA adapters for each into DIRECTORY, with a manifest of their hashes."""
     from runners.tiny import build_tiny_models, write_manifest
 
-    built = build_tiny_models(directory, adapters_per_family=adapters_per_family)
-    manifest = write_manifest(built)
+    try:
+        built = build_tiny_models(directory, adapters_per_family=adapters_per_family)
+        manifest = write_manifest(built)
+    except OSError as exc:
+        where = exc.filename or directory
+        raise click.ClickException(f"{where}: cannot write there: {exc.strerror}") from exc
     for family, model in built.models.items():
         click.echo(f"{family.value}: {model.path} ({len(model.adapters)} adapters)")
     click.echo(f"manifest: {manifest}")

@@ -35,3 +35,14 @@ async def test_build_demo_writes_loadable_models(tmp_path: Path) -> None:
     finally:
         await runner.close()
     assert len(result.images) == 1
+
+
+def test_build_demo_into_a_place_it_cannot_write_is_a_precise_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    outcome = CliRunner().invoke(
+        main, ["--data-dir", str(tmp_path / "data"), "models", "build-demo", str(blocker / "demo")]
+    )
+    assert outcome.exit_code == 1
+    assert "cannot write there: Not a directory" in outcome.output
+    assert outcome.exception is None or isinstance(outcome.exception, SystemExit)
