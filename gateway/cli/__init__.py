@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import click
 
@@ -26,6 +27,20 @@ _GROUPS: dict[str, str] = {
 
 
 class _LazyGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        """Runs the command; a database that cannot be reached or opened, a database URL that
+        names no driver, or a file the command cannot read or write is one line on stderr and
+        exit status 1, not a traceback. Anything else still raises."""
+        try:
+            return super().invoke(ctx)
+        except click.ClickException:
+            raise
+        except Exception as exc:
+            said = _environment_failure(exc)
+            if said is None:
+                raise
+            raise click.ClickException(said) from exc
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(name for name in _GROUPS if self._find(name) is not None)
 
@@ -47,6 +62,20 @@ class _LazyGroup(click.Group):
         command = getattr(module, attr)
         assert isinstance(command, click.Command)
         return command
+
+
+def _environment_failure(exc: Exception) -> str | None:
+    from sqlalchemy import exc as sa
+
+    from registry.db.unreachable import database_unreachable, first_line
+
+    if isinstance(exc, sa.ArgumentError):  # NoSuchModuleError included: a URL naming no driver
+        return f"--database-url: {exc}"
+    if database_unreachable(exc):
+        return f"the database cannot be used now: {first_line(exc)}"
+    if isinstance(exc, OSError):
+        return f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else first_line(exc)
+    return None
 
 
 @click.group(cls=_LazyGroup)
