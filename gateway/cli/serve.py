@@ -16,6 +16,8 @@ from uvicorn.config import LOGGING_CONFIG
 from gateway.app import create_app
 from gateway.cli.logs import json_log_config
 from gateway.settings import Settings
+from registry.db.migrate import behind
+from registry.db.unreachable import database_unreachable, first_line
 from registry.policy.memory import use_huge_page_arenas
 
 
@@ -47,4 +49,24 @@ def serve(settings: Settings, host: str, port: int, no_access_log: bool) -> None
     config = uvicorn_config(settings, host, port, access_log=not no_access_log)
     # logged once uvicorn's logging is set up (JSON lines where asked)
     logging.getLogger("uvicorn.error").info("Python's arenas in transparent huge pages: %s", arenas)
+    _refuse_a_schema_behind(settings.database_url)
     uvicorn.Server(config).run()
+
+
+def _refuse_a_schema_behind(database_url: str) -> None:
+    """A database this version's migrations have not reached stops `serve` with what to do,
+    before anything listens; every request would fail on it. A database that cannot be used
+    now is served anyway, as when it goes away later: `/health/ready` answers 503 until it can
+    be used."""
+    try:
+        why = behind(database_url)
+    except Exception as exc:
+        if not database_unreachable(exc):
+            raise
+        logging.getLogger("uvicorn.error").warning(
+            "the database cannot be used now (%s); serving, /health/ready answers 503 until it can",
+            first_line(exc),
+        )
+        return
+    if why is not None:
+        raise click.ClickException(f"{why}: run `clearance db upgrade`")
