@@ -6,6 +6,11 @@ NUL can hide: the query (`%00`), the path (`%00`, or the character itself once d
 body (the escape `\\u0000`; the body is decoded to name the field only when the escape is there,
 and a literal backslash before `u0000` is not a NUL) and a form body (`%00`). Other bodies (a PNG
 to trace) are bytes, not text, and are not looked at.
+
+A JSON body nested deeper than `MAX_JSON_DEPTH` is refused here too: decoding one a thousand
+levels deep exhausts the interpreter's recursion limit inside msgspec, which answered 500. Only
+a body with more brackets than that limit is decoded for the check, so ordinary bodies cost two
+byte counts.
 """
 
 from __future__ import annotations
@@ -18,6 +23,18 @@ from litestar import Request
 _JSON_NUL = b"\\u0000"
 _URL_NUL = b"%00"
 _NO_BODY = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
+
+
+MAX_JSON_DEPTH = 64
+"""Levels of arrays and objects a JSON body may nest; the API's deepest (a license's terms) use
+fewer than ten."""
+
+
+class JsonTooDeepError(ValueError):
+    """A JSON body nests arrays and objects deeper than `MAX_JSON_DEPTH`."""
+
+    def __init__(self) -> None:
+        super().__init__(f"the JSON body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels")
 
 
 class NulCharacterError(ValueError):
@@ -46,6 +63,8 @@ async def refuse_nul(request: Request[Any, Any, Any]) -> None:
             break
     if b"json" in content_type:
         body = await request.body()  # kept by Litestar for the handler
+        if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and _too_deep(body):
+            raise JsonTooDeepError
         if _JSON_NUL in body:
             field = _json_field(body)
             if field is not None:
@@ -62,6 +81,24 @@ def _query_field(encoded: bytes) -> str | None:
             name = pair.partition(b"=")[0]
             return name.decode("ascii", "replace") if _URL_NUL not in name else None
     return None
+
+
+def _too_deep(body: bytes) -> bool:
+    try:
+        value = msgspec.json.decode(body)
+    except RecursionError:
+        return True
+    except msgspec.DecodeError:
+        return False  # not JSON: the handler says why
+    pending: list[tuple[object, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            if depth > MAX_JSON_DEPTH:
+                return True
+            pending.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _json_field(body: bytes) -> str | None:

@@ -24,7 +24,7 @@ from sqlalchemy.exc import TimeoutError as SqlAlchemyPoolTimeout
 
 from gateway.auth.errors import AuthenticationRequiredError, InsufficientScopeError, InvalidTokenError
 from gateway.health.errors import DatabaseUnavailableError
-from gateway.nul_guard import NulCharacterError
+from gateway.nul_guard import JsonTooDeepError, NulCharacterError
 from gateway.oauth.client_registry import ClientRegistrationError
 from gateway.oauth.errors import OAuthRequestError, SigningUnavailableError, TooManyFailedAuthenticationsError
 from registry.db.unreachable import database_unreachable, first_line, value_refused
@@ -250,6 +250,7 @@ _MAP: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {
     DatabaseUnavailableError: _unavailable,
     ClientRegistrationError: _client_registration,
     NulCharacterError: _nul,
+    JsonTooDeepError: bad_request_problem,
     ValidationException: _validation,
     HTTPException: _http,
     DBAPIError: _database,
