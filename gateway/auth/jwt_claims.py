@@ -29,6 +29,8 @@ def _segment(text: str, name: str) -> dict[str, Any]:
         value = json.loads(raw)
     except (binascii.Error, ValueError) as exc:
         raise InvalidTokenError(f"{name} is not base64url JSON") from exc
+    except RecursionError as exc:  # nested deeper than the decoder can go: a crafted token
+        raise InvalidTokenError(f"{name} nests too deeply") from exc
     if not isinstance(value, dict):
         raise InvalidTokenError(f"{name} is not a JSON object")
     return value

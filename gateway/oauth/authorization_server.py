@@ -276,6 +276,15 @@ class ClearanceAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         )
         return response
 
+    def authenticate_client(self, request: OAuth2Request, methods: list[str], endpoint: str = "token") -> Any:
+        """Authlib's, except that a client assertion whose JSON nests deeper than the decoder
+        can go (Authlib decodes its claims with `json.loads`, which then raises RecursionError)
+        is an invalid client like any other unreadable assertion, not a 500."""
+        try:
+            return super().authenticate_client(request, methods, endpoint)
+        except RecursionError as exc:
+            raise InvalidClientError(description="client_assertion nests too deeply") from exc
+
     def authenticate(
         self, request: TokenEndpointRequest, endpoint: str
     ) -> tuple[OAuthClient, UsedAssertion | None]:

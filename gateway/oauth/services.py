@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
@@ -19,6 +18,7 @@ from authlib.oauth2.rfc6749.errors import InvalidClientError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.errors import InvalidTokenError
+from gateway.auth.jwt_claims import peek
 from gateway.oauth.assertion_replay import record_first_use
 from gateway.oauth.authorization_server import (
     REPLAYED_ASSERTION,
@@ -188,13 +188,8 @@ def _candidate_client_ids(request: TokenEndpointRequest) -> set[str]:
 
 
 def _assertion_subjects(assertion: str) -> set[str]:
-    parts = assertion.split(".")
-    if len(parts) != 3:
-        return set()
     try:
-        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except (binascii.Error, ValueError):
-        return set()
-    if not isinstance(claims, dict):
+        _, claims = peek(assertion)
+    except InvalidTokenError:
         return set()
     return {value for value in (claims.get("sub"), claims.get("iss")) if isinstance(value, str)}

@@ -3,6 +3,7 @@ runs out of recursion on one a thousand levels deep, which Litestar answered wit
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -54,3 +55,33 @@ async def test_bodies_within_the_limit_are_judged_as_before(api: Api) -> None:
     judged = await _post(api, "/v1/jobs", "jobs:write", brackets_in_text)
     assert "levels" not in judged.text
     assert judged.status_code != 400, judged.text
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize("deep", ["header", "payload"])
+async def test_a_token_whose_json_nests_too_deeply_is_an_invalid_token(api: Api, deep: str) -> None:
+    nested = _b64(b"[" * 1_400 + b"]" * 1_400)  # within the 4,096 bytes a token may have
+    plain = _b64(b'{"alg": "EdDSA", "kid": "k"}')
+    token = f"{nested}.{_b64(b'{}')}.{_b64(b's')}" if deep == "header" else f"{plain}.{nested}.{_b64(b's')}"
+    answer = await api.http.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 401, answer.text
+    assert answer.json()["error"] == "invalid_token"
+
+
+@pytest.mark.parametrize("endpoint", ["/oauth/token", "/oauth/revoke"])  # the client-authenticated ones
+async def test_a_client_assertion_whose_claims_nest_too_deeply_is_refused(api: Api, endpoint: str) -> None:
+    claims = _b64(b'{"sub":' * 1_400 + b"1" + b"}" * 1_400)
+    answer = await api.http.post(
+        endpoint,
+        data={
+            "grant_type": "client_credentials",
+            "token": "any",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": ".".join((_b64(b'{"alg": "EdDSA"}'), claims, _b64(b"s"))),
+        },
+    )
+    assert answer.status_code in (400, 401), answer.text
+    assert answer.json()["error"] == "invalid_client"
