@@ -361,7 +361,7 @@ def read_civitai_file(path: Path) -> Any:
         raise MissingFileError(f"{path}: no such file")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # nested past the stack
         raise SourceFormatError(f"{path}: not JSON: {exc}") from exc
 
 

@@ -59,6 +59,6 @@ async def fetch_json(
                 raise FetchError(f"{current}: {type(exc).__name__}: {exc}") from exc
             try:
                 return json.loads(body)
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # nested past the stack
                 raise FetchError(f"{current}: response is not JSON: {exc}") from exc
     raise FetchError(f"{url}: more than {MAX_REDIRECTS} redirects")

@@ -87,7 +87,7 @@ def read_hub_repo(
             elif name == "model_index.json":
                 try:
                     loaded = json.loads(fetch(name).read_text(encoding="utf-8"))
-                except json.JSONDecodeError as exc:
+                except (json.JSONDecodeError, RecursionError) as exc:  # nested past the stack
                     raise FetchError(f"{where}: model_index.json is not JSON: {exc}") from exc
                 model_index = loaded if isinstance(loaded, dict) else None
             if not name.endswith(".safetensors"):

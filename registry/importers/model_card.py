@@ -46,6 +46,8 @@ def parse_model_card(text: str, *, source: str) -> ParsedCard:
         raise ModelCardError(f"{source}: malformed YAML front matter: {exc}") from exc
     except (ValueError, TypeError) as exc:
         raise ModelCardError(f"{source}: invalid front matter: {exc}") from exc
+    except RecursionError as exc:
+        raise ModelCardError(f"{source}: front matter nests too deeply") from exc
     metadata: dict[str, Any] = card.data.to_dict()  # type: ignore[no-untyped-call]
     return ParsedCard(metadata=metadata, body=card.text)
 

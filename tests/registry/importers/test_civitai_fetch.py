@@ -44,7 +44,12 @@ async def civitai() -> AsyncIterator[CivitaiApi]:
     app.router.add_get("/api/v1/model-versions/{id}", version)
     app.router.add_get("/redirect/metadata", to_metadata)
     app.router.add_get("/redirect/version", to_version)
+
+    async def deep(request: web.Request) -> web.Response:
+        return web.Response(body=b"[" * 100_000 + b"]" * 100_000, content_type="application/json")
+
     app.router.add_get("/huge", huge)
+    app.router.add_get("/deep", deep)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -94,6 +99,11 @@ async def test_size_cap(civitai: CivitaiApi) -> None:
     with pytest.raises(FetchError, match="cap"):
         await fetch_json(f"{civitai.base}/huge", policy=civitai.policy, max_bytes=1000)
     assert len(await fetch_json(f"{civitai.base}/huge", policy=civitai.policy)) == 100_001
+
+
+async def test_json_nested_past_the_decoder_is_a_precise_error(civitai: CivitaiApi) -> None:
+    with pytest.raises(FetchError, match="/deep: response is not JSON: maximum recursion depth"):
+        await fetch_json(f"{civitai.base}/deep", policy=civitai.policy)
 
 
 async def test_http_errors_are_precise(civitai: CivitaiApi, catalog: Catalog) -> None:

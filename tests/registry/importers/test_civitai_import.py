@@ -187,3 +187,7 @@ async def test_bad_files(tmp_path: Path, catalog: Catalog) -> None:
     broken.write_text("{not json")
     with pytest.raises(SourceFormatError, match=r"broken\.json: not JSON"):
         await import_civitai(str(broken), catalog)
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)  # nested past the decoder's recursion
+    with pytest.raises(SourceFormatError, match=r"deep\.json: not JSON: maximum recursion depth"):
+        await import_civitai(str(deep), catalog)

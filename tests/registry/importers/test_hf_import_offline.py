@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import struct
 from pathlib import Path
 
 import hf_cards
@@ -201,6 +202,10 @@ def test_explicit_revision_pins_a_plain_directory(tmp_path: Path, catalog: Catal
     assert _source(result).revision == revision
 
 
+_DEEP_JSON = b"[" * 100_000 + b"]" * 100_000
+_DEEP_CARD = "---\nlicense: " + "[" * 5_000 + "]" * 5_000 + "\n---\nA card.\n"
+
+
 @pytest.mark.parametrize(
     ("readme", "files", "error", "message"),
     [
@@ -220,6 +225,20 @@ def test_explicit_revision_pins_a_plain_directory(tmp_path: Path, catalog: Catal
             {"l.safetensors": b"not a safetensors file"},
             WeightsFormatError,
             "l.safetensors",
+        ),
+        # Documents nested past the decoder's recursion: a precise error, not a RecursionError.
+        (_DEEP_CARD, {"l.safetensors": LORA}, ModelCardError, "README.md: front matter nests too deeply"),
+        (
+            hf_cards.FLUX2_DEV,
+            {"l.safetensors": struct.pack("<Q", len(_DEEP_JSON)) + _DEEP_JSON},
+            WeightsFormatError,
+            "l.safetensors: safetensors header is not JSON",
+        ),
+        (
+            hf_cards.FLUX2_DEV,
+            {"model_index.json": _DEEP_JSON, "m.safetensors": safetensors_bytes()},
+            WeightsFormatError,
+            "model_index.json: not JSON",
         ),
     ],
 )
