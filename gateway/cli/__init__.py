@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from typing import Any
 
 import click
@@ -35,6 +37,11 @@ class _LazyGroup(click.Group):
             return super().invoke(ctx)
         except click.ClickException:
             raise
+        except BrokenPipeError:
+            # Whoever read the output stopped reading (`| head`): stop quietly, as Unix tools do,
+            # and keep Python from failing again on the closed stdout at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
         except Exception as exc:
             said = _environment_failure(exc)
             if said is None:

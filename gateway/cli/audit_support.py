@@ -50,6 +50,8 @@ def run_on_engine(
         return asyncio.run(main())
     except AuditError as exc:
         raise failure(str(exc)) from exc
+    except BrokenPipeError:
+        raise  # the reader of the output went away, not the database: the CLI stops quietly
     except (SQLAlchemyError, OSError) as exc:
         raise failure(f"database {settings.database_url!r}: {exc}") from exc
 
