@@ -187,7 +187,7 @@ async def _rotate_secret(settings: Settings, client_id: str, previous_valid_hour
 def _read_jwk(path: Path) -> dict[str, Any]:
     try:
         value = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: nested past the decoder
         raise click.BadParameter(f"{path}: not a JSON file ({exc})") from exc
     if not isinstance(value, dict):
         raise click.BadParameter(f"{path}: a JWK is a JSON object")
