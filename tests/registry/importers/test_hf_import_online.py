@@ -54,6 +54,14 @@ REPOS = {
             "pytorch_lora_weights.bin": HubFile(b"pickle", lfs=True),
         },
     ),
+    "someone/deep-index": HubRepo(
+        sha=LORA_SHA,
+        files={
+            "README.md": HubFile(hf_cards.NOISY_APACHE_LORA.encode()),
+            "model_index.json": HubFile(b"[" * 100_000 + b"]" * 100_000),  # past the decoder's recursion
+            "l.safetensors": HubFile(LORA, lfs=True),
+        },
+    ),
     "someone/broken-card": HubRepo(
         sha=LORA_SHA,
         files={
@@ -116,6 +124,7 @@ def test_apache_tagged_lora_online_is_flagged(hub: HubServer, catalog: Catalog) 
         ("someone/corrupt-lora", HashMismatchError, "do not match git blob"),
         ("someone/pickle-lora", PickleOnlyError, "pytorch_lora_weights.bin"),
         ("someone/broken-card", ModelCardError, "malformed YAML"),
+        ("someone/deep-index", FetchError, "model_index.json is not JSON: maximum recursion depth"),
         ("someone/absent", FetchError, "repository not found"),
         ("fal/FLUX.2-dev-Turbo@v9", FetchError, "revision not found"),
     ],
