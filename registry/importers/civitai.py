@@ -24,6 +24,7 @@ from registry.catalog.entries import UNKNOWN_LICENSE, Catalog
 from registry.importers import flags
 from registry.importers.bases import BaseIndex
 from registry.importers.errors import (
+    NOT_JSON,
     MissingFileError,
     PickleOnlyError,
     SourceFormatError,
@@ -361,7 +362,7 @@ def read_civitai_file(path: Path) -> Any:
         raise MissingFileError(f"{path}: no such file")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # nested past the stack
+    except NOT_JSON as exc:
         raise SourceFormatError(f"{path}: not JSON: {exc}") from exc
 
 

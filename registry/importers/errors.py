@@ -3,6 +3,13 @@ that raises has written nothing."""
 
 from __future__ import annotations
 
+import json
+
+NOT_JSON = (UnicodeDecodeError, json.JSONDecodeError, RecursionError)
+"""What reading a JSON document the importers are given can raise: bytes that are not UTF-8, text
+that is not JSON, and JSON nested past the interpreter's recursion limit (`json.loads` raises
+RecursionError on a document a thousand levels deep)."""
+
 
 class ImporterError(ValueError):
     """Base of every refused import."""

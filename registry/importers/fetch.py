@@ -15,7 +15,7 @@ from urllib.parse import urljoin
 
 import aiohttp
 
-from registry.importers.errors import FetchError
+from registry.importers.errors import NOT_JSON, FetchError
 from registry.netguard import GuardedSession, OutboundPolicy, UnsafeUrlError
 
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
@@ -59,6 +59,6 @@ async def fetch_json(
                 raise FetchError(f"{current}: {type(exc).__name__}: {exc}") from exc
             try:
                 return json.loads(body)
-            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # nested past the stack
+            except NOT_JSON as exc:
                 raise FetchError(f"{current}: response is not JSON: {exc}") from exc
     raise FetchError(f"{url}: more than {MAX_REDIRECTS} redirects")

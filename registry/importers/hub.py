@@ -24,7 +24,7 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
-from registry.importers.errors import FetchError, HashMismatchError, RevisionError
+from registry.importers.errors import NOT_JSON, FetchError, HashMismatchError, RevisionError
 from registry.importers.snapshot import (
     COMMIT_SHA,
     RepoFile,
@@ -87,7 +87,7 @@ def read_hub_repo(
             elif name == "model_index.json":
                 try:
                     loaded = json.loads(fetch(name).read_text(encoding="utf-8"))
-                except (json.JSONDecodeError, RecursionError) as exc:  # nested past the stack
+                except NOT_JSON as exc:
                     raise FetchError(f"{where}: model_index.json is not JSON: {exc}") from exc
                 model_index = loaded if isinstance(loaded, dict) else None
             if not name.endswith(".safetensors"):

@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 
 from registry.importers.errors import (
+    NOT_JSON,
     HashMismatchError,
     MissingFileError,
     ModelCardError,
@@ -94,7 +95,7 @@ def check_safetensors_header(path: Path, name: str) -> None:
             raise WeightsFormatError(f"{name}: not a safetensors file (header length {length})")
         try:
             header = json.loads(stream.read(length))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # nested past the stack
+        except NOT_JSON as exc:
             raise WeightsFormatError(f"{name}: safetensors header is not JSON: {exc}") from exc
     if not isinstance(header, dict):
         raise WeightsFormatError(f"{name}: safetensors header is not a JSON object")
@@ -197,7 +198,7 @@ def read_local_snapshot(directory: Path, repo_id: str, revision: str | None) -> 
     if "model_index.json" in names:
         try:
             loaded = json.loads((directory / "model_index.json").read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, RecursionError) as exc:  # nested past the stack
+        except NOT_JSON as exc:
             raise WeightsFormatError(f"{directory / 'model_index.json'}: not JSON: {exc}") from exc
         model_index = loaded if isinstance(loaded, dict) else None
     return RepoSnapshot(
